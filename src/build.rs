@@ -1,0 +1,234 @@
+//! Building one cell: the crate with cargo (for the cell's target, features
+//! and profile, as a staticlib; artifact paths from cargo's JSON messages),
+//! and the target's platform sources with the target's C compiler (flags
+//! from the `cc` crate plus the target file, `-DCONFIG_*` from the cell's
+//! options). Every command goes through `process`.
+//!
+//! A failure here is data (`BuildFailure`), turned into a `build-error`
+//! finding by the caller.
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cargo_metadata::Message;
+
+use crate::model::{Cell, Target, Value};
+use crate::process::{Cmd, ProcessError};
+use crate::toolchain::{Rust, Tool};
+
+/// How the crate is compiled for a cell.
+#[derive(Clone, Debug)]
+pub struct RustSetup {
+    /// The toolchain.
+    pub rust: Rust,
+    /// A sysroot to pass with `--sysroot` (build-std providers).
+    pub sysroot: Option<PathBuf>,
+}
+
+/// Why a build failed: a message for the report, and whether it was the
+/// code (a finding) or the tool (an error).
+#[derive(Debug)]
+pub struct BuildFailure {
+    /// What to show.
+    pub message: String,
+    /// True when the compiler rejected the code; false when the tool could
+    /// not run it (timeout, signal, missing program, interrupted).
+    pub is_code: bool,
+    /// Interrupted by Ctrl-C.
+    pub interrupted: bool,
+}
+
+impl BuildFailure {
+    /// From a process error: compiler diagnostics are findings; the rest
+    /// are errors.
+    pub fn from_process(what: &str, e: &ProcessError) -> Self {
+        match e {
+            ProcessError::Failed { status, stderr, .. } if status.starts_with("exit status") => Self {
+                message: format!("{what}:\n{}", trim_diagnostics(stderr)),
+                is_code: true,
+                interrupted: false,
+            },
+            ProcessError::Interrupted { .. } => Self {
+                message: "interrupted".to_owned(),
+                is_code: false,
+                interrupted: true,
+            },
+            other => Self {
+                message: format!("{what}: {other}"),
+                is_code: false,
+                interrupted: false,
+            },
+        }
+    }
+}
+
+/// Keep the error lines of compiler output (and what follows each), capped.
+pub fn trim_diagnostics(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let mut keep = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let l = lines[i];
+        if l.starts_with("error") || l.contains(": error") || l.contains("error:") {
+            let end = (i + 12).min(lines.len());
+            for x in &lines[i..end] {
+                if x.trim_start().starts_with("Compiling") {
+                    break;
+                }
+                keep.push(*x);
+            }
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    let text = if keep.is_empty() {
+        lines.iter().rev().take(20).rev().copied().collect::<Vec<_>>().join("\n")
+    } else {
+        keep.join("\n")
+    };
+    let mut text = text.trim().to_owned();
+    if text.len() > 8000 {
+        let mut cut = 8000;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("\n… (truncated)");
+    }
+    text
+}
+
+/// The cargo command that builds `cell`'s crate as a staticlib.
+pub fn cargo_command(
+    setup: &RustSetup,
+    manifest: &Path,
+    cell: &Cell,
+    target_dir: &Path,
+    timeout: Option<Duration>,
+) -> Cmd {
+    let mut flags = vec!["-Cdebuginfo=2".to_owned()];
+    if let Some(s) = &setup.sysroot {
+        flags.push("--sysroot".to_owned());
+        flags.push(s.display().to_string());
+    }
+    let mut cmd = Cmd::new(&setup.rust.cargo)
+        .args(["rustc", "--lib", "--crate-type", "staticlib"])
+        .arg("--manifest-path")
+        .arg(manifest)
+        .args(["--target", &cell.target])
+        .args(["--profile", &cell.profile])
+        .args(["--message-format", "json-render-diagnostics", "--color", "never"])
+        .env("RUSTC", &setup.rust.rustc)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"))
+        .timeout(timeout);
+    if !cell.features.is_empty() {
+        cmd = cmd.arg("--features").arg(cell.features.join(","));
+    }
+    cmd
+}
+
+/// Build the crate; the staticlib's path.
+pub fn build_crate(
+    setup: &RustSetup,
+    manifest: &Path,
+    package: &str,
+    cell: &Cell,
+    target_dir: &Path,
+    timeout: Option<Duration>,
+    log: &dyn Fn(&Cmd),
+) -> Result<PathBuf, BuildFailure> {
+    let cmd = cargo_command(setup, manifest, cell, target_dir, timeout);
+    log(&cmd);
+    let out = cmd.run().map_err(|e| BuildFailure::from_process("cargo build failed", &e))?;
+    let lib_name = package.replace('-', "_");
+    for msg in Message::parse_stream(out.stdout.as_slice()).flatten() {
+        if let Message::CompilerArtifact(a) = msg {
+            if a.target.name.replace('-', "_") != lib_name {
+                continue;
+            }
+            if let Some(f) = a.filenames.iter().find(|f| f.as_str().ends_with(".a")) {
+                return Ok(f.clone().into_std_path_buf());
+            }
+        }
+    }
+    Err(BuildFailure {
+        message: format!("cargo reported no staticlib artifact for `{package}` ({cmd})"),
+        is_code: false,
+        interrupted: false,
+    })
+}
+
+/// `CONFIG_*` macros for a cell: each true bool option, each choice value,
+/// and the arch.
+pub fn defines(cell: &Cell) -> Vec<String> {
+    let up = |s: &str| s.to_ascii_uppercase().replace(['-', '.'], "_");
+    let mut out = Vec::new();
+    for (k, v) in &cell.options {
+        match v {
+            Value::Bool(true) => out.push(format!("CONFIG_{}", up(k))),
+            Value::Str(s) if k == "arch" => out.push(format!("CONFIG_ARCH_{}", up(s))),
+            Value::Str(s) if s != "off" => out.push(format!("CONFIG_{}_{}", up(k), up(s))),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Compile the platform sources; the objects, in source order.
+pub fn build_platform(
+    target: &Target,
+    cc: &Tool,
+    host: &str,
+    cell: &Cell,
+    out_dir: &Path,
+    timeout: Option<Duration>,
+    log: &dyn Fn(&Cmd),
+) -> Result<Vec<PathBuf>, BuildFailure> {
+    let tool_err = |m: String| BuildFailure {
+        message: m,
+        is_code: false,
+        interrupted: false,
+    };
+    std::fs::create_dir_all(out_dir).map_err(|e| tool_err(format!("creating {}: {e}", out_dir.display())))?;
+    let mut b = cc::Build::new();
+    b.target(&target.triple)
+        .host(host)
+        .compiler(&cc.path)
+        .no_default_flags(true)
+        .cargo_metadata(false)
+        .cargo_warnings(false)
+        .cargo_debug(false)
+        .emit_rerun_if_env_changed(false)
+        .out_dir(out_dir);
+    b.flag(format!("--target={}", target.cc_target));
+    for f in &target.cflags {
+        b.flag(f);
+    }
+    for i in &target.include {
+        b.include(i);
+    }
+    for d in defines(cell) {
+        b.define(&d, None);
+    }
+    let tool = b
+        .try_get_compiler()
+        .map_err(|e| tool_err(format!("C compiler for {}: {e}", target.triple)))?;
+    let mut objs = Vec::new();
+    for (i, src) in target.sources.iter().enumerate() {
+        let stem = src.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let obj = out_dir.join(format!("{i:02}-{stem}.o"));
+        let cmd = Cmd::new(tool.path())
+            .args(tool.args())
+            .arg("-c")
+            .arg(src)
+            .arg("-o")
+            .arg(&obj)
+            .timeout(timeout);
+        log(&cmd);
+        cmd.run()
+            .map_err(|e| BuildFailure::from_process(&format!("compiling {}", src.display()), &e))?;
+        objs.push(obj);
+    }
+    Ok(objs)
+}

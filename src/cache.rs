@@ -1,0 +1,193 @@
+//! Where linkmatrix keeps state between runs, and how it writes it: the
+//! cache directory, content digests of a cell's inputs, atomic writes
+//! (temp file + rename, so a reader sees the old file or the whole new one),
+//! and advisory locks that say when they wait.
+//!
+//! A cache entry that is truncated, unparsable, of another schema, or a
+//! symlink is a miss, never an error.
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Serialize, de::DeserializeOwned};
+use sha2::{Digest, Sha256};
+
+/// The user-wide cache: `$LINKMATRIX_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/linkmatrix`, else `~/.cache/linkmatrix`.
+pub fn cache_dir() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("LINKMATRIX_CACHE_DIR") {
+        return Ok(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d).join("linkmatrix"));
+    }
+    let home = std::env::var_os("HOME").context("neither LINKMATRIX_CACHE_DIR nor HOME is set")?;
+    Ok(PathBuf::from(home).join(".cache").join("linkmatrix"))
+}
+
+/// Incremental digest of a cell's inputs.
+#[derive(Clone, Default)]
+pub struct Key(Sha256);
+
+impl Key {
+    /// An empty key.
+    pub fn new() -> Self {
+        Self(Sha256::new())
+    }
+
+    /// Mix in a labelled string.
+    pub fn str(&mut self, label: &str, value: &str) -> &mut Self {
+        self.0.update(label.as_bytes());
+        self.0.update([0]);
+        self.0.update((value.len() as u64).to_le_bytes());
+        self.0.update(value.as_bytes());
+        self
+    }
+
+    /// Mix in a file's path and contents (a missing file mixes in a marker).
+    pub fn file(&mut self, path: &Path) -> &mut Self {
+        let label = path.display().to_string();
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                self.0.update(label.as_bytes());
+                self.0.update([1]);
+                self.0.update((bytes.len() as u64).to_le_bytes());
+                self.0.update(&bytes);
+            }
+            Err(_) => {
+                self.0.update(label.as_bytes());
+                self.0.update([2]);
+            }
+        }
+        self
+    }
+
+    /// Mix in every file under `dir` (sorted; `target/` and dot-dirs skipped).
+    pub fn tree(&mut self, dir: &Path) -> &mut Self {
+        let mut files = Vec::new();
+        walk(dir, &mut files);
+        files.sort();
+        for f in files {
+            self.file(&f);
+        }
+        self
+    }
+
+    /// The hex digest.
+    pub fn finish(&self) -> String {
+        crate::bundle::hex(&self.0.clone().finalize()[..16])
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name == "target" {
+            continue;
+        }
+        let Ok(ft) = e.file_type() else { continue };
+        if ft.is_dir() {
+            walk(&e.path(), out);
+        } else if ft.is_file() {
+            out.push(e.path());
+        }
+    }
+}
+
+/// Write `bytes` to `path` atomically: a temp file in the same directory,
+/// fsync, rename. On failure the old file is intact and no temp file stays.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".linkmatrix-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Read a JSON cache entry; anything wrong with it is a miss.
+pub fn read_entry<T: DeserializeOwned>(path: &Path) -> Option<T> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if !meta.file_type().is_file() || meta.len() > 64 << 20 {
+        return None;
+    }
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// Write a JSON cache entry atomically; failures are ignored (a cache that
+/// cannot be written is a slower run, not a failed one).
+pub fn write_entry<T: Serialize>(path: &Path, value: &T) {
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    if let Ok(bytes) = serde_json::to_vec(value) {
+        let _ = write_atomic(path, &bytes);
+    }
+}
+
+/// An exclusive advisory lock on `path`, held until dropped. If another
+/// process holds it, `waiting` is called once before blocking.
+pub fn lock(path: &Path, waiting: impl FnOnce()) -> Result<File> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening lock {}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            waiting();
+            f.lock()
+                .with_context(|| format!("locking {}", path.display()))?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("locking {}", path.display()));
+        }
+    }
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_and_symlinks_are_misses() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("e.json");
+        std::fs::write(&p, b"{\"trunc").unwrap();
+        assert!(read_entry::<serde_json::Value>(&p).is_none());
+        std::fs::write(d.path().join("real.json"), b"{}").unwrap();
+        let l = d.path().join("link.json");
+        std::os::unix::fs::symlink(d.path().join("real.json"), &l).unwrap();
+        assert!(read_entry::<serde_json::Value>(&l).is_none());
+        assert!(read_entry::<serde_json::Value>(&d.path().join("real.json")).is_some());
+    }
+
+    #[test]
+    fn atomic_write_leaves_no_temp_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("r.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+}

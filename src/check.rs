@@ -1,0 +1,637 @@
+//! `check`, the main job: for every cell, build, link, inspect, turn what
+//! was found into findings, and keep the outcome. Cells run in parallel on
+//! worker threads that send events to one reporter thread, which alone
+//! owns the terminal. A cell whose inputs did not change is served from the
+//! cache without running anything. Every cell ends with an outcome; a
+//! failing cell never stops the others.
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::build::{self, BuildFailure, RustSetup};
+use crate::cache::{self, Key};
+use crate::inspect::{self, Unit};
+use crate::link::{LinkInputs, LinkResult};
+use crate::model::{Cell, CellOutcome, Exports, Finding, FindingKind, Matrix, Mode, Reference, Report, Status, Target};
+use crate::process::Cmd;
+use crate::toolchain::{self, StdProvider, Tool, Toolchains};
+
+/// What `check` was asked to do.
+#[derive(Clone, Debug)]
+pub struct CheckOptions {
+    /// Parallel cells.
+    pub jobs: usize,
+    /// Cell id globs; empty means all.
+    pub cells: Vec<glob::Pattern>,
+    /// Ignore the cache.
+    pub no_cache: bool,
+    /// Do not install missing toolchains.
+    pub no_provision: bool,
+    /// Per-cell time limit.
+    pub timeout: Duration,
+    /// The matrix file as the user wrote it (for reproduce commands).
+    pub config_arg: String,
+    /// Print commands.
+    pub verbose: bool,
+    /// Print only the summary.
+    pub quiet: bool,
+}
+
+/// A target ready to build: toolchain, sysroot, C compiler, linker.
+#[derive(Clone, Debug)]
+struct Prepared {
+    setup: RustSetup,
+    cc: Tool,
+    linker: Tool,
+}
+
+enum Event {
+    Start(String),
+    Log(String),
+    Done(Box<CellOutcome>),
+}
+
+#[derive(Serialize, Deserialize)]
+struct CacheEntry {
+    key: String,
+    outcome: CellOutcome,
+}
+
+/// Run the matrix. The report lists every selected cell.
+pub fn run(m: &Matrix, opts: &CheckOptions, err: &mut dyn Write) -> Result<Report> {
+    let cells: Vec<&Cell> = m
+        .cells
+        .iter()
+        .filter(|c| opts.cells.is_empty() || opts.cells.iter().any(|p| p.matches(&c.id)))
+        .collect();
+    let work = m.root.join("target").join("linkmatrix").join(
+        m.path
+            .file_stem()
+            .map_or_else(|| "matrix".to_owned(), |s| s.to_string_lossy().into_owned()),
+    );
+
+    // Toolchains: probe once; provision what is missing unless told not to.
+    let mut chains = Toolchains::probe();
+    let used: BTreeSet<&str> = cells.iter().map(|c| c.arch.as_str()).collect();
+    let targets: Vec<&Target> = used.iter().filter_map(|a| m.targets.get(*a)).collect();
+    if !opts.no_provision && targets.iter().any(|t| !chains.for_target(t).ready()) {
+        let cmds = toolchain::setup_plan(&targets, &chains);
+        if !cmds.is_empty() {
+            writeln!(err, "provisioning missing toolchains (--no-provision to skip):")?;
+            if let Err(e) = toolchain::setup(&cmds, err) {
+                writeln!(err, "provisioning failed: {e:#}")?;
+            }
+            chains = Toolchains::probe();
+        }
+    }
+
+    // Cache keys need only file contents and toolchain identities.
+    let inputs = crate_inputs(&m.manifest);
+    let keys: BTreeMap<&str, String> = cells
+        .iter()
+        .map(|c| (c.id.as_str(), cell_key(m, c, &chains, &inputs)))
+        .collect();
+    let cached: BTreeMap<&str, CellOutcome> = if opts.no_cache {
+        BTreeMap::new()
+    } else {
+        cells
+            .iter()
+            .filter_map(|c| {
+                let e: CacheEntry = cache::read_entry(&work.join("cache").join(format!("{}.json", c.id)))?;
+                (e.key == keys[c.id.as_str()] && e.outcome.id == c.id).then(|| {
+                    let mut o = e.outcome;
+                    o.cached = true;
+                    o.duration_ms = 0;
+                    o.reproduce = reproduce(opts, &c.id);
+                    (c.id.as_str(), o)
+                })
+            })
+            .collect()
+    };
+
+    // Prepare each target that has work: build its sysroot once, shared.
+    let need: BTreeSet<&str> = cells
+        .iter()
+        .filter(|c| !cached.contains_key(c.id.as_str()))
+        .map(|c| c.arch.as_str())
+        .collect();
+    let prepared: BTreeMap<String, Result<Prepared, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = need
+            .iter()
+            .filter_map(|a| m.targets.get(*a))
+            .map(|t| {
+                let chains = &chains;
+                s.spawn(move || (t.name.clone(), prepare(t, chains, opts)))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok())
+            .collect()
+    });
+
+    // Workers and the reporter.
+    let (tx, rx) = mpsc::channel::<Event>();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<BTreeMap<String, CellOutcome>> = Mutex::new(BTreeMap::new());
+    let total = cells.len();
+    std::thread::scope(|s| {
+        let reporter = s.spawn(move || report_events(&rx, total, opts));
+        for _ in 0..opts.jobs.max(1).min(total.max(1)) {
+            let tx = tx.clone();
+            s.spawn(|| {
+                let tx = tx;
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(cell) = cells.get(i) else { break };
+                    let _ = tx.send(Event::Start(cell.id.clone()));
+                    let outcome = if let Some(o) = cached.get(cell.id.as_str()) {
+                        o.clone()
+                    } else {
+                        let o = run_cell(m, cell, prepared.get(&cell.arch), &work, opts, &tx);
+                        if matches!(o.status, Status::Pass | Status::Fail) {
+                            cache::write_entry(
+                                &work.join("cache").join(format!("{}.json", cell.id)),
+                                &CacheEntry {
+                                    key: keys[cell.id.as_str()].clone(),
+                                    outcome: o.clone(),
+                                },
+                            );
+                        }
+                        o
+                    };
+                    if let Ok(mut r) = results.lock() {
+                        r.insert(cell.id.clone(), outcome.clone());
+                    }
+                    let _ = tx.send(Event::Done(Box::new(outcome)));
+                }
+            });
+        }
+        drop(tx);
+        let _ = reporter.join();
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    let outcomes: Vec<CellOutcome> = cells
+        .iter()
+        .map(|c| {
+            results.remove(&c.id).unwrap_or_else(|| {
+                outcome(c, opts, Status::Error, Vec::new(), Some("interrupted before it started".to_owned()), Duration::ZERO)
+            })
+        })
+        .collect();
+    Ok(Report::new(opts.config_arg.clone(), outcomes))
+}
+
+fn reproduce(opts: &CheckOptions, id: &str) -> String {
+    format!("linkmatrix check --config {} --cell {id}", opts.config_arg)
+}
+
+fn outcome(
+    cell: &Cell,
+    opts: &CheckOptions,
+    status: Status,
+    findings: Vec<Finding>,
+    error: Option<String>,
+    took: Duration,
+) -> CellOutcome {
+    CellOutcome {
+        id: cell.id.clone(),
+        target: cell.target.clone(),
+        options: cell.options.clone(),
+        features: cell.features.clone(),
+        profile: cell.profile.clone(),
+        status,
+        duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        reproduce: reproduce(opts, &cell.id),
+        findings,
+        error,
+        cached: false,
+    }
+}
+
+fn prepare(t: &Target, chains: &Toolchains, opts: &CheckOptions) -> Result<Prepared, String> {
+    let tools = chains.for_target(t);
+    let fixes = tools.fixes();
+    if !fixes.is_empty() {
+        return Err(format!("missing toolchain for {} ({}); fix: {}", t.name, t.triple, fixes.join("; ")));
+    }
+    let (Ok(cc), Ok(linker)) = (tools.cc, tools.linker) else {
+        return Err(format!("missing C compiler or linker for {}", t.name));
+    };
+    let setup = match tools.std {
+        StdProvider::Prebuilt(rust) => RustSetup { rust, sysroot: None },
+        StdProvider::BuildStd { rust, src } => {
+            let sysroot = toolchain::ensure_sysroot(&rust, &src, &t.triple, Some(opts.timeout), &|lock| {
+                eprintln!("waiting for lock {} (another linkmatrix is building core for {})", lock.display(), t.triple);
+            })
+            .map_err(|e| format!("{e:#}"))?;
+            RustSetup { rust, sysroot: Some(sysroot) }
+        }
+        StdProvider::Missing { fix } => return Err(format!("no Rust std for {}; fix: {fix}", t.triple)),
+    };
+    Ok(Prepared { setup, cc, linker })
+}
+
+/// Local packages the crate depends on (path dependencies and itself), by
+/// directory, plus the lock file: what the cache key hashes. One `cargo
+/// metadata` per run; if it fails, the crate's own directory.
+fn crate_inputs(manifest: &Path) -> Vec<PathBuf> {
+    let dir = manifest.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let Ok(meta) = cargo_metadata::MetadataCommand::new()
+        .manifest_path(manifest)
+        .other_options(vec!["--offline".to_owned()])
+        .exec()
+    else {
+        return vec![dir];
+    };
+    let mut out = vec![meta.workspace_root.join("Cargo.lock").into_std_path_buf()];
+    let Some(resolve) = &meta.resolve else {
+        out.push(dir);
+        return out;
+    };
+    let root = meta
+        .packages
+        .iter()
+        .find(|p| p.manifest_path.as_std_path() == manifest)
+        .map(|p| p.id.clone());
+    let mut stack: Vec<cargo_metadata::PackageId> = root.into_iter().collect();
+    let mut seen = BTreeSet::new();
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        if let Some(p) = meta.packages.iter().find(|p| p.id == id) {
+            if p.source.is_none() {
+                if let Some(d) = p.manifest_path.parent() {
+                    out.push(d.as_std_path().to_path_buf());
+                }
+            }
+        }
+        if let Some(node) = resolve.nodes.iter().find(|n| n.id == id) {
+            stack.extend(node.dependencies.iter().cloned());
+        }
+    }
+    out
+}
+
+fn tool_identity(path: &Path) -> String {
+    let meta = std::fs::metadata(path);
+    let (len, mtime) = meta.map_or((0, 0), |m| {
+        let t = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs());
+        (m.len(), t)
+    });
+    format!("{}:{len}:{mtime}", path.display())
+}
+
+fn cell_key(m: &Matrix, c: &Cell, chains: &Toolchains, inputs: &[PathBuf]) -> String {
+    let mut k = Key::new();
+    k.str("tool", env!("CARGO_PKG_VERSION"))
+        .str("cell", &serde_json::to_string(c).unwrap_or_default())
+        .str("mode", &format!("{:?}", m.mode))
+        .str("roots", &m.roots.join(","))
+        .str(
+            "policy",
+            &format!(
+                "{:?}|{:?}",
+                m.policy.forbidden.iter().map(glob::Pattern::as_str).collect::<Vec<_>>(),
+                m.policy.allow_undefined.iter().map(glob::Pattern::as_str).collect::<Vec<_>>()
+            ),
+        );
+    if let Some(t) = m.targets.get(&c.arch) {
+        k.str("target", &t.digest_input);
+        for s in &t.sources {
+            k.file(s);
+        }
+        for i in &t.include {
+            k.tree(i);
+        }
+        if let Some(s) = &t.script {
+            k.file(s);
+        }
+        let tools = chains.for_target(t);
+        match &tools.std {
+            StdProvider::Prebuilt(r) => k.str("std", &format!("prebuilt {}", r.version)),
+            StdProvider::BuildStd { rust, src } => k.str("std", &format!("build-std {} {}", rust.version, src.display())),
+            StdProvider::Missing { .. } => k.str("std", "missing"),
+        };
+        if let Ok(cc) = &tools.cc {
+            k.str("cc", &tool_identity(&cc.path));
+        }
+        if let Ok(l) = &tools.linker {
+            k.str("linker", &tool_identity(&l.path));
+        }
+    }
+    for p in inputs {
+        if p.is_dir() {
+            k.tree(p);
+        } else {
+            k.file(p);
+        }
+    }
+    k.finish()
+}
+
+fn run_cell(
+    m: &Matrix,
+    cell: &Cell,
+    prepared: Option<&Result<Prepared, String>>,
+    work: &Path,
+    opts: &CheckOptions,
+    tx: &mpsc::Sender<Event>,
+) -> CellOutcome {
+    let start = Instant::now();
+    let fail = |status, findings, error: Option<String>| outcome(cell, opts, status, findings, error, start.elapsed());
+    let p = match prepared {
+        Some(Ok(p)) => p,
+        Some(Err(e)) => return fail(Status::Error, Vec::new(), Some(e.clone())),
+        None => return fail(Status::Error, Vec::new(), Some(format!("no target file for arch `{}`", cell.arch))),
+    };
+    let Some(target) = m.targets.get(&cell.arch) else {
+        return fail(Status::Error, Vec::new(), Some(format!("no target `{}`", cell.arch)));
+    };
+    let remaining = || Some(opts.timeout.saturating_sub(start.elapsed()).max(Duration::from_millis(1)));
+    let log = |c: &Cmd| {
+        if opts.verbose {
+            let _ = tx.send(Event::Log(format!("[{}] {c}", cell.id)));
+        }
+    };
+    let dir = work.join("cells").join(&cell.id);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return fail(Status::Error, Vec::new(), Some(format!("creating {}: {e}", dir.display())));
+    }
+    let from_build = |f: BuildFailure| {
+        if f.is_code {
+            fail(Status::Fail, vec![Finding::message(FindingKind::BuildError, f.message)], None)
+        } else {
+            fail(Status::Error, Vec::new(), Some(f.message))
+        }
+    };
+
+    let staticlib = match build::build_crate(&p.setup, &m.manifest, &m.package, cell, &dir.join("target"), remaining(), &log) {
+        Ok(a) => a,
+        Err(f) => return from_build(f),
+    };
+    let objs = match build::build_platform(target, &p.cc, &p.setup.rust.host, cell, &dir.join("platform"), remaining(), &log) {
+        Ok(o) => o,
+        Err(f) => return from_build(f),
+    };
+    let mut roots = match crate_roots(&staticlib, &m.package) {
+        Ok(r) => r,
+        Err(e) => return fail(Status::Error, Vec::new(), Some(format!("{e:#}"))),
+    };
+    roots.extend(m.roots.iter().cloned());
+    let inputs = LinkInputs {
+        linker: &p.linker,
+        target,
+        platform: &objs,
+        staticlib: &staticlib,
+        roots: &roots,
+        dir: &dir,
+        timeout: remaining(),
+    };
+    let findings = match m.mode {
+        Mode::Image => image_findings(m, target, &inputs, &roots, &log),
+        Mode::Module => module_findings(m, target, &inputs, &roots, &log),
+    };
+    match findings {
+        Ok(f) if f.is_empty() => fail(Status::Pass, f, None),
+        Ok(f) => fail(Status::Fail, f, None),
+        Err(e) => fail(Status::Error, Vec::new(), Some(e)),
+    }
+}
+
+/// The crate's exported (`#[no_mangle]`) functions: the roots.
+fn crate_roots(staticlib: &Path, package: &str) -> Result<Vec<String>> {
+    let data = inspect::read_file(staticlib)?;
+    let name = staticlib.display().to_string();
+    let prefix = format!("{}-", package.replace('-', "_"));
+    let mut roots = BTreeSet::new();
+    for (member, bytes) in inspect::units(&name, &data)? {
+        let inner = member.rsplit_once('(').map_or(member.as_str(), |(_, m)| m);
+        if !inner.starts_with(&prefix) {
+            continue;
+        }
+        let f = object::File::parse(bytes).with_context(|| format!("{member}: not an object"))?;
+        use object::{Object, ObjectSymbol};
+        for s in f.symbols() {
+            if s.is_global() && !s.is_undefined() && s.kind() == object::SymbolKind::Text {
+                if let Ok(n) = s.name() {
+                    if !n.starts_with("_ZN") && !n.starts_with("_R") && !n.is_empty() {
+                        roots.insert(n.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    Ok(roots.into_iter().collect())
+}
+
+fn analyze_file(path: &Path, roots: &[String]) -> Result<inspect::Analysis, String> {
+    let data = inspect::read_file(path).map_err(|e| format!("{e:#}"))?;
+    let name = path.display().to_string();
+    inspect::analyze(&[Unit { name: &name, data: &data }], roots).map_err(|e| format!("{e:#}"))
+}
+
+fn relativize(m: &Matrix, r: &Reference) -> Reference {
+    let mut r = r.clone();
+    if let Some(f) = &r.file {
+        if let Ok(rel) = Path::new(f).strip_prefix(&m.root) {
+            r.file = Some(rel.display().to_string());
+        }
+    }
+    if let Some(o) = &r.object {
+        // `…/libkalloc.a(kalloc-hash.kalloc.cgu.o)` → `libkalloc.a(…)`
+        if let Some((path, member)) = o.split_once('(') {
+            let file = Path::new(path).file_name().map_or_else(|| path.to_owned(), |f| f.to_string_lossy().into_owned());
+            r.object = Some(format!("{file}({member}"));
+        } else if let Some(file) = Path::new(o).file_name() {
+            r.object = Some(file.to_string_lossy().into_owned());
+        }
+    }
+    r
+}
+
+/// The block of the linker's output about `symbol`.
+fn linker_block(diag: &str, symbol: &str) -> Option<String> {
+    let lines: Vec<&str> = diag.lines().collect();
+    let start = lines.iter().position(|l| l.contains("undefined") && l.contains(symbol))?;
+    let end = lines[start + 1..]
+        .iter()
+        .position(|l| !l.starts_with(">>>") && !l.starts_with(' '))
+        .map_or(lines.len(), |i| start + 1 + i);
+    Some(lines[start..end.min(start + 12)].join("\n"))
+}
+
+fn symbol_finding(m: &Matrix, kind: FindingKind, u: &inspect::Undefined, diag: Option<&str>) -> Finding {
+    let mut f = Finding::symbol(kind, u.symbol.clone());
+    f.referenced_by = u.referenced_by.iter().map(|r| relativize(m, r)).collect();
+    f.chain.clone_from(&u.chain);
+    f.message = diag.and_then(|d| linker_block(d, &u.symbol));
+    f
+}
+
+fn policy_findings(m: &Matrix, a: &inspect::Analysis, out: &mut Vec<Finding>) {
+    for r in a.reached(&m.policy.forbidden) {
+        let mut f = Finding::symbol(FindingKind::ForbiddenSymbol, r.symbol);
+        f.chain = r.chain;
+        out.push(f);
+    }
+    for u in &a.undefined {
+        if m.policy.forbidden.iter().any(|p| p.matches(&u.symbol)) {
+            out.push(symbol_finding(m, FindingKind::ForbiddenSymbol, u, None));
+        }
+    }
+}
+
+fn allowed(m: &Matrix, symbol: &str) -> bool {
+    m.policy.allow_undefined.iter().any(|p| p.matches(symbol))
+}
+
+fn tool_error(e: crate::link::LinkToolError) -> String {
+    e.message
+}
+
+fn image_findings(
+    m: &Matrix,
+    _t: &Target,
+    inputs: &LinkInputs<'_>,
+    roots: &[String],
+    log: &dyn Fn(&Cmd),
+) -> Result<Vec<Finding>, String> {
+    let (real, image) = inputs.image(log).map_err(tool_error)?;
+    let mut out = Vec::new();
+    let mut all_roots = vec![inputs.target.entry.clone()];
+    all_roots.extend(roots.iter().cloned());
+    if let Some(img) = &image {
+        let a = analyze_file(img, &all_roots)?;
+        for u in &a.undefined {
+            if u.weak || allowed(m, &u.symbol) {
+                continue;
+            }
+            out.push(symbol_finding(m, FindingKind::UndefinedSymbol, u, Some(&real.diagnostics)));
+        }
+        policy_findings(m, &a, &mut out);
+    }
+    if !real.success && out.iter().all(|f| f.kind != FindingKind::UndefinedSymbol) {
+        out.push(link_error(&real));
+    }
+    Ok(out)
+}
+
+fn link_error(r: &LinkResult) -> Finding {
+    Finding::message(
+        FindingKind::LinkError,
+        format!("{}\n{}", r.command, build::trim_diagnostics(&r.diagnostics)),
+    )
+}
+
+fn module_findings(
+    m: &Matrix,
+    t: &Target,
+    inputs: &LinkInputs<'_>,
+    roots: &[String],
+    log: &dyn Fn(&Cmd),
+) -> Result<Vec<Finding>, String> {
+    let (platform, module, insp) = inputs.module(log).map_err(tool_error)?;
+    let mut out = Vec::new();
+    let Some(plat) = platform.output.as_ref().filter(|_| platform.success) else {
+        out.push(link_error(&platform));
+        return Ok(out);
+    };
+    if !module.success {
+        out.push(link_error(&module));
+        return Ok(out);
+    }
+    let pdata = inspect::read_file(plat).map_err(|e| format!("{e:#}"))?;
+    let pname = plat.display().to_string();
+    let section = match &t.exports {
+        Exports::All => None,
+        Exports::Section(s) => Some(s.as_str()),
+    };
+    let exported = inspect::exports(&pdata, &pname, section).map_err(|e| format!("{e:#}"))?;
+    let defined = inspect::analyze(&[Unit { name: &pname, data: &pdata }], &[])
+        .map_err(|e| format!("{e:#}"))?
+        .defined;
+    let Some(insp) = insp else {
+        return Err("the module could not be linked for inspection".to_owned());
+    };
+    let a = analyze_file(&insp, roots)?;
+    for u in &a.undefined {
+        if u.weak || allowed(m, &u.symbol) || exported.contains(&u.symbol) {
+            continue;
+        }
+        let kind = if defined.contains(&u.symbol) {
+            FindingKind::UnexportedSymbol
+        } else {
+            FindingKind::UndefinedSymbol
+        };
+        let mut f = symbol_finding(m, kind, u, None);
+        f.message = Some(format!(
+            "ERROR: modpost: \"{}\" [{}] {}",
+            u.symbol,
+            m.package,
+            if kind == FindingKind::UnexportedSymbol {
+                "undefined! (the platform defines it but does not export it)"
+            } else {
+                "undefined!"
+            }
+        ));
+        out.push(f);
+    }
+    policy_findings(m, &a, &mut out);
+    Ok(out)
+}
+
+fn report_events(rx: &mpsc::Receiver<Event>, total: usize, opts: &CheckOptions) {
+    let tty = std::io::stderr().is_terminal() && !opts.quiet;
+    let multi = indicatif::MultiProgress::with_draw_target(if tty {
+        indicatif::ProgressDrawTarget::stderr()
+    } else {
+        indicatif::ProgressDrawTarget::hidden()
+    });
+    let style = indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+    let mut bars: BTreeMap<String, indicatif::ProgressBar> = BTreeMap::new();
+    let mut done = 0;
+    let mut err = anstream::stderr();
+    for ev in rx {
+        match ev {
+            Event::Start(id) => {
+                if tty {
+                    let b = multi.add(indicatif::ProgressBar::new_spinner());
+                    b.set_style(style.clone());
+                    b.set_message(id.clone());
+                    b.enable_steady_tick(Duration::from_millis(120));
+                    bars.insert(id, b);
+                }
+            }
+            Event::Log(line) => {
+                let _ = multi.suspend(|| writeln!(err, "{line}"));
+            }
+            Event::Done(o) => {
+                done += 1;
+                if let Some(b) = bars.remove(&o.id) {
+                    b.finish_and_clear();
+                }
+                if opts.quiet {
+                    continue;
+                }
+                let status = crate::report::styled_status(o.status);
+                let cached = if o.cached { " (cached)" } else { "" };
+                let secs = o.duration_ms as f64 / 1000.0;
+                let _ = multi.suspend(|| writeln!(err, "[{done}/{total}] {:<28} {status} {secs:.1}s{cached}", o.id));
+            }
+        }
+    }
+}

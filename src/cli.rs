@@ -1,0 +1,192 @@
+//! The command line: clap types only. `lib.rs` turns them into work.
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::plan::PlanFormat;
+
+/// Build a crate across a matrix of configurations, link every cell with a
+/// real linker, and report undefined and unexported symbols before they
+/// ship.
+#[derive(Debug, Parser)]
+#[command(name = "linkmatrix", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// The matrix file (default: ./linkmatrix.yaml, else the bundled
+    /// configs/default.yaml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Build this crate instead of the one the matrix names (init: the crate
+    /// to describe).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Print only errors and the final summary.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print every command as it runs.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Colour: auto (a terminal, and NO_COLOR unset), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// When to colour output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// When writing to a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Expand the matrix into cells.
+    Plan(PlanArgs),
+    /// Build, link and inspect every cell (the main job).
+    Check(CheckArgs),
+    /// Write a starting linkmatrix.yaml for the crate in this directory.
+    Init(InitArgs),
+    /// Show, per target, how its std, C compiler and linker will be had.
+    Doctor(DoctorArgs),
+    /// Install what the targets are missing (says what it runs).
+    Setup(SetupArgs),
+    /// List the undefined symbols of ELF files, objects and archives, with
+    /// the functions that reference them.
+    Inspect(InspectArgs),
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Internal: build a sysroot (run by linkmatrix itself).
+    #[command(name = "__sysroot", hide = true)]
+    Sysroot {
+        /// cargo
+        cargo: PathBuf,
+        /// rustc
+        rustc: PathBuf,
+        /// library source
+        src: PathBuf,
+        /// triple
+        triple: String,
+        /// output
+        dir: PathBuf,
+    },
+}
+
+/// How the matrix is expanded.
+#[derive(Debug, Args, Clone)]
+pub struct MatrixArgs {
+    /// Refuse to expand more cells than this.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_cells: usize,
+    /// Sample N valid cells instead of every cell (randconfig).
+    #[arg(long, value_name = "N", requires = "seed")]
+    pub random: Option<usize>,
+    /// Seed for --random: the same seed gives the same cells.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+}
+
+/// `plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
+    pub format: PlanFormat,
+    /// With --format github: one matrix entry per shard instead of per cell.
+    #[arg(long, value_name = "N")]
+    pub shards: Option<usize>,
+    /// Matrix expansion.
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+}
+
+/// `check` output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// A summary table and each finding, for people.
+    Human,
+    /// The JSON report on stdout.
+    Json,
+}
+
+/// `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Cells run at once (default: the number of cores).
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Only cells whose id matches this glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub cell: Vec<String>,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
+    /// Also write a report: KIND=PATH, KIND is json (repeatable).
+    #[arg(long, value_name = "KIND=PATH")]
+    pub report: Vec<String>,
+    /// Rebuild every cell even if its inputs did not change.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Do not install missing toolchains; a cell that lacks one is `error`.
+    #[arg(long)]
+    pub no_provision: bool,
+    /// Per-cell timeout in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    pub timeout: u64,
+    /// Matrix expansion.
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+}
+
+/// `init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Targets to build for (names of target files); repeatable.
+    #[arg(long = "target", value_name = "NAME", default_values_t = ["arm".to_owned(), "x86".to_owned()])]
+    pub targets: Vec<String>,
+    /// image or module.
+    #[arg(long, default_value = "image")]
+    pub mode: String,
+    /// Overwrite an existing linkmatrix.yaml.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Only these targets (default: the matrix's, else every bundled one).
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+}
+
+/// `setup`.
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Only these targets (default: the matrix's, else every bundled one).
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+    /// Print what would run, run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// ELF executables, shared objects, relocatable objects, archives.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
+}

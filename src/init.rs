@@ -1,0 +1,75 @@
+//! `linkmatrix init`: a starting matrix file for the crate in the current
+//! directory, from its cargo features (via `cargo metadata`) and the
+//! targets the user names. It writes text; it builds nothing.
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+/// The text of a starting `linkmatrix.yaml`.
+pub fn render(manifest: &Path, targets: &[String], mode: &str) -> Result<String> {
+    if mode != "image" && mode != "module" {
+        bail!("--mode {mode}: expected image or module");
+    }
+    for t in targets {
+        if !crate::config::valid_name(t) {
+            bail!("--target {t}: not a target name");
+        }
+    }
+    let meta = cargo_metadata::MetadataCommand::new()
+        .manifest_path(manifest)
+        .no_deps()
+        .exec()
+        .with_context(|| format!("reading {} with cargo metadata", manifest.display()))?;
+    let dir = manifest.parent().unwrap_or(Path::new("."));
+    let pkg = meta
+        .packages
+        .iter()
+        .find(|p| p.manifest_path.as_std_path() == manifest || p.manifest_path.parent().is_some_and(|d| d.as_std_path() == dir))
+        .or_else(|| meta.root_package())
+        .context("no package in this manifest")?;
+    let mut features: Vec<&str> = pkg
+        .features
+        .keys()
+        .map(String::as_str)
+        .filter(|f| *f != "default")
+        .collect();
+    features.sort_unstable();
+
+    let mut y = String::new();
+    let _ = writeln!(y, "# linkmatrix matrix for `{}` (written by `linkmatrix init`; edit freely).", pkg.name);
+    let _ = writeln!(y, "# Run `linkmatrix plan` to see the cells, `linkmatrix check` to build them.");
+    let _ = writeln!(y, "crate: .");
+    let _ = writeln!(y, "mode: {mode}");
+    let _ = writeln!(y, "targets: [{}]", targets.join(", "));
+    let _ = writeln!(y);
+    let _ = writeln!(y, "# One option per cargo feature. Add `depends-on: \"expr\"` and");
+    let _ = writeln!(y, "# `default: \"expr\"` rules over options, `arch` and `profile`.");
+    if features.is_empty() {
+        let _ = writeln!(y, "options: {{}}");
+    } else {
+        let _ = writeln!(y, "options:");
+        for f in &features {
+            let _ = writeln!(y, "  {f}:");
+            let _ = writeln!(y, "    feature: {f}");
+        }
+    }
+    let _ = writeln!(y);
+    let _ = writeln!(y, "# Every combination of axis values is a cell.");
+    let _ = writeln!(y, "axes:");
+    let _ = writeln!(y, "  arch: [{}]", targets.join(", "));
+    for f in &features {
+        let _ = writeln!(y, "  {f}: [false, true]");
+    }
+    let _ = writeln!(y, "  profile: [release]");
+    let _ = writeln!(y);
+    let _ = writeln!(y, "exclude: []");
+    let _ = writeln!(y, "policy:");
+    let _ = writeln!(y, "  # Symbols that must never be referenced (globs), e.g. the panic machinery:");
+    let _ = writeln!(y, "  forbidden: []");
+    let _ = writeln!(y, "  # Undefined symbols the platform will provide at run time:");
+    let _ = writeln!(y, "  allow-undefined: []");
+    let _ = writeln!(y, "  # Extra symbols to follow references from (every #[no_mangle] function is a root):");
+    let _ = writeln!(y, "  roots: []");
+    Ok(y)
+}

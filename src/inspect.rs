@@ -1,0 +1,498 @@
+//! ELF inspection as pure functions over bytes: which symbols a set of
+//! objects leaves undefined, which functions reference each one (from
+//! relocations), where (DWARF, inlined frames resolved), and a chain of
+//! references from a root to it (breadth-first over the relocation call
+//! graph). Works on linked images (with `--emit-relocs`), shared objects,
+//! relocatable objects and archive members; an archive's members resolve
+//! against each other, so only what no member defines is undefined.
+//!
+//! No process, no terminal: printers take `&mut dyn Write`.
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use object::read::archive::ArchiveFile;
+use object::{
+    BinaryFormat, Object, ObjectKind, ObjectSection, ObjectSymbol, RelocationTarget, SectionIndex,
+    SectionKind, SymbolIndex, SymbolKind,
+};
+use serde::Serialize;
+
+use crate::model::Reference;
+
+/// Refuse inputs larger than this (an archive member claiming more is bad).
+pub const MAX_INPUT: u64 = 4 << 30;
+
+/// One object to analyse: a name for reports and its bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Unit<'a> {
+    /// `file.o` or `lib.a(member.o)`.
+    pub name: &'a str,
+    /// The ELF bytes.
+    pub data: &'a [u8],
+}
+
+/// An undefined symbol and what references it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Undefined {
+    /// The symbol as the linker sees it (mangled).
+    pub symbol: String,
+    /// Demangled, when it is a Rust or C++ name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demangled: Option<String>,
+    /// Only weakly referenced (not an error for a linker).
+    pub weak: bool,
+    /// Referencing functions, one entry per function.
+    pub referenced_by: Vec<Reference>,
+    /// Root → … → referencing function → symbol.
+    pub chain: Vec<String>,
+}
+
+/// A reachable defined function matching a pattern, with its chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reached {
+    /// The symbol.
+    pub symbol: String,
+    /// Root → … → symbol.
+    pub chain: Vec<String>,
+}
+
+/// The result of analysing a set of units.
+#[derive(Debug, Default)]
+pub struct Analysis {
+    /// Undefined symbols, sorted by name.
+    pub undefined: Vec<Undefined>,
+    /// Every global symbol some unit defines.
+    pub defined: BTreeSet<String>,
+    funcs: Vec<Func>,
+    edges: Vec<Vec<Edge>>,
+    by_name: HashMap<String, usize>,
+    roots: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+struct Func {
+    name: String,
+}
+
+#[derive(Debug, Clone)]
+enum Edge {
+    Func(usize),
+    Undef(usize),
+}
+
+/// Demangle a Rust (legacy or v0) name without its hash; `None` if it is
+/// not mangled.
+pub fn demangle(name: &str) -> Option<String> {
+    rustc_demangle::try_demangle(name)
+        .ok()
+        .map(|d| format!("{d:#}"))
+}
+
+fn pretty(name: &str) -> String {
+    demangle(name).unwrap_or_else(|| name.to_owned())
+}
+
+/// Read a file for inspection (size-capped).
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    if meta.len() > MAX_INPUT {
+        bail!("{}: {} bytes is larger than the {MAX_INPUT}-byte limit", path.display(), meta.len());
+    }
+    std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
+}
+
+/// Split a file into units: itself, or an archive's members (names only;
+/// thin-archive members naming outside files are never opened).
+pub fn units<'a>(name: &'a str, data: &'a [u8]) -> Result<Vec<(String, &'a [u8])>> {
+    if data.starts_with(b"!<arch>\n") || data.starts_with(b"!<thin>\n") {
+        let ar = ArchiveFile::parse(data).with_context(|| format!("{name}: bad archive"))?;
+        if ar.is_thin() {
+            bail!("{name}: thin archive: its members are outside files, which linkmatrix never follows");
+        }
+        let mut out = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for m in ar.members() {
+            let m = m.with_context(|| format!("{name}: bad archive member"))?;
+            let mname = String::from_utf8_lossy(m.name()).into_owned();
+            let bytes = m
+                .data(data)
+                .with_context(|| format!("{name}({mname}): member data lies outside the archive"))?;
+            if !bytes.starts_with(b"\x7fELF") {
+                continue; // symbol tables, metadata (lib.rmeta), bitcode
+            }
+            let n = seen.entry(mname.clone()).or_insert(0);
+            *n += 1;
+            let label = if *n > 1 {
+                format!("{name}({mname}#{n})")
+            } else {
+                format!("{name}({mname})")
+            };
+            out.push((label, bytes));
+        }
+        Ok(out)
+    } else {
+        Ok(vec![(name.to_owned(), data)])
+    }
+}
+
+fn parse<'a>(u: &Unit<'a>) -> Result<object::File<'a>> {
+    let f = object::File::parse(u.data).with_context(|| format!("{}: not a valid object file", u.name))?;
+    if f.format() != BinaryFormat::Elf {
+        bail!("{}: {:?} object, linkmatrix reads ELF only", u.name, f.format());
+    }
+    Ok(f)
+}
+
+struct Dwarf<'a> {
+    ctx: addr2line::Context<gimli::EndianSlice<'a, gimli::RunTimeEndian>>,
+}
+
+fn dwarf<'a>(f: &object::File<'a>) -> Option<Dwarf<'a>> {
+    if f.kind() == ObjectKind::Relocatable || f.section_by_name(".debug_info").is_none() {
+        return None;
+    }
+    let endian = if f.is_little_endian() {
+        gimli::RunTimeEndian::Little
+    } else {
+        gimli::RunTimeEndian::Big
+    };
+    let load = |id: gimli::SectionId| -> Result<gimli::EndianSlice<'a, gimli::RunTimeEndian>, gimli::Error> {
+        let data = f
+            .section_by_name(id.name())
+            .and_then(|s| s.data().ok())
+            .unwrap_or(&[]);
+        Ok(gimli::EndianSlice::new(data, endian))
+    };
+    let d = gimli::Dwarf::load(load).ok()?;
+    let ctx = addr2line::Context::from_dwarf(d).ok()?;
+    Some(Dwarf { ctx })
+}
+
+/// Source location and inlined callees (outermost first) at `addr`.
+fn locate(d: &Dwarf<'_>, addr: u64) -> (Option<String>, Option<u32>, Vec<String>) {
+    let Ok(mut frames) = d.ctx.find_frames(addr).skip_all_loads() else {
+        return (None, None, Vec::new());
+    };
+    let mut file = None;
+    let mut line = None;
+    let mut names = Vec::new();
+    let mut first = true;
+    while let Ok(Some(frame)) = frames.next() {
+        if first {
+            if let Some(loc) = &frame.location {
+                file = loc.file.map(str::to_owned);
+                line = loc.line;
+            }
+            first = false;
+        }
+        if let Some(func) = &frame.function {
+            names.push(func.demangle().map(Cow::into_owned).unwrap_or_default());
+        }
+    }
+    names.reverse(); // outermost first
+    (file, line, names)
+}
+
+/// Analyse `units` together. `roots` are the symbols references are
+/// followed from (entry point, exported functions); with none, every
+/// global defined function is a root.
+pub fn analyze(units: &[Unit<'_>], roots: &[String]) -> Result<Analysis> {
+    let files: Vec<object::File<'_>> = units.iter().map(parse).collect::<Result<_>>()?;
+
+    // Pass 1: functions and globally defined names.
+    let mut a = Analysis::default();
+    let mut sym_func: Vec<HashMap<SymbolIndex, usize>> = Vec::with_capacity(files.len());
+    // Per unit, per section: (address, size, func) sorted by address.
+    let mut sec_funcs: Vec<HashMap<SectionIndex, Vec<(u64, u64, usize)>>> = Vec::new();
+    for f in &files {
+        let mut sf = HashMap::new();
+        let mut by_sec: HashMap<SectionIndex, Vec<(u64, u64, usize)>> = HashMap::new();
+        for s in f.symbols() {
+            if s.is_undefined() {
+                continue;
+            }
+            let Ok(name) = s.name() else { continue };
+            if s.is_global() && !name.is_empty() {
+                a.defined.insert(name.to_owned());
+            }
+            if s.kind() != SymbolKind::Text || name.is_empty() {
+                continue;
+            }
+            let Some(sec) = s.section_index() else { continue };
+            let id = a.funcs.len();
+            a.funcs.push(Func { name: name.to_owned() });
+            a.edges.push(Vec::new());
+            if s.is_global() {
+                a.by_name.entry(name.to_owned()).or_insert(id);
+            }
+            sf.insert(s.index(), id);
+            by_sec.entry(sec).or_default().push((s.address(), s.size(), id));
+        }
+        for v in by_sec.values_mut() {
+            v.sort_unstable_by_key(|&(addr, size, _)| (addr, std::cmp::Reverse(size)));
+        }
+        sym_func.push(sf);
+        sec_funcs.push(by_sec);
+    }
+
+    // Pass 2: relocations become edges; unresolved targets are undefined.
+    let mut undef_ids: HashMap<String, usize> = HashMap::new();
+    let mut undefs: Vec<(String, bool, Vec<(Reference, usize, Vec<String>)>)> = Vec::new();
+    for (ui, f) in files.iter().enumerate() {
+        let dw = dwarf(f);
+        let object_name = units[ui].name;
+        for sec in f.sections() {
+            if !matches!(
+                sec.kind(),
+                SectionKind::Text | SectionKind::Data | SectionKind::ReadOnlyData | SectionKind::ReadOnlyDataWithRel | SectionKind::Tls
+            ) {
+                continue;
+            }
+            let funcs = sec_funcs[ui].get(&sec.index());
+            for (off, rel) in sec.relocations() {
+                let RelocationTarget::Symbol(si) = rel.target() else { continue };
+                let Ok(sym) = f.symbol_by_index(si) else { continue };
+                let Some(from) = funcs.and_then(|v| containing(v, off)) else { continue };
+                let name = sym.name().unwrap_or("");
+                let edge = if sym.is_undefined() {
+                    if name.is_empty() {
+                        continue;
+                    }
+                    if let Some(&id) = a.by_name.get(name) {
+                        Edge::Func(id)
+                    } else if a.defined.contains(name) {
+                        continue; // defined as data elsewhere
+                    } else {
+                        let id = *undef_ids.entry(name.to_owned()).or_insert_with(|| {
+                            undefs.push((name.to_owned(), true, Vec::new()));
+                            undefs.len() - 1
+                        });
+                        if !sym.is_weak() {
+                            undefs[id].1 = false;
+                        }
+                        let refs = &mut undefs[id].2;
+                        if !refs.iter().any(|(_, f, _)| *f == from) {
+                            let (file, line, inlined) = dw.as_ref().map_or((None, None, Vec::new()), |d| locate(d, off));
+                            refs.push((
+                                Reference {
+                                    function: pretty(&a.funcs[from].name),
+                                    object: Some(object_name.to_owned()),
+                                    file,
+                                    line,
+                                },
+                                from,
+                                inlined,
+                            ));
+                        }
+                        Edge::Undef(id)
+                    }
+                } else if let Some(&id) = sym_func[ui].get(&si) {
+                    Edge::Func(id)
+                } else if sym.kind() == SymbolKind::Section {
+                    match sym.section_index().and_then(|s| sec_funcs[ui].get(&s)) {
+                        Some(v) if v.len() == 1 => Edge::Func(v[0].2),
+                        _ => continue,
+                    }
+                } else {
+                    continue;
+                };
+                if !a.edges[from].iter().any(|e| same(e, &edge)) {
+                    a.edges[from].push(edge);
+                }
+            }
+        }
+    }
+
+    // Roots, then chains by breadth-first search.
+    a.roots = if roots.is_empty() {
+        let mut r: Vec<usize> = a.by_name.values().copied().collect();
+        r.sort_unstable();
+        r
+    } else {
+        roots.iter().filter_map(|r| a.by_name.get(r).copied()).collect()
+    };
+    let parent = bfs(&a.roots, &a.edges, a.funcs.len());
+    for (name, weak, refs) in undefs {
+        let mut referenced_by: Vec<Reference> = Vec::new();
+        let mut chain = Vec::new();
+        for (r, from, inlined) in &refs {
+            if chain.is_empty() && parent[*from].is_some() {
+                chain = path_to(&parent, *from)
+                    .into_iter()
+                    .map(|i| pretty(&a.funcs[i].name))
+                    .collect();
+                // Inlined callees between the function and the reference.
+                let outer = r.function.clone();
+                chain.extend(inlined.iter().skip(1).filter(|n| !n.is_empty() && **n != outer).cloned());
+                chain.push(name.clone());
+            }
+            referenced_by.push(r.clone());
+        }
+        if chain.is_empty() {
+            if let Some((r, _, _)) = refs.first() {
+                chain = vec![r.function.clone(), name.clone()];
+            }
+        }
+        referenced_by.sort();
+        a.undefined.push(Undefined {
+            demangled: demangle(&name),
+            symbol: name,
+            weak,
+            referenced_by,
+            chain,
+        });
+    }
+    a.undefined.sort_by(|x, y| x.symbol.cmp(&y.symbol));
+    Ok(a)
+}
+
+fn same(a: &Edge, b: &Edge) -> bool {
+    matches!((a, b), (Edge::Func(x), Edge::Func(y)) | (Edge::Undef(x), Edge::Undef(y)) if x == y)
+}
+
+fn containing(funcs: &[(u64, u64, usize)], off: u64) -> Option<usize> {
+    let i = funcs.partition_point(|&(addr, _, _)| addr <= off);
+    funcs[..i]
+        .iter()
+        .rev()
+        .take(8)
+        .find(|&&(addr, size, _)| off < addr + size.max(1))
+        .map(|&(_, _, id)| id)
+}
+
+fn bfs(roots: &[usize], edges: &[Vec<Edge>], n: usize) -> Vec<Option<usize>> {
+    let mut parent: Vec<Option<usize>> = vec![None; n];
+    let mut q = VecDeque::new();
+    for &r in roots {
+        if parent[r].is_none() {
+            parent[r] = Some(r);
+            q.push_back(r);
+        }
+    }
+    while let Some(x) = q.pop_front() {
+        for e in &edges[x] {
+            if let Edge::Func(y) = *e {
+                if parent[y].is_none() {
+                    parent[y] = Some(x);
+                    q.push_back(y);
+                }
+            }
+        }
+    }
+    parent
+}
+
+fn path_to(parent: &[Option<usize>], mut x: usize) -> Vec<usize> {
+    let mut out = vec![x];
+    while let Some(p) = parent[x] {
+        if p == x || out.len() > parent.len() {
+            break;
+        }
+        out.push(p);
+        x = p;
+    }
+    out.reverse();
+    out
+}
+
+impl Analysis {
+    /// Reachable defined functions whose name (raw or demangled) matches
+    /// one of `patterns`, each with a chain from a root.
+    pub fn reached(&self, patterns: &[glob::Pattern]) -> Vec<Reached> {
+        if patterns.is_empty() {
+            return Vec::new();
+        }
+        let parent = bfs(&self.roots, &self.edges, self.funcs.len());
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (i, f) in self.funcs.iter().enumerate() {
+            let pretty_name = pretty(&f.name);
+            if parent[i].is_none() || !patterns.iter().any(|p| p.matches(&f.name) || p.matches(&pretty_name)) {
+                continue;
+            }
+            if seen.insert(f.name.clone()) {
+                out.push(Reached {
+                    symbol: f.name.clone(),
+                    chain: path_to(&parent, i).into_iter().map(|j| pretty(&self.funcs[j].name)).collect(),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// The symbols a platform image exports: names in `section` (NUL-separated),
+/// or every global defined symbol when `section` is `None`.
+pub fn exports(data: &[u8], name: &str, section: Option<&str>) -> Result<BTreeSet<String>> {
+    let f = parse(&Unit { name, data })?;
+    match section {
+        Some(sec) => {
+            let Some(s) = f.section_by_name(sec) else {
+                return Ok(BTreeSet::new());
+            };
+            let bytes = s.data().with_context(|| format!("{name}: section {sec} lies outside the file"))?;
+            Ok(bytes
+                .split(|&b| b == 0)
+                .filter(|w| !w.is_empty())
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect())
+        }
+        None => Ok(f
+            .symbols()
+            .filter(|s| s.is_global() && !s.is_undefined())
+            .filter_map(|s| s.name().ok().map(str::to_owned))
+            .collect()),
+    }
+}
+
+/// `inspect`'s report for one file.
+#[derive(Debug, Serialize)]
+pub struct FileReport {
+    /// The file.
+    pub file: String,
+    /// Its undefined symbols.
+    pub undefined: Vec<Undefined>,
+}
+
+/// Inspect files for the `inspect` command.
+pub fn inspect_files(paths: &[std::path::PathBuf]) -> Result<Vec<FileReport>> {
+    let mut out = Vec::new();
+    for p in paths {
+        let data = read_file(p)?;
+        let name = p.display().to_string();
+        let parts = units(&name, &data)?;
+        let us: Vec<Unit<'_>> = parts.iter().map(|(n, d)| Unit { name: n, data: d }).collect();
+        let a = analyze(&us, &[])?;
+        out.push(FileReport { file: name, undefined: a.undefined });
+    }
+    Ok(out)
+}
+
+/// Print `inspect` results for people.
+pub fn print_human(reports: &[FileReport], out: &mut dyn Write) -> std::io::Result<()> {
+    for r in reports {
+        writeln!(out, "{}: {} undefined", r.file, r.undefined.len())?;
+        for u in &r.undefined {
+            let weak = if u.weak { " (weak)" } else { "" };
+            writeln!(out, "  U {}{weak}", u.demangled.as_deref().unwrap_or(&u.symbol))?;
+            for rf in &u.referenced_by {
+                let at = match (&rf.file, rf.line) {
+                    (Some(f), Some(l)) => format!(" at {f}:{l}"),
+                    (Some(f), None) => format!(" at {f}"),
+                    _ => String::new(),
+                };
+                let obj = rf.object.as_deref().map(|o| format!(" [{o}]")).unwrap_or_default();
+                writeln!(out, "      <- {}{at}{obj}", rf.function)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Group `analysis.undefined` by symbol, for callers that want a map.
+pub fn by_symbol(a: &Analysis) -> BTreeMap<&str, &Undefined> {
+    a.undefined.iter().map(|u| (u.symbol.as_str(), u)).collect()
+}

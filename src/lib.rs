@@ -1,0 +1,281 @@
+//! linkmatrix: build a crate across a matrix of configurations, link every
+//! cell with a real linker, inspect the ELF, and report undefined and
+//! unexported symbol references.
+//!
+//! Pipeline (one module per stage): [`config`] → [`plan`] → [`build`] →
+//! [`link`] → [`inspect`] → [`report`], driven by [`check`]; shared types in
+//! [`model`]; every subprocess through [`process`]; toolchains in
+//! [`toolchain`]. `main.rs` only calls [`main_with_args`].
+pub mod build;
+pub mod bundle;
+pub mod cache;
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod expr;
+pub mod init;
+pub mod inspect;
+pub mod link;
+pub mod model;
+pub mod plan;
+pub mod process;
+pub mod report;
+pub mod toolchain;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{CommandFactory, Parser};
+
+use crate::cli::{CheckFormat, Cli, ColorWhen, Command, MatrixArgs};
+use crate::config::{LoadError, LoadOptions};
+use crate::model::{Matrix, Target};
+
+/// Exit code: the tool could not do its job.
+pub const EXIT_TOOL: u8 = 2;
+/// Exit code: interrupted.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Parse `args` (accepting the `linkmatrix` word cargo passes to
+/// `cargo-linkmatrix`), run, and map the result to an exit code.
+pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    if args.get(1).is_some_and(|a| a == "linkmatrix") {
+        args.remove(1);
+    }
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_TOOL } else { 0 });
+        }
+    };
+    match cli.color {
+        ColorWhen::Always => anstream::ColorChoice::Always.write_global(),
+        ColorWhen::Never => anstream::ColorChoice::Never.write_global(),
+        ColorWhen::Auto => {}
+    }
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            // `linkmatrix plan | head`: the reader left; that is not an error.
+            if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = writeln!(anstream::stderr(), "error: {e:#}");
+            ExitCode::from(EXIT_TOOL)
+        }
+    }
+}
+
+/// The matrix file to use: `--config`, else ./linkmatrix.yaml, else the
+/// bundled default. Returns (path, root override for bundled files, the
+/// text to show in reproduce commands).
+fn config_path(cli: &Cli) -> Result<(PathBuf, Option<PathBuf>, String)> {
+    if let Some(c) = &cli.config {
+        return Ok((c.clone(), None, c.display().to_string()));
+    }
+    let local = Path::new("linkmatrix.yaml");
+    if local.is_file() {
+        return Ok((local.to_path_buf(), None, "linkmatrix.yaml".to_owned()));
+    }
+    let root = bundle::root()?;
+    Ok((root.join("configs/default.yaml"), Some(root), "configs/default.yaml".to_owned()))
+}
+
+fn load(cli: &Cli, m: &MatrixArgs) -> Result<Result<Matrix, LoadError>> {
+    let (path, root, _) = config_path(cli)?;
+    let random = match (m.random, m.seed) {
+        (Some(n), Some(s)) => Some((n, s)),
+        (Some(_), None) => bail!("--random needs --seed"),
+        _ => None,
+    };
+    let opts = LoadOptions {
+        max_cells: m.max_cells,
+        random,
+        root,
+    };
+    let mut matrix = config::load(&path, &opts);
+    if let (Ok(mx), Some(mp)) = (&mut matrix, &cli.manifest_path) {
+        let mp = std::path::absolute(mp).with_context(|| format!("{}", mp.display()))?;
+        let name = package_of(&mp)?;
+        mx.manifest = mp;
+        mx.package = name;
+    }
+    Ok(matrix)
+}
+
+fn package_of(manifest: &Path) -> Result<String> {
+    let meta = cargo_metadata::MetadataCommand::new()
+        .manifest_path(manifest)
+        .no_deps()
+        .exec()
+        .with_context(|| format!("reading {}", manifest.display()))?;
+    meta.root_package()
+        .map(|p| p.name.to_string())
+        .context("--manifest-path: not a package manifest")
+}
+
+fn config_error(e: &LoadError) -> u8 {
+    let _ = writeln!(anstream::stderr(), "error: {e}");
+    EXIT_TOOL
+}
+
+/// Targets for doctor/setup: named ones, else the matrix's, else bundled.
+fn targets_for(cli: &Cli, names: &[String]) -> Result<Vec<Target>> {
+    let matrix = load(cli, &MatrixArgs { max_cells: usize::MAX, random: None, seed: None })?;
+    match matrix {
+        Ok(m) if names.is_empty() => Ok(m.targets.into_values().collect()),
+        Ok(m) => {
+            let mut out = Vec::new();
+            for n in names {
+                match m.targets.get(n) {
+                    Some(t) => out.push(t.clone()),
+                    None => out.push(bundled_target(n)?),
+                }
+            }
+            Ok(out)
+        }
+        Err(e) => {
+            if names.is_empty() {
+                return Err(anyhow::anyhow!("{e}"));
+            }
+            names.iter().map(|n| bundled_target(n)).collect()
+        }
+    }
+}
+
+fn bundled_target(name: &str) -> Result<Target> {
+    // A one-line matrix naming the target validates it like any other.
+    let root = bundle::root()?;
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("probe.yaml");
+    let krate = root.join("fixtures/kalloc");
+    std::fs::write(&file, format!("crate: {}\ntargets: [{name}]\n", krate.display()))?;
+    let m = config::load(&file, &LoadOptions { root: Some(PathBuf::from("/")), ..LoadOptions::default() })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    m.targets.into_values().next().context("no such target")
+}
+
+/// Run a parsed command line; the exit code.
+pub fn run(cli: Cli) -> Result<u8> {
+    let mut out = anstream::stdout();
+    match &cli.command {
+        Command::Plan(args) => {
+            let m = match load(&cli, &args.matrix)? {
+                Ok(m) => m,
+                Err(e) => return Ok(config_error(&e)),
+            };
+            plan::render(&m, args.format, args.shards, &mut out)?;
+            Ok(0)
+        }
+        Command::Check(args) => {
+            let m = match load(&cli, &args.matrix)? {
+                Ok(m) => m,
+                Err(e) => return Ok(config_error(&e)),
+            };
+            let reports: Vec<report::ReportSpec> = args
+                .report
+                .iter()
+                .map(|s| s.parse())
+                .collect::<Result<_>>()?;
+            let cells = args
+                .cell
+                .iter()
+                .map(|g| glob::Pattern::new(g).with_context(|| format!("--cell {g}")))
+                .collect::<Result<Vec<_>>>()?;
+            let (_, _, shown) = config_path(&cli)?;
+            let jobs = args
+                .jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+            let opts = check::CheckOptions {
+                jobs,
+                cells,
+                no_cache: args.no_cache,
+                no_provision: args.no_provision,
+                timeout: Duration::from_secs(args.timeout.max(1)),
+                config_arg: shown,
+                verbose: cli.verbose,
+                quiet: cli.quiet,
+            };
+            let _ = ctrlc::set_handler(process::interrupt);
+            let report = check::run(&m, &opts, &mut anstream::stderr())?;
+            if process::interrupted() {
+                let mut err = anstream::stderr();
+                writeln!(err, "interrupted: no report written")?;
+                for c in report.cells.iter().filter(|c| c.error.as_deref().is_some_and(|e| e.contains("interrupted"))) {
+                    writeln!(err, "  {} interrupted", c.id)?;
+                }
+                return Ok(EXIT_INTERRUPTED);
+            }
+            report::write_reports(&report, &reports)?;
+            match args.format {
+                CheckFormat::Json => out.write_all(&report::to_json(&report)?)?,
+                CheckFormat::Human => report::print_human(&report, &mut out)?,
+            }
+            Ok(report::exit_code(&report))
+        }
+        Command::Init(args) => {
+            let manifest = cli.manifest_path.clone().unwrap_or_else(|| PathBuf::from("Cargo.toml"));
+            let manifest = std::path::absolute(&manifest)?;
+            let dest = manifest.parent().unwrap_or(Path::new(".")).join("linkmatrix.yaml");
+            if dest.exists() && !args.force {
+                bail!("{} exists; --force overwrites it", dest.display());
+            }
+            let text = init::render(&manifest, &args.targets, &args.mode)?;
+            cache::write_atomic(&dest, text.as_bytes())?;
+            writeln!(out, "wrote {}", plan::display_path(&dest))?;
+            Ok(0)
+        }
+        Command::Doctor(args) => {
+            let targets = targets_for(&cli, &args.targets)?;
+            let refs: Vec<&Target> = targets.iter().collect();
+            let chains = toolchain::Toolchains::probe();
+            let ok = toolchain::doctor(&refs, &chains, &mut out)?;
+            Ok(if ok { 0 } else { 1 })
+        }
+        Command::Setup(args) => {
+            let targets = targets_for(&cli, &args.targets)?;
+            let refs: Vec<&Target> = targets.iter().collect();
+            let chains = toolchain::Toolchains::probe();
+            let cmds = toolchain::setup_plan(&refs, &chains);
+            if cmds.is_empty() {
+                writeln!(out, "nothing to install: every target is buildable")?;
+                return Ok(0);
+            }
+            if args.dry_run {
+                for c in &cmds {
+                    writeln!(out, "{c}")?;
+                }
+                return Ok(0);
+            }
+            toolchain::setup(&cmds, &mut out)?;
+            let chains = toolchain::Toolchains::probe();
+            let ok = toolchain::doctor(&refs, &chains, &mut out)?;
+            Ok(if ok { 0 } else { EXIT_TOOL })
+        }
+        Command::Inspect(args) => {
+            let reports = inspect::inspect_files(&args.files)?;
+            match args.format {
+                CheckFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &reports)?;
+                    writeln!(out)?;
+                }
+                CheckFormat::Human => inspect::print_human(&reports, &mut out)?,
+            }
+            Ok(0)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "linkmatrix", &mut out);
+            Ok(0)
+        }
+        Command::Sysroot { cargo, rustc, src, triple, dir } => {
+            toolchain::build_sysroot(cargo, rustc, src, triple, dir)?;
+            Ok(0)
+        }
+    }
+}

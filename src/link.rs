@@ -1,0 +1,202 @@
+//! Linking one cell with the target's real linker. Image mode: startup +
+//! platform + crate into an executable with the target's linker script,
+//! from the entry point and the crate's exported functions. Module mode:
+//! the crate as a relocatable module (`-r`), and the platform alone as the
+//! image whose exports the module is checked against.
+//!
+//! The linker's own diagnostics are kept. When a link fails, or for a
+//! module, a second, permissive link (`--emit-relocs`, unresolved symbols
+//! ignored) produces the image that `inspect` reads, so a failed cell is
+//! still inspected.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::model::Target;
+use crate::process::{Cmd, ProcessError};
+use crate::toolchain::Tool;
+
+/// A linker invocation's result.
+#[derive(Debug)]
+pub struct LinkResult {
+    /// The linker exited 0.
+    pub success: bool,
+    /// The output, if the linker wrote one.
+    pub output: Option<PathBuf>,
+    /// Its stderr (warnings and errors).
+    pub diagnostics: String,
+    /// The command line.
+    pub command: String,
+}
+
+/// How a link went wrong for the tool itself (not the code).
+#[derive(Debug)]
+pub struct LinkToolError {
+    /// The message.
+    pub message: String,
+    /// Ctrl-C.
+    pub interrupted: bool,
+}
+
+fn base(linker: &Tool) -> Cmd {
+    let cmd = Cmd::new(&linker.path);
+    if linker.path.file_name().is_some_and(|n| n == "rust-lld") {
+        cmd.args(["-flavor", "gnu"])
+    } else {
+        cmd
+    }
+}
+
+/// Fill the linker-script template.
+pub fn render_script(template: &str, target: &Target) -> String {
+    let mut vars: BTreeMap<&str, &str> = BTreeMap::new();
+    vars.insert("name", &target.name);
+    vars.insert("entry", &target.entry);
+    vars.insert("triple", &target.triple);
+    for (k, v) in &target.script_vars {
+        vars.insert(k, v);
+    }
+    let mut out = template.to_owned();
+    for (k, v) in vars {
+        out = out.replace(&format!("{{{{{k}}}}}"), v);
+    }
+    out
+}
+
+fn run(cmd: &Cmd, output: &Path, log: &dyn Fn(&Cmd)) -> Result<LinkResult, LinkToolError> {
+    log(cmd);
+    let _ = std::fs::remove_file(output);
+    let out = cmd.run_unchecked().map_err(|e| LinkToolError {
+        interrupted: matches!(e, ProcessError::Interrupted { .. }),
+        message: e.to_string(),
+    })?;
+    if out.status.code().is_none() {
+        return Err(LinkToolError {
+            message: format!("{cmd}: linker {}", crate::process::describe_status(out.status)),
+            interrupted: false,
+        });
+    }
+    Ok(LinkResult {
+        success: out.status.success(),
+        output: output.is_file().then(|| output.to_path_buf()),
+        diagnostics: String::from_utf8_lossy(&out.stderr).into_owned(),
+        command: cmd.to_string(),
+    })
+}
+
+/// Everything one link needs.
+pub struct LinkInputs<'a> {
+    /// The linker.
+    pub linker: &'a Tool,
+    /// The target.
+    pub target: &'a Target,
+    /// Platform objects (startup first).
+    pub platform: &'a [PathBuf],
+    /// The crate's staticlib.
+    pub staticlib: &'a Path,
+    /// Symbols to keep and follow (exported functions).
+    pub roots: &'a [String],
+    /// Where outputs go.
+    pub dir: &'a Path,
+    /// Per-command timeout.
+    pub timeout: Option<Duration>,
+}
+
+impl LinkInputs<'_> {
+    fn script(&self) -> Result<Option<PathBuf>, LinkToolError> {
+        let Some(t) = &self.target.script else { return Ok(None) };
+        let text = std::fs::read_to_string(t).map_err(|e| LinkToolError {
+            message: format!("reading {}: {e}", t.display()),
+            interrupted: false,
+        })?;
+        let out = self.dir.join("link.ld");
+        std::fs::write(&out, render_script(&text, self.target)).map_err(|e| LinkToolError {
+            message: format!("writing {}: {e}", out.display()),
+            interrupted: false,
+        })?;
+        Ok(Some(out))
+    }
+
+    fn roots_args(&self) -> Vec<String> {
+        self.roots.iter().map(|r| format!("--undefined={r}")).collect()
+    }
+
+    /// Image mode: the real link, and, if it failed, a permissive one to
+    /// inspect. Returns (real, inspectable image).
+    pub fn image(&self, log: &dyn Fn(&Cmd)) -> Result<(LinkResult, Option<PathBuf>), LinkToolError> {
+        let script = self.script()?;
+        let out = self.dir.join("image.elf");
+        let mut cmd = base(self.linker)
+            .arg("-o")
+            .arg(&out)
+            .args(&self.target.ldflags)
+            .arg(format!("--entry={}", self.target.entry))
+            .arg("--emit-relocs")
+            .args(self.roots_args());
+        if let Some(s) = &script {
+            cmd = cmd.arg("-T").arg(s);
+        }
+        let cmd = cmd.args(self.platform).arg(self.staticlib).timeout(self.timeout);
+        let real = run(&cmd, &out, log)?;
+        if real.success && real.output.is_some() {
+            let img = real.output.clone();
+            return Ok((real, img));
+        }
+        let insp = self.dir.join("image-inspect.elf");
+        let mut cmd2 = cmd.args(["--noinhibit-exec", "--unresolved-symbols=ignore-all"]);
+        cmd2.replace_arg(out.as_os_str(), insp.as_os_str());
+        let r2 = run(&cmd2, &insp, log)?;
+        Ok((real, r2.output))
+    }
+
+    /// Module mode: the platform image, the module (`-r`), and the module
+    /// linked alone (nothing garbage-collected, unresolved symbols
+    /// ignored) for inspection. Returns (platform image, module link,
+    /// inspectable module).
+    pub fn module(
+        &self,
+        log: &dyn Fn(&Cmd),
+    ) -> Result<(LinkResult, LinkResult, Option<PathBuf>), LinkToolError> {
+        let script = self.script()?;
+        let plat = self.dir.join("platform.elf");
+        let flags: Vec<&String> = self
+            .target
+            .ldflags
+            .iter()
+            .filter(|f| f.as_str() != "--gc-sections")
+            .collect();
+        let mut cmd = base(self.linker)
+            .arg("-o")
+            .arg(&plat)
+            .args(flags)
+            .arg(format!("--entry={}", self.target.entry));
+        if let Some(s) = &script {
+            cmd = cmd.arg("-T").arg(s);
+        }
+        let cmd = cmd.args(self.platform).timeout(self.timeout);
+        let platform = run(&cmd, &plat, log)?;
+
+        let module = self.dir.join("module.o");
+        let cmd = base(self.linker)
+            .arg("-r")
+            .arg("-o")
+            .arg(&module)
+            .args(self.roots_args())
+            .arg(self.staticlib)
+            .timeout(self.timeout);
+        let mlink = run(&cmd, &module, log)?;
+        let Some(m) = mlink.output.as_ref().filter(|_| mlink.success) else {
+            return Ok((platform, mlink, None));
+        };
+        let insp = self.dir.join("module-inspect.elf");
+        let cmd = base(self.linker)
+            .arg("-o")
+            .arg(&insp)
+            .args(["--emit-relocs", "--noinhibit-exec", "--unresolved-symbols=ignore-all"])
+            .args(self.roots_args())
+            .arg(m)
+            .timeout(self.timeout);
+        let r = run(&cmd, &insp, log)?;
+        Ok((platform, mlink, r.output))
+    }
+}

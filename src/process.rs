@@ -1,0 +1,431 @@
+//! The one place subprocesses are started. A [`Cmd`] displays as the exact
+//! command line (`+ cargo build --target …`); running it puts the child in
+//! its own process group, drains stdout and stderr concurrently (bounded),
+//! enforces a timeout, and kills the whole group on timeout or Ctrl-C.
+//! Failures are typed ([`ProcessError`]) and carry the command and stderr.
+//!
+//! Nothing else in linkmatrix spawns a process.
+#![allow(unsafe_code)] // killpg(2); see `kill_group`.
+
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Captured output beyond this many bytes per stream is dropped (the rest is
+/// still drained so the child never blocks).
+const MAX_CAPTURE: usize = 32 << 20;
+
+/// Environment variables that would leak the parent cargo's or the user's
+/// build settings into a cell's build. Cells set what they need.
+const SCRUB: &[&str] = &[
+    "RUSTC",
+    "RUSTC_WRAPPER",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "RUSTFLAGS",
+    "CARGO_ENCODED_RUSTFLAGS",
+    "RUSTDOCFLAGS",
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET",
+    "CARGO_BUILD_TARGET_DIR",
+    "CARGO_BUILD_RUSTFLAGS",
+    "CARGO_MAKEFLAGS",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_PKG_NAME",
+    "__CARGO_FIX_PLZ",
+    "MAKEFLAGS",
+    "MFLAGS",
+];
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+fn groups() -> &'static Mutex<HashSet<i32>> {
+    static G: OnceLock<Mutex<HashSet<i32>>> = OnceLock::new();
+    G.get_or_init(|| Mutex::new(HashSet::new()))
+}
+
+/// Mark the run interrupted and kill every running child's process group.
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    let pgids: Vec<i32> = groups()
+        .lock()
+        .map(|g| g.iter().copied().collect())
+        .unwrap_or_default();
+    for pgid in pgids {
+        kill_group(pgid);
+    }
+}
+
+/// True once Ctrl-C was pressed.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+fn kill_group(pgid: i32) {
+    if pgid > 1 {
+        // SAFETY: killpg has no memory-safety preconditions; a stale pgid
+        // fails with ESRCH, which we ignore.
+        unsafe {
+            libc::killpg(pgid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Why a command did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// It could not be started.
+    #[error("could not run `{command}`: {source}")]
+    Spawn {
+        /// The command line.
+        command: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// It ran and failed.
+    #[error("`{command}` failed ({status})\n{stderr}")]
+    Failed {
+        /// The command line.
+        command: String,
+        /// "exit status 1" or "killed by signal 11 (SIGSEGV)".
+        status: String,
+        /// What it printed on stderr.
+        stderr: String,
+        /// What it printed on stdout.
+        stdout: String,
+    },
+    /// It ran too long and its process group was killed.
+    #[error("`{command}` timed out after {}s; its process group was killed", .after.as_secs())]
+    Timeout {
+        /// The command line.
+        command: String,
+        /// The limit.
+        after: Duration,
+    },
+    /// Ctrl-C.
+    #[error("`{command}` interrupted")]
+    Interrupted {
+        /// The command line.
+        command: String,
+    },
+}
+
+/// What a finished command printed.
+#[derive(Debug)]
+pub struct Output {
+    /// Its exit status.
+    pub status: ExitStatus,
+    /// Captured stdout.
+    pub stdout: Vec<u8>,
+    /// Captured stderr.
+    pub stderr: Vec<u8>,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+/// A command to run.
+#[derive(Clone, Debug)]
+pub struct Cmd {
+    program: PathBuf,
+    args: Vec<OsString>,
+    env: Vec<(OsString, Option<OsString>)>,
+    cwd: Option<PathBuf>,
+    timeout: Option<Duration>,
+}
+
+impl Cmd {
+    /// A command running `program`.
+    pub fn new(program: impl AsRef<Path>) -> Self {
+        Self {
+            program: program.as_ref().to_path_buf(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+            timeout: None,
+        }
+    }
+
+    /// Add one argument.
+    #[must_use]
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
+        self.args.push(a.as_ref().to_owned());
+        self
+    }
+
+    /// Add arguments.
+    #[must_use]
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Set an environment variable.
+    #[must_use]
+    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
+        self.env
+            .push((k.as_ref().to_owned(), Some(v.as_ref().to_owned())));
+        self
+    }
+
+    /// Run in `dir`.
+    #[must_use]
+    pub fn cwd(mut self, dir: impl AsRef<Path>) -> Self {
+        self.cwd = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Kill the process group after `t`.
+    #[must_use]
+    pub fn timeout(mut self, t: Option<Duration>) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// Replace every argument equal to `from` by `to`.
+    pub fn replace_arg(&mut self, from: &OsStr, to: &OsStr) {
+        for a in &mut self.args {
+            if a == from {
+                *a = to.to_owned();
+            }
+        }
+    }
+
+    /// The program.
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
+    /// Run to completion; a non-zero exit is an error.
+    pub fn run(&self) -> Result<Output, ProcessError> {
+        let out = self.run_unchecked()?;
+        if out.status.success() {
+            Ok(out)
+        } else {
+            Err(ProcessError::Failed {
+                command: self.to_string(),
+                status: describe_status(out.status),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            })
+        }
+    }
+
+    /// Run to completion, whatever the exit status.
+    pub fn run_unchecked(&self) -> Result<Output, ProcessError> {
+        let command = self.to_string();
+        if interrupted() {
+            return Err(ProcessError::Interrupted { command });
+        }
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        for k in SCRUB {
+            cmd.env_remove(k);
+        }
+        for (k, v) in &self.env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        if let Some(d) = &self.cwd {
+            cmd.current_dir(d);
+        }
+        let start = Instant::now();
+        let mut child = cmd.spawn().map_err(|source| ProcessError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
+        let pgid = i32::try_from(child.id()).unwrap_or(0);
+        if let Ok(mut g) = groups().lock() {
+            g.insert(pgid);
+        }
+        let guard = GroupGuard(pgid);
+        let out_reader = drain(child.stdout.take());
+        let err_reader = drain(child.stderr.take());
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Ok(status),
+                Ok(None) => {}
+                Err(e) => break Err(e),
+            }
+            if interrupted() {
+                kill_group(pgid);
+                let _ = child.wait();
+                return Err(ProcessError::Interrupted { command });
+            }
+            if let Some(t) = self.timeout {
+                if start.elapsed() > t {
+                    kill_group(pgid);
+                    let _ = child.wait();
+                    return Err(ProcessError::Timeout { command, after: t });
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        // Reaped: its pid (and so the group id) may be reused from now on,
+        // so the group must not be signalled again.
+        drop(guard);
+        let status = status.map_err(|source| ProcessError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
+        let stdout = out_reader.join().unwrap_or_default();
+        let stderr = err_reader.join().unwrap_or_default();
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+            duration: start.elapsed(),
+        })
+    }
+}
+
+struct GroupGuard(i32);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Ok(mut g) = groups().lock() {
+            g.remove(&self.0);
+        }
+    }
+}
+
+fn drain<R: Read + Send + 'static>(src: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let Some(mut src) = src else { return buf };
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            match src.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let room = MAX_CAPTURE.saturating_sub(buf.len());
+                    buf.extend_from_slice(&chunk[..n.min(room)]);
+                }
+            }
+        }
+        buf
+    })
+}
+
+/// "exit status 2", or "killed by signal 11 (SIGSEGV)".
+pub fn describe_status(status: ExitStatus) -> String {
+    if let Some(sig) = status.signal() {
+        let name = match sig {
+            libc::SIGSEGV => "SIGSEGV",
+            libc::SIGKILL => "SIGKILL",
+            libc::SIGABRT => "SIGABRT",
+            libc::SIGTERM => "SIGTERM",
+            libc::SIGINT => "SIGINT",
+            libc::SIGBUS => "SIGBUS",
+            libc::SIGILL => "SIGILL",
+            libc::SIGFPE => "SIGFPE",
+            _ => "signal",
+        };
+        format!("killed by signal {sig} ({name})")
+    } else {
+        match status.code() {
+            Some(c) => format!("exit status {c}"),
+            None => "unknown status".to_owned(),
+        }
+    }
+}
+
+fn quote(s: &OsStr) -> String {
+    let s = s.to_string_lossy();
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
+        s.into_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("+ ")?;
+        for (k, v) in &self.env {
+            if let Some(v) = v {
+                write!(f, "{}={} ", k.to_string_lossy(), quote(v))?;
+            }
+        }
+        f.write_str(&quote(self.program.as_os_str()))?;
+        for a in &self.args {
+            write!(f, " {}", quote(a))?;
+        }
+        Ok(())
+    }
+}
+
+/// The first `program` found on PATH (or as given, if it is a path).
+pub fn which(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return p.is_file().then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_the_exact_command_line() {
+        let c = Cmd::new("cargo")
+            .args(["build", "--features", "a b"])
+            .env("RUSTFLAGS", "--sysroot /x");
+        assert_eq!(
+            c.to_string(),
+            "+ RUSTFLAGS='--sysroot /x' cargo build --features 'a b'"
+        );
+    }
+
+    #[test]
+    fn signals_are_named() {
+        let e = Cmd::new("sh")
+            .args(["-c", "kill -SEGV $$"])
+            .run()
+            .unwrap_err();
+        assert!(e.to_string().contains("SIGSEGV"), "{e}");
+    }
+
+    #[test]
+    fn timeout_kills_the_whole_group() {
+        let start = Instant::now();
+        let e = Cmd::new("sh")
+            .args(["-c", "sleep 30 & sleep 30"])
+            .timeout(Some(Duration::from_millis(300)))
+            .run()
+            .unwrap_err();
+        assert!(matches!(e, ProcessError::Timeout { .. }), "{e}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+}

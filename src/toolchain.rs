@@ -1,0 +1,445 @@
+//! Finding what a target needs — a Rust standard library (`core`, `alloc`)
+//! for its triple, a C compiler and a linker — and providing what is
+//! missing: `doctor` reports, `setup` installs, and the sysroot of a
+//! build-std toolchain is built once per (toolchain, target) and shared.
+//!
+//! Providers, in order: a rustup toolchain with the target's prebuilt std;
+//! a toolchain with the library source (rustup's `rust-src`, or Debian's
+//! `rust-web-src` under /usr/lib/rustlib/src) built with
+//! `rustc-build-sysroot`. Nothing is assumed: every path is probed.
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::model::Target;
+use crate::process::{Cmd, which};
+
+/// A Rust toolchain found on this machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rust {
+    /// Where it comes from, for people: `rustup 1.95.0-x86_64…`, `/usr/bin`.
+    pub label: String,
+    /// Its rustc.
+    pub rustc: PathBuf,
+    /// Its cargo.
+    pub cargo: PathBuf,
+    /// `rustc -vV`.
+    pub version: String,
+    /// `rustc --print sysroot`.
+    pub sysroot: PathBuf,
+    /// The host triple.
+    pub host: String,
+}
+
+impl Rust {
+    /// The library source, if this toolchain has it.
+    pub fn library_src(&self) -> Option<PathBuf> {
+        let p = self.sysroot.join("lib/rustlib/src/rust/library");
+        p.join("core/Cargo.toml").is_file().then_some(p)
+    }
+
+    /// True if the prebuilt std for `triple` is installed.
+    pub fn has_prebuilt(&self, triple: &str) -> bool {
+        let dir = self.sysroot.join("lib/rustlib").join(triple).join("lib");
+        std::fs::read_dir(dir).into_iter().flatten().flatten().any(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n.starts_with("libcore-") && n.ends_with(".rlib")
+        })
+    }
+
+    /// `rust-lld` shipped with this toolchain.
+    pub fn rust_lld(&self) -> Option<PathBuf> {
+        let p = self
+            .sysroot
+            .join("lib/rustlib")
+            .join(&self.host)
+            .join("bin/rust-lld");
+        p.is_file().then_some(p)
+    }
+
+    /// The first line of `rustc -vV`.
+    pub fn short_version(&self) -> &str {
+        self.version.lines().next().unwrap_or("rustc ?")
+    }
+}
+
+/// How a target's standard library is had.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StdProvider {
+    /// rustup's prebuilt std for the target.
+    Prebuilt(Rust),
+    /// Built from the library source of this toolchain.
+    BuildStd {
+        /// The toolchain.
+        rust: Rust,
+        /// Its `library/` source.
+        src: PathBuf,
+    },
+    /// Nothing works yet.
+    Missing {
+        /// The one command that fixes it.
+        fix: String,
+    },
+}
+
+/// A program found for a role.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tool {
+    /// The name asked for.
+    pub name: String,
+    /// Where it is.
+    pub path: PathBuf,
+}
+
+/// Everything a target needs, as found.
+#[derive(Clone, Debug)]
+pub struct TargetTools {
+    /// The std provider.
+    pub std: StdProvider,
+    /// The C compiler, or the fix.
+    pub cc: Result<Tool, String>,
+    /// The linker, or the fix.
+    pub linker: Result<Tool, String>,
+}
+
+impl TargetTools {
+    /// Everything is there.
+    pub fn ready(&self) -> bool {
+        !matches!(self.std, StdProvider::Missing { .. }) && self.cc.is_ok() && self.linker.is_ok()
+    }
+
+    /// The commands that would fix what is missing.
+    pub fn fixes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let StdProvider::Missing { fix } = &self.std {
+            out.push(fix.clone());
+        }
+        if let Err(f) = &self.cc {
+            out.push(f.clone());
+        }
+        if let Err(f) = &self.linker {
+            out.push(f.clone());
+        }
+        out.dedup();
+        out
+    }
+}
+
+/// The toolchains on this machine, probed once.
+#[derive(Clone, Debug, Default)]
+pub struct Toolchains {
+    /// In order of preference.
+    pub rusts: Vec<Rust>,
+}
+
+/// Debian's packages that give a build-std toolchain, C compiler and linker.
+pub const DEBIAN_PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "clang", "lld"];
+
+impl Toolchains {
+    /// Probe: `rustc` on PATH (usually the rustup proxy), every rustup
+    /// toolchain, and /usr/bin/rustc (Debian).
+    pub fn probe() -> Self {
+        let mut candidates: Vec<(String, PathBuf, Option<PathBuf>)> = Vec::new();
+        if let Some(r) = which("rustc") {
+            candidates.push(("rustc on PATH".to_owned(), r, which("cargo")));
+        }
+        let rustup_home = std::env::var_os("RUSTUP_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup")));
+        if let Some(home) = rustup_home {
+            let mut dirs: Vec<PathBuf> = std::fs::read_dir(home.join("toolchains"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            dirs.sort();
+            for d in dirs {
+                let name = d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                candidates.push((format!("rustup {name}"), d.join("bin/rustc"), Some(d.join("bin/cargo"))));
+            }
+        }
+        candidates.push(("Debian /usr/bin".to_owned(), PathBuf::from("/usr/bin/rustc"), Some(PathBuf::from("/usr/bin/cargo"))));
+
+        let mut rusts: Vec<Rust> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (label, rustc, cargo) in candidates {
+            if !rustc.is_file() {
+                continue;
+            }
+            let Some(r) = probe_rust(&label, &rustc, cargo) else { continue };
+            if seen.insert(r.sysroot.clone()) {
+                rusts.push(r);
+            }
+        }
+        Self { rusts }
+    }
+
+    /// How `target` would be built here.
+    pub fn for_target(&self, target: &Target) -> TargetTools {
+        let triple = &target.triple;
+        let std = self
+            .rusts
+            .iter()
+            .find(|r| r.has_prebuilt(triple))
+            .map(|r| StdProvider::Prebuilt(r.clone()))
+            .or_else(|| {
+                self.rusts.iter().find_map(|r| {
+                    r.library_src().map(|src| StdProvider::BuildStd { rust: r.clone(), src })
+                })
+            })
+            .unwrap_or_else(|| StdProvider::Missing { fix: std_fix(triple) });
+        let apt = if target.apt.is_empty() {
+            "clang lld".to_owned()
+        } else {
+            target.apt.join(" ")
+        };
+        let cc = target
+            .cc
+            .iter()
+            .find_map(|c| which(c).map(|p| Tool { name: c.clone(), path: p }))
+            .ok_or_else(|| format!("apt-get install -y {apt}   # C compiler: none of {} found", target.cc.join(", ")));
+        let linker = target
+            .linker
+            .iter()
+            .find_map(|l| {
+                if l == "rust-lld" {
+                    self.rusts
+                        .iter()
+                        .find_map(Rust::rust_lld)
+                        .map(|p| Tool { name: l.clone(), path: p })
+                } else {
+                    which(l).map(|p| Tool { name: l.clone(), path: p })
+                }
+            })
+            .ok_or_else(|| format!("apt-get install -y {apt}   # linker: none of {} found", target.linker.join(", ")));
+        TargetTools { std, cc, linker }
+    }
+}
+
+fn probe_rust(label: &str, rustc: &Path, cargo: Option<PathBuf>) -> Option<Rust> {
+    let t = Some(Duration::from_secs(30));
+    let vv = Cmd::new(rustc).arg("-vV").timeout(t).run().ok()?;
+    let version = String::from_utf8_lossy(&vv.stdout).into_owned();
+    let host = version
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))?
+        .trim()
+        .to_owned();
+    let sr = Cmd::new(rustc).args(["--print", "sysroot"]).timeout(t).run().ok()?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sr.stdout).trim());
+    // The cargo beside this rustc, else the one given.
+    let cargo = [sysroot.join("bin/cargo")]
+        .into_iter()
+        .chain(cargo)
+        .find(|p| p.is_file())?;
+    Some(Rust {
+        label: label.to_owned(),
+        rustc: rustc.to_path_buf(),
+        cargo,
+        version,
+        sysroot,
+        host,
+    })
+}
+
+fn is_debian_root() -> bool {
+    Path::new("/etc/debian_version").is_file() && which("apt-get").is_some() && nix_is_root()
+}
+
+fn nix_is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
+fn std_fix(triple: &str) -> String {
+    if is_debian_root() {
+        format!("apt-get install -y {}", DEBIAN_PACKAGES.join(" "))
+    } else if which("rustup").is_some() {
+        format!("rustup target add {triple}   # or: rustup component add rust-src")
+    } else {
+        "install rustup (https://rustup.rs), or Debian's rustc-web cargo-web rust-web-src".to_owned()
+    }
+}
+
+/// `doctor`: one block per target; returns whether every target is ready.
+pub fn doctor(
+    targets: &[&Target],
+    chains: &Toolchains,
+    out: &mut dyn Write,
+) -> std::io::Result<bool> {
+    if chains.rusts.is_empty() {
+        writeln!(out, "no Rust toolchain found (rustc on PATH, ~/.rustup/toolchains, /usr/bin/rustc)")?;
+    } else {
+        writeln!(out, "Rust toolchains:")?;
+        for r in &chains.rusts {
+            let src = if r.library_src().is_some() { ", has library source" } else { "" };
+            writeln!(out, "  {:<28} {}{src}", r.label, r.short_version())?;
+        }
+    }
+    let mut all = true;
+    for t in targets {
+        let tools = chains.for_target(t);
+        let ok = tools.ready();
+        all &= ok;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{} ({}): {}",
+            t.name,
+            t.triple,
+            if ok { "buildable" } else { "NOT buildable" }
+        )?;
+        let std = match &tools.std {
+            StdProvider::Prebuilt(r) => format!("prebuilt std of {} ({})", r.label, r.short_version()),
+            StdProvider::BuildStd { rust, src } => format!(
+                "build-std core+alloc with {} ({}), source {}",
+                rust.label,
+                rust.short_version(),
+                src.display()
+            ),
+            StdProvider::Missing { .. } => "missing".to_owned(),
+        };
+        writeln!(out, "  std:     {std}")?;
+        match &tools.cc {
+            Ok(c) => writeln!(out, "  cc:      {} ({})", c.name, c.path.display())?,
+            Err(_) => writeln!(out, "  cc:      missing")?,
+        }
+        match &tools.linker {
+            Ok(l) => writeln!(out, "  linker:  {} ({})", l.name, l.path.display())?,
+            Err(_) => writeln!(out, "  linker:  missing")?,
+        }
+        for fix in tools.fixes() {
+            writeln!(out, "  fix:     {fix}")?;
+        }
+    }
+    if !all {
+        writeln!(out)?;
+        writeln!(out, "`linkmatrix setup` installs what is missing.")?;
+    }
+    Ok(all)
+}
+
+/// What `setup` would run for these targets.
+pub fn setup_plan(targets: &[&Target], chains: &Toolchains) -> Vec<Cmd> {
+    let mut apt: BTreeSet<String> = BTreeSet::new();
+    let mut rustup: BTreeSet<String> = BTreeSet::new();
+    let debian = is_debian_root();
+    for t in targets {
+        let tools = chains.for_target(t);
+        if matches!(tools.std, StdProvider::Missing { .. }) {
+            if debian {
+                apt.extend(DEBIAN_PACKAGES.iter().map(|s| (*s).to_owned()));
+            } else if which("rustup").is_some() {
+                rustup.insert(t.triple.clone());
+            }
+        }
+        if (tools.cc.is_err() || tools.linker.is_err()) && debian {
+            apt.extend(t.apt.iter().cloned());
+        }
+    }
+    let mut cmds = Vec::new();
+    for triple in rustup {
+        cmds.push(Cmd::new("rustup").args(["target", "add", &triple]));
+    }
+    if !apt.is_empty() {
+        cmds.push(Cmd::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive"));
+        cmds.push(
+            Cmd::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends"])
+                .args(&apt)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        );
+    }
+    cmds
+}
+
+/// Run the setup commands, saying each one first.
+pub fn setup(cmds: &[Cmd], log: &mut dyn Write) -> Result<()> {
+    for c in cmds {
+        writeln!(log, "{c}")?;
+        let out = c.clone().timeout(Some(Duration::from_secs(1800))).run();
+        if let Err(e) = out {
+            // rustup cannot download on some machines: say so and go on to
+            // the next provider.
+            if c.program() == Path::new("rustup") {
+                writeln!(log, "  (failed: {e}; trying the next provider)")?;
+                continue;
+            }
+            return Err(e).context("setup failed");
+        }
+    }
+    Ok(())
+}
+
+/// Build (once) the sysroot for `triple` from `src` with `rust`, in a child
+/// process of our own (`linkmatrix __sysroot`) so that Ctrl-C and timeouts
+/// reach the cargo it runs. Returns the sysroot directory.
+pub fn ensure_sysroot(
+    rust: &Rust,
+    src: &Path,
+    triple: &str,
+    timeout: Option<Duration>,
+    waiting: &dyn Fn(&Path),
+) -> Result<PathBuf> {
+    let key = crate::cache::Key::new()
+        .str("rustc", &rust.version)
+        .str("src", &src.display().to_string())
+        .finish();
+    let dir = crate::cache::cache_dir()?.join("sysroot").join(key);
+    let stamp = dir.join("lib/rustlib").join(triple).join(".linkmatrix-ok");
+    if stamp.is_file() {
+        return Ok(dir);
+    }
+    let lock_path = dir.with_extension(format!("{triple}.lock"));
+    let _lock = crate::cache::lock(&lock_path, || waiting(&lock_path))?;
+    if stamp.is_file() {
+        return Ok(dir);
+    }
+    let exe = std::env::current_exe().context("locating linkmatrix itself")?;
+    Cmd::new(exe)
+        .arg("__sysroot")
+        .arg(&rust.cargo)
+        .arg(&rust.rustc)
+        .arg(src)
+        .arg(triple)
+        .arg(&dir)
+        .timeout(timeout)
+        .run()
+        .with_context(|| format!("building core+alloc for {triple} from {}", src.display()))?;
+    if !stamp.is_file() {
+        bail!("building core+alloc for {triple} left no sysroot in {}", dir.display());
+    }
+    Ok(dir)
+}
+
+/// The body of `linkmatrix __sysroot CARGO RUSTC SRC TRIPLE DIR`.
+pub fn build_sysroot(cargo: &Path, rustc: &Path, src: &Path, triple: &str, dir: &Path) -> Result<()> {
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.env("RUSTC", rustc).env("RUSTC_BOOTSTRAP", "1");
+    for k in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "RUSTC_WRAPPER"] {
+        cmd.env_remove(k);
+    }
+    let vv = std::process::Command::new(rustc)
+        .arg("-vV")
+        .output()
+        .context("running rustc -vV")?;
+    let meta = rustc_version::version_meta_for(&String::from_utf8_lossy(&vv.stdout))
+        .context("parsing rustc -vV")?;
+    rustc_build_sysroot::SysrootBuilder::new(dir, triple)
+        .sysroot_config(rustc_build_sysroot::SysrootConfig::NoStd)
+        .build_mode(rustc_build_sysroot::BuildMode::Build)
+        .rustc_version(meta)
+        .rustflag("-Cdebuginfo=1")
+        .cargo(cmd)
+        .build_from_source(src)
+        .with_context(|| format!("building the {triple} sysroot"))?;
+    let stamp = dir.join("lib/rustlib").join(triple).join(".linkmatrix-ok");
+    std::fs::write(&stamp, b"").with_context(|| format!("writing {}", stamp.display()))?;
+    Ok(())
+}
