@@ -42,11 +42,13 @@ impl BuildFailure {
     /// are errors.
     pub fn from_process(what: &str, e: &ProcessError) -> Self {
         match e {
-            ProcessError::Failed { status, stderr, .. } if status.starts_with("exit status") => Self {
-                message: format!("{what}:\n{}", trim_diagnostics(stderr)),
-                is_code: true,
-                interrupted: false,
-            },
+            ProcessError::Failed { status, stderr, .. } if status.starts_with("exit status") => {
+                Self {
+                    message: format!("{what}:\n{}", trim_diagnostics(stderr)),
+                    is_code: true,
+                    interrupted: false,
+                }
+            }
             ProcessError::Interrupted { .. } => Self {
                 message: "interrupted".to_owned(),
                 is_code: false,
@@ -82,7 +84,14 @@ pub fn trim_diagnostics(stderr: &str) -> String {
         }
     }
     let text = if keep.is_empty() {
-        lines.iter().rev().take(20).rev().copied().collect::<Vec<_>>().join("\n")
+        lines
+            .iter()
+            .rev()
+            .take(20)
+            .rev()
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n")
     } else {
         keep.join("\n")
     };
@@ -117,7 +126,12 @@ pub fn cargo_command(
         .arg(manifest)
         .args(["--target", &cell.target])
         .args(["--profile", &cell.profile])
-        .args(["--message-format", "json-render-diagnostics", "--color", "never"])
+        .args([
+            "--message-format",
+            "json-render-diagnostics",
+            "--color",
+            "never",
+        ])
         .env("RUSTC", &setup.rust.rustc)
         .env("CARGO_TARGET_DIR", target_dir)
         .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"))
@@ -140,7 +154,9 @@ pub fn build_crate(
 ) -> Result<PathBuf, BuildFailure> {
     let cmd = cargo_command(setup, manifest, cell, target_dir, timeout);
     log(&cmd);
-    let out = cmd.run().map_err(|e| BuildFailure::from_process("cargo build failed", &e))?;
+    let out = cmd
+        .run()
+        .map_err(|e| BuildFailure::from_process("cargo build failed", &e))?;
     let lib_name = package.replace('-', "_");
     for msg in Message::parse_stream(out.stdout.as_slice()).flatten() {
         if let Message::CompilerArtifact(a) = msg {
@@ -190,12 +206,15 @@ pub fn build_platform(
         is_code: false,
         interrupted: false,
     };
-    std::fs::create_dir_all(out_dir).map_err(|e| tool_err(format!("creating {}: {e}", out_dir.display())))?;
+    std::fs::create_dir_all(out_dir)
+        .map_err(|e| tool_err(format!("creating {}: {e}", out_dir.display())))?;
     let mut b = cc::Build::new();
     b.target(&target.triple)
         .host(host)
         .compiler(&cc.path)
         .no_default_flags(true)
+        .opt_level(2)
+        .debug(true)
         .cargo_metadata(false)
         .cargo_warnings(false)
         .cargo_debug(false)
@@ -216,7 +235,10 @@ pub fn build_platform(
         .map_err(|e| tool_err(format!("C compiler for {}: {e}", target.triple)))?;
     let mut objs = Vec::new();
     for (i, src) in target.sources.iter().enumerate() {
-        let stem = src.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = src
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let obj = out_dir.join(format!("{i:02}-{stem}.o"));
         let cmd = Cmd::new(tool.path())
             .args(tool.args())

@@ -48,17 +48,14 @@ impl Key {
     /// Mix in a file's path and contents (a missing file mixes in a marker).
     pub fn file(&mut self, path: &Path) -> &mut Self {
         let label = path.display().to_string();
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                self.0.update(label.as_bytes());
-                self.0.update([1]);
-                self.0.update((bytes.len() as u64).to_le_bytes());
-                self.0.update(&bytes);
-            }
-            Err(_) => {
-                self.0.update(label.as_bytes());
-                self.0.update([2]);
-            }
+        if let Ok(bytes) = std::fs::read(path) {
+            self.0.update(label.as_bytes());
+            self.0.update([1]);
+            self.0.update((bytes.len() as u64).to_le_bytes());
+            self.0.update(&bytes);
+        } else {
+            self.0.update(label.as_bytes());
+            self.0.update([2]);
         }
         self
     }
@@ -81,7 +78,9 @@ impl Key {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let name = e.file_name();
         let name = name.to_string_lossy();

@@ -19,7 +19,10 @@ use crate::build::{self, BuildFailure, RustSetup};
 use crate::cache::{self, Key};
 use crate::inspect::{self, Unit};
 use crate::link::{LinkInputs, LinkResult};
-use crate::model::{Cell, CellOutcome, Exports, Finding, FindingKind, Matrix, Mode, Reference, Report, Status, Target};
+use crate::model::{
+    Cell, CellOutcome, Exports, Finding, FindingKind, Matrix, Mode, Reference, Report, Status,
+    Target,
+};
 use crate::process::Cmd;
 use crate::toolchain::{self, StdProvider, Tool, Toolchains};
 
@@ -77,6 +80,15 @@ pub fn run(m: &Matrix, opts: &CheckOptions, err: &mut dyn Write) -> Result<Repor
             .map_or_else(|| "matrix".to_owned(), |s| s.to_string_lossy().into_owned()),
     );
 
+    // One run per work directory at a time; a second one says it waits.
+    let _lock = cache::lock(&work.join(".lock"), || {
+        let _ = writeln!(
+            err,
+            "waiting for lock {} (another linkmatrix is running this matrix)",
+            work.join(".lock").display()
+        );
+    })?;
+
     // Toolchains: probe once; provision what is missing unless told not to.
     let mut chains = Toolchains::probe();
     let used: BTreeSet<&str> = cells.iter().map(|c| c.arch.as_str()).collect();
@@ -84,7 +96,10 @@ pub fn run(m: &Matrix, opts: &CheckOptions, err: &mut dyn Write) -> Result<Repor
     if !opts.no_provision && targets.iter().any(|t| !chains.for_target(t).ready()) {
         let cmds = toolchain::setup_plan(&targets, &chains);
         if !cmds.is_empty() {
-            writeln!(err, "provisioning missing toolchains (--no-provision to skip):")?;
+            writeln!(
+                err,
+                "provisioning missing toolchains (--no-provision to skip):"
+            )?;
             if let Err(e) = toolchain::setup(&cmds, err) {
                 writeln!(err, "provisioning failed: {e:#}")?;
             }
@@ -104,7 +119,8 @@ pub fn run(m: &Matrix, opts: &CheckOptions, err: &mut dyn Write) -> Result<Repor
         cells
             .iter()
             .filter_map(|c| {
-                let e: CacheEntry = cache::read_entry(&work.join("cache").join(format!("{}.json", c.id)))?;
+                let e: CacheEntry =
+                    cache::read_entry(&work.join("cache").join(format!("{}.json", c.id)))?;
                 (e.key == keys[c.id.as_str()] && e.outcome.id == c.id).then(|| {
                     let mut o = e.outcome;
                     o.cached = true;
@@ -131,10 +147,7 @@ pub fn run(m: &Matrix, opts: &CheckOptions, err: &mut dyn Write) -> Result<Repor
                 s.spawn(move || (t.name.clone(), prepare(t, chains, opts)))
             })
             .collect();
-        handles
-            .into_iter()
-            .filter_map(|h| h.join().ok())
-            .collect()
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
 
     // Workers and the reporter.
@@ -182,7 +195,14 @@ pub fn run(m: &Matrix, opts: &CheckOptions, err: &mut dyn Write) -> Result<Repor
         .iter()
         .map(|c| {
             results.remove(&c.id).unwrap_or_else(|| {
-                outcome(c, opts, Status::Error, Vec::new(), Some("interrupted before it started".to_owned()), Duration::ZERO)
+                outcome(
+                    c,
+                    opts,
+                    Status::Error,
+                    Vec::new(),
+                    Some("interrupted before it started".to_owned()),
+                    Duration::ZERO,
+                )
             })
         })
         .collect();
@@ -220,21 +240,39 @@ fn prepare(t: &Target, chains: &Toolchains, opts: &CheckOptions) -> Result<Prepa
     let tools = chains.for_target(t);
     let fixes = tools.fixes();
     if !fixes.is_empty() {
-        return Err(format!("missing toolchain for {} ({}); fix: {}", t.name, t.triple, fixes.join("; ")));
+        return Err(format!(
+            "missing toolchain for {} ({}); fix: {}",
+            t.name,
+            t.triple,
+            fixes.join("; ")
+        ));
     }
     let (Ok(cc), Ok(linker)) = (tools.cc, tools.linker) else {
         return Err(format!("missing C compiler or linker for {}", t.name));
     };
     let setup = match tools.std {
-        StdProvider::Prebuilt(rust) => RustSetup { rust, sysroot: None },
+        StdProvider::Prebuilt(rust) => RustSetup {
+            rust,
+            sysroot: None,
+        },
         StdProvider::BuildStd { rust, src } => {
-            let sysroot = toolchain::ensure_sysroot(&rust, &src, &t.triple, Some(opts.timeout), &|lock| {
-                eprintln!("waiting for lock {} (another linkmatrix is building core for {})", lock.display(), t.triple);
-            })
-            .map_err(|e| format!("{e:#}"))?;
-            RustSetup { rust, sysroot: Some(sysroot) }
+            let sysroot =
+                toolchain::ensure_sysroot(&rust, &src, &t.triple, Some(opts.timeout), &|lock| {
+                    eprintln!(
+                        "waiting for lock {} (another linkmatrix is building core for {})",
+                        lock.display(),
+                        t.triple
+                    );
+                })
+                .map_err(|e| format!("{e:#}"))?;
+            RustSetup {
+                rust,
+                sysroot: Some(sysroot),
+            }
         }
-        StdProvider::Missing { fix } => return Err(format!("no Rust std for {}; fix: {fix}", t.triple)),
+        StdProvider::Missing { fix } => {
+            return Err(format!("no Rust std for {}; fix: {fix}", t.triple));
+        }
     };
     Ok(Prepared { setup, cc, linker })
 }
@@ -267,12 +305,11 @@ fn crate_inputs(manifest: &Path) -> Vec<PathBuf> {
         if !seen.insert(id.clone()) {
             continue;
         }
-        if let Some(p) = meta.packages.iter().find(|p| p.id == id) {
-            if p.source.is_none() {
-                if let Some(d) = p.manifest_path.parent() {
-                    out.push(d.as_std_path().to_path_buf());
-                }
-            }
+        if let Some(p) = meta.packages.iter().find(|p| p.id == id)
+            && p.source.is_none()
+            && let Some(d) = p.manifest_path.parent()
+        {
+            out.push(d.as_std_path().to_path_buf());
         }
         if let Some(node) = resolve.nodes.iter().find(|n| n.id == id) {
             stack.extend(node.dependencies.iter().cloned());
@@ -296,7 +333,11 @@ fn tool_identity(path: &Path) -> String {
 
 fn cell_key(m: &Matrix, c: &Cell, chains: &Toolchains, inputs: &[PathBuf]) -> String {
     let mut k = Key::new();
+    let exe = std::env::current_exe()
+        .map(|p| tool_identity(&p))
+        .unwrap_or_default();
     k.str("tool", env!("CARGO_PKG_VERSION"))
+        .str("exe", &exe)
         .str("cell", &serde_json::to_string(c).unwrap_or_default())
         .str("mode", &format!("{:?}", m.mode))
         .str("roots", &m.roots.join(","))
@@ -304,8 +345,16 @@ fn cell_key(m: &Matrix, c: &Cell, chains: &Toolchains, inputs: &[PathBuf]) -> St
             "policy",
             &format!(
                 "{:?}|{:?}",
-                m.policy.forbidden.iter().map(glob::Pattern::as_str).collect::<Vec<_>>(),
-                m.policy.allow_undefined.iter().map(glob::Pattern::as_str).collect::<Vec<_>>()
+                m.policy
+                    .forbidden
+                    .iter()
+                    .map(glob::Pattern::as_str)
+                    .collect::<Vec<_>>(),
+                m.policy
+                    .allow_undefined
+                    .iter()
+                    .map(glob::Pattern::as_str)
+                    .collect::<Vec<_>>()
             ),
         );
     if let Some(t) = m.targets.get(&c.arch) {
@@ -322,7 +371,10 @@ fn cell_key(m: &Matrix, c: &Cell, chains: &Toolchains, inputs: &[PathBuf]) -> St
         let tools = chains.for_target(t);
         match &tools.std {
             StdProvider::Prebuilt(r) => k.str("std", &format!("prebuilt {}", r.version)),
-            StdProvider::BuildStd { rust, src } => k.str("std", &format!("build-std {} {}", rust.version, src.display())),
+            StdProvider::BuildStd { rust, src } => k.str(
+                "std",
+                &format!("build-std {} {}", rust.version, src.display()),
+            ),
             StdProvider::Missing { .. } => k.str("std", "missing"),
         };
         if let Ok(cc) = &tools.cc {
@@ -351,16 +403,34 @@ fn run_cell(
     tx: &mpsc::Sender<Event>,
 ) -> CellOutcome {
     let start = Instant::now();
-    let fail = |status, findings, error: Option<String>| outcome(cell, opts, status, findings, error, start.elapsed());
+    let fail = |status, findings, error: Option<String>| {
+        outcome(cell, opts, status, findings, error, start.elapsed())
+    };
     let p = match prepared {
         Some(Ok(p)) => p,
         Some(Err(e)) => return fail(Status::Error, Vec::new(), Some(e.clone())),
-        None => return fail(Status::Error, Vec::new(), Some(format!("no target file for arch `{}`", cell.arch))),
+        None => {
+            return fail(
+                Status::Error,
+                Vec::new(),
+                Some(format!("no target file for arch `{}`", cell.arch)),
+            );
+        }
     };
     let Some(target) = m.targets.get(&cell.arch) else {
-        return fail(Status::Error, Vec::new(), Some(format!("no target `{}`", cell.arch)));
+        return fail(
+            Status::Error,
+            Vec::new(),
+            Some(format!("no target `{}`", cell.arch)),
+        );
     };
-    let remaining = || Some(opts.timeout.saturating_sub(start.elapsed()).max(Duration::from_millis(1)));
+    let remaining = || {
+        Some(
+            opts.timeout
+                .saturating_sub(start.elapsed())
+                .max(Duration::from_millis(1)),
+        )
+    };
     let log = |c: &Cmd| {
         if opts.verbose {
             let _ = tx.send(Event::Log(format!("[{}] {c}", cell.id)));
@@ -368,21 +438,45 @@ fn run_cell(
     };
     let dir = work.join("cells").join(&cell.id);
     if let Err(e) = std::fs::create_dir_all(&dir) {
-        return fail(Status::Error, Vec::new(), Some(format!("creating {}: {e}", dir.display())));
+        return fail(
+            Status::Error,
+            Vec::new(),
+            Some(format!("creating {}: {e}", dir.display())),
+        );
     }
     let from_build = |f: BuildFailure| {
         if f.is_code {
-            fail(Status::Fail, vec![Finding::message(FindingKind::BuildError, f.message)], None)
+            fail(
+                Status::Fail,
+                vec![Finding::message(FindingKind::BuildError, f.message)],
+                None,
+            )
         } else {
             fail(Status::Error, Vec::new(), Some(f.message))
         }
     };
 
-    let staticlib = match build::build_crate(&p.setup, &m.manifest, &m.package, cell, &dir.join("target"), remaining(), &log) {
+    let staticlib = match build::build_crate(
+        &p.setup,
+        &m.manifest,
+        &m.package,
+        cell,
+        &dir.join("target"),
+        remaining(),
+        &log,
+    ) {
         Ok(a) => a,
         Err(f) => return from_build(f),
     };
-    let objs = match build::build_platform(target, &p.cc, &p.setup.rust.host, cell, &dir.join("platform"), remaining(), &log) {
+    let objs = match build::build_platform(
+        target,
+        &p.cc,
+        &p.setup.rust.host,
+        cell,
+        &dir.join("platform"),
+        remaining(),
+        &log,
+    ) {
         Ok(o) => o,
         Err(f) => return from_build(f),
     };
@@ -425,35 +519,76 @@ fn crate_roots(staticlib: &Path, package: &str) -> Result<Vec<String>> {
         let f = object::File::parse(bytes).with_context(|| format!("{member}: not an object"))?;
         use object::{Object, ObjectSymbol};
         for s in f.symbols() {
-            if s.is_global() && !s.is_undefined() && s.kind() == object::SymbolKind::Text {
-                if let Ok(n) = s.name() {
-                    if !n.starts_with("_ZN") && !n.starts_with("_R") && !n.is_empty() {
-                        roots.insert(n.to_owned());
-                    }
-                }
+            if s.is_global()
+                && !s.is_undefined()
+                && s.kind() == object::SymbolKind::Text
+                && let Ok(n) = s.name()
+                && !n.starts_with("_ZN")
+                && !n.starts_with("_R")
+                && !n.is_empty()
+            {
+                roots.insert(n.to_owned());
             }
         }
     }
     Ok(roots.into_iter().collect())
 }
 
-fn analyze_file(path: &Path, roots: &[String]) -> Result<inspect::Analysis, String> {
-    let data = inspect::read_file(path).map_err(|e| format!("{e:#}"))?;
+/// Analyse a linked image, naming for each function the input object
+/// (archive member, platform object) it came from.
+fn analyze_file(
+    path: &Path,
+    roots: &[String],
+    inputs: &LinkInputs<'_>,
+) -> Result<inspect::Analysis, String> {
+    let err = |e: anyhow::Error| format!("{e:#}");
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for p in inputs
+        .platform
+        .iter()
+        .map(PathBuf::as_path)
+        .chain([inputs.staticlib])
+    {
+        let name = p
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        files.push((name, inspect::read_file(p).map_err(err)?));
+    }
+    let mut parts = Vec::new();
+    for (name, data) in &files {
+        parts.extend(inspect::units(name, data).map_err(err)?);
+    }
+    let units: Vec<Unit<'_>> = parts
+        .iter()
+        .map(|(n, d)| Unit { name: n, data: d })
+        .collect();
+    let origins = inspect::origins(&units);
+    let data = inspect::read_file(path).map_err(err)?;
     let name = path.display().to_string();
-    inspect::analyze(&[Unit { name: &name, data: &data }], roots).map_err(|e| format!("{e:#}"))
+    inspect::analyze_with_origins(
+        &[Unit {
+            name: &name,
+            data: &data,
+        }],
+        roots,
+        &origins,
+    )
+    .map_err(err)
 }
 
 fn relativize(m: &Matrix, r: &Reference) -> Reference {
     let mut r = r.clone();
-    if let Some(f) = &r.file {
-        if let Ok(rel) = Path::new(f).strip_prefix(&m.root) {
-            r.file = Some(rel.display().to_string());
-        }
+    if let Some(f) = &r.file
+        && let Ok(rel) = Path::new(f).strip_prefix(&m.root)
+    {
+        r.file = Some(rel.display().to_string());
     }
     if let Some(o) = &r.object {
         // `…/libkalloc.a(kalloc-hash.kalloc.cgu.o)` → `libkalloc.a(…)`
         if let Some((path, member)) = o.split_once('(') {
-            let file = Path::new(path).file_name().map_or_else(|| path.to_owned(), |f| f.to_string_lossy().into_owned());
+            let file = Path::new(path)
+                .file_name()
+                .map_or_else(|| path.to_owned(), |f| f.to_string_lossy().into_owned());
             r.object = Some(format!("{file}({member}"));
         } else if let Some(file) = Path::new(o).file_name() {
             r.object = Some(file.to_string_lossy().into_owned());
@@ -465,7 +600,9 @@ fn relativize(m: &Matrix, r: &Reference) -> Reference {
 /// The block of the linker's output about `symbol`.
 fn linker_block(diag: &str, symbol: &str) -> Option<String> {
     let lines: Vec<&str> = diag.lines().collect();
-    let start = lines.iter().position(|l| l.contains("undefined") && l.contains(symbol))?;
+    let start = lines
+        .iter()
+        .position(|l| l.contains("undefined") && l.contains(symbol))?;
     let end = lines[start + 1..]
         .iter()
         .position(|l| !l.starts_with(">>>") && !l.starts_with(' '))
@@ -473,7 +610,12 @@ fn linker_block(diag: &str, symbol: &str) -> Option<String> {
     Some(lines[start..end.min(start + 12)].join("\n"))
 }
 
-fn symbol_finding(m: &Matrix, kind: FindingKind, u: &inspect::Undefined, diag: Option<&str>) -> Finding {
+fn symbol_finding(
+    m: &Matrix,
+    kind: FindingKind,
+    u: &inspect::Undefined,
+    diag: Option<&str>,
+) -> Finding {
     let mut f = Finding::symbol(kind, u.symbol.clone());
     f.referenced_by = u.referenced_by.iter().map(|r| relativize(m, r)).collect();
     f.chain.clone_from(&u.chain);
@@ -514,12 +656,17 @@ fn image_findings(
     let mut all_roots = vec![inputs.target.entry.clone()];
     all_roots.extend(roots.iter().cloned());
     if let Some(img) = &image {
-        let a = analyze_file(img, &all_roots)?;
+        let a = analyze_file(img, &all_roots, inputs)?;
         for u in &a.undefined {
             if u.weak || allowed(m, &u.symbol) {
                 continue;
             }
-            out.push(symbol_finding(m, FindingKind::UndefinedSymbol, u, Some(&real.diagnostics)));
+            out.push(symbol_finding(
+                m,
+                FindingKind::UndefinedSymbol,
+                u,
+                Some(&real.diagnostics),
+            ));
         }
         policy_findings(m, &a, &mut out);
     }
@@ -560,13 +707,19 @@ fn module_findings(
         Exports::Section(s) => Some(s.as_str()),
     };
     let exported = inspect::exports(&pdata, &pname, section).map_err(|e| format!("{e:#}"))?;
-    let defined = inspect::analyze(&[Unit { name: &pname, data: &pdata }], &[])
-        .map_err(|e| format!("{e:#}"))?
-        .defined;
+    let defined = inspect::analyze(
+        &[Unit {
+            name: &pname,
+            data: &pdata,
+        }],
+        &[],
+    )
+    .map_err(|e| format!("{e:#}"))?
+    .defined;
     let Some(insp) = insp else {
         return Err("the module could not be linked for inspection".to_owned());
     };
-    let a = analyze_file(&insp, roots)?;
+    let a = analyze_file(&insp, roots, inputs)?;
     for u in &a.undefined {
         if u.weak || allowed(m, &u.symbol) || exported.contains(&u.symbol) {
             continue;
@@ -630,7 +783,13 @@ fn report_events(rx: &mpsc::Receiver<Event>, total: usize, opts: &CheckOptions) 
                 let status = crate::report::styled_status(o.status);
                 let cached = if o.cached { " (cached)" } else { "" };
                 let secs = o.duration_ms as f64 / 1000.0;
-                let _ = multi.suspend(|| writeln!(err, "[{done}/{total}] {:<28} {status} {secs:.1}s{cached}", o.id));
+                let _ = multi.suspend(|| {
+                    writeln!(
+                        err,
+                        "[{done}/{total}] {:<28} {status} {secs:.1}s{cached}",
+                        o.id
+                    )
+                });
             }
         }
     }

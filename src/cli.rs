@@ -9,7 +9,12 @@ use crate::plan::PlanFormat;
 /// real linker, and report undefined and unexported symbols before they
 /// ship.
 #[derive(Debug, Parser)]
-#[command(name = "linkmatrix", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "linkmatrix",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// The matrix file (default: ./linkmatrix.yaml, else the bundled
     /// configs/default.yaml).
@@ -25,7 +30,7 @@ pub struct Cli {
     /// Print every command as it runs.
     #[arg(short, long, global = true)]
     pub verbose: bool,
-    /// Colour: auto (a terminal, and NO_COLOR unset), always, never.
+    /// Colour: auto (a terminal, and `NO_COLOR` unset), always, never.
     #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,
     /// What to do.
@@ -36,7 +41,7 @@ pub struct Cli {
 /// When to colour output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ColorWhen {
-    /// When writing to a terminal and NO_COLOR is unset.
+    /// When writing to a terminal and `NO_COLOR` is unset.
     Auto,
     /// Always.
     Always,

@@ -1,7 +1,7 @@
 //! Loading matrix files and target files in two phases: parse the YAML
 //! into `Raw*` types (serde, kebab-case, unknown keys are errors, with
 //! depth and alias budgets), then `validate` every field and collect every
-//! problem with file:line:col before anything runs.
+//! problem with <file:line:col> before anything runs.
 //!
 //! This module reads files and asks `cargo metadata` where a crate is given
 //! by package name; it never builds, links or prints.
@@ -250,7 +250,10 @@ fn parse_file<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(T, String), 
     if meta.len() > MAX_FILE_BYTES {
         return Err(whole(
             path,
-            format!("{} bytes: larger than the {MAX_FILE_BYTES}-byte limit for matrix and target files", meta.len()),
+            format!(
+                "{} bytes: larger than the {MAX_FILE_BYTES}-byte limit for matrix and target files",
+                meta.len()
+            ),
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| whole(path, format!("cannot read: {e}")))?;
@@ -296,7 +299,7 @@ fn yaml_options() -> serde_saphyr::Options {
     opts
 }
 
-/// Parse YAML text; the error names file:line:col, with a suggestion for a
+/// Parse YAML text; the error names <file:line:col>, with a suggestion for a
 /// misspelled key and the first place of a duplicate key.
 pub fn parse_str<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> Result<T, Problem> {
     serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| {
@@ -306,15 +309,16 @@ pub fn parse_str<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> Resul
         // "error: line 5 column 5: message"
         let message = first
             .split_once(": ")
-            .map(|(_, rest)| rest.split_once(": ").map_or(rest, |(_, m)| m))
-            .unwrap_or(first)
+            .map_or(first, |(_, rest)| {
+                rest.split_once(": ").map_or(rest, |(_, m)| m)
+            })
             .to_owned();
         let file = path.display().to_string();
         let snippet: Vec<String> = lines.map(|l| l.replace("<input>", &file)).collect();
         let (line, col) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
         let mut message = explain_yaml_error(&message, text, line, col);
         if line == 0 && message.is_empty() {
-            message = first.to_owned();
+            first.clone_into(&mut message);
         }
         Problem {
             file: path.to_owned(),
@@ -328,15 +332,15 @@ pub fn parse_str<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> Resul
 
 fn explain_yaml_error(message: &str, text: &str, line: u64, col: u64) -> String {
     // serde: "unknown field `depend-on`, expected one of `a`, `b`"
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        if let Some((field, expected)) = rest.split_once('`') {
-            let candidates: Vec<&str> = expected
-                .split(|c: char| c == ',' || c.is_whitespace() || c == '`')
-                .filter(|w| !w.is_empty() && *w != "expected" && *w != "one" && *w != "of")
-                .collect();
-            if let Some(best) = closest(field, &candidates) {
-                return format!("{message}; did you mean `{best}`?");
-            }
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some((field, expected)) = rest.split_once('`')
+    {
+        let candidates: Vec<&str> = expected
+            .split(|c: char| c == ',' || c.is_whitespace() || c == '`')
+            .filter(|w| !w.is_empty() && *w != "expected" && *w != "one" && *w != "of")
+            .collect();
+        if let Some(best) = closest(field, &candidates) {
+            return format!("{message}; did you mean `{best}`?");
         }
     }
     if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
@@ -374,7 +378,12 @@ fn first_key_line(text: &str, key: &str, line: u64, col: u64) -> Option<u64> {
         }
         let body = trimmed.strip_prefix("- ").unwrap_or(trimmed);
         if this == indent || (this + 2 == indent && trimmed.starts_with("- ")) {
-            let k = body.split(':').next().unwrap_or("").trim().trim_matches(['"', '\'']);
+            let k = body
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches(['"', '\'']);
             if k == key {
                 return Some(i as u64 + 1);
             }
@@ -440,11 +449,19 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, LoadError> {
         problems: Vec::new(),
     };
 
-    let mode = match raw.mode.as_ref().map(|m| (m.value.as_str(), pos(&m.referenced))) {
+    let mode = match raw
+        .mode
+        .as_ref()
+        .map(|m| (m.value.as_str(), pos(&m.referenced)))
+    {
         None | Some(("image", _)) => Mode::Image,
         Some(("module", _)) => Mode::Module,
         Some((other, loc)) => {
-            v.push(at(path, loc, format!("mode `{other}`: expected `image` or `module`")));
+            v.push(at(
+                path,
+                loc,
+                format!("mode `{other}`: expected `image` or `module`"),
+            ));
             Mode::Image
         }
     };
@@ -460,7 +477,10 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, LoadError> {
             v.push(at(
                 path,
                 pos(&name.referenced),
-                format!("option `{}` declared twice (first at line {})", name.value, first.line),
+                format!(
+                    "option `{}` declared twice (first at line {})",
+                    name.value, first.line
+                ),
             ));
             continue;
         }
@@ -510,7 +530,10 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, LoadError> {
         None => arch_axis.clone(),
     };
     if target_refs.is_empty() {
-        v.push(whole(path, "no targets: add `targets: [arm, x86]` or an `arch` axis"));
+        v.push(whole(
+            path,
+            "no targets: add `targets: [arm, x86]` or an `arch` axis",
+        ));
     }
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
     for t in target_refs {
@@ -520,7 +543,10 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, LoadError> {
                     v.push(at(
                         path,
                         pos(&t.referenced),
-                        format!("two target files are named `{}`: {} and {}", target.name, prev.source, target.source),
+                        format!(
+                            "two target files are named `{}`: {} and {}",
+                            target.name, prev.source, target.source
+                        ),
                     ));
                 }
                 continue;
@@ -533,7 +559,11 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, LoadError> {
     let mut axes: Vec<(String, Vec<Value>)> = Vec::new();
     for (key, vals) in &raw.axes {
         if vals.is_empty() {
-            v.push(at(path, pos(&key.referenced), format!("axis `{}` has no values", key.value)));
+            v.push(at(
+                path,
+                pos(&key.referenced),
+                format!("axis `{}` has no values", key.value),
+            ));
             continue;
         }
         let mut out = Vec::new();
@@ -544,14 +574,26 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, LoadError> {
         }
         if !known.contains(&key.value) {
             let cands: Vec<&str> = known.iter().map(String::as_str).collect();
-            let hint = closest(&key.value, &cands).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
-            v.push(at(path, pos(&key.referenced), format!("axis `{}` is not a declared option{hint}", key.value)));
+            let hint = closest(&key.value, &cands)
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default();
+            v.push(at(
+                path,
+                pos(&key.referenced),
+                format!("axis `{}` is not a declared option{hint}", key.value),
+            ));
             continue;
         }
         axes.push((key.value.clone(), out));
     }
     if !axes.iter().any(|(k, _)| k == "arch") {
-        axes.insert(0, ("arch".to_owned(), targets.keys().map(|k| Value::Str(k.clone())).collect()));
+        axes.insert(
+            0,
+            (
+                "arch".to_owned(),
+                targets.keys().map(|k| Value::Str(k.clone())).collect(),
+            ),
+        );
     }
     if !axes.iter().any(|(k, _)| k == "profile") {
         axes.push(("profile".to_owned(), vec![Value::Str("release".to_owned())]));
@@ -567,12 +609,19 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, LoadError> {
     let roots: Vec<String> = raw.policy.roots.iter().map(|r| r.value.clone()).collect();
     for r in &raw.policy.roots {
         if !valid_symbol(&r.value) {
-            v.push(at(path, pos(&r.referenced), format!("`{}` is not a symbol name", r.value)));
+            v.push(at(
+                path,
+                pos(&r.referenced),
+                format!("`{}` is not a symbol name", r.value),
+            ));
         }
     }
 
     if !v.problems.is_empty() {
-        return Err(ConfigError { problems: v.problems }.into());
+        return Err(ConfigError {
+            problems: v.problems,
+        }
+        .into());
     }
 
     let spec = plan::Spec {
@@ -619,14 +668,18 @@ pub fn project_root(dir: &Path) -> PathBuf {
 pub fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with('-')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// A cargo feature: letters, digits, `-`, `_`, `+`, `/`, not starting with `-`.
 pub fn valid_feature(s: &str) -> bool {
     !s.is_empty()
-        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '/'))
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '/'))
 }
 
 /// A target triple: letters, digits, `-`, `_`, `.`.
@@ -637,7 +690,8 @@ pub fn valid_triple(s: &str) -> bool {
 fn valid_symbol(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with('-')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$'))
 }
 
 /// Resolve `rel` against `base`, refusing absolute paths, paths that start
@@ -647,11 +701,15 @@ fn contained(base: &Path, rel: &str, root: &Path) -> Result<PathBuf, String> {
         return Err("empty path".to_owned());
     }
     if rel.starts_with('-') {
-        return Err(format!("path `{rel}` starts with `-` (it would read as a flag)"));
+        return Err(format!(
+            "path `{rel}` starts with `-` (it would read as a flag)"
+        ));
     }
     let p = Path::new(rel);
     if p.is_absolute() {
-        return Err(format!("path `{rel}` is absolute; write it relative to the file"));
+        return Err(format!(
+            "path `{rel}` is absolute; write it relative to the file"
+        ));
     }
     let mut out = std::path::absolute(base).map_err(|e| e.to_string())?;
     for c in p.components() {
@@ -683,14 +741,26 @@ impl Validator {
         self.problems.push(p);
     }
 
-    fn resolve_crate(&mut self, krate: &Spanned<String>, dir: &Path, root: &Path) -> (PathBuf, String) {
+    fn resolve_crate(
+        &mut self,
+        krate: &Spanned<String>,
+        dir: &Path,
+        root: &Path,
+    ) -> (PathBuf, String) {
         let value = krate.value.trim();
-        let as_path = value.contains('/') || value == "." || value == ".." || dir.join(value).join("Cargo.toml").is_file();
+        let as_path = value.contains('/')
+            || value == "."
+            || value == ".."
+            || dir.join(value).join("Cargo.toml").is_file();
         if as_path {
             let resolved = match contained(dir, value, root) {
                 Ok(p) => p,
                 Err(e) => {
-                    self.push(at(&self.file, pos(&krate.referenced), format!("crate: {e}")));
+                    self.push(at(
+                        &self.file,
+                        pos(&krate.referenced),
+                        format!("crate: {e}"),
+                    ));
                     return (PathBuf::new(), String::new());
                 }
             };
@@ -698,7 +768,11 @@ impl Validator {
             match package_name(&manifest) {
                 Ok(name) => (manifest, name),
                 Err(e) => {
-                    self.push(at(&self.file, pos(&krate.referenced), format!("crate `{value}`: {e}")));
+                    self.push(at(
+                        &self.file,
+                        pos(&krate.referenced),
+                        format!("crate `{value}`: {e}"),
+                    ));
                     (manifest, String::new())
                 }
             }
@@ -706,7 +780,11 @@ impl Validator {
             match find_package(dir, value) {
                 Ok(manifest) => (manifest, value.to_owned()),
                 Err(e) => {
-                    self.push(at(&self.file, pos(&krate.referenced), format!("crate `{value}`: {e}")));
+                    self.push(at(
+                        &self.file,
+                        pos(&krate.referenced),
+                        format!("crate `{value}`: {e}"),
+                    ));
                     (PathBuf::new(), String::new())
                 }
             }
@@ -719,39 +797,76 @@ impl Validator {
         let choices = match kind {
             "bool" => {
                 if !raw.values.is_empty() {
-                    self.push(at(&file, pos(&raw.values[0].referenced), format!("option `{name}`: `values` is for `type: choice`")));
+                    self.push(at(
+                        &file,
+                        pos(&raw.values[0].referenced),
+                        format!("option `{name}`: `values` is for `type: choice`"),
+                    ));
                 }
                 None
             }
             "choice" => {
                 if raw.values.is_empty() {
-                    let loc = raw.kind.as_ref().map(|k| pos(&k.referenced)).unwrap_or_default();
-                    self.push(at(&file, loc, format!("option `{name}`: a choice needs `values`")));
+                    let loc = raw
+                        .kind
+                        .as_ref()
+                        .map(|k| pos(&k.referenced))
+                        .unwrap_or_default();
+                    self.push(at(
+                        &file,
+                        loc,
+                        format!("option `{name}`: a choice needs `values`"),
+                    ));
                 }
                 for val in &raw.values {
                     if !valid_name(&val.value) {
-                        self.push(at(&file, pos(&val.referenced), format!("option `{name}`: `{}` is not a valid value", val.value)));
+                        self.push(at(
+                            &file,
+                            pos(&val.referenced),
+                            format!("option `{name}`: `{}` is not a valid value", val.value),
+                        ));
                     }
                 }
-                Some(raw.values.iter().map(|v| v.value.clone()).collect::<Vec<_>>())
+                Some(
+                    raw.values
+                        .iter()
+                        .map(|v| v.value.clone())
+                        .collect::<Vec<_>>(),
+                )
             }
             other => {
-                let loc = raw.kind.as_ref().map(|k| pos(&k.referenced)).unwrap_or_default();
-                self.push(at(&file, loc, format!("option `{name}`: type `{other}`: expected `bool` or `choice`")));
+                let loc = raw
+                    .kind
+                    .as_ref()
+                    .map(|k| pos(&k.referenced))
+                    .unwrap_or_default();
+                self.push(at(
+                    &file,
+                    loc,
+                    format!("option `{name}`: type `{other}`: expected `bool` or `choice`"),
+                ));
                 None
             }
         };
         let mut features: BTreeMap<String, String> = BTreeMap::new();
         if let Some(f) = &raw.feature {
             if choices.is_some() {
-                self.push(at(&file, pos(&f.referenced), format!("option `{name}`: a choice maps values to features with `features:`")));
+                self.push(at(
+                    &file,
+                    pos(&f.referenced),
+                    format!("option `{name}`: a choice maps values to features with `features:`"),
+                ));
             }
             self.check_feature(f);
             features.insert("true".to_owned(), f.value.clone());
         }
         for (val, feat) in &raw.features {
             if !choices.as_ref().is_some_and(|c| c.contains(&val.value)) {
-                self.push(at(&file, pos(&val.referenced), format!("option `{name}`: `{}` is not one of its values", val.value)));
+                self.push(at(
+                    &file,
+                    pos(&val.referenced),
+                    format!("option `{name}`: `{}` is not one of its values", val.value),
+                ));
             }
             self.check_feature(feat);
             features.insert(val.value.clone(), feat.value.clone());
@@ -760,22 +875,29 @@ impl Validator {
             (_, []) => None,
             (None, [off, on]) => Some([off.value.clone(), on.value.clone()]),
             (_, [first, ..]) => {
-                self.push(at(&file, pos(&first.referenced), format!("option `{name}`: `labels` takes two names, for false and true")));
+                self.push(at(
+                    &file,
+                    pos(&first.referenced),
+                    format!("option `{name}`: `labels` takes two names, for false and true"),
+                ));
                 None
             }
         };
-        let depends_on = raw.depends_on.as_ref().and_then(|d| self.expr(name, "depends-on", d));
+        let depends_on = raw
+            .depends_on
+            .as_ref()
+            .and_then(|d| self.expr(name, "depends-on", d));
         let mut defaults = Vec::new();
         for d in &raw.defaults {
             if let Some(cond) = self.expr(name, "defaults.if", &d.cond) {
-                let value = self.literal_value(name, &choices, &d.value);
+                let value = self.literal_value(name, choices.as_ref(), &d.value);
                 defaults.push((Some(cond), value));
             }
         }
         if let Some(d) = &raw.default {
             match &choices {
                 Some(_) => {
-                    let value = self.literal_value(name, &choices, d);
+                    let value = self.literal_value(name, choices.as_ref(), d);
                     defaults.push((None, value));
                 }
                 None => {
@@ -803,11 +925,24 @@ impl Validator {
         )
     }
 
-    fn literal_value(&mut self, name: &str, choices: &Option<Vec<String>>, v: &Spanned<String>) -> Value {
+    fn literal_value(
+        &mut self,
+        name: &str,
+        choices: Option<&Vec<String>>,
+        v: &Spanned<String>,
+    ) -> Value {
         match choices {
             Some(c) => {
                 if !c.contains(&v.value) {
-                    self.push(at(&self.file.clone(), pos(&v.referenced), format!("option `{name}`: `{}` is not one of {}", v.value, c.join(", "))));
+                    self.push(at(
+                        &self.file.clone(),
+                        pos(&v.referenced),
+                        format!(
+                            "option `{name}`: `{}` is not one of {}",
+                            v.value,
+                            c.join(", ")
+                        ),
+                    ));
                 }
                 Value::Str(v.value.clone())
             }
@@ -815,7 +950,11 @@ impl Validator {
                 "true" => Value::Bool(true),
                 "false" => Value::Bool(false),
                 other => {
-                    self.push(at(&self.file.clone(), pos(&v.referenced), format!("option `{name}`: `{other}` is not true or false")));
+                    self.push(at(
+                        &self.file.clone(),
+                        pos(&v.referenced),
+                        format!("option `{name}`: `{other}` is not true or false"),
+                    ));
                     Value::Bool(false)
                 }
             },
@@ -842,7 +981,10 @@ impl Validator {
                 self.push(at(
                     &self.file.clone(),
                     loc,
-                    format!("option `{option}`, {what}: {} in `{}`", e.message, src.value),
+                    format!(
+                        "option `{option}`, {what}: {} in `{}`",
+                        e.message, src.value
+                    ),
                 ));
                 None
             }
@@ -866,16 +1008,23 @@ impl Validator {
                         .map(|d| ("default", d)),
                 );
             for (what, src) in exprs {
-                let Ok(e) = Expr::parse(&src.value) else { continue };
+                let Ok(e) = Expr::parse(&src.value) else {
+                    continue;
+                };
                 for ident in bare_idents(&e) {
                     if known.contains(&ident) || matches!(ident.as_str(), "true" | "false") {
                         continue;
                     }
-                    let hint = closest(&ident, &cands).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+                    let hint = closest(&ident, &cands)
+                        .map(|c| format!("; did you mean `{c}`?"))
+                        .unwrap_or_default();
                     self.push(at(
                         &self.file.clone(),
                         pos(&src.referenced),
-                        format!("option `{}`, {what}: unknown option `{ident}` in `{}`{hint}", name.value, src.value),
+                        format!(
+                            "option `{}`, {what}: unknown option `{ident}` in `{}`{hint}",
+                            name.value, src.value
+                        ),
                     ));
                 }
             }
@@ -899,27 +1048,61 @@ impl Validator {
             }
         };
         let tdir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let troot = if path.starts_with(root) { root.to_path_buf() } else { project_root(&tdir) };
+        let troot = if path.starts_with(root) {
+            root.to_path_buf()
+        } else {
+            project_root(&tdir)
+        };
         let name = raw.name.as_ref().map_or_else(
-            || path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            || {
+                path.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            },
             |n| n.value.clone(),
         );
-        let mut tv = Validator { file: path.clone(), problems: Vec::new() };
+        let mut tv = Validator {
+            file: path.clone(),
+            problems: Vec::new(),
+        };
         if !valid_name(&name) {
-            let loc = raw.name.as_ref().map(|n| pos(&n.referenced)).unwrap_or_default();
+            let loc = raw
+                .name
+                .as_ref()
+                .map(|n| pos(&n.referenced))
+                .unwrap_or_default();
             tv.push(at(&path, loc, format!("target name `{name}` is not valid")));
         }
         if !valid_triple(&raw.triple.value) {
-            tv.push(at(&path, pos(&raw.triple.referenced), format!("`{}` is not a target triple (letters, digits, `-`, `_`, `.`)", raw.triple.value)));
+            tv.push(at(
+                &path,
+                pos(&raw.triple.referenced),
+                format!(
+                    "`{}` is not a target triple (letters, digits, `-`, `_`, `.`)",
+                    raw.triple.value
+                ),
+            ));
         }
-        let words = |tv: &mut Validator, list: &[Spanned<String>], what: &str, flags: bool| -> Vec<String> {
+        let words = |tv: &mut Validator,
+                     list: &[Spanned<String>],
+                     what: &str,
+                     flags: bool|
+         -> Vec<String> {
             list.iter()
                 .filter_map(|w| {
-                    let ok = if flags { !w.value.is_empty() && !w.value.contains('\0') } else { valid_program(&w.value) };
+                    let ok = if flags {
+                        !w.value.is_empty() && !w.value.contains('\0')
+                    } else {
+                        valid_program(&w.value)
+                    };
                     if ok {
                         Some(w.value.clone())
                     } else {
-                        tv.push(at(&path, pos(&w.referenced), format!("{what} `{}` is not valid", w.value)));
+                        tv.push(at(
+                            &path,
+                            pos(&w.referenced),
+                            format!("{what} `{}` is not valid", w.value),
+                        ));
                         None
                     }
                 })
@@ -934,7 +1117,11 @@ impl Validator {
                 .filter_map(|s| match contained(&tdir, &s.value, &troot) {
                     Ok(p) if p.exists() => Some(p),
                     Ok(p) => {
-                        tv.push(at(&path, pos(&s.referenced), format!("`{}` does not exist ({})", s.value, p.display())));
+                        tv.push(at(
+                            &path,
+                            pos(&s.referenced),
+                            format!("`{}` does not exist ({})", s.value, p.display()),
+                        ));
                         None
                     }
                     Err(e) => {
@@ -946,26 +1133,65 @@ impl Validator {
         };
         let sources = paths(&mut tv, &raw.platform.sources);
         let include = paths(&mut tv, &raw.platform.include);
-        let script = raw.linker.script.as_ref().and_then(|s| paths(&mut tv, std::slice::from_ref(s)).pop());
-        let cc_target = raw.cc.target.as_ref().map_or_else(|| raw.triple.value.clone(), |t| t.value.clone());
+        let script = raw
+            .linker
+            .script
+            .as_ref()
+            .and_then(|s| paths(&mut tv, std::slice::from_ref(s)).pop());
+        let cc_target = raw
+            .cc
+            .target
+            .as_ref()
+            .map_or_else(|| raw.triple.value.clone(), |t| t.value.clone());
         if !valid_triple(&cc_target) {
-            let loc = raw.cc.target.as_ref().map(|t| pos(&t.referenced)).unwrap_or_default();
-            tv.push(at(&path, loc, format!("`{cc_target}` is not a target triple")));
+            let loc = raw
+                .cc
+                .target
+                .as_ref()
+                .map(|t| pos(&t.referenced))
+                .unwrap_or_default();
+            tv.push(at(
+                &path,
+                loc,
+                format!("`{cc_target}` is not a target triple"),
+            ));
         }
-        let exports = match raw.platform.exports.as_ref().map(|e| (e.value.as_str(), e.referenced)) {
+        let exports = match raw
+            .platform
+            .exports
+            .as_ref()
+            .map(|e| (e.value.as_str(), e.referenced))
+        {
             None | Some(("all", _)) => Exports::All,
             Some((s, loc)) => match s.strip_prefix("section:") {
                 Some(sec) if !sec.is_empty() => Exports::Section(sec.to_owned()),
                 _ => {
-                    tv.push(at(&path, pos(&loc), format!("exports `{s}`: expected `all` or `section:<name>`")));
+                    tv.push(at(
+                        &path,
+                        pos(&loc),
+                        format!("exports `{s}`: expected `all` or `section:<name>`"),
+                    ));
                     Exports::All
                 }
             },
         };
-        let entry = raw.linker.entry.as_ref().map_or_else(|| "_start".to_owned(), |e| e.value.clone());
+        let entry = raw
+            .linker
+            .entry
+            .as_ref()
+            .map_or_else(|| "_start".to_owned(), |e| e.value.clone());
         if !valid_symbol(&entry) {
-            let loc = raw.linker.entry.as_ref().map(|e| pos(&e.referenced)).unwrap_or_default();
-            tv.push(at(&path, loc, format!("entry `{entry}` is not a symbol name")));
+            let loc = raw
+                .linker
+                .entry
+                .as_ref()
+                .map(|e| pos(&e.referenced))
+                .unwrap_or_default();
+            tv.push(at(
+                &path,
+                loc,
+                format!("entry `{entry}` is not a symbol name"),
+            ));
         }
         let _ = &raw.description;
         if cc.is_empty() && tv.problems.is_empty() {
@@ -1012,7 +1238,15 @@ impl Validator {
                     Some(Value::Str(val.value.clone()))
                 } else {
                     let names: Vec<&str> = targets.keys().map(String::as_str).collect();
-                    self.push(at(&file, pos(&val.referenced), format!("arch `{}` has no target file (targets: {})", val.value, names.join(", "))));
+                    self.push(at(
+                        &file,
+                        pos(&val.referenced),
+                        format!(
+                            "arch `{}` has no target file (targets: {})",
+                            val.value,
+                            names.join(", ")
+                        ),
+                    ));
                     None
                 }
             }
@@ -1020,7 +1254,11 @@ impl Validator {
                 if valid_name(&val.value) {
                     Some(Value::Str(val.value.clone()))
                 } else {
-                    self.push(at(&file, pos(&val.referenced), format!("`{}` is not a cargo profile name", val.value)));
+                    self.push(at(
+                        &file,
+                        pos(&val.referenced),
+                        format!("`{}` is not a cargo profile name", val.value),
+                    ));
                     None
                 }
             }
@@ -1038,13 +1276,29 @@ impl Validator {
                 "true" => Some(Value::Bool(true)),
                 "false" => Some(Value::Bool(false)),
                 other => {
-                    self.push(at(&file, pos(&val.referenced), format!("option `{}` is bool: `{other}` is not true or false", decl.name)));
+                    self.push(at(
+                        &file,
+                        pos(&val.referenced),
+                        format!(
+                            "option `{}` is bool: `{other}` is not true or false",
+                            decl.name
+                        ),
+                    ));
                     None
                 }
             },
             Some(c) if c.contains(&val.value) => Some(Value::Str(val.value.clone())),
             Some(c) => {
-                self.push(at(&file, pos(&val.referenced), format!("option `{}`: `{}` is not one of {}", decl.name, val.value, c.join(", "))));
+                self.push(at(
+                    &file,
+                    pos(&val.referenced),
+                    format!(
+                        "option `{}`: `{}` is not one of {}",
+                        decl.name,
+                        val.value,
+                        c.join(", ")
+                    ),
+                ));
                 None
             }
         }
@@ -1069,14 +1323,28 @@ impl Validator {
                     if valid_name(&val.value) {
                         id = Some(val.value.clone());
                     } else {
-                        self.push(at(&file, pos(&val.referenced), format!("cell id `{}` is not valid", val.value)));
+                        self.push(at(
+                            &file,
+                            pos(&val.referenced),
+                            format!("cell id `{}` is not valid", val.value),
+                        ));
                     }
                     continue;
                 }
                 if key != "arch" && key != "profile" && !decls.iter().any(|d| d.name == key) {
-                    let cands: Vec<&str> = decls.iter().map(|d| d.name.as_str()).chain(["arch", "profile"]).collect();
-                    let hint = closest(key, &cands).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
-                    self.push(at(&file, pos(&k.referenced), format!("{what}: unknown option `{key}`{hint}")));
+                    let cands: Vec<&str> = decls
+                        .iter()
+                        .map(|d| d.name.as_str())
+                        .chain(["arch", "profile"])
+                        .collect();
+                    let hint = closest(key, &cands)
+                        .map(|c| format!("; did you mean `{c}`?"))
+                        .unwrap_or_default();
+                    self.push(at(
+                        &file,
+                        pos(&k.referenced),
+                        format!("{what}: unknown option `{key}`{hint}"),
+                    ));
                     continue;
                 }
                 if let Some(v) = self.axis_value(key, val, decls, targets) {
@@ -1084,7 +1352,11 @@ impl Validator {
                 }
             }
             if what == "include" && !values.contains_key("arch") {
-                self.push(at(&file, pos(&entry.referenced), "include: an entry needs `arch`"));
+                self.push(at(
+                    &file,
+                    pos(&entry.referenced),
+                    "include: an entry needs `arch`",
+                ));
             }
             out.push(plan::Assignment {
                 values,
@@ -1102,7 +1374,11 @@ impl Validator {
             .filter_map(|g| match glob::Pattern::new(&g.value) {
                 Ok(p) => Some(p),
                 Err(e) => {
-                    self.push(at(&file, pos(&g.referenced), format!("bad symbol pattern `{}`: {e}", g.value)));
+                    self.push(at(
+                        &file,
+                        pos(&g.referenced),
+                        format!("bad symbol pattern `{}`: {e}", g.value),
+                    ));
                     None
                 }
             })
@@ -1141,7 +1417,8 @@ fn bare_idents(e: &Expr) -> Vec<String> {
 fn valid_program(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with('-')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '+'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '+'))
 }
 
 /// Where a target name or path leads: `<matrix dir>/targets/<name>.yaml`,
@@ -1152,7 +1429,10 @@ fn find_target(value: &str, dir: &Path, root: &Path) -> Result<PathBuf, String> 
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(format!("target file `{value}` does not exist ({})", p.display()))
+            Err(format!(
+                "target file `{value}` does not exist ({})",
+                p.display()
+            ))
         };
     }
     if !valid_name(value) {
@@ -1171,7 +1451,9 @@ fn find_target(value: &str, dir: &Path, root: &Path) -> Result<PathBuf, String> 
     }
     let known = bundle::target_names(&bundled);
     let cands: Vec<&str> = known.iter().map(String::as_str).collect();
-    let hint = closest(value, &cands).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+    let hint = closest(value, &cands)
+        .map(|c| format!("; did you mean `{c}`?"))
+        .unwrap_or_default();
     Err(format!(
         "no target file `{file}` in {}/targets, {}/targets or the bundled targets ({}){hint}",
         dir.display(),
@@ -1189,7 +1471,8 @@ fn package_name(manifest: &Path) -> Result<String, String> {
     struct Package {
         name: String,
     }
-    let text = std::fs::read_to_string(manifest).map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
+    let text = std::fs::read_to_string(manifest)
+        .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
     let m: Manifest = toml::from_str(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
     m.package
         .map(|p| p.name)
@@ -1201,14 +1484,22 @@ fn find_package(dir: &Path, name: &str) -> Result<PathBuf, String> {
         .current_dir(dir)
         .no_deps()
         .exec()
-        .map_err(|e| format!("not a path, and `cargo metadata` in {} failed: {e}", dir.display()))?;
+        .map_err(|e| {
+            format!(
+                "not a path, and `cargo metadata` in {} failed: {e}",
+                dir.display()
+            )
+        })?;
     meta.packages
         .iter()
         .find(|p| p.name.as_str() == name)
         .map(|p| p.manifest_path.clone().into_std_path_buf())
         .ok_or_else(|| {
             let names: Vec<&str> = meta.packages.iter().map(|p| p.name.as_str()).collect();
-            format!("no package of that name in the workspace (packages: {})", names.join(", "))
+            format!(
+                "no package of that name in the workspace (packages: {})",
+                names.join(", ")
+            )
         })
 }
 
@@ -1218,7 +1509,10 @@ mod tests {
 
     #[test]
     fn closest_suggests_typos_only() {
-        assert_eq!(closest("depend-on", &["depends-on", "default"]), Some("depends-on"));
+        assert_eq!(
+            closest("depend-on", &["depends-on", "default"]),
+            Some("depends-on")
+        );
         assert_eq!(closest("zzzz", &["depends-on", "default"]), None);
     }
 

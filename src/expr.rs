@@ -285,7 +285,12 @@ mod tests {
         assert_eq!(e.offset, 11);
         let e = Expr::parse("mmu & smp").unwrap_err();
         assert_eq!(e.offset, 4);
-        assert!(Expr::parse("mmu smp").unwrap_err().message.contains("after"));
+        assert!(
+            Expr::parse("mmu smp")
+                .unwrap_err()
+                .message
+                .contains("after")
+        );
         assert!(Expr::parse("").is_err());
     }
 

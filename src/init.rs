@@ -25,7 +25,12 @@ pub fn render(manifest: &Path, targets: &[String], mode: &str) -> Result<String>
     let pkg = meta
         .packages
         .iter()
-        .find(|p| p.manifest_path.as_std_path() == manifest || p.manifest_path.parent().is_some_and(|d| d.as_std_path() == dir))
+        .find(|p| {
+            p.manifest_path.as_std_path() == manifest
+                || p.manifest_path
+                    .parent()
+                    .is_some_and(|d| d.as_std_path() == dir)
+        })
         .or_else(|| meta.root_package())
         .context("no package in this manifest")?;
     let mut features: Vec<&str> = pkg
@@ -37,14 +42,27 @@ pub fn render(manifest: &Path, targets: &[String], mode: &str) -> Result<String>
     features.sort_unstable();
 
     let mut y = String::new();
-    let _ = writeln!(y, "# linkmatrix matrix for `{}` (written by `linkmatrix init`; edit freely).", pkg.name);
-    let _ = writeln!(y, "# Run `linkmatrix plan` to see the cells, `linkmatrix check` to build them.");
+    let _ = writeln!(
+        y,
+        "# linkmatrix matrix for `{}` (written by `linkmatrix init`; edit freely).",
+        pkg.name
+    );
+    let _ = writeln!(
+        y,
+        "# Run `linkmatrix plan` to see the cells, `linkmatrix check` to build them."
+    );
     let _ = writeln!(y, "crate: .");
     let _ = writeln!(y, "mode: {mode}");
     let _ = writeln!(y, "targets: [{}]", targets.join(", "));
     let _ = writeln!(y);
-    let _ = writeln!(y, "# One option per cargo feature. Add `depends-on: \"expr\"` and");
-    let _ = writeln!(y, "# `default: \"expr\"` rules over options, `arch` and `profile`.");
+    let _ = writeln!(
+        y,
+        "# One option per cargo feature. Add `depends-on: \"expr\"` and"
+    );
+    let _ = writeln!(
+        y,
+        "# `default: \"expr\"` rules over options, `arch` and `profile`."
+    );
     if features.is_empty() {
         let _ = writeln!(y, "options: {{}}");
     } else {
@@ -65,11 +83,20 @@ pub fn render(manifest: &Path, targets: &[String], mode: &str) -> Result<String>
     let _ = writeln!(y);
     let _ = writeln!(y, "exclude: []");
     let _ = writeln!(y, "policy:");
-    let _ = writeln!(y, "  # Symbols that must never be referenced (globs), e.g. the panic machinery:");
+    let _ = writeln!(
+        y,
+        "  # Symbols that must never be referenced (globs), e.g. the panic machinery:"
+    );
     let _ = writeln!(y, "  forbidden: []");
-    let _ = writeln!(y, "  # Undefined symbols the platform will provide at run time:");
+    let _ = writeln!(
+        y,
+        "  # Undefined symbols the platform will provide at run time:"
+    );
     let _ = writeln!(y, "  allow-undefined: []");
-    let _ = writeln!(y, "  # Extra symbols to follow references from (every #[no_mangle] function is a root):");
+    let _ = writeln!(
+        y,
+        "  # Extra symbols to follow references from (every #[no_mangle] function is a root):"
+    );
     let _ = writeln!(y, "  roots: []");
     Ok(y)
 }

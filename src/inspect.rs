@@ -77,6 +77,13 @@ struct Func {
     name: String,
 }
 
+/// An undefined symbol while references are collected: name, weak only,
+/// (reference, referencing function, inlined frames).
+type PendingUndef = (String, bool, Vec<(Reference, usize, Vec<String>)>);
+
+/// Per section: (address, size, function id), sorted by address.
+type SectionFuncs = HashMap<SectionIndex, Vec<(u64, u64, usize)>>;
+
 #[derive(Debug, Clone)]
 enum Edge {
     Func(usize),
@@ -97,9 +104,14 @@ fn pretty(name: &str) -> String {
 
 /// Read a file for inspection (size-capped).
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("{}: cannot read", path.display()))?;
     if meta.len() > MAX_INPUT {
-        bail!("{}: {} bytes is larger than the {MAX_INPUT}-byte limit", path.display(), meta.len());
+        bail!(
+            "{}: {} bytes is larger than the {MAX_INPUT}-byte limit",
+            path.display(),
+            meta.len()
+        );
     }
     std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
 }
@@ -110,16 +122,18 @@ pub fn units<'a>(name: &'a str, data: &'a [u8]) -> Result<Vec<(String, &'a [u8])
     if data.starts_with(b"!<arch>\n") || data.starts_with(b"!<thin>\n") {
         let ar = ArchiveFile::parse(data).with_context(|| format!("{name}: bad archive"))?;
         if ar.is_thin() {
-            bail!("{name}: thin archive: its members are outside files, which linkmatrix never follows");
+            bail!(
+                "{name}: thin archive: its members are outside files, which linkmatrix never follows"
+            );
         }
         let mut out = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
         for m in ar.members() {
             let m = m.with_context(|| format!("{name}: bad archive member"))?;
             let mname = String::from_utf8_lossy(m.name()).into_owned();
-            let bytes = m
-                .data(data)
-                .with_context(|| format!("{name}({mname}): member data lies outside the archive"))?;
+            let bytes = m.data(data).with_context(|| {
+                format!("{name}({mname}): member data lies outside the archive")
+            })?;
             if !bytes.starts_with(b"\x7fELF") {
                 continue; // symbol tables, metadata (lib.rmeta), bitcode
             }
@@ -139,9 +153,14 @@ pub fn units<'a>(name: &'a str, data: &'a [u8]) -> Result<Vec<(String, &'a [u8])
 }
 
 fn parse<'a>(u: &Unit<'a>) -> Result<object::File<'a>> {
-    let f = object::File::parse(u.data).with_context(|| format!("{}: not a valid object file", u.name))?;
+    let f = object::File::parse(u.data)
+        .with_context(|| format!("{}: not a valid object file", u.name))?;
     if f.format() != BinaryFormat::Elf {
-        bail!("{}: {:?} object, linkmatrix reads ELF only", u.name, f.format());
+        bail!(
+            "{}: {:?} object, linkmatrix reads ELF only",
+            u.name,
+            f.format()
+        );
     }
     Ok(f)
 }
@@ -179,14 +198,17 @@ fn locate(d: &Dwarf<'_>, addr: u64) -> (Option<String>, Option<u32>, Vec<String>
     let mut file = None;
     let mut line = None;
     let mut names = Vec::new();
-    let mut first = true;
     while let Ok(Some(frame)) = frames.next() {
-        if first {
-            if let Some(loc) = &frame.location {
-                file = loc.file.map(str::to_owned);
-                line = loc.line;
-            }
-            first = false;
+        // Innermost first; a compiler-made location (line 0) says nothing,
+        // so the call site in the next frame out is used instead.
+        if line.is_none()
+            && let Some(loc) = frame
+                .location
+                .as_ref()
+                .filter(|l| l.line.is_some_and(|n| n > 0))
+        {
+            file = loc.file.map(str::to_owned);
+            line = loc.line;
         }
         if let Some(func) = &frame.function {
             names.push(func.demangle().map(Cow::into_owned).unwrap_or_default());
@@ -200,16 +222,27 @@ fn locate(d: &Dwarf<'_>, addr: u64) -> (Option<String>, Option<u32>, Vec<String>
 /// followed from (entry point, exported functions); with none, every
 /// global defined function is a root.
 pub fn analyze(units: &[Unit<'_>], roots: &[String]) -> Result<Analysis> {
+    analyze_with_origins(units, roots, &HashMap::new())
+}
+
+/// Like [`analyze`]; `origins` names, per raw function symbol, the object
+/// it came from before linking (an archive member), for reports on linked
+/// images.
+pub fn analyze_with_origins(
+    units: &[Unit<'_>],
+    roots: &[String],
+    origins: &HashMap<String, String>,
+) -> Result<Analysis> {
     let files: Vec<object::File<'_>> = units.iter().map(parse).collect::<Result<_>>()?;
 
     // Pass 1: functions and globally defined names.
     let mut a = Analysis::default();
     let mut sym_func: Vec<HashMap<SymbolIndex, usize>> = Vec::with_capacity(files.len());
     // Per unit, per section: (address, size, func) sorted by address.
-    let mut sec_funcs: Vec<HashMap<SectionIndex, Vec<(u64, u64, usize)>>> = Vec::new();
+    let mut sec_funcs: Vec<SectionFuncs> = Vec::new();
     for f in &files {
         let mut sf = HashMap::new();
-        let mut by_sec: HashMap<SectionIndex, Vec<(u64, u64, usize)>> = HashMap::new();
+        let mut by_sec: SectionFuncs = HashMap::new();
         for s in f.symbols() {
             if s.is_undefined() {
                 continue;
@@ -221,15 +254,22 @@ pub fn analyze(units: &[Unit<'_>], roots: &[String]) -> Result<Analysis> {
             if s.kind() != SymbolKind::Text || name.is_empty() {
                 continue;
             }
-            let Some(sec) = s.section_index() else { continue };
+            let Some(sec) = s.section_index() else {
+                continue;
+            };
             let id = a.funcs.len();
-            a.funcs.push(Func { name: name.to_owned() });
+            a.funcs.push(Func {
+                name: name.to_owned(),
+            });
             a.edges.push(Vec::new());
             if s.is_global() {
                 a.by_name.entry(name.to_owned()).or_insert(id);
             }
             sf.insert(s.index(), id);
-            by_sec.entry(sec).or_default().push((s.address(), s.size(), id));
+            by_sec
+                .entry(sec)
+                .or_default()
+                .push((s.address(), s.size(), id));
         }
         for v in by_sec.values_mut() {
             v.sort_unstable_by_key(|&(addr, size, _)| (addr, std::cmp::Reverse(size)));
@@ -240,22 +280,32 @@ pub fn analyze(units: &[Unit<'_>], roots: &[String]) -> Result<Analysis> {
 
     // Pass 2: relocations become edges; unresolved targets are undefined.
     let mut undef_ids: HashMap<String, usize> = HashMap::new();
-    let mut undefs: Vec<(String, bool, Vec<(Reference, usize, Vec<String>)>)> = Vec::new();
+    let mut undefs: Vec<PendingUndef> = Vec::new();
     for (ui, f) in files.iter().enumerate() {
         let dw = dwarf(f);
         let object_name = units[ui].name;
         for sec in f.sections() {
             if !matches!(
                 sec.kind(),
-                SectionKind::Text | SectionKind::Data | SectionKind::ReadOnlyData | SectionKind::ReadOnlyDataWithRel | SectionKind::Tls
+                SectionKind::Text
+                    | SectionKind::Data
+                    | SectionKind::ReadOnlyData
+                    | SectionKind::ReadOnlyDataWithRel
+                    | SectionKind::Tls
             ) {
                 continue;
             }
             let funcs = sec_funcs[ui].get(&sec.index());
             for (off, rel) in sec.relocations() {
-                let RelocationTarget::Symbol(si) = rel.target() else { continue };
-                let Ok(sym) = f.symbol_by_index(si) else { continue };
-                let Some(from) = funcs.and_then(|v| containing(v, off)) else { continue };
+                let RelocationTarget::Symbol(si) = rel.target() else {
+                    continue;
+                };
+                let Ok(sym) = f.symbol_by_index(si) else {
+                    continue;
+                };
+                let Some(from) = funcs.and_then(|v| containing(v, off)) else {
+                    continue;
+                };
                 let name = sym.name().unwrap_or("");
                 let edge = if sym.is_undefined() {
                     if name.is_empty() {
@@ -275,11 +325,18 @@ pub fn analyze(units: &[Unit<'_>], roots: &[String]) -> Result<Analysis> {
                         }
                         let refs = &mut undefs[id].2;
                         if !refs.iter().any(|(_, f, _)| *f == from) {
-                            let (file, line, inlined) = dw.as_ref().map_or((None, None, Vec::new()), |d| locate(d, off));
+                            let (file, line, inlined) = dw
+                                .as_ref()
+                                .map_or((None, None, Vec::new()), |d| locate(d, off));
                             refs.push((
                                 Reference {
                                     function: pretty(&a.funcs[from].name),
-                                    object: Some(object_name.to_owned()),
+                                    object: Some(
+                                        origins
+                                            .get(&a.funcs[from].name)
+                                            .cloned()
+                                            .unwrap_or_else(|| object_name.to_owned()),
+                                    ),
                                     file,
                                     line,
                                 },
@@ -312,7 +369,10 @@ pub fn analyze(units: &[Unit<'_>], roots: &[String]) -> Result<Analysis> {
         r.sort_unstable();
         r
     } else {
-        roots.iter().filter_map(|r| a.by_name.get(r).copied()).collect()
+        roots
+            .iter()
+            .filter_map(|r| a.by_name.get(r).copied())
+            .collect()
     };
     let parent = bfs(&a.roots, &a.edges, a.funcs.len());
     for (name, weak, refs) in undefs {
@@ -326,15 +386,21 @@ pub fn analyze(units: &[Unit<'_>], roots: &[String]) -> Result<Analysis> {
                     .collect();
                 // Inlined callees between the function and the reference.
                 let outer = r.function.clone();
-                chain.extend(inlined.iter().skip(1).filter(|n| !n.is_empty() && **n != outer).cloned());
+                chain.extend(
+                    inlined
+                        .iter()
+                        .skip(1)
+                        .filter(|n| !n.is_empty() && **n != outer)
+                        .cloned(),
+                );
                 chain.push(name.clone());
             }
             referenced_by.push(r.clone());
         }
-        if chain.is_empty() {
-            if let Some((r, _, _)) = refs.first() {
-                chain = vec![r.function.clone(), name.clone()];
-            }
+        if chain.is_empty()
+            && let Some((r, _, _)) = refs.first()
+        {
+            chain = vec![r.function.clone(), name.clone()];
         }
         referenced_by.sort();
         a.undefined.push(Undefined {
@@ -374,11 +440,11 @@ fn bfs(roots: &[usize], edges: &[Vec<Edge>], n: usize) -> Vec<Option<usize>> {
     }
     while let Some(x) = q.pop_front() {
         for e in &edges[x] {
-            if let Edge::Func(y) = *e {
-                if parent[y].is_none() {
-                    parent[y] = Some(x);
-                    q.push_back(y);
-                }
+            if let Edge::Func(y) = *e
+                && parent[y].is_none()
+            {
+                parent[y] = Some(x);
+                q.push_back(y);
             }
         }
     }
@@ -410,13 +476,20 @@ impl Analysis {
         let mut seen = BTreeSet::new();
         for (i, f) in self.funcs.iter().enumerate() {
             let pretty_name = pretty(&f.name);
-            if parent[i].is_none() || !patterns.iter().any(|p| p.matches(&f.name) || p.matches(&pretty_name)) {
+            if parent[i].is_none()
+                || !patterns
+                    .iter()
+                    .any(|p| p.matches(&f.name) || p.matches(&pretty_name))
+            {
                 continue;
             }
             if seen.insert(f.name.clone()) {
                 out.push(Reached {
                     symbol: f.name.clone(),
-                    chain: path_to(&parent, i).into_iter().map(|j| pretty(&self.funcs[j].name)).collect(),
+                    chain: path_to(&parent, i)
+                        .into_iter()
+                        .map(|j| pretty(&self.funcs[j].name))
+                        .collect(),
                 });
             }
         }
@@ -433,7 +506,9 @@ pub fn exports(data: &[u8], name: &str, section: Option<&str>) -> Result<BTreeSe
             let Some(s) = f.section_by_name(sec) else {
                 return Ok(BTreeSet::new());
             };
-            let bytes = s.data().with_context(|| format!("{name}: section {sec} lies outside the file"))?;
+            let bytes = s
+                .data()
+                .with_context(|| format!("{name}: section {sec} lies outside the file"))?;
             Ok(bytes
                 .split(|&b| b == 0)
                 .filter(|w| !w.is_empty())
@@ -464,9 +539,15 @@ pub fn inspect_files(paths: &[std::path::PathBuf]) -> Result<Vec<FileReport>> {
         let data = read_file(p)?;
         let name = p.display().to_string();
         let parts = units(&name, &data)?;
-        let us: Vec<Unit<'_>> = parts.iter().map(|(n, d)| Unit { name: n, data: d }).collect();
+        let us: Vec<Unit<'_>> = parts
+            .iter()
+            .map(|(n, d)| Unit { name: n, data: d })
+            .collect();
         let a = analyze(&us, &[])?;
-        out.push(FileReport { file: name, undefined: a.undefined });
+        out.push(FileReport {
+            file: name,
+            undefined: a.undefined,
+        });
     }
     Ok(out)
 }
@@ -477,14 +558,22 @@ pub fn print_human(reports: &[FileReport], out: &mut dyn Write) -> std::io::Resu
         writeln!(out, "{}: {} undefined", r.file, r.undefined.len())?;
         for u in &r.undefined {
             let weak = if u.weak { " (weak)" } else { "" };
-            writeln!(out, "  U {}{weak}", u.demangled.as_deref().unwrap_or(&u.symbol))?;
+            writeln!(
+                out,
+                "  U {}{weak}",
+                u.demangled.as_deref().unwrap_or(&u.symbol)
+            )?;
             for rf in &u.referenced_by {
                 let at = match (&rf.file, rf.line) {
                     (Some(f), Some(l)) => format!(" at {f}:{l}"),
                     (Some(f), None) => format!(" at {f}"),
                     _ => String::new(),
                 };
-                let obj = rf.object.as_deref().map(|o| format!(" [{o}]")).unwrap_or_default();
+                let obj = rf
+                    .object
+                    .as_deref()
+                    .map(|o| format!(" [{o}]"))
+                    .unwrap_or_default();
                 writeln!(out, "      <- {}{at}{obj}", rf.function)?;
             }
         }
@@ -495,4 +584,21 @@ pub fn print_human(reports: &[FileReport], out: &mut dyn Write) -> std::io::Resu
 /// Group `analysis.undefined` by symbol, for callers that want a map.
 pub fn by_symbol(a: &Analysis) -> BTreeMap<&str, &Undefined> {
     a.undefined.iter().map(|u| (u.symbol.as_str(), u)).collect()
+}
+
+/// Which unit defines each function symbol, for `analyze_with_origins`.
+pub fn origins(units: &[Unit<'_>]) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for u in units {
+        let Ok(f) = parse(u) else { continue };
+        for s in f.symbols() {
+            if s.is_undefined() || s.kind() != SymbolKind::Text {
+                continue;
+            }
+            if let Ok(n) = s.name() {
+                out.entry(n.to_owned()).or_insert_with(|| u.name.to_owned());
+            }
+        }
+    }
+    out
 }

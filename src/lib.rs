@@ -6,6 +6,8 @@
 //! [`link`] → [`inspect`] → [`report`], driven by [`check`]; shared types in
 //! [`model`]; every subprocess through [`process`]; toolchains in
 //! [`toolchain`]. `main.rs` only calls [`main_with_args`].
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod build;
 pub mod bundle;
 pub mod cache;
@@ -59,11 +61,14 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         ColorWhen::Never => anstream::ColorChoice::Never.write_global(),
         ColorWhen::Auto => {}
     }
-    match run(cli) {
+    match run(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             // `linkmatrix plan | head`: the reader left; that is not an error.
-            if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
                 return ExitCode::SUCCESS;
             }
             let _ = writeln!(anstream::stderr(), "error: {e:#}");
@@ -84,7 +89,11 @@ fn config_path(cli: &Cli) -> Result<(PathBuf, Option<PathBuf>, String)> {
         return Ok((local.to_path_buf(), None, "linkmatrix.yaml".to_owned()));
     }
     let root = bundle::root()?;
-    Ok((root.join("configs/default.yaml"), Some(root), "configs/default.yaml".to_owned()))
+    Ok((
+        root.join("configs/default.yaml"),
+        Some(root),
+        "configs/default.yaml".to_owned(),
+    ))
 }
 
 fn load(cli: &Cli, m: &MatrixArgs) -> Result<Result<Matrix, LoadError>> {
@@ -127,7 +136,14 @@ fn config_error(e: &LoadError) -> u8 {
 
 /// Targets for doctor/setup: named ones, else the matrix's, else bundled.
 fn targets_for(cli: &Cli, names: &[String]) -> Result<Vec<Target>> {
-    let matrix = load(cli, &MatrixArgs { max_cells: usize::MAX, random: None, seed: None })?;
+    let matrix = load(
+        cli,
+        &MatrixArgs {
+            max_cells: usize::MAX,
+            random: None,
+            seed: None,
+        },
+    )?;
     match matrix {
         Ok(m) if names.is_empty() => Ok(m.targets.into_values().collect()),
         Ok(m) => {
@@ -155,18 +171,27 @@ fn bundled_target(name: &str) -> Result<Target> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("probe.yaml");
     let krate = root.join("fixtures/kalloc");
-    std::fs::write(&file, format!("crate: {}\ntargets: [{name}]\n", krate.display()))?;
-    let m = config::load(&file, &LoadOptions { root: Some(PathBuf::from("/")), ..LoadOptions::default() })
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    std::fs::write(
+        &file,
+        format!("crate: {}\ntargets: [{name}]\n", krate.display()),
+    )?;
+    let m = config::load(
+        &file,
+        &LoadOptions {
+            root: Some(PathBuf::from("/")),
+            ..LoadOptions::default()
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     m.targets.into_values().next().context("no such target")
 }
 
 /// Run a parsed command line; the exit code.
-pub fn run(cli: Cli) -> Result<u8> {
+pub fn run(cli: &Cli) -> Result<u8> {
     let mut out = anstream::stdout();
     match &cli.command {
         Command::Plan(args) => {
-            let m = match load(&cli, &args.matrix)? {
+            let m = match load(cli, &args.matrix)? {
                 Ok(m) => m,
                 Err(e) => return Ok(config_error(&e)),
             };
@@ -174,7 +199,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Check(args) => {
-            let m = match load(&cli, &args.matrix)? {
+            let m = match load(cli, &args.matrix)? {
                 Ok(m) => m,
                 Err(e) => return Ok(config_error(&e)),
             };
@@ -188,10 +213,10 @@ pub fn run(cli: Cli) -> Result<u8> {
                 .iter()
                 .map(|g| glob::Pattern::new(g).with_context(|| format!("--cell {g}")))
                 .collect::<Result<Vec<_>>>()?;
-            let (_, _, shown) = config_path(&cli)?;
-            let jobs = args
-                .jobs
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+            let (_, _, shown) = config_path(cli)?;
+            let jobs = args.jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+            });
             let opts = check::CheckOptions {
                 jobs,
                 cells,
@@ -207,7 +232,11 @@ pub fn run(cli: Cli) -> Result<u8> {
             if process::interrupted() {
                 let mut err = anstream::stderr();
                 writeln!(err, "interrupted: no report written")?;
-                for c in report.cells.iter().filter(|c| c.error.as_deref().is_some_and(|e| e.contains("interrupted"))) {
+                for c in report.cells.iter().filter(|c| {
+                    c.error
+                        .as_deref()
+                        .is_some_and(|e| e.contains("interrupted"))
+                }) {
                     writeln!(err, "  {} interrupted", c.id)?;
                 }
                 return Ok(EXIT_INTERRUPTED);
@@ -220,9 +249,15 @@ pub fn run(cli: Cli) -> Result<u8> {
             Ok(report::exit_code(&report))
         }
         Command::Init(args) => {
-            let manifest = cli.manifest_path.clone().unwrap_or_else(|| PathBuf::from("Cargo.toml"));
+            let manifest = cli
+                .manifest_path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("Cargo.toml"));
             let manifest = std::path::absolute(&manifest)?;
-            let dest = manifest.parent().unwrap_or(Path::new(".")).join("linkmatrix.yaml");
+            let dest = manifest
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("linkmatrix.yaml");
             if dest.exists() && !args.force {
                 bail!("{} exists; --force overwrites it", dest.display());
             }
@@ -232,14 +267,14 @@ pub fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Doctor(args) => {
-            let targets = targets_for(&cli, &args.targets)?;
+            let targets = targets_for(cli, &args.targets)?;
             let refs: Vec<&Target> = targets.iter().collect();
             let chains = toolchain::Toolchains::probe();
             let ok = toolchain::doctor(&refs, &chains, &mut out)?;
-            Ok(if ok { 0 } else { 1 })
+            Ok(u8::from(!ok))
         }
         Command::Setup(args) => {
-            let targets = targets_for(&cli, &args.targets)?;
+            let targets = targets_for(cli, &args.targets)?;
             let refs: Vec<&Target> = targets.iter().collect();
             let chains = toolchain::Toolchains::probe();
             let cmds = toolchain::setup_plan(&refs, &chains);
@@ -273,7 +308,13 @@ pub fn run(cli: Cli) -> Result<u8> {
             clap_complete::generate(*shell, &mut Cli::command(), "linkmatrix", &mut out);
             Ok(0)
         }
-        Command::Sysroot { cargo, rustc, src, triple, dir } => {
+        Command::Sysroot {
+            cargo,
+            rustc,
+            src,
+            triple,
+            dir,
+        } => {
             toolchain::build_sysroot(cargo, rustc, src, triple, dir)?;
             Ok(0)
         }

@@ -72,7 +72,10 @@ fn run(cmd: &Cmd, output: &Path, log: &dyn Fn(&Cmd)) -> Result<LinkResult, LinkT
     })?;
     if out.status.code().is_none() {
         return Err(LinkToolError {
-            message: format!("{cmd}: linker {}", crate::process::describe_status(out.status)),
+            message: format!(
+                "{cmd}: linker {}",
+                crate::process::describe_status(out.status)
+            ),
             interrupted: false,
         });
     }
@@ -104,7 +107,9 @@ pub struct LinkInputs<'a> {
 
 impl LinkInputs<'_> {
     fn script(&self) -> Result<Option<PathBuf>, LinkToolError> {
-        let Some(t) = &self.target.script else { return Ok(None) };
+        let Some(t) = &self.target.script else {
+            return Ok(None);
+        };
         let text = std::fs::read_to_string(t).map_err(|e| LinkToolError {
             message: format!("reading {}: {e}", t.display()),
             interrupted: false,
@@ -118,12 +123,18 @@ impl LinkInputs<'_> {
     }
 
     fn roots_args(&self) -> Vec<String> {
-        self.roots.iter().map(|r| format!("--undefined={r}")).collect()
+        self.roots
+            .iter()
+            .map(|r| format!("--undefined={r}"))
+            .collect()
     }
 
     /// Image mode: the real link, and, if it failed, a permissive one to
     /// inspect. Returns (real, inspectable image).
-    pub fn image(&self, log: &dyn Fn(&Cmd)) -> Result<(LinkResult, Option<PathBuf>), LinkToolError> {
+    pub fn image(
+        &self,
+        log: &dyn Fn(&Cmd),
+    ) -> Result<(LinkResult, Option<PathBuf>), LinkToolError> {
         let script = self.script()?;
         let out = self.dir.join("image.elf");
         let mut cmd = base(self.linker)
@@ -136,7 +147,10 @@ impl LinkInputs<'_> {
         if let Some(s) = &script {
             cmd = cmd.arg("-T").arg(s);
         }
-        let cmd = cmd.args(self.platform).arg(self.staticlib).timeout(self.timeout);
+        let cmd = cmd
+            .args(self.platform)
+            .arg(self.staticlib)
+            .timeout(self.timeout);
         let real = run(&cmd, &out, log)?;
         if real.success && real.output.is_some() {
             let img = real.output.clone();
@@ -192,7 +206,11 @@ impl LinkInputs<'_> {
         let cmd = base(self.linker)
             .arg("-o")
             .arg(&insp)
-            .args(["--emit-relocs", "--noinhibit-exec", "--unresolved-symbols=ignore-all"])
+            .args([
+                "--emit-relocs",
+                "--noinhibit-exec",
+                "--unresolved-symbols=ignore-all",
+            ])
             .args(self.roots_args())
             .arg(m)
             .timeout(self.timeout);

@@ -60,7 +60,10 @@ impl Rules {
                     .iter()
                     .filter_map(|(c, _)| c.as_ref())
                     .for_each(|e| e.idents(&mut names));
-                names.iter().filter_map(|n| index.get(n.as_str()).copied()).collect()
+                names
+                    .iter()
+                    .filter_map(|n| index.get(n.as_str()).copied())
+                    .collect()
             })
             .collect();
         // Iterative DFS with colours; a grey node reached again is a cycle.
@@ -201,50 +204,47 @@ pub fn expand(
         })
     };
 
-    match random {
-        Some((n, seed)) => {
-            let mut rng = fastrand::Rng::with_seed(seed);
-            let mut tries = 0;
-            let mut made = 0;
-            while made < n && tries < n.saturating_mul(50).max(1000) {
-                tries += 1;
-                let pick: BTreeMap<String, Value> = spec
-                    .axes
-                    .iter()
-                    .map(|(k, vals)| (k.clone(), vals[rng.usize(..vals.len())].clone()))
-                    .collect();
-                let cell = complete(spec, &order, &pick, None);
-                if !excluded(&cell) && add(cell, None, false) {
-                    made += 1;
-                }
+    if let Some((n, seed)) = random {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut tries = 0;
+        let mut made = 0;
+        while made < n && tries < n.saturating_mul(50).max(1000) {
+            tries += 1;
+            let pick: BTreeMap<String, Value> = spec
+                .axes
+                .iter()
+                .map(|(k, vals)| (k.clone(), vals[rng.usize(..vals.len())].clone()))
+                .collect();
+            let cell = complete(spec, &order, &pick, None);
+            if !excluded(&cell) && add(cell, None, false) {
+                made += 1;
             }
         }
-        None => {
-            if total > max_cells as u128 {
-                return Err(ExpandError::TooMany(total));
+    } else {
+        if total > max_cells as u128 {
+            return Err(ExpandError::TooMany(total));
+        }
+        let mut idx = vec![0usize; spec.axes.len()];
+        'product: loop {
+            let pick: BTreeMap<String, Value> = spec
+                .axes
+                .iter()
+                .zip(&idx)
+                .map(|((k, vals), &i)| (k.clone(), vals[i].clone()))
+                .collect();
+            let cell = complete(spec, &order, &pick, None);
+            if !excluded(&cell) {
+                add(cell, None, false);
             }
-            let mut idx = vec![0usize; spec.axes.len()];
-            'product: loop {
-                let pick: BTreeMap<String, Value> = spec
-                    .axes
-                    .iter()
-                    .zip(&idx)
-                    .map(|((k, vals), &i)| (k.clone(), vals[i].clone()))
-                    .collect();
-                let cell = complete(spec, &order, &pick, None);
-                if !excluded(&cell) {
-                    add(cell, None, false);
+            // Odometer, last axis fastest.
+            for a in (0..idx.len()).rev() {
+                idx[a] += 1;
+                if idx[a] < spec.axes[a].1.len() {
+                    continue 'product;
                 }
-                // Odometer, last axis fastest.
-                for a in (0..idx.len()).rev() {
-                    idx[a] += 1;
-                    if idx[a] < spec.axes[a].1.len() {
-                        continue 'product;
-                    }
-                    idx[a] = 0;
-                }
-                break;
+                idx[a] = 0;
             }
+            break;
         }
     }
 
@@ -444,7 +444,13 @@ pub fn render(
         }
         PlanFormat::Table => {
             let width = m.cells.iter().map(|c| c.id.len()).max().unwrap_or(2).max(4);
-            let tw = m.cells.iter().map(|c| c.target.len()).max().unwrap_or(6).max(6);
+            let tw = m
+                .cells
+                .iter()
+                .map(|c| c.target.len())
+                .max()
+                .unwrap_or(6)
+                .max(6);
             writeln!(out, "{:width$}  {:tw$}  FEATURES", "CELL", "TARGET")?;
             for c in &m.cells {
                 let feats = if c.features.is_empty() {

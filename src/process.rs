@@ -167,7 +167,8 @@ impl Cmd {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
@@ -197,7 +198,7 @@ impl Cmd {
     pub fn replace_arg(&mut self, from: &OsStr, to: &OsStr) {
         for a in &mut self.args {
             if a == from {
-                *a = to.to_owned();
+                to.clone_into(a);
             }
         }
     }
@@ -269,12 +270,12 @@ impl Cmd {
                 let _ = child.wait();
                 return Err(ProcessError::Interrupted { command });
             }
-            if let Some(t) = self.timeout {
-                if start.elapsed() > t {
-                    kill_group(pgid);
-                    let _ = child.wait();
-                    return Err(ProcessError::Timeout { command, after: t });
-                }
+            if let Some(t) = self.timeout
+                && start.elapsed() > t
+            {
+                kill_group(pgid);
+                let _ = child.wait();
+                return Err(ProcessError::Timeout { command, after: t });
             }
             std::thread::sleep(Duration::from_millis(5));
         };
@@ -310,7 +311,7 @@ fn drain<R: Read + Send + 'static>(src: Option<R>) -> std::thread::JoinHandle<Ve
     std::thread::spawn(move || {
         let mut buf = Vec::new();
         let Some(mut src) = src else { return buf };
-        let mut chunk = [0u8; 64 * 1024];
+        let mut chunk = vec![0u8; 64 * 1024];
         loop {
             match src.read(&mut chunk) {
                 Ok(0) | Err(_) => break,

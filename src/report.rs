@@ -52,7 +52,9 @@ pub fn styled_status(s: Status) -> String {
     let style = match s {
         Status::Pass => Style::new().fg_color(Some(AnsiColor::Green.into())),
         Status::Fail => Style::new().fg_color(Some(AnsiColor::Red.into())).bold(),
-        Status::Error => Style::new().fg_color(Some(AnsiColor::Magenta.into())).bold(),
+        Status::Error => Style::new()
+            .fg_color(Some(AnsiColor::Magenta.into()))
+            .bold(),
         Status::Skipped => Style::new().fg_color(Some(AnsiColor::Yellow.into())),
     };
     format!("{style}{:<5}{style:#}", s.to_string())
@@ -78,7 +80,11 @@ pub fn write_reports(r: &Report, specs: &[ReportSpec]) -> Result<()> {
 
 fn finding_line(f: &Finding) -> String {
     match &f.symbol {
-        Some(s) => format!("{}: {}", f.kind, crate::inspect::demangle(s).unwrap_or_else(|| s.clone())),
+        Some(s) => format!(
+            "{}: {}",
+            f.kind,
+            crate::inspect::demangle(s).unwrap_or_else(|| s.clone())
+        ),
         None => f.kind.to_string(),
     }
 }
@@ -96,14 +102,37 @@ pub fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         let what = if let Some(e) = &c.error {
             e.lines().next().unwrap_or_default().to_owned()
         } else {
-            c.findings.iter().map(finding_line).collect::<Vec<_>>().join("; ")
+            c.findings
+                .iter()
+                .map(finding_line)
+                .collect::<Vec<_>>()
+                .join("; ")
         };
-        writeln!(out, "{:w$}  {}   {time:<7}  {what}", c.id, styled_status(c.status))?;
+        writeln!(
+            out,
+            "{:w$}  {}   {time:<7}  {what}",
+            c.id,
+            styled_status(c.status)
+        )?;
     }
-    for c in r.cells.iter().filter(|c| !c.findings.is_empty() || c.error.is_some()) {
+    for c in r
+        .cells
+        .iter()
+        .filter(|c| !c.findings.is_empty() || c.error.is_some())
+    {
         writeln!(out)?;
         let bold = Style::new().bold();
-        writeln!(out, "{bold}{}{bold:#} ({}, features: {})", c.id, c.target, if c.features.is_empty() { "-".to_owned() } else { c.features.join(",") })?;
+        writeln!(
+            out,
+            "{bold}{}{bold:#} ({}, features: {})",
+            c.id,
+            c.target,
+            if c.features.is_empty() {
+                "-".to_owned()
+            } else {
+                c.features.join(",")
+            }
+        )?;
         if let Some(e) = &c.error {
             writeln!(out, "  error: {e}")?;
         }
@@ -134,7 +163,11 @@ pub fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     }
     let s = &r.summary;
     writeln!(out)?;
-    writeln!(out, "{} cells: {} pass, {} fail, {} error, {} skipped", s.cells, s.pass, s.fail, s.error, s.skipped)
+    writeln!(
+        out,
+        "{} cells: {} pass, {} fail, {} error, {} skipped",
+        s.cells, s.pass, s.fail, s.error, s.skipped
+    )
 }
 
 /// The exit code a report calls for: 2 if the tool could not finish a
@@ -142,9 +175,7 @@ pub fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
 pub fn exit_code(r: &Report) -> u8 {
     if r.cells.iter().any(|c| c.status == Status::Error) {
         2
-    } else if r.cells.iter().any(|c| c.status == Status::Fail) {
-        1
     } else {
-        0
+        u8::from(r.cells.iter().any(|c| c.status == Status::Fail))
     }
 }

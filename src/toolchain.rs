@@ -44,11 +44,15 @@ impl Rust {
     /// True if the prebuilt std for `triple` is installed.
     pub fn has_prebuilt(&self, triple: &str) -> bool {
         let dir = self.sysroot.join("lib/rustlib").join(triple).join("lib");
-        std::fs::read_dir(dir).into_iter().flatten().flatten().any(|e| {
-            let n = e.file_name();
-            let n = n.to_string_lossy();
-            n.starts_with("libcore-") && n.ends_with(".rlib")
-        })
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                let n = e.file_name();
+                let n = n.to_string_lossy();
+                n.starts_with("libcore-") && n.ends_with(".rlib")
+            })
     }
 
     /// `rust-lld` shipped with this toolchain.
@@ -159,11 +163,22 @@ impl Toolchains {
                 .collect();
             dirs.sort();
             for d in dirs {
-                let name = d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                candidates.push((format!("rustup {name}"), d.join("bin/rustc"), Some(d.join("bin/cargo"))));
+                let name = d
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                candidates.push((
+                    format!("rustup {name}"),
+                    d.join("bin/rustc"),
+                    Some(d.join("bin/cargo")),
+                ));
             }
         }
-        candidates.push(("Debian /usr/bin".to_owned(), PathBuf::from("/usr/bin/rustc"), Some(PathBuf::from("/usr/bin/cargo"))));
+        candidates.push((
+            "Debian /usr/bin".to_owned(),
+            PathBuf::from("/usr/bin/rustc"),
+            Some(PathBuf::from("/usr/bin/cargo")),
+        ));
 
         let mut rusts: Vec<Rust> = Vec::new();
         let mut seen = BTreeSet::new();
@@ -171,7 +186,9 @@ impl Toolchains {
             if !rustc.is_file() {
                 continue;
             }
-            let Some(r) = probe_rust(&label, &rustc, cargo) else { continue };
+            let Some(r) = probe_rust(&label, &rustc, cargo) else {
+                continue;
+            };
             if seen.insert(r.sysroot.clone()) {
                 rusts.push(r);
             }
@@ -189,10 +206,15 @@ impl Toolchains {
             .map(|r| StdProvider::Prebuilt(r.clone()))
             .or_else(|| {
                 self.rusts.iter().find_map(|r| {
-                    r.library_src().map(|src| StdProvider::BuildStd { rust: r.clone(), src })
+                    r.library_src().map(|src| StdProvider::BuildStd {
+                        rust: r.clone(),
+                        src,
+                    })
                 })
             })
-            .unwrap_or_else(|| StdProvider::Missing { fix: std_fix(triple) });
+            .unwrap_or_else(|| StdProvider::Missing {
+                fix: std_fix(triple),
+            });
         let apt = if target.apt.is_empty() {
             "clang lld".to_owned()
         } else {
@@ -201,22 +223,40 @@ impl Toolchains {
         let cc = target
             .cc
             .iter()
-            .find_map(|c| which(c).map(|p| Tool { name: c.clone(), path: p }))
-            .ok_or_else(|| format!("apt-get install -y {apt}   # C compiler: none of {} found", target.cc.join(", ")));
+            .find_map(|c| {
+                which(c).map(|p| Tool {
+                    name: c.clone(),
+                    path: p,
+                })
+            })
+            .ok_or_else(|| {
+                format!(
+                    "apt-get install -y {apt}   # C compiler: none of {} found",
+                    target.cc.join(", ")
+                )
+            });
         let linker = target
             .linker
             .iter()
             .find_map(|l| {
                 if l == "rust-lld" {
-                    self.rusts
-                        .iter()
-                        .find_map(Rust::rust_lld)
-                        .map(|p| Tool { name: l.clone(), path: p })
+                    self.rusts.iter().find_map(Rust::rust_lld).map(|p| Tool {
+                        name: l.clone(),
+                        path: p,
+                    })
                 } else {
-                    which(l).map(|p| Tool { name: l.clone(), path: p })
+                    which(l).map(|p| Tool {
+                        name: l.clone(),
+                        path: p,
+                    })
                 }
             })
-            .ok_or_else(|| format!("apt-get install -y {apt}   # linker: none of {} found", target.linker.join(", ")));
+            .ok_or_else(|| {
+                format!(
+                    "apt-get install -y {apt}   # linker: none of {} found",
+                    target.linker.join(", ")
+                )
+            });
         TargetTools { std, cc, linker }
     }
 }
@@ -230,7 +270,11 @@ fn probe_rust(label: &str, rustc: &Path, cargo: Option<PathBuf>) -> Option<Rust>
         .find_map(|l| l.strip_prefix("host: "))?
         .trim()
         .to_owned();
-    let sr = Cmd::new(rustc).args(["--print", "sysroot"]).timeout(t).run().ok()?;
+    let sr = Cmd::new(rustc)
+        .args(["--print", "sysroot"])
+        .timeout(t)
+        .run()
+        .ok()?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sr.stdout).trim());
     // The cargo beside this rustc, else the one given.
     let cargo = [sysroot.join("bin/cargo")]
@@ -252,9 +296,7 @@ fn is_debian_root() -> bool {
 }
 
 fn nix_is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
+    std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
 }
 
 fn std_fix(triple: &str) -> String {
@@ -263,7 +305,8 @@ fn std_fix(triple: &str) -> String {
     } else if which("rustup").is_some() {
         format!("rustup target add {triple}   # or: rustup component add rust-src")
     } else {
-        "install rustup (https://rustup.rs), or Debian's rustc-web cargo-web rust-web-src".to_owned()
+        "install rustup (https://rustup.rs), or Debian's rustc-web cargo-web rust-web-src"
+            .to_owned()
     }
 }
 
@@ -274,11 +317,18 @@ pub fn doctor(
     out: &mut dyn Write,
 ) -> std::io::Result<bool> {
     if chains.rusts.is_empty() {
-        writeln!(out, "no Rust toolchain found (rustc on PATH, ~/.rustup/toolchains, /usr/bin/rustc)")?;
+        writeln!(
+            out,
+            "no Rust toolchain found (rustc on PATH, ~/.rustup/toolchains, /usr/bin/rustc)"
+        )?;
     } else {
         writeln!(out, "Rust toolchains:")?;
         for r in &chains.rusts {
-            let src = if r.library_src().is_some() { ", has library source" } else { "" };
+            let src = if r.library_src().is_some() {
+                ", has library source"
+            } else {
+                ""
+            };
             writeln!(out, "  {:<28} {}{src}", r.label, r.short_version())?;
         }
     }
@@ -296,7 +346,9 @@ pub fn doctor(
             if ok { "buildable" } else { "NOT buildable" }
         )?;
         let std = match &tools.std {
-            StdProvider::Prebuilt(r) => format!("prebuilt std of {} ({})", r.label, r.short_version()),
+            StdProvider::Prebuilt(r) => {
+                format!("prebuilt std of {} ({})", r.label, r.short_version())
+            }
             StdProvider::BuildStd { rust, src } => format!(
                 "build-std core+alloc with {} ({}), source {}",
                 rust.label,
@@ -348,7 +400,11 @@ pub fn setup_plan(targets: &[&Target], chains: &Toolchains) -> Vec<Cmd> {
         cmds.push(Cmd::new("rustup").args(["target", "add", &triple]));
     }
     if !apt.is_empty() {
-        cmds.push(Cmd::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive"));
+        cmds.push(
+            Cmd::new("apt-get")
+                .arg("update")
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        );
         cmds.push(
             Cmd::new("apt-get")
                 .args(["install", "-y", "--no-install-recommends"])
@@ -413,16 +469,30 @@ pub fn ensure_sysroot(
         .run()
         .with_context(|| format!("building core+alloc for {triple} from {}", src.display()))?;
     if !stamp.is_file() {
-        bail!("building core+alloc for {triple} left no sysroot in {}", dir.display());
+        bail!(
+            "building core+alloc for {triple} left no sysroot in {}",
+            dir.display()
+        );
     }
     Ok(dir)
 }
 
 /// The body of `linkmatrix __sysroot CARGO RUSTC SRC TRIPLE DIR`.
-pub fn build_sysroot(cargo: &Path, rustc: &Path, src: &Path, triple: &str, dir: &Path) -> Result<()> {
+pub fn build_sysroot(
+    cargo: &Path,
+    rustc: &Path,
+    src: &Path,
+    triple: &str,
+    dir: &Path,
+) -> Result<()> {
     let mut cmd = std::process::Command::new(cargo);
     cmd.env("RUSTC", rustc).env("RUSTC_BOOTSTRAP", "1");
-    for k in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "RUSTC_WRAPPER"] {
+    for k in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "RUSTC_WRAPPER",
+    ] {
         cmd.env_remove(k);
     }
     let vv = std::process::Command::new(rustc)
