@@ -38,13 +38,13 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = crate::plan::display_path(&self.file);
         if self.line == 0 {
-            write!(f, "{}: {}", self.file.display(), self.message)?;
+            write!(f, "{file}: {}", self.message)?;
         } else {
             write!(
                 f,
-                "{}:{}:{}: {}",
-                self.file.display(),
+                "{file}:{}:{}: {}",
                 self.line,
                 self.col,
                 self.message
@@ -302,32 +302,46 @@ fn yaml_options() -> serde_saphyr::Options {
 /// Parse YAML text; the error names <file:line:col>, with a suggestion for a
 /// misspelled key and the first place of a duplicate key.
 pub fn parse_str<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> Result<T, Problem> {
-    serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| {
-        let full = e.to_string();
-        let mut lines = full.lines();
-        let first = lines.next().unwrap_or_default();
-        // "error: line 5 column 5: message"
-        let message = first
-            .split_once(": ")
-            .map_or(first, |(_, rest)| {
-                rest.split_once(": ").map_or(rest, |(_, m)| m)
-            })
-            .to_owned();
-        let file = path.display().to_string();
-        let snippet: Vec<String> = lines.map(|l| l.replace("<input>", &file)).collect();
-        let (line, col) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        let mut message = explain_yaml_error(&message, text, line, col);
-        if line == 0 && message.is_empty() {
-            first.clone_into(&mut message);
-        }
-        Problem {
-            file: path.to_owned(),
-            line,
-            col,
-            message,
-            snippet: (!snippet.is_empty()).then(|| snippet.join("\n")),
-        }
-    })
+    // First the shape alone, so that depth and alias budgets trip before any
+    // type error can stop the parse early; then the real types.
+    serde_saphyr::from_str_with_options::<serde::de::IgnoredAny>(text, yaml_options())
+        .and_then(|_| serde_saphyr::from_str_with_options(text, yaml_options()))
+        .map_err(|e| {
+            let full = e.to_string();
+            let mut lines = full.lines();
+            let first = lines.next().unwrap_or_default();
+            // "error: line 5 column 5: message"
+            let message = first
+                .split_once(": ")
+                .map_or(first, |(_, rest)| {
+                    rest.split_once(": ").map_or(rest, |(_, m)| m)
+                })
+                .to_owned();
+            let file = crate::plan::display_path(path);
+            // A few lines of context, each cut to a readable width.
+            let snippet: Vec<String> = lines
+                .take(8)
+                .map(|l| {
+                    let l = l.replace("<input>", &file);
+                    match l.char_indices().nth(160) {
+                        Some((i, _)) => format!("{}…", &l[..i]),
+                        None => l,
+                    }
+                })
+                .collect();
+            let (line, col) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+            let mut message = explain_yaml_error(&message, text, line, col);
+            if line == 0 && message.is_empty() {
+                first.clone_into(&mut message);
+            }
+            Problem {
+                file: path.to_owned(),
+                line,
+                col,
+                message,
+                snippet: (!snippet.is_empty()).then(|| snippet.join("\n")),
+            }
+        })
 }
 
 fn explain_yaml_error(message: &str, text: &str, line: u64, col: u64) -> String {
@@ -441,6 +455,9 @@ pub enum LoadError {
 /// Load, validate and expand a matrix file.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, LoadError> {
     let fail = |p: Problem| LoadError::Config(ConfigError { problems: vec![p] });
+    let shown = path.to_path_buf();
+    let path = &std::path::absolute(path)
+        .map_err(|e| fail(whole(&shown, format!("cannot resolve: {e}"))))?;
     let (raw, _text): (RawConfig, String) = parse_file(path).map_err(fail)?;
     let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let root = opts.root.clone().unwrap_or_else(|| project_root(&dir));
@@ -748,6 +765,10 @@ impl Validator {
         root: &Path,
     ) -> (PathBuf, String) {
         let value = krate.value.trim();
+        if value.starts_with('-') {
+            self.push(at(&self.file, pos(&krate.referenced), format!("crate: `{value}` starts with `-` (it would read as a flag)")));
+            return (PathBuf::new(), String::new());
+        }
         let as_path = value.contains('/')
             || value == "."
             || value == ".."

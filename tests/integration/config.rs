@@ -1,0 +1,202 @@
+//! Bad matrix files (ROBUSTNESS.md items 1-8): each gets a one-screen error
+//! naming the file and place, exit 2, and no panic.
+use std::time::{Duration, Instant};
+
+use crate::util::{one_screen, project, run, stderr, write};
+
+const HEAD: &str = "crate: .\ntargets: [arm, x86]\n";
+
+fn plan_err(text: &str) -> String {
+    let d = project();
+    write(d.path(), "linkmatrix.yaml", text);
+    let o = run(d.path(), &["plan"]);
+    let e = stderr(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "expected exit 2, got {:?}\n{e}",
+        o.status
+    );
+    assert!(!e.contains("panicked"), "{e}");
+    assert!(
+        e.contains("linkmatrix.yaml"),
+        "error does not name the file:\n{e}"
+    );
+    one_screen(&e, 24);
+    e
+}
+
+#[test]
+fn robustness_01_empty_binary_and_non_utf8_files_name_the_file() {
+    assert!(plan_err("").contains("empty"));
+    assert!(plan_err("  \n\n").contains("empty"));
+    let d = project();
+    std::fs::write(d.path().join("linkmatrix.yaml"), b"\x7fELF\x00\x01\x02").unwrap();
+    let e = stderr(&run(d.path(), &["plan"]));
+    assert!(e.contains("linkmatrix.yaml") && e.contains("binary"), "{e}");
+    std::fs::write(d.path().join("linkmatrix.yaml"), b"crate: \xff\xfe\n").unwrap();
+    let e = stderr(&run(d.path(), &["plan"]));
+    assert!(e.contains("linkmatrix.yaml") && e.contains("UTF-8"), "{e}");
+}
+
+#[test]
+fn robustness_02_syntax_error_names_line_and_column() {
+    let e = plan_err("crate: .\ntargets: [arm, x86\noptions: {}\n");
+    assert!(e.contains("linkmatrix.yaml:"), "{e}");
+    let first = e.lines().next().unwrap().trim_start_matches("error: ");
+    assert!(
+        first.starts_with("linkmatrix.yaml:3:"),
+        "no line number: {e}"
+    );
+}
+
+#[test]
+fn robustness_03_alias_bomb_hits_a_budget_quickly() {
+    let mut y = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+    for w in names.windows(2) {
+        let refs = vec![format!("*{}", w[0]); 10].join(", ");
+        y.push_str(&format!("{}: &{} [{refs}]\n", w[1], w[1]));
+    }
+    y.push_str("crate: .\n");
+    let start = Instant::now();
+    let e = plan_err(&y);
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert!(
+        e.contains("alias") || e.contains("budget") || e.contains("unknown field"),
+        "{e}"
+    );
+}
+
+#[test]
+fn robustness_04_deep_nesting_is_a_depth_error() {
+    let flow = format!(
+        "crate: .\noptions: {}1{}\n",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let e = plan_err(&flow);
+    assert!(
+        e.contains("recursion") || e.contains("depth") || e.contains("nesting"),
+        "{e}"
+    );
+    // Block style: nested sequences on one line (`- - - … 1`).
+    let block = format!("{}1\n", "- ".repeat(10_000));
+    let e = plan_err(&block);
+    assert!(
+        e.contains("depth") || e.contains("Depth") || e.contains("recursion"),
+        "{e}"
+    );
+}
+
+#[test]
+fn robustness_05_duplicate_key_and_cell_id_name_both_places() {
+    let e = plan_err(&format!(
+        "{HEAD}options:\n  fast: {{feature: fast}}\n  small: {{}}\n  fast: {{}}\n"
+    ));
+    assert!(e.contains(":6:3") && e.contains("line 4"), "{e}");
+    let e = plan_err(&format!(
+        "{HEAD}include:\n  - {{arch: arm, id: same}}\n  - {{arch: x86, id: same}}\n"
+    ));
+    assert!(
+        e.contains("duplicate cell id `same`") && e.contains(":5:") && e.contains("line 4"),
+        "{e}"
+    );
+}
+
+#[test]
+fn robustness_06_unknown_key_suggests_the_closest() {
+    let e = plan_err(&format!(
+        "{HEAD}options:\n  fast:\n    feature: fast\n    depend-on: \"small\"\n"
+    ));
+    assert!(
+        e.contains(":6:5") && e.contains("depend-on") && e.contains("did you mean `depends-on`"),
+        "{e}"
+    );
+    let e = plan_err("crate: .\ntarget: [arm]\n");
+    assert!(e.contains("did you mean `targets`"), "{e}");
+}
+
+#[test]
+fn robustness_07_flags_spaces_and_escaping_paths_are_rejected() {
+    let e = plan_err(&format!(
+        "{HEAD}options:\n  fast: {{feature: \"--config=x\"}}\n"
+    ));
+    assert!(
+        e.contains("--config=x") && e.contains("not a cargo feature"),
+        "{e}"
+    );
+    let e = plan_err("crate: ../../etc\ntargets: [arm]\n");
+    assert!(e.contains("leaves the project"), "{e}");
+    let e = plan_err("crate: -rf\ntargets: [arm]\n");
+    assert!(e.contains("starts with `-`"), "{e}");
+    // A target file with a bad triple and a path that escapes.
+    let d = project();
+    write(
+        d.path(),
+        "targets/evil.yaml",
+        "triple: \"armv7a none;rm -rf\"\ncc: {compiler: [clang]}\nlinker: {program: [ld.lld]}\nplatform: {sources: [../../../etc/passwd]}\n",
+    );
+    write(d.path(), "linkmatrix.yaml", "crate: .\ntargets: [evil]\n");
+    let o = run(d.path(), &["plan"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        e.contains("evil.yaml:1:") && e.contains("not a target triple"),
+        "{e}"
+    );
+    assert!(
+        e.contains("evil.yaml:4:") && e.contains("leaves the project"),
+        "{e}"
+    );
+}
+
+#[test]
+fn robustness_08_unknown_option_in_rule_and_cycles_name_the_rule() {
+    let e = plan_err(&format!(
+        "{HEAD}options:\n  fast: {{feature: fast, depends-on: \"smal && arch == arm\"}}\n  small: {{}}\n"
+    ));
+    assert!(
+        e.contains("unknown option `smal`")
+            && e.contains("did you mean `small`")
+            && e.contains(":4:"),
+        "{e}"
+    );
+    let e = plan_err(&format!(
+        "{HEAD}options:\n  fast: {{depends-on: \"small\"}}\n  small: {{default: \"fast\"}}\n"
+    ));
+    assert!(
+        e.contains("cycle") && e.contains("fast") && e.contains("small"),
+        "{e}"
+    );
+    let e = plan_err(&format!(
+        "{HEAD}options:\n  fast: {{depends-on: \"small &&\"}}\n  small: {{}}\n"
+    ));
+    assert!(e.contains("ends too early") && e.contains(":4:"), "{e}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let e = plan_err(&format!(
+        "{HEAD}mode: kernel\noptions:\n  fast: {{feature: \"-x\"}}\naxes:\n  arch: [arm, mips]\n"
+    ));
+    assert!(
+        e.contains("mode `kernel`") && e.contains("`-x`") && e.contains("arch `mips`"),
+        "{e}"
+    );
+    assert!(e.contains("3 problems"), "{e}");
+}
+
+#[test]
+fn bundled_configs_and_targets_all_load() {
+    let repo = crate::util::repo();
+    for entry in std::fs::read_dir(repo.join("configs")).unwrap() {
+        let p = entry.unwrap().path();
+        let o = run(&repo, &["plan", "--config", p.to_str().unwrap()]);
+        assert!(o.status.success(), "{}: {}", p.display(), stderr(&o));
+    }
+}

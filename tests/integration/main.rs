@@ -1,0 +1,9 @@
+//! Integration tests: the real `linkmatrix` binary on real inputs. Topic
+//! modules; shared helpers in `util`.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+mod check;
+mod cli;
+mod config;
+mod plan;
+mod util;
