@@ -670,7 +670,15 @@ fn image_findings(
         }
         policy_findings(m, &a, &mut out);
     }
-    if !real.success && out.iter().all(|f| f.kind != FindingKind::UndefinedSymbol) {
+    // A failed link is a link error unless undefined symbols explain it
+    // (reported above, or allowed by the policy).
+    let other_errors = real.diagnostics.lines().any(|l| {
+        l.contains("error:")
+            && !l.contains("undefined symbol")
+            && !l.contains("undefined reference")
+    });
+    if !real.success && (image.is_none() || other_errors || !real.diagnostics.contains("undefined"))
+    {
         out.push(link_error(&real));
     }
     Ok(out)

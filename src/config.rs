@@ -42,13 +42,7 @@ impl fmt::Display for Problem {
         if self.line == 0 {
             write!(f, "{file}: {}", self.message)?;
         } else {
-            write!(
-                f,
-                "{file}:{}:{}: {}",
-                self.line,
-                self.col,
-                self.message
-            )?;
+            write!(f, "{file}:{}:{}: {}", self.line, self.col, self.message)?;
         }
         if let Some(s) = &self.snippet {
             write!(f, "\n{s}")?;
@@ -766,7 +760,11 @@ impl Validator {
     ) -> (PathBuf, String) {
         let value = krate.value.trim();
         if value.starts_with('-') {
-            self.push(at(&self.file, pos(&krate.referenced), format!("crate: `{value}` starts with `-` (it would read as a flag)")));
+            self.push(at(
+                &self.file,
+                pos(&krate.referenced),
+                format!("crate: `{value}` starts with `-` (it would read as a flag)"),
+            ));
             return (PathBuf::new(), String::new());
         }
         let as_path = value.contains('/')
@@ -1069,10 +1067,12 @@ impl Validator {
             }
         };
         let tdir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let troot = if path.starts_with(root) {
-            root.to_path_buf()
-        } else {
-            project_root(&tdir)
+        // Paths in a target file stay inside its own project: the matrix's,
+        // the bundle's, or the repository that holds it.
+        let troot = match bundle::root() {
+            _ if path.starts_with(root) => root.to_path_buf(),
+            Ok(b) if path.starts_with(&b) => b,
+            _ => project_root(&tdir),
         };
         let name = raw.name.as_ref().map_or_else(
             || {

@@ -1,1 +1,368 @@
+//! `check` with the real toolchain: the default matrix passes, the two
+//! historical matrices fail exactly where the kernel did, the cache serves
+//! unchanged cells and rebuilds only what a change touches, and a crate
+//! outside this repository works with the bundled targets.
+use std::path::Path;
 
+use serde_json::Value;
+
+use crate::util::{copy_tree, linkmatrix, repo, stderr, write};
+
+fn check_json(cwd: &Path, args: &[&str]) -> (i32, Value, String) {
+    let o = linkmatrix(cwd)
+        .args(["check", "--no-provision", "--format", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
+    (o.status.code().unwrap_or(-1), v, err)
+}
+
+fn cell<'a>(r: &'a Value, id: &str) -> &'a Value {
+    r["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no cell {id}"))
+}
+
+fn failing(r: &Value) -> Vec<String> {
+    r["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] != "pass")
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn default_matrix_passes_every_cell() {
+    let (code, r, err) = check_json(&repo(), &[]);
+    assert_eq!(code, 0, "{err}\n{r:#}");
+    assert_eq!(r["schema"], "linkmatrix/report/v1");
+    assert_eq!(r["summary"]["cells"], 8);
+    assert_eq!(r["summary"]["pass"], 8, "{r:#}");
+}
+
+#[test]
+fn percpu_2021_fails_only_on_arm_smp_nommu_with_the_flush() {
+    let (code, r, err) = check_json(&repo(), &["--config", "configs/percpu-2021.yaml"]);
+    assert_eq!(code, 1, "{err}\n{r:#}");
+    assert_eq!(failing(&r), ["arm-smp-nommu-release"]);
+    let c = cell(&r, "arm-smp-nommu-release");
+    assert_eq!(c["status"], "fail");
+    let f = &c["findings"][0];
+    assert_eq!(c["findings"].as_array().unwrap().len(), 1, "{c:#}");
+    assert_eq!(f["kind"], "undefined-symbol");
+    assert_eq!(f["symbol"], "flush_tlb_kernel_range");
+    let refs = f["referenced_by"].as_array().unwrap();
+    let r0 = refs
+        .iter()
+        .find(|x| {
+            x["function"]
+                .as_str()
+                .unwrap()
+                .contains("pcpu_post_unmap_tlb_flush")
+        })
+        .unwrap_or_else(|| panic!("no pcpu_post_unmap_tlb_flush in {refs:?}"));
+    assert!(
+        r0["file"].as_str().unwrap().starts_with("fixtures/kalloc/"),
+        "{r0}"
+    );
+    assert!(r0["line"].as_u64().unwrap() > 0, "{r0}");
+    assert!(
+        r0["object"].as_str().unwrap().starts_with("libkalloc.a("),
+        "{r0}"
+    );
+    let chain: Vec<&str> = f["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert_eq!(chain.last(), Some(&"flush_tlb_kernel_range"));
+    assert!(
+        chain[0].starts_with("kalloc_"),
+        "chain starts at an exported root: {chain:?}"
+    );
+    assert!(
+        chain
+            .iter()
+            .any(|x| x.contains("pcpu_post_unmap_tlb_flush"))
+    );
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("undefined symbol: flush_tlb_kernel_range"),
+        "the linker's own words are kept"
+    );
+    assert_eq!(
+        c["reproduce"],
+        "linkmatrix check --config configs/percpu-2021.yaml --cell arm-smp-nommu-release"
+    );
+}
+
+#[test]
+fn zsmalloc_2013_module_references_an_unexported_flush_on_arm_up() {
+    let (code, r, err) = check_json(&repo(), &["--config", "configs/zsmalloc-2013.yaml"]);
+    assert_eq!(code, 1, "{err}\n{r:#}");
+    assert_eq!(failing(&r), ["arm-up-mmu-release"]);
+    let c = cell(&r, "arm-up-mmu-release");
+    let kinds: Vec<&str> = c["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["unexported-symbol"], "{c:#}");
+    assert_eq!(c["findings"][0]["symbol"], "local_flush_tlb_kernel_range");
+    assert!(
+        c["findings"][0]["chain"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("kalloc_")
+    );
+}
+
+#[test]
+fn report_file_is_written_and_matches_stdout() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("r.json");
+    let arg = format!("json={}", path.display());
+    let (code, r, err) = check_json(
+        &repo(),
+        &[
+            "--config",
+            "configs/percpu-2021.yaml",
+            "--cell",
+            "arm-smp-*",
+            "--report",
+            &arg,
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    let file: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(file, r);
+    assert_eq!(r["summary"]["cells"], 2);
+}
+
+/// A copy of the repository's matrix, targets and fixtures in a temporary
+/// project, so that a test may edit them.
+fn project_copy() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir(d.path().join(".git")).unwrap();
+    for sub in [
+        "targets",
+        "templates",
+        "configs",
+        "fixtures/platform",
+        "fixtures/kalloc/src",
+    ] {
+        copy_tree(&repo().join(sub), &d.path().join(sub));
+    }
+    std::fs::copy(
+        repo().join("fixtures/kalloc/Cargo.toml"),
+        d.path().join("fixtures/kalloc/Cargo.toml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo().join("Cargo.lock"),
+        d.path().join("fixtures/kalloc/Cargo.lock"),
+    )
+    .unwrap();
+    d
+}
+
+fn cached_ids(r: &Value) -> Vec<String> {
+    let mut v: Vec<String> = r["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["cached"] == true)
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn unchanged_cells_come_from_the_cache_and_a_platform_edit_rebuilds_only_its_arch() {
+    let d = project_copy();
+    let cfg = ["--config", "configs/default.yaml"];
+    let (code, r1, err) = check_json(d.path(), &cfg);
+    assert_eq!(code, 0, "{err}\n{r1:#}");
+    assert!(cached_ids(&r1).is_empty());
+    let (_, r2, _) = check_json(d.path(), &cfg);
+    assert_eq!(
+        cached_ids(&r2).len(),
+        8,
+        "second run: every cell from the cache"
+    );
+    assert_eq!(r2["summary"], r1["summary"]);
+    // Touch an ARM platform file: ARM cells rebuild, x86 cells do not.
+    let plat = d.path().join("fixtures/platform/arm/platform.c");
+    let mut text = std::fs::read_to_string(&plat).unwrap();
+    text.push_str("\n/* edited by a test */\n");
+    std::fs::write(&plat, text).unwrap();
+    let (code, r3, err) = check_json(d.path(), &cfg);
+    assert_eq!(code, 0, "{err}");
+    let cached = cached_ids(&r3);
+    assert_eq!(
+        cached,
+        [
+            "x86-smp-mmu-release",
+            "x86-smp-nommu-release",
+            "x86-up-mmu-release",
+            "x86-up-nommu-release"
+        ]
+    );
+    // --no-cache rebuilds everything.
+    let (_, r4, _) = check_json(
+        d.path(),
+        &[
+            "--config",
+            "configs/default.yaml",
+            "--no-cache",
+            "--cell",
+            "x86-up-*",
+        ],
+    );
+    assert!(cached_ids(&r4).is_empty());
+}
+
+const EXT_LIB: &str = r#"#![no_std]
+//! A small no_std crate outside linkmatrix's repository.
+use bitflags::bitflags;
+
+bitflags! {
+    /// Request flags.
+    pub struct Flags: u32 {
+        const FAST = 1;
+        const WIDE = 2;
+    }
+}
+
+extern "C" {
+    fn platform_alloc_page() -> *mut u8;
+    fn board_led_on(mask: u32);
+    #[cfg(feature = "telemetry")]
+    fn telemetry_send(v: u32) -> i32;
+}
+
+#[no_mangle]
+pub extern "C" fn ext_request(bits: u32) -> usize {
+    let f = Flags::from_bits_truncate(bits);
+    if f.contains(Flags::WIDE) {
+        unsafe { board_led_on(bits) };
+    }
+    unsafe { platform_alloc_page() as usize }
+}
+
+#[cfg(feature = "telemetry")]
+#[no_mangle]
+pub extern "C" fn ext_report(v: u32) -> i32 {
+    unsafe { telemetry_send(v) }
+}
+
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    loop {}
+}
+"#;
+
+#[test]
+fn a_crate_outside_the_repository_with_init_and_bundled_targets() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "Cargo.toml",
+        "[package]\nname = \"ext-driver\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nbitflags = \"2\"\n\n[features]\ntelemetry = []\n",
+    );
+    write(d.path(), "src/lib.rs", EXT_LIB);
+    let o = linkmatrix(d.path())
+        .env("LINKMATRIX_BUNDLE", "embedded")
+        .args(["init", "--target", "arm", "--target", "x86"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cfg = std::fs::read_to_string(d.path().join("linkmatrix.yaml")).unwrap();
+    assert!(cfg.contains("telemetry: [false, true]"), "{cfg}");
+    // Edit it as a user would: the board provides `board_led_on` at run time.
+    let cfg = cfg.replace("allow-undefined: []", "allow-undefined: [board_led_*]");
+    std::fs::write(d.path().join("linkmatrix.yaml"), cfg).unwrap();
+    let o = linkmatrix(d.path())
+        .env("LINKMATRIX_BUNDLE", "embedded")
+        .args(["check", "--no-provision", "--format", "json"])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert_eq!(o.status.code(), Some(1), "{err}\n{r:#}");
+    let mut bad = failing(&r);
+    bad.sort();
+    assert_eq!(
+        bad,
+        ["arm-telemetry-release", "x86-telemetry-release"],
+        "{r:#}"
+    );
+    for id in ["arm-telemetry-release", "x86-telemetry-release"] {
+        let c = cell(&r, id);
+        let syms: Vec<&str> = c["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["symbol"].as_str().unwrap())
+            .collect();
+        assert_eq!(syms, ["telemetry_send"], "{c:#}");
+        assert_eq!(
+            c["findings"][0]["referenced_by"][0]["function"],
+            "ext_report"
+        );
+        assert_eq!(c["findings"][0]["referenced_by"][0]["file"], "src/lib.rs");
+    }
+    assert_eq!(cell(&r, "arm-no-telemetry-release")["status"], "pass");
+}
+
+#[test]
+fn a_missing_toolchain_is_an_error_cell_with_the_fix() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "targets/ghost.yaml",
+        "triple: armv7a-none-eabi\ncc: {compiler: [no-such-cc-xyz]}\nlinker: {program: [ld.lld]}\ntoolchain: {apt: [clang-99]}\n",
+    );
+    write(
+        d.path(),
+        "Cargo.toml",
+        "[package]\nname = \"g\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    write(
+        d.path(),
+        "src/lib.rs",
+        "#![no_std]\n#[panic_handler]\nfn p(_: &core::panic::PanicInfo<'_>) -> ! { loop {} }\n",
+    );
+    write(
+        d.path(),
+        "linkmatrix.yaml",
+        "crate: .\ntargets: [ghost, arm]\n",
+    );
+    let (code, r, err) = check_json(d.path(), &[]);
+    assert_eq!(code, 2, "{err}\n{r:#}");
+    let g = cell(&r, "ghost-release");
+    assert_eq!(g["status"], "error");
+    let e = g["error"].as_str().unwrap();
+    assert!(
+        e.contains("no-such-cc-xyz") && e.contains("apt-get install -y clang-99"),
+        "{e}"
+    );
+    assert_eq!(
+        cell(&r, "arm-release")["status"],
+        "pass",
+        "the other cell still runs"
+    );
+}
