@@ -1,6 +1,11 @@
 //! Integration tests: the real `linkmatrix` binary on real inputs. Topic
 //! modules; shared helpers in `util`.
-#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::missing_panics_doc,
+    clippy::format_push_string,
+    clippy::many_single_char_names
+)]
 
 mod check;
 mod cli;
