@@ -200,3 +200,55 @@ fn bundled_configs_and_targets_all_load() {
         assert!(o.status.success(), "{}: {}", p.display(), stderr(&o));
     }
 }
+
+fn readme_yaml_blocks() -> Vec<String> {
+    let text = std::fs::read_to_string(crate::util::repo().join("README.md")).unwrap();
+    let mut blocks = Vec::new();
+    let mut cur: Option<String> = None;
+    for line in text.lines() {
+        match (&mut cur, line.trim_start()) {
+            (None, "```yaml") => cur = Some(String::new()),
+            (Some(b), "```") => {
+                blocks.push(std::mem::take(b));
+                cur = None;
+            }
+            (Some(b), _) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            _ => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn every_yaml_block_in_the_readme_loads() {
+    let blocks = readme_yaml_blocks();
+    assert!(
+        blocks.len() >= 2,
+        "README has its matrix and target examples"
+    );
+    for block in blocks {
+        let d = project();
+        if block.contains("triple:") {
+            // A target file: give it the platform it names.
+            let repo = crate::util::repo();
+            crate::util::copy_tree(
+                &repo.join("fixtures/platform"),
+                &d.path().join("fixtures/platform"),
+            );
+            crate::util::copy_tree(&repo.join("templates"), &d.path().join("templates"));
+            write(d.path(), "targets/arm.yaml", &block);
+            write(d.path(), "linkmatrix.yaml", "crate: .\ntargets: [arm]\n");
+        } else {
+            write(d.path(), "linkmatrix.yaml", &block);
+        }
+        let o = run(d.path(), &["plan", "--format", "json"]);
+        assert!(
+            o.status.success(),
+            "README block does not load:\n{block}\n{}",
+            stderr(&o)
+        );
+    }
+}
