@@ -1,8 +1,8 @@
 //! Building one cell: the crate with cargo (for the cell's target, features
 //! and profile, as a staticlib; artifact paths from cargo's JSON messages),
 //! and the target's platform sources with the target's C compiler (flags
-//! from the `cc` crate plus the target file, `-DCONFIG_*` from the cell's
-//! options). Every command goes through `process`.
+//! from the target file, `-DCONFIG_*` from the cell's options). Every
+//! command goes through `process`, so timeouts and Ctrl-C reach it.
 //!
 //! A failure here is data (`BuildFailure`), turned into a `build-error`
 //! finding by the caller.
@@ -192,47 +192,28 @@ pub fn defines(cell: &Cell) -> Vec<String> {
 }
 
 /// Compile the platform sources; the objects, in source order.
+///
+/// The command line is built here rather than by the `cc` crate: cc
+/// detects the compiler family by running the compiler itself, outside the
+/// process module (no timeout, no process group), so a hanging compiler
+/// hung linkmatrix. Every flag comes from the target file anyway.
 pub fn build_platform(
     target: &Target,
     cc: &Tool,
-    host: &str,
     cell: &Cell,
     out_dir: &Path,
     timeout: Option<Duration>,
     log: &dyn Fn(&Cmd),
 ) -> Result<Vec<PathBuf>, BuildFailure> {
-    let tool_err = |m: String| BuildFailure {
-        message: m,
+    std::fs::create_dir_all(out_dir).map_err(|e| BuildFailure {
+        message: format!("creating {}: {e}", out_dir.display()),
         is_code: false,
         interrupted: false,
-    };
-    std::fs::create_dir_all(out_dir)
-        .map_err(|e| tool_err(format!("creating {}: {e}", out_dir.display())))?;
-    let mut b = cc::Build::new();
-    b.target(&target.triple)
-        .host(host)
-        .compiler(&cc.path)
-        .no_default_flags(true)
-        .opt_level(2)
-        .debug(true)
-        .cargo_metadata(false)
-        .cargo_warnings(false)
-        .cargo_debug(false)
-        .emit_rerun_if_env_changed(false)
-        .out_dir(out_dir);
-    b.flag(format!("--target={}", target.cc_target));
-    for f in &target.cflags {
-        b.flag(f);
-    }
-    for i in &target.include {
-        b.include(i);
-    }
-    for d in defines(cell) {
-        b.define(&d, None);
-    }
-    let tool = b
-        .try_get_compiler()
-        .map_err(|e| tool_err(format!("C compiler for {}: {e}", target.triple)))?;
+    })?;
+    let mut args: Vec<String> = vec![format!("--target={}", target.cc_target)];
+    args.extend(target.cflags.iter().cloned());
+    args.extend(target.include.iter().map(|i| format!("-I{}", i.display())));
+    args.extend(defines(cell).into_iter().map(|d| format!("-D{d}")));
     let mut objs = Vec::new();
     for (i, src) in target.sources.iter().enumerate() {
         let stem = src
@@ -240,8 +221,8 @@ pub fn build_platform(
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         let obj = out_dir.join(format!("{i:02}-{stem}.o"));
-        let cmd = Cmd::new(tool.path())
-            .args(tool.args())
+        let cmd = Cmd::new(&cc.path)
+            .args(&args)
             .arg("-c")
             .arg(src)
             .arg("-o")

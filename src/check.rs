@@ -471,7 +471,6 @@ fn run_cell(
     let objs = match build::build_platform(
         target,
         &p.cc,
-        &p.setup.rust.host,
         cell,
         &dir.join("platform"),
         remaining(),

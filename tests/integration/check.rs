@@ -366,3 +366,13 @@ fn a_missing_toolchain_is_an_error_cell_with_the_fix() {
         "the other cell still runs"
     );
 }
+
+#[test]
+fn seed001_success_stub_hides_the_reference_in_release_only() {
+    let (code, r, err) = check_json(&repo(), &["--config", "configs/seed001-stub-ok.yaml"]);
+    assert_eq!(code, 1, "{err}\n{r:#}");
+    assert_eq!(cell(&r, "arm-smp-nommu-release")["status"], "pass", "{r:#}");
+    let dev = cell(&r, "arm-smp-nommu-dev");
+    assert_eq!(dev["status"], "fail");
+    assert_eq!(dev["findings"][0]["symbol"], "flush_tlb_kernel_range");
+}

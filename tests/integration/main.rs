@@ -10,5 +10,6 @@
 mod check;
 mod cli;
 mod config;
+mod faults;
 mod plan;
 mod util;

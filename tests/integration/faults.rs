@@ -1,0 +1,180 @@
+//! Faults in the programs linkmatrix runs (ROBUSTNESS.md 9-12), injected
+//! with fake compilers and linkers declared in a test target file.
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::util::{linkmatrix, stderr, write};
+
+/// A crate, a target file whose C compiler or linker is `fake`, a matrix.
+fn faulty_project(cc: &str, linker: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "Cargo.toml",
+        "[package]\nname = \"f\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[features]\nx = []\n",
+    );
+    write(
+        d.path(),
+        "src/lib.rs",
+        "#![no_std]\n#[no_mangle]\npub extern \"C\" fn f_entry() -> u32 { 7 }\n#[cfg(target_os = \"none\")]\n#[panic_handler]\nfn p(_: &core::panic::PanicInfo<'_>) -> ! { loop {} }\n",
+    );
+    write(d.path(), "plat.c", "int plat(void) { return 1; }\n");
+    write(
+        d.path(),
+        "targets/fake.yaml",
+        &format!(
+            "triple: armv7a-none-eabi\ncc: {{compiler: [{cc}], flags: [-ffreestanding]}}\nlinker: {{program: [{linker}]}}\nplatform: {{sources: [../plat.c]}}\n"
+        ),
+    );
+    write(
+        d.path(),
+        "linkmatrix.yaml",
+        "crate: .\ntargets: [fake]\noptions:\n  x: {feature: x}\naxes:\n  x: [false, true]\n",
+    );
+    d
+}
+
+fn script(dir: &Path, name: &str, body: &str) {
+    let p = write(dir, name, &format!("#!/bin/sh\n{body}\n"));
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Running (a zombie waiting for a reaper that is not us does not count).
+fn pid_alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(") ")
+                .map(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn robustness_09_missing_compiler_is_an_error_cell_with_the_fix() {
+    let d = faulty_project("no-such-compiler-7", "ld.lld");
+    let o = linkmatrix(d.path())
+        .args(["check", "--no-provision", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    for c in r["cells"].as_array().unwrap() {
+        assert_eq!(c["status"], "error");
+        assert!(
+            c["error"].as_str().unwrap().contains("apt-get install -y"),
+            "{c}"
+        );
+    }
+}
+
+#[test]
+fn robustness_10_a_linker_killed_by_sigsegv_is_named() {
+    let d = faulty_project("clang", "./segv-ld");
+    script(d.path(), "segv-ld", "kill -SEGV $$");
+    let o = linkmatrix(d.path())
+        .args(["check", "--no-provision", "--format", "json"])
+        .output()
+        .unwrap();
+    let r: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
+    assert_eq!(o.status.code(), Some(2), "{r:#}");
+    for c in r["cells"].as_array().unwrap() {
+        assert_eq!(c["status"], "error", "{c:#}");
+        assert!(c["error"].as_str().unwrap().contains("SIGSEGV"), "{c:#}");
+    }
+}
+
+#[test]
+fn robustness_11_a_hanging_compiler_is_killed_by_the_cell_timeout() {
+    let d = faulty_project("./hang-cc", "ld.lld");
+    script(
+        d.path(),
+        "hang-cc",
+        "echo $$ >> \"$(dirname \"$0\")/pids\"; sleep 300 & echo $! >> \"$(dirname \"$0\")/pids\"; wait",
+    );
+    let start = Instant::now();
+    let o = linkmatrix(d.path())
+        .args([
+            "check",
+            "--no-provision",
+            "--format",
+            "json",
+            "--timeout",
+            "4",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        start.elapsed()
+    );
+    let r: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
+    assert_eq!(o.status.code(), Some(2));
+    for c in r["cells"].as_array().unwrap() {
+        assert_eq!(c["status"], "error");
+        assert!(c["error"].as_str().unwrap().contains("timed out"), "{c:#}");
+    }
+    let pids = std::fs::read_to_string(d.path().join("pids")).unwrap();
+    for pid in pids.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
+        assert!(
+            !pid_alive(pid),
+            "process {pid} of a timed-out cell survived"
+        );
+    }
+}
+
+#[test]
+fn robustness_12_ctrl_c_ends_every_child_and_writes_no_report() {
+    let d = faulty_project("./hang-cc", "ld.lld");
+    script(
+        d.path(),
+        "hang-cc",
+        "echo $$ >> \"$(dirname \"$0\")/pids\"; sleep 300 & echo $! >> \"$(dirname \"$0\")/pids\"; wait",
+    );
+    let report = d.path().join("report.json");
+    let mut child = linkmatrix(d.path())
+        .args(["check", "--no-provision", "--jobs", "2", "--report"])
+        .arg(format!("json={}", report.display()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until both cells are in the hanging compiler.
+    let start = Instant::now();
+    while std::fs::read_to_string(d.path().join("pids")).map_or(0, |s| s.lines().count()) < 4 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "cells never reached the compiler"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sent = Instant::now();
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(5),
+            "not stopped within 5 s of Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
+    assert!(!report.exists(), "a report was written after Ctrl-C");
+    let pids = std::fs::read_to_string(d.path().join("pids")).unwrap();
+    for pid in pids.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
+        assert!(!pid_alive(pid), "process {pid} survived Ctrl-C");
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+}
