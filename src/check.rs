@@ -45,6 +45,52 @@ pub struct CheckOptions {
     pub verbose: bool,
     /// Print only the summary.
     pub quiet: bool,
+    /// Run only shard K of N (1-based).
+    pub shard: Option<(usize, usize)>,
+}
+
+/// Parse `K/N` (1 <= K <= N).
+pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
+    let (k, n) = s
+        .split_once('/')
+        .with_context(|| format!("--shard {s}: expected K/N, e.g. 1/4"))?;
+    let (k, n): (usize, usize) = (
+        k.trim()
+            .parse()
+            .with_context(|| format!("--shard {s}: K is not a number"))?,
+        n.trim()
+            .parse()
+            .with_context(|| format!("--shard {s}: N is not a number"))?,
+    );
+    if n == 0 || k == 0 || k > n {
+        anyhow::bail!("--shard {s}: need 1 <= K <= N");
+    }
+    Ok((k, n))
+}
+
+/// Which shard (0-based) runs each cell: longest first onto the least
+/// loaded shard when earlier durations are known, else round robin.
+/// Deterministic for the same cells and durations.
+pub fn assign_shards(ids: &[&str], durations: &BTreeMap<&str, u64>, n: usize) -> Vec<usize> {
+    if durations.is_empty() {
+        return (0..ids.len()).map(|i| i % n).collect();
+    }
+    let avg = durations.values().sum::<u64>() / durations.len() as u64;
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_by_key(|&i| {
+        (
+            std::cmp::Reverse(durations.get(ids[i]).copied().unwrap_or(avg)),
+            i,
+        )
+    });
+    let mut load = vec![0u64; n];
+    let mut out = vec![0; ids.len()];
+    for i in order {
+        let s = (0..n).min_by_key(|&s| (load[s], s)).unwrap_or(0);
+        load[s] += durations.get(ids[i]).copied().unwrap_or(avg).max(1);
+        out[i] = s;
+    }
+    out
 }
 
 /// A target ready to build: toolchain, sysroot, C compiler, linker.
@@ -69,11 +115,12 @@ struct CacheEntry {
 
 /// Run the matrix. The report lists every selected cell.
 pub fn run(m: &Matrix, opts: &CheckOptions, err: &mut dyn Write) -> Result<Report> {
-    let cells: Vec<&Cell> = m
+    let all: Vec<&Cell> = m
         .cells
         .iter()
         .filter(|c| opts.cells.is_empty() || opts.cells.iter().any(|p| p.matches(&c.id)))
         .collect();
+    let cells = all.clone();
     let work = m.root.join("target").join("linkmatrix").join(
         m.path
             .file_stem()
@@ -106,6 +153,29 @@ pub fn run(m: &Matrix, opts: &CheckOptions, err: &mut dyn Write) -> Result<Repor
             chains = Toolchains::probe();
         }
     }
+
+    // Shards: the cells this run leaves to others are `skipped`.
+    let mut skipped: BTreeSet<&str> = BTreeSet::new();
+    if let Some((k, n)) = opts.shard {
+        let ids: Vec<&str> = cells.iter().map(|c| c.id.as_str()).collect();
+        let durations: BTreeMap<&str, u64> = ids
+            .iter()
+            .filter_map(|id| {
+                let e: CacheEntry =
+                    cache::read_entry(&work.join("cache").join(format!("{id}.json")))?;
+                (e.outcome.duration_ms > 0).then_some((*id, e.outcome.duration_ms))
+            })
+            .collect();
+        for (id, s) in ids.iter().zip(assign_shards(&ids, &durations, n)) {
+            if s != k - 1 {
+                skipped.insert(id);
+            }
+        }
+    }
+    let cells: Vec<&Cell> = cells
+        .into_iter()
+        .filter(|c| !skipped.contains(c.id.as_str()))
+        .collect();
 
     // Cache keys need only file contents and toolchain identities.
     let inputs = crate_inputs(&m.manifest);
@@ -191,9 +261,12 @@ pub fn run(m: &Matrix, opts: &CheckOptions, err: &mut dyn Write) -> Result<Repor
         let _ = reporter.join();
     });
     let mut results = results.into_inner().unwrap_or_default();
-    let outcomes: Vec<CellOutcome> = cells
+    let outcomes: Vec<CellOutcome> = all
         .iter()
         .map(|c| {
+            if skipped.contains(c.id.as_str()) {
+                return outcome(c, opts, Status::Skipped, Vec::new(), None, Duration::ZERO);
+            }
             results.remove(&c.id).unwrap_or_else(|| {
                 outcome(
                     c,

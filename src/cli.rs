@@ -65,6 +65,8 @@ pub enum Command {
     /// List the undefined symbols of ELF files, objects and archives, with
     /// the functions that reference them.
     Inspect(InspectArgs),
+    /// Combine shard reports (JSON) into one, and gate on it.
+    Merge(MergeArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -135,9 +137,19 @@ pub struct CheckArgs {
     /// Output on stdout.
     #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
     pub format: CheckFormat,
-    /// Also write a report: KIND=PATH, KIND is json (repeatable).
+    /// Also write a report: KIND=PATH, KIND is json, junit, sarif, github,
+    /// markdown or html (repeatable).
     #[arg(long, value_name = "KIND=PATH")]
     pub report: Vec<String>,
+    /// Known findings: they pass (marked `baseline: true`); new ones fail.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Record this run's findings as the baseline.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+    /// Run only shard K of N (1-based); the other cells are `skipped`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
     /// Rebuild every cell even if its inputs did not change.
     #[arg(long)]
     pub no_cache: bool,
@@ -150,6 +162,23 @@ pub struct CheckArgs {
     /// Matrix expansion.
     #[command(flatten)]
     pub matrix: MatrixArgs,
+}
+
+/// `merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard reports written with `check --report json=…`.
+    #[arg(required = true)]
+    pub reports: Vec<PathBuf>,
+    /// Output on stdout.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
+    /// Also write a report: KIND=PATH (repeatable).
+    #[arg(long, value_name = "KIND=PATH")]
+    pub report: Vec<String>,
+    /// Known findings pass; new ones fail.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
 }
 
 /// `init`.

@@ -186,6 +186,51 @@ fn bundled_target(name: &str) -> Result<Target> {
     m.targets.into_values().next().context("no such target")
 }
 
+/// After a run (or a merge): apply the baseline, write the report files,
+/// print (GitHub commands too under GitHub Actions, and the step summary),
+/// and return the exit code.
+fn finish(
+    mut report: model::Report,
+    specs: &[report::ReportSpec],
+    baseline: Option<&report::baseline::Baseline>,
+    format: CheckFormat,
+    out: &mut dyn Write,
+) -> Result<u8> {
+    let fixed = baseline
+        .map(|b| report::baseline::apply(&mut report, b))
+        .unwrap_or_default();
+    report::write_reports(&report, specs)?;
+    let github = std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true");
+    match format {
+        CheckFormat::Json => out.write_all(&report::to_json(&report)?)?,
+        CheckFormat::Human => {
+            if github {
+                out.write_all(report::formats::github(&report).as_bytes())?;
+            }
+            report::print_human(&report, out)?;
+        }
+    }
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&summary)
+            .with_context(|| {
+                format!("GITHUB_STEP_SUMMARY {}", PathBuf::from(&summary).display())
+            })?;
+        f.write_all(report::formats::markdown(&report).as_bytes())?;
+    }
+    if !fixed.is_empty() {
+        let mut err = anstream::stderr();
+        writeln!(err, "fixed since the baseline (remove them from it):")?;
+        for e in &fixed {
+            writeln!(err, "  {}", e.signature)?;
+        }
+    }
+    Ok(report::exit_code(&report))
+}
+
 /// Run a parsed command line; the exit code.
 pub fn run(cli: &Cli) -> Result<u8> {
     let mut out = anstream::stdout();
@@ -226,7 +271,13 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 config_arg: shown,
                 verbose: cli.verbose,
                 quiet: cli.quiet,
+                shard: args.shard.as_deref().map(check::parse_shard).transpose()?,
             };
+            let baseline = args
+                .baseline
+                .as_deref()
+                .map(report::baseline::load)
+                .transpose()?;
             let _ = ctrlc::set_handler(process::interrupt);
             let report = check::run(&m, &opts, &mut anstream::stderr())?;
             if process::interrupted() {
@@ -241,12 +292,30 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 }
                 return Ok(EXIT_INTERRUPTED);
             }
-            report::write_reports(&report, &reports)?;
-            match args.format {
-                CheckFormat::Json => out.write_all(&report::to_json(&report)?)?,
-                CheckFormat::Human => report::print_human(&report, &mut out)?,
+            if let Some(path) = &args.write_baseline {
+                let b = report::baseline::from_report(&report);
+                cache::write_atomic(path, &serde_json::to_vec_pretty(&b)?)?;
             }
-            Ok(report::exit_code(&report))
+            finish(report, &reports, baseline.as_ref(), args.format, &mut out)
+        }
+        Command::Merge(args) => {
+            let reports: Vec<report::ReportSpec> = args
+                .report
+                .iter()
+                .map(|s| s.parse())
+                .collect::<Result<_>>()?;
+            let baseline = args
+                .baseline
+                .as_deref()
+                .map(report::baseline::load)
+                .transpose()?;
+            let parts = args
+                .reports
+                .iter()
+                .map(|p| report::load(p))
+                .collect::<Result<Vec<_>>>()?;
+            let merged = report::merge(&parts)?;
+            finish(merged, &reports, baseline.as_ref(), args.format, &mut out)
         }
         Command::Init(args) => {
             let manifest = cli

@@ -393,8 +393,6 @@ struct JsonCell<'a> {
 struct GithubEntry<'a> {
     cell: &'a str,
     target: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    shard: Option<String>,
 }
 
 /// Write the plan.
@@ -421,24 +419,21 @@ pub fn render(
             writeln!(out)
         }
         PlanFormat::Github => {
-            let include: Vec<GithubEntry<'_>> = match shards {
-                Some(n) => (1..=n)
-                    .map(|k| GithubEntry {
-                        cell: "*",
-                        target: "",
-                        shard: Some(format!("{k}/{n}")),
-                    })
-                    .collect(),
-                None => m
-                    .cells
-                    .iter()
-                    .map(|c| GithubEntry {
-                        cell: &c.id,
-                        target: &c.target,
-                        shard: None,
-                    })
-                    .collect(),
-            };
+            if let Some(n) = shards {
+                let include: Vec<serde_json::Value> = (1..=n.max(1))
+                    .map(|k| serde_json::json!({ "shard": format!("{k}/{}", n.max(1)) }))
+                    .collect();
+                serde_json::to_writer(&mut *out, &serde_json::json!({ "include": include }))?;
+                return writeln!(out);
+            }
+            let include: Vec<GithubEntry<'_>> = m
+                .cells
+                .iter()
+                .map(|c| GithubEntry {
+                    cell: &c.id,
+                    target: &c.target,
+                })
+                .collect();
             serde_json::to_writer(&mut *out, &serde_json::json!({ "include": include }))?;
             writeln!(out)
         }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::util::{copy_tree, linkmatrix, repo, stderr, write};
+use crate::util::{linkmatrix, project_copy, repo, stderr, write};
 
 fn check_json(cwd: &Path, args: &[&str]) -> (i32, Value, String) {
     let o = linkmatrix(cwd)
@@ -148,33 +148,6 @@ fn report_file_is_written_and_matches_stdout() {
     let file: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(file, r);
     assert_eq!(r["summary"]["cells"], 2);
-}
-
-/// A copy of the repository's matrix, targets and fixtures in a temporary
-/// project, so that a test may edit them.
-fn project_copy() -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    std::fs::create_dir(d.path().join(".git")).unwrap();
-    for sub in [
-        "targets",
-        "templates",
-        "configs",
-        "fixtures/platform",
-        "fixtures/kalloc/src",
-    ] {
-        copy_tree(&repo().join(sub), &d.path().join(sub));
-    }
-    std::fs::copy(
-        repo().join("fixtures/kalloc/Cargo.toml"),
-        d.path().join("fixtures/kalloc/Cargo.toml"),
-    )
-    .unwrap();
-    std::fs::copy(
-        repo().join("Cargo.lock"),
-        d.path().join("fixtures/kalloc/Cargo.lock"),
-    )
-    .unwrap();
-    d
 }
 
 fn cached_ids(r: &Value) -> Vec<String> {

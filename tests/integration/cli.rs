@@ -60,10 +60,19 @@ fn bad_usage_exits_2() {
 fn doctor_names_the_toolchain_for_arm_and_x86() {
     let o = run(&repo(), &["doctor"]);
     let out = stdout(&o);
-    assert!(o.status.success(), "not buildable here (run `linkmatrix setup`):\n{out}");
+    assert!(
+        o.status.success(),
+        "not buildable here (run `linkmatrix setup`):\n{out}"
+    );
     assert!(out.contains("arm (armv7a-none-eabi): buildable"), "{out}");
-    assert!(out.contains("x86 (x86_64-unknown-none): buildable"), "{out}");
-    assert!(out.contains("std:") && out.contains("rustc 1."), "names the toolchain:\n{out}");
+    assert!(
+        out.contains("x86 (x86_64-unknown-none): buildable"),
+        "{out}"
+    );
+    assert!(
+        out.contains("std:") && out.contains("rustc 1."),
+        "names the toolchain:\n{out}"
+    );
     assert!(out.contains("linker:") && out.contains("cc:"), "{out}");
 }
 
@@ -72,5 +81,8 @@ fn setup_says_what_it_would_run() {
     let o = run(&repo(), &["setup", "--dry-run", "--target", "arm"]);
     assert!(o.status.success());
     let out = stdout(&o);
-    assert!(out.contains("nothing to install") || out.contains("+ "), "{out}");
+    assert!(
+        out.contains("nothing to install") || out.contains("+ "),
+        "{out}"
+    );
 }

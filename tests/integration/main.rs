@@ -12,4 +12,5 @@ mod cli;
 mod config;
 mod faults;
 mod plan;
+mod reports;
 mod util;

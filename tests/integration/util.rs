@@ -77,3 +77,30 @@ pub fn one_screen(text: &str, lines: usize) {
         "more than {lines} lines:\n{text}"
     );
 }
+
+/// A copy of the repository's matrix, targets and fixtures in a temporary
+/// project, so that a test may edit them.
+pub fn project_copy() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir(d.path().join(".git")).unwrap();
+    for sub in [
+        "targets",
+        "templates",
+        "configs",
+        "fixtures/platform",
+        "fixtures/kalloc/src",
+    ] {
+        copy_tree(&repo().join(sub), &d.path().join(sub));
+    }
+    std::fs::copy(
+        repo().join("fixtures/kalloc/Cargo.toml"),
+        d.path().join("fixtures/kalloc/Cargo.toml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo().join("Cargo.lock"),
+        d.path().join("fixtures/kalloc/Cargo.lock"),
+    )
+    .unwrap();
+    d
+}

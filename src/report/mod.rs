@@ -1,7 +1,12 @@
 //! Rendering a [`Report`]: the human summary (a table of cells and status,
-//! then each finding with its chain and reproduce command) and JSON, and
-//! writing report files atomically (`--report KIND=PATH`). Printers write
-//! to `&mut dyn Write`; only `write_reports` touches the file system.
+//! then each finding with its chain and reproduce command), JSON, and the
+//! formats of [`formats`] and [`html`]; writing report files atomically
+//! (`--report KIND=PATH`); merging shard reports. Printers write to
+//! `&mut dyn Write`; only `write_reports` touches the file system.
+pub mod baseline;
+pub mod formats;
+pub mod html;
+
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -24,7 +29,20 @@ pub struct ReportSpec {
 pub enum ReportKind {
     /// `linkmatrix/report/v1`.
     Json,
+    /// JUnit XML.
+    Junit,
+    /// SARIF 2.1.0.
+    Sarif,
+    /// GitHub workflow commands.
+    Github,
+    /// Markdown.
+    Markdown,
+    /// A self-contained HTML page.
+    Html,
 }
+
+/// The kinds, as written on the command line.
+pub const KINDS: &str = "json, junit, sarif, github, markdown, html";
 
 impl std::str::FromStr for ReportSpec {
     type Err = anyhow::Error;
@@ -35,7 +53,12 @@ impl std::str::FromStr for ReportSpec {
         };
         let kind = match kind {
             "json" => ReportKind::Json,
-            other => bail!("--report {other}=…: unknown kind (json)"),
+            "junit" => ReportKind::Junit,
+            "sarif" => ReportKind::Sarif,
+            "github" => ReportKind::Github,
+            "markdown" | "md" => ReportKind::Markdown,
+            "html" => ReportKind::Html,
+            other => bail!("--report {other}=…: unknown kind ({KINDS})"),
         };
         if path.is_empty() || path.starts_with('-') {
             bail!("--report {s}: bad path");
@@ -67,24 +90,93 @@ pub fn to_json(r: &Report) -> Result<Vec<u8>> {
     Ok(v)
 }
 
-/// Write every report file; each is written whole or not at all.
+/// Render one format.
+pub fn render(r: &Report, kind: ReportKind) -> Result<Vec<u8>> {
+    Ok(match kind {
+        ReportKind::Json => to_json(r)?,
+        ReportKind::Junit => formats::junit(r).into_bytes(),
+        ReportKind::Sarif => {
+            let mut v = serde_json::to_vec_pretty(&formats::sarif(r))?;
+            v.push(b'\n');
+            v
+        }
+        ReportKind::Github => formats::github(r).into_bytes(),
+        ReportKind::Markdown => formats::markdown(r).into_bytes(),
+        ReportKind::Html => html::render(r).into_bytes(),
+    })
+}
+
+/// Write every report file; each is written whole or not at all. All are
+/// rendered before the first is written.
 pub fn write_reports(r: &Report, specs: &[ReportSpec]) -> Result<()> {
-    for s in specs {
-        let bytes = match s.kind {
-            ReportKind::Json => to_json(r)?,
-        };
+    let rendered: Vec<(&ReportSpec, Vec<u8>)> = specs
+        .iter()
+        .map(|s| render(r, s.kind).map(|b| (s, b)))
+        .collect::<Result<_>>()?;
+    for (s, bytes) in rendered {
         crate::cache::write_atomic(&s.path, &bytes)?;
     }
     Ok(())
 }
 
+/// Read a JSON report (for `merge`).
+pub fn load(path: &std::path::Path) -> Result<Report> {
+    let bytes =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+    let r: Report = serde_json::from_slice(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: not a linkmatrix report: {e}", path.display()))?;
+    if r.schema != crate::model::REPORT_SCHEMA {
+        bail!(
+            "{}: schema `{}`, expected `{}`",
+            path.display(),
+            r.schema,
+            crate::model::REPORT_SCHEMA
+        );
+    }
+    Ok(r)
+}
+
+/// Merge shard reports: for each cell the outcome of the shard that ran it
+/// (not `skipped`), in the order of the first report.
+pub fn merge(reports: &[Report]) -> Result<Report> {
+    let Some(first) = reports.first() else {
+        bail!("merge: no reports");
+    };
+    for r in reports {
+        if r.config != first.config {
+            bail!(
+                "merge: reports of different matrices ({} and {})",
+                first.config,
+                r.config
+            );
+        }
+    }
+    let mut order: Vec<String> = Vec::new();
+    let mut chosen: std::collections::BTreeMap<String, crate::model::CellOutcome> =
+        std::collections::BTreeMap::new();
+    for r in reports {
+        for c in &r.cells {
+            if !chosen.contains_key(&c.id) {
+                order.push(c.id.clone());
+            }
+            match chosen.get(&c.id) {
+                Some(prev) if prev.status != Status::Skipped && c.status != Status::Skipped => {
+                    bail!("merge: cell {} was run by two shards", c.id);
+                }
+                Some(prev) if prev.status != Status::Skipped => {}
+                _ => {
+                    chosen.insert(c.id.clone(), c.clone());
+                }
+            }
+        }
+    }
+    let cells = order.iter().filter_map(|id| chosen.remove(id)).collect();
+    Ok(Report::new(first.config.clone(), cells))
+}
+
 fn finding_line(f: &Finding) -> String {
-    match &f.symbol {
-        Some(s) => format!(
-            "{}: {}",
-            f.kind,
-            crate::inspect::demangle(s).unwrap_or_else(|| s.clone())
-        ),
+    match formats::symbol_name(f) {
+        Some(s) => format!("{}: {s}", f.kind),
         None => f.kind.to_string(),
     }
 }

@@ -1,0 +1,149 @@
+//! Baselines: findings a team has accepted, recorded by a stable signature
+//! (cell id, kind, symbol, referencing function without its hash), so a
+//! gate fails only on new findings and says which known ones are fixed.
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{CellOutcome, Finding, Report, Status};
+
+/// The baseline file schema.
+pub const BASELINE_SCHEMA: &str = "linkmatrix/baseline/v1";
+
+/// A baseline file.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Baseline {
+    /// Always [`BASELINE_SCHEMA`].
+    pub schema: String,
+    /// Accepted findings.
+    pub findings: Vec<Entry>,
+}
+
+/// One accepted finding.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Entry {
+    /// The stable signature.
+    pub signature: String,
+    /// Its cell.
+    pub cell: String,
+    /// Its kind.
+    pub kind: String,
+    /// Its symbol.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<String>,
+    /// The first referencing function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+}
+
+/// Strip a trailing `::h0123456789abcdef` legacy-mangling hash.
+fn without_hash(f: &str) -> &str {
+    match f.rsplit_once("::h") {
+        Some((head, h)) if h.len() == 16 && h.chars().all(|c| c.is_ascii_hexdigit()) => head,
+        _ => f,
+    }
+}
+
+fn first_function(f: &Finding) -> Option<&str> {
+    f.referenced_by
+        .iter()
+        .map(|r| without_hash(&r.function))
+        .min()
+}
+
+/// `cell|kind|symbol|function`.
+pub fn signature(c: &CellOutcome, f: &Finding) -> String {
+    format!(
+        "{}|{}|{}|{}",
+        c.id,
+        f.kind,
+        f.symbol.as_deref().unwrap_or(""),
+        first_function(f).unwrap_or("")
+    )
+}
+
+/// The baseline of a report's current findings.
+pub fn from_report(r: &Report) -> Baseline {
+    let mut findings: Vec<Entry> = r
+        .cells
+        .iter()
+        .flat_map(|c| {
+            c.findings.iter().map(move |f| Entry {
+                signature: signature(c, f),
+                cell: c.id.clone(),
+                kind: f.kind.to_string(),
+                symbol: f.symbol.clone(),
+                function: first_function(f).map(str::to_owned),
+            })
+        })
+        .collect();
+    findings.sort();
+    findings.dedup();
+    Baseline {
+        schema: BASELINE_SCHEMA.to_owned(),
+        findings,
+    }
+}
+
+/// Read a baseline file.
+pub fn load(path: &Path) -> Result<Baseline> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let b: Baseline = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: not a linkmatrix baseline", path.display()))?;
+    if b.schema != BASELINE_SCHEMA {
+        bail!(
+            "{}: schema `{}`, expected `{BASELINE_SCHEMA}`",
+            path.display(),
+            b.schema
+        );
+    }
+    Ok(b)
+}
+
+/// Mark known findings `baseline: true`; a failing cell whose findings are
+/// all known passes. Returns the baseline entries no longer found in the
+/// cells that ran (fixed: remove them).
+pub fn apply(r: &mut Report, b: &Baseline) -> Vec<Entry> {
+    let known: BTreeSet<&str> = b.findings.iter().map(|e| e.signature.as_str()).collect();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    for c in &mut r.cells {
+        let sigs: Vec<String> = c.findings.iter().map(|f| signature(c, f)).collect();
+        for (f, sig) in c.findings.iter_mut().zip(sigs) {
+            if known.contains(sig.as_str()) {
+                f.baseline = true;
+                seen.insert(sig);
+            }
+        }
+        if c.status == Status::Fail && c.findings.iter().all(|f| f.baseline) {
+            c.status = Status::Pass;
+        }
+    }
+    let ran: BTreeSet<&str> = r
+        .cells
+        .iter()
+        .filter(|c| c.status != Status::Skipped && c.status != Status::Error)
+        .map(|c| c.id.as_str())
+        .collect();
+    let fixed = b
+        .findings
+        .iter()
+        .filter(|e| ran.contains(e.cell.as_str()) && !seen.contains(&e.signature))
+        .cloned()
+        .collect();
+    *r = Report::new(r.config.clone(), std::mem::take(&mut r.cells));
+    fixed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_not_part_of_the_signature() {
+        assert_eq!(without_hash("kalloc::f::h0123456789abcdef"), "kalloc::f");
+        assert_eq!(without_hash("kalloc::f"), "kalloc::f");
+        assert_eq!(without_hash("a::hello"), "a::hello");
+    }
+}

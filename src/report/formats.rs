@@ -1,0 +1,373 @@
+//! Machine formats rendered from one [`Report`]: JUnit XML, SARIF 2.1.0,
+//! GitHub workflow commands, Markdown. Pure functions from a report to
+//! bytes; nothing here writes files.
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::model::{CellOutcome, Finding, FindingKind, Report, Status};
+
+const KINDS: [FindingKind; 5] = [
+    FindingKind::UndefinedSymbol,
+    FindingKind::UnexportedSymbol,
+    FindingKind::ForbiddenSymbol,
+    FindingKind::BuildError,
+    FindingKind::LinkError,
+];
+
+fn describe(kind: FindingKind) -> &'static str {
+    match kind {
+        FindingKind::UndefinedSymbol => "A symbol is referenced that nothing in the image defines.",
+        FindingKind::UnexportedSymbol => {
+            "A module references a symbol the platform defines but does not export."
+        }
+        FindingKind::ForbiddenSymbol => "A symbol the policy forbids is reachable.",
+        FindingKind::BuildError => "The crate or the platform did not compile.",
+        FindingKind::LinkError => {
+            "The linker refused the image for a reason other than undefined symbols."
+        }
+    }
+}
+
+/// The finding's symbol, demangled.
+pub fn symbol_name(f: &Finding) -> Option<String> {
+    f.symbol
+        .as_ref()
+        .map(|s| crate::inspect::demangle(s).unwrap_or_else(|| s.clone()))
+}
+
+/// One line about a finding: `undefined-symbol flush_tlb_kernel_range`.
+pub fn headline(f: &Finding) -> String {
+    match symbol_name(f) {
+        Some(s) => format!("{} {s}", f.kind),
+        None => f.kind.to_string(),
+    }
+}
+
+/// Several lines about a finding: where, the chain, the tool's words.
+pub fn details(f: &Finding) -> String {
+    let mut s = String::new();
+    for r in &f.referenced_by {
+        let _ = write!(s, "referenced by {}", r.function);
+        if let (Some(file), Some(line)) = (&r.file, r.line) {
+            let _ = write!(s, " at {file}:{line}");
+        }
+        s.push('\n');
+    }
+    if !f.chain.is_empty() {
+        let _ = writeln!(s, "chain: {}", f.chain.join(" -> "));
+    }
+    if let Some(m) = &f.message {
+        s.push_str(m);
+        s.push('\n');
+    }
+    s
+}
+
+fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 forbids most control characters, even escaped.
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => out.push('?'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn secs(ms: u64) -> String {
+    format!("{:.3}", ms as f64 / 1000.0)
+}
+
+/// JUnit XML: one testcase per cell; failures carry the findings.
+pub fn junit(r: &Report) -> String {
+    let total_ms: u64 = r.cells.iter().map(|c| c.duration_ms).sum();
+    let s = &r.summary;
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        x,
+        "<testsuites name=\"linkmatrix\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">",
+        s.cells,
+        s.fail,
+        s.error,
+        s.skipped,
+        secs(total_ms)
+    );
+    let _ = writeln!(
+        x,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">",
+        xml(&r.config),
+        s.cells,
+        s.fail,
+        s.error,
+        s.skipped,
+        secs(total_ms)
+    );
+    for c in &r.cells {
+        let _ = write!(
+            x,
+            "    <testcase classname=\"linkmatrix.{}\" name=\"{}\" time=\"{}\">",
+            xml(&c.target),
+            xml(&c.id),
+            secs(c.duration_ms)
+        );
+        match c.status {
+            Status::Fail => {
+                for f in c.findings.iter().filter(|f| !f.baseline) {
+                    let _ = write!(
+                        x,
+                        "\n      <failure type=\"{}\" message=\"{}\">{}</failure>",
+                        f.kind,
+                        xml(&headline(f)),
+                        xml(&details(f))
+                    );
+                }
+            }
+            Status::Error => {
+                let msg = c.error.as_deref().unwrap_or("error");
+                let first = msg.lines().next().unwrap_or(msg);
+                let _ = write!(
+                    x,
+                    "\n      <error type=\"error\" message=\"{}\">{}</error>",
+                    xml(first),
+                    xml(msg)
+                );
+            }
+            Status::Skipped => x.push_str("\n      <skipped/>"),
+            Status::Pass => {}
+        }
+        let _ = write!(
+            x,
+            "\n      <system-out>reproduce: {}</system-out>\n    </testcase>\n",
+            xml(&c.reproduce)
+        );
+    }
+    x.push_str("  </testsuite>\n</testsuites>\n");
+    x
+}
+
+fn uri(path: &str) -> String {
+    let encoded: String = path
+        .chars()
+        .map(|c| match c {
+            ' ' => "%20".to_owned(),
+            '%' => "%25".to_owned(),
+            '#' => "%23".to_owned(),
+            '?' => "%3F".to_owned(),
+            c => c.to_string(),
+        })
+        .collect();
+    if path.starts_with('/') {
+        format!("file://{encoded}")
+    } else {
+        encoded
+    }
+}
+
+/// SARIF 2.1.0: one result per finding, at the referencing file:line;
+/// rule ids are the finding kinds.
+pub fn sarif(r: &Report) -> Value {
+    let rules: Vec<Value> = KINDS
+        .iter()
+        .map(|k| {
+            json!({
+                "id": k.as_str(),
+                "shortDescription": {"text": describe(*k)},
+                "defaultConfiguration": {"level": "error"},
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for c in &r.cells {
+        for f in &c.findings {
+            let rule_index = KINDS.iter().position(|k| *k == f.kind).unwrap_or(0);
+            let mut text = format!("{} in cell {}", headline(f), c.id);
+            if !f.chain.is_empty() {
+                let _ = write!(text, " (chain: {})", f.chain.join(" -> "));
+            }
+            let locations: Vec<Value> = match f.referenced_by.iter().find(|x| x.file.is_some()) {
+                Some(rf) => {
+                    let mut region = json!({});
+                    if let Some(l) = rf.line.filter(|l| *l > 0) {
+                        region = json!({"startLine": l});
+                    }
+                    let mut phys = json!({"artifactLocation": {"uri": uri(rf.file.as_deref().unwrap_or_default())}});
+                    if region.as_object().is_some_and(|o| !o.is_empty()) {
+                        phys["region"] = region;
+                    }
+                    vec![json!({
+                        "physicalLocation": phys,
+                        "logicalLocations": [{"fullyQualifiedName": rf.function, "kind": "function"}],
+                    })]
+                }
+                None => {
+                    vec![json!({"physicalLocation": {"artifactLocation": {"uri": uri(&r.config)}}})]
+                }
+            };
+            let mut res = json!({
+                "ruleId": f.kind.as_str(),
+                "ruleIndex": rule_index,
+                "level": if f.baseline { "note" } else { "error" },
+                "message": {"text": text},
+                "locations": locations,
+                "partialFingerprints": {"linkmatrix/v1": crate::report::baseline::signature(c, f)},
+                "properties": {"cell": c.id, "target": c.target, "chain": f.chain, "reproduce": c.reproduce},
+            });
+            if f.baseline {
+                res["baselineState"] = json!("unchanged");
+            }
+            results.push(res);
+        }
+    }
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "linkmatrix",
+                "version": r.tool_version,
+                "informationUri": "https://github.com/linkmatrix/linkmatrix",
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    })
+}
+
+fn gh_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn gh_prop(s: &str) -> String {
+    gh_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// GitHub workflow commands: a `::group::` per cell with its details, an
+/// `::error` per new finding at the referencing file:line.
+pub fn github(r: &Report) -> String {
+    let mut out = String::new();
+    for c in &r.cells {
+        let _ = writeln!(out, "::group::{}: {}", gh_data(&c.id), c.status);
+        let _ = writeln!(out, "target {} features {}", c.target, c.features.join(","));
+        if let Some(e) = &c.error {
+            let _ = writeln!(out, "error: {e}");
+        }
+        for f in &c.findings {
+            let _ = writeln!(
+                out,
+                "{}{}",
+                headline(f),
+                if f.baseline { " (baseline)" } else { "" }
+            );
+            for l in details(f).lines() {
+                let _ = writeln!(out, "  {l}");
+            }
+        }
+        let _ = writeln!(out, "reproduce: {}", c.reproduce);
+        out.push_str("::endgroup::\n");
+    }
+    for c in &r.cells {
+        if let Some(e) = &c.error {
+            let _ = writeln!(
+                out,
+                "::error title={}::{}",
+                gh_prop(&format!("linkmatrix {} error", c.id)),
+                gh_data(e)
+            );
+        }
+        for f in c.findings.iter().filter(|f| !f.baseline) {
+            let mut props = Vec::new();
+            if let Some(rf) = f.referenced_by.iter().find(|x| x.file.is_some()) {
+                props.push(format!(
+                    "file={}",
+                    gh_prop(rf.file.as_deref().unwrap_or_default())
+                ));
+                if let Some(l) = rf.line {
+                    props.push(format!("line={l}"));
+                }
+            }
+            props.push(format!(
+                "title={}",
+                gh_prop(&format!("{} ({})", headline(f), c.id))
+            ));
+            let msg = format!("{}\n{}reproduce: {}", headline(f), details(f), c.reproduce);
+            let _ = writeln!(out, "::error {}::{}", props.join(","), gh_data(&msg));
+        }
+    }
+    out
+}
+
+fn md(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// A Markdown summary (for `$GITHUB_STEP_SUMMARY` and pull requests).
+pub fn markdown(r: &Report) -> String {
+    let s = &r.summary;
+    let mut out = format!(
+        "## linkmatrix: {} cells, {} pass, {} fail, {} error, {} skipped\n\n",
+        s.cells, s.pass, s.fail, s.error, s.skipped
+    );
+    out.push_str("| cell | target | status | findings |\n|---|---|---|---|\n");
+    for c in &r.cells {
+        let icon = match c.status {
+            Status::Pass => "✅ pass",
+            Status::Fail => "❌ fail",
+            Status::Error => "⚠️ error",
+            Status::Skipped => "⏭️ skipped",
+        };
+        let what = cell_summary(c);
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {icon} | {} |",
+            c.id,
+            c.target,
+            md(&what)
+        );
+    }
+    for c in r.cells.iter().filter(|c| !c.findings.is_empty()) {
+        let _ = writeln!(out, "\n### `{}`\n", c.id);
+        for f in &c.findings {
+            let base = if f.baseline { " (baseline)" } else { "" };
+            let _ = writeln!(out, "- **{}**{base}", md(&headline(f)));
+            for rf in &f.referenced_by {
+                let at = match (&rf.file, rf.line) {
+                    (Some(file), Some(l)) => format!(" at `{file}:{l}`"),
+                    _ => String::new(),
+                };
+                let _ = writeln!(out, "  - referenced by `{}`{at}", rf.function);
+            }
+            if !f.chain.is_empty() {
+                let _ = writeln!(out, "  - chain: `{}`", f.chain.join(" → "));
+            }
+        }
+        let _ = writeln!(out, "\n`{}`", c.reproduce);
+    }
+    out
+}
+
+/// Findings of a cell in one line.
+pub fn cell_summary(c: &CellOutcome) -> String {
+    if let Some(e) = &c.error {
+        return e.lines().next().unwrap_or_default().to_owned();
+    }
+    c.findings
+        .iter()
+        .map(|f| {
+            if f.baseline {
+                format!("{} (baseline)", headline(f))
+            } else {
+                headline(f)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,31 @@
+//! The HTML report: one self-contained file (no network assets). The
+//! matrix as a grid — a row per arch, a column per option set — coloured
+//! by status; selecting a cell shows its options, findings, chains and
+//! reproduce command. The report's JSON is embedded and rendered by a
+//! small script, so the file works offline and from `file://`.
+use crate::model::Report;
+
+const TEMPLATE: &str = include_str!("../../templates/report.html");
+
+/// Render the page.
+pub fn render(r: &Report) -> String {
+    // Safe inside <script>: no `</` sequence can close the element.
+    let data = serde_json::to_string(r)
+        .unwrap_or_else(|_| "{}".to_owned())
+        .replace("</", "<\\/")
+        .replace("<!--", "<\\!--");
+    let title = format!(
+        "linkmatrix: {} — {} pass, {} fail, {} error",
+        r.config, r.summary.pass, r.summary.fail, r.summary.error
+    );
+    TEMPLATE
+        .replace("{{title}}", &escape(&title))
+        .replace("{{data}}", &data)
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
