@@ -65,6 +65,8 @@ pub enum Command {
     /// List the undefined symbols of ELF files, objects and archives, with
     /// the functions that reference them.
     Inspect(InspectArgs),
+    /// Parse a linker or modpost log (a file, or - for stdin) into findings.
+    Explain(ExplainArgs),
     /// Combine shard reports (JSON) into one, and gate on it.
     Merge(MergeArgs),
     /// Print shell completions.
@@ -162,6 +164,16 @@ pub struct CheckArgs {
     /// Matrix expansion.
     #[command(flatten)]
     pub matrix: MatrixArgs,
+}
+
+/// `explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The log; `-` or nothing reads standard input.
+    pub log: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
 }
 
 /// `merge`.

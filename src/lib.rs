@@ -14,6 +14,7 @@ pub mod cache;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod explain;
 pub mod expr;
 pub mod init;
 pub mod inspect;
@@ -372,6 +373,31 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 CheckFormat::Human => inspect::print_human(&reports, &mut out)?,
             }
             Ok(0)
+        }
+        Command::Explain(args) => {
+            let explained = match args.log.as_deref().filter(|p| *p != Path::new("-")) {
+                Some(p) => {
+                    let f = std::fs::File::open(p)
+                        .with_context(|| format!("{}: cannot read", p.display()))?;
+                    explain::explain(&mut std::io::BufReader::with_capacity(1 << 16, f))
+                        .with_context(|| format!("{}: read failed", p.display()))?
+                }
+                None => explain::explain(&mut std::io::stdin().lock())
+                    .context("reading standard input")?,
+            };
+            match args.format {
+                CheckFormat::Json => {
+                    let v = serde_json::json!({
+                        "schema": "linkmatrix/explain/v1",
+                        "lines": explained.lines,
+                        "findings": explained.findings,
+                    });
+                    serde_json::to_writer_pretty(&mut out, &v)?;
+                    writeln!(out)?;
+                }
+                CheckFormat::Human => explain::print_human(&explained, &mut out)?,
+            }
+            Ok(u8::from(!explained.findings.is_empty()))
         }
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "linkmatrix", &mut out);

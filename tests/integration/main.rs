@@ -10,6 +10,7 @@
 mod check;
 mod cli;
 mod config;
+mod explain;
 mod faults;
 mod plan;
 mod reports;
