@@ -251,7 +251,9 @@ pub fn analyze_with_origins(
             if s.is_global() && !name.is_empty() {
                 a.defined.insert(name.to_owned());
             }
-            if s.kind() != SymbolKind::Text || name.is_empty() {
+            // Functions, and data objects (tables of function pointers
+            // reference code too): both are nodes of the reference graph.
+            if !matches!(s.kind(), SymbolKind::Text | SymbolKind::Data) || name.is_empty() {
                 continue;
             }
             let Some(sec) = s.section_index() else {
@@ -358,6 +360,31 @@ pub fn analyze_with_origins(
                 };
                 if !a.edges[from].iter().any(|e| same(e, &edge)) {
                     a.edges[from].push(edge);
+                }
+            }
+        }
+    }
+
+    // Undefined symbols that no relocation we follow mentions (e.g. from
+    // debug sections) are still undefined.
+    for f in &files {
+        for sym in f.symbols() {
+            if !sym.is_undefined() {
+                continue;
+            }
+            let Ok(name) = sym.name() else { continue };
+            if name.is_empty() || a.defined.contains(name) {
+                continue;
+            }
+            match undef_ids.get(name) {
+                Some(&id) => {
+                    if !sym.is_weak() {
+                        undefs[id].1 = false;
+                    }
+                }
+                None => {
+                    undef_ids.insert(name.to_owned(), undefs.len());
+                    undefs.push((name.to_owned(), sym.is_weak(), Vec::new()));
                 }
             }
         }

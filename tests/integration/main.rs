@@ -12,6 +12,7 @@ mod cli;
 mod config;
 mod explain;
 mod faults;
+mod inspect;
 mod plan;
 mod reports;
 mod util;
