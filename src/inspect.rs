@@ -376,16 +376,13 @@ pub fn analyze_with_origins(
             if name.is_empty() || a.defined.contains(name) {
                 continue;
             }
-            match undef_ids.get(name) {
-                Some(&id) => {
-                    if !sym.is_weak() {
-                        undefs[id].1 = false;
-                    }
+            if let Some(&id) = undef_ids.get(name) {
+                if !sym.is_weak() {
+                    undefs[id].1 = false;
                 }
-                None => {
-                    undef_ids.insert(name.to_owned(), undefs.len());
-                    undefs.push((name.to_owned(), sym.is_weak(), Vec::new()));
-                }
+            } else {
+                undef_ids.insert(name.to_owned(), undefs.len());
+                undefs.push((name.to_owned(), sym.is_weak(), Vec::new()));
             }
         }
     }
