@@ -18,8 +18,7 @@ fn nm_undefined(path: &std::path::Path) -> BTreeSet<String> {
     for line in String::from_utf8_lossy(&o.stdout).lines() {
         let parts: Vec<&str> = line.split_whitespace().collect();
         let (kind, name) = match parts.as_slice() {
-            [k, n] => (*k, *n),
-            [_, k, n] => (*k, *n),
+            [k, n] | [_, k, n] => (*k, *n),
             _ => continue,
         };
         match kind {
