@@ -47,6 +47,11 @@ pub struct CheckOptions {
     pub quiet: bool,
     /// Run only shard K of N (1-based).
     pub shard: Option<(usize, usize)>,
+    /// Also build each optimized cell's debug twin and report symbols
+    /// undefined only there (`latent-undefined`).
+    pub latent: bool,
+    /// Latent references fail the cell instead of warning.
+    pub deny_latent: bool,
 }
 
 /// Parse `K/N` (1 <= K <= N).
@@ -121,11 +126,7 @@ pub fn run(m: &Matrix, opts: &CheckOptions, err: &mut dyn Write) -> Result<Repor
         .filter(|c| opts.cells.is_empty() || opts.cells.iter().any(|p| p.matches(&c.id)))
         .collect();
     let cells = all.clone();
-    let work = m.root.join("target").join("linkmatrix").join(
-        m.path
-            .file_stem()
-            .map_or_else(|| "matrix".to_owned(), |s| s.to_string_lossy().into_owned()),
-    );
+    let work = work_dir(m);
 
     // One run per work directory at a time; a second one says it waits.
     let _lock = cache::lock(&work.join(".lock"), || {
@@ -176,6 +177,21 @@ pub fn run(m: &Matrix, opts: &CheckOptions, err: &mut dyn Write) -> Result<Repor
         .into_iter()
         .filter(|c| !skipped.contains(c.id.as_str()))
         .collect();
+    // Latent references: each optimized cell's debug twin runs beside it.
+    let twins: Vec<Cell> = if opts.latent {
+        cells
+            .iter()
+            .filter(|c| !matches!(c.profile.as_str(), "dev" | "debug"))
+            .map(|c| Cell {
+                id: format!("{}{TWIN}", c.id),
+                profile: "dev".to_owned(),
+                ..(*c).clone()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let cells: Vec<&Cell> = cells.into_iter().chain(twins.iter()).collect();
 
     // Cache keys need only file contents and toolchain identities.
     let inputs = crate_inputs(&m.manifest);
@@ -261,6 +277,15 @@ pub fn run(m: &Matrix, opts: &CheckOptions, err: &mut dyn Write) -> Result<Repor
         let _ = reporter.join();
     });
     let mut results = results.into_inner().unwrap_or_default();
+    for twin in &twins {
+        let Some(t) = results.remove(&twin.id) else {
+            continue;
+        };
+        let id = twin.id.trim_end_matches(TWIN);
+        if let Some(o) = results.get_mut(id) {
+            add_latent(o, &t, opts.deny_latent);
+        }
+    }
     let outcomes: Vec<CellOutcome> = all
         .iter()
         .map(|c| {
@@ -280,6 +305,40 @@ pub fn run(m: &Matrix, opts: &CheckOptions, err: &mut dyn Write) -> Result<Repor
         })
         .collect();
     Ok(Report::new(opts.config_arg.clone(), outcomes))
+}
+
+/// Suffix of a cell's debug twin (internal; never in a report).
+const TWIN: &str = "~dev";
+
+/// Symbols undefined in the debug twin but not in the cell: latent.
+fn add_latent(o: &mut CellOutcome, twin: &CellOutcome, deny: bool) {
+    if !matches!(o.status, Status::Pass | Status::Fail) {
+        return;
+    }
+    let have: BTreeSet<&str> = o
+        .findings
+        .iter()
+        .filter_map(|f| f.symbol.as_deref())
+        .collect();
+    let latent: Vec<Finding> = twin
+        .findings
+        .iter()
+        .filter(|f| matches!(f.kind, FindingKind::UndefinedSymbol | FindingKind::UnexportedSymbol))
+        .filter(|f| f.symbol.as_deref().is_some_and(|s| !have.contains(s)))
+        .map(|f| {
+            let mut l = f.clone();
+            l.kind = FindingKind::LatentUndefined;
+            l.message = Some(
+                "undefined in this cell's debug (dev profile) build but not in this one: the optimizer removed the reference, and a change that keeps the code path will bring it back"
+                    .to_owned(),
+            );
+            l
+        })
+        .collect();
+    if deny && !latent.is_empty() {
+        o.status = Status::Fail;
+    }
+    o.findings.extend(latent);
 }
 
 fn reproduce(opts: &CheckOptions, id: &str) -> String {
@@ -571,10 +630,43 @@ fn run_cell(
         Mode::Module => module_findings(m, target, &inputs, &roots, &log),
     };
     match findings {
-        Ok(f) if f.is_empty() => fail(Status::Pass, f, None),
-        Ok(f) => fail(Status::Fail, f, None),
+        Ok((f, image)) => {
+            // What `why` and `diff` need later, without rebuilding.
+            let roots = match m.mode {
+                Mode::Image => [vec![target.entry.clone()], roots].concat(),
+                Mode::Module => roots,
+            };
+            cache::write_entry(&dir.join(INSPECT_FILE), &Inspected { image, roots });
+            let status = if f.iter().any(|x| !x.is_warning()) {
+                Status::Fail
+            } else {
+                Status::Pass
+            };
+            fail(status, f, None)
+        }
         Err(e) => fail(Status::Error, Vec::new(), Some(e)),
     }
+}
+
+/// Per cell: the image that was inspected and the roots followed.
+pub const INSPECT_FILE: &str = "inspect.json";
+
+/// What a cell's inspection used, for the triage verbs.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Inspected {
+    /// The linked (or permissively linked) image.
+    pub image: Option<PathBuf>,
+    /// The roots.
+    pub roots: Vec<String>,
+}
+
+/// The work directory of a matrix.
+pub fn work_dir(m: &Matrix) -> PathBuf {
+    m.root.join("target").join("linkmatrix").join(
+        m.path
+            .file_stem()
+            .map_or_else(|| "matrix".to_owned(), |s| s.to_string_lossy().into_owned()),
+    )
 }
 
 /// The crate's exported (`#[no_mangle]`) functions: the roots.
@@ -722,7 +814,7 @@ fn image_findings(
     inputs: &LinkInputs<'_>,
     roots: &[String],
     log: &dyn Fn(&Cmd),
-) -> Result<Vec<Finding>, String> {
+) -> Result<(Vec<Finding>, Option<PathBuf>), String> {
     let (real, image) = inputs.image(log).map_err(tool_error)?;
     let mut out = Vec::new();
     let mut all_roots = vec![inputs.target.entry.clone()];
@@ -753,7 +845,7 @@ fn image_findings(
     {
         out.push(link_error(&real));
     }
-    Ok(out)
+    Ok((out, image))
 }
 
 fn link_error(r: &LinkResult) -> Finding {
@@ -769,16 +861,16 @@ fn module_findings(
     inputs: &LinkInputs<'_>,
     roots: &[String],
     log: &dyn Fn(&Cmd),
-) -> Result<Vec<Finding>, String> {
+) -> Result<(Vec<Finding>, Option<PathBuf>), String> {
     let (platform, module, insp) = inputs.module(log).map_err(tool_error)?;
     let mut out = Vec::new();
     let Some(plat) = platform.output.as_ref().filter(|_| platform.success) else {
         out.push(link_error(&platform));
-        return Ok(out);
+        return Ok((out, None));
     };
     if !module.success {
         out.push(link_error(&module));
-        return Ok(out);
+        return Ok((out, None));
     }
     let pdata = inspect::read_file(plat).map_err(|e| format!("{e:#}"))?;
     let pname = plat.display().to_string();
@@ -823,7 +915,7 @@ fn module_findings(
         out.push(f);
     }
     policy_findings(m, &a, &mut out);
-    Ok(out)
+    Ok((out, Some(insp)))
 }
 
 fn report_events(rx: &mpsc::Receiver<Event>, total: usize, opts: &CheckOptions) {

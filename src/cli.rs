@@ -67,6 +67,28 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Parse a linker or modpost log (a file, or - for stdin) into findings.
     Explain(ExplainArgs),
+    /// Every chain from a root to SYMBOL in a cell.
+    Why {
+        /// The symbol (mangled or demangled).
+        symbol: String,
+        /// The cell.
+        #[arg(long, value_name = "ID")]
+        cell: String,
+    },
+    /// What differs between two cells: options, undefined and defined
+    /// symbols, and when each symbol is undefined over the matrix.
+    Diff {
+        /// One cell.
+        a: String,
+        /// The other.
+        b: String,
+    },
+    /// From a failing cell, the smallest set of option changes (from a
+    /// passing cell) that still fails.
+    Minimize {
+        /// The failing cell.
+        id: String,
+    },
     /// Combine shard reports (JSON) into one, and gate on it.
     Merge(MergeArgs),
     /// Print shell completions.
@@ -152,6 +174,13 @@ pub struct CheckArgs {
     /// Run only shard K of N (1-based); the other cells are `skipped`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// Also build each optimized cell in debug and report symbols undefined
+    /// only there as `latent-undefined` warnings.
+    #[arg(long)]
+    pub latent: bool,
+    /// Make warnings fail: `--deny latent` (implies --latent).
+    #[arg(long, value_name = "WHAT", value_parser = ["latent"])]
+    pub deny: Vec<String>,
     /// Rebuild every cell even if its inputs did not change.
     #[arg(long)]
     pub no_cache: bool,

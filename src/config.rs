@@ -659,6 +659,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, LoadError> {
         manifest,
         package,
         mode,
+        axes: axes.iter().map(|(k, _)| k.clone()).collect(),
         options: decls,
         cells,
         targets,
@@ -932,6 +933,7 @@ impl Validator {
             OptionDecl {
                 name: name.to_owned(),
                 choices: choices.clone(),
+                features: features.clone(),
             },
             plan::OptionRule {
                 name: name.to_owned(),

@@ -24,6 +24,7 @@ pub mod plan;
 pub mod process;
 pub mod report;
 pub mod toolchain;
+pub mod triage;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -194,11 +195,12 @@ fn finish(
     mut report: model::Report,
     specs: &[report::ReportSpec],
     baseline: Option<&report::baseline::Baseline>,
+    deny_warnings: bool,
     format: CheckFormat,
     out: &mut dyn Write,
 ) -> Result<u8> {
     let fixed = baseline
-        .map(|b| report::baseline::apply(&mut report, b))
+        .map(|b| report::baseline::apply(&mut report, b, deny_warnings))
         .unwrap_or_default();
     report::write_reports(&report, specs)?;
     let github = std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true");
@@ -230,6 +232,40 @@ fn finish(
         }
     }
     Ok(report::exit_code(&report))
+}
+
+/// The matrix and quiet check options the triage verbs run cells with.
+fn triage_setup(cli: &Cli) -> Result<Option<(Matrix, check::CheckOptions)>> {
+    let m = match load(
+        cli,
+        &MatrixArgs {
+            max_cells: 10_000,
+            random: None,
+            seed: None,
+        },
+    )? {
+        Ok(m) => m,
+        Err(e) => {
+            config_error(&e);
+            return Ok(None);
+        }
+    };
+    let (_, _, shown) = config_path(cli)?;
+    let _ = ctrlc::set_handler(process::interrupt);
+    let opts = check::CheckOptions {
+        jobs: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        cells: Vec::new(),
+        no_cache: false,
+        no_provision: false,
+        timeout: Duration::from_secs(900),
+        config_arg: shown,
+        verbose: cli.verbose,
+        quiet: true,
+        shard: None,
+        latent: false,
+        deny_latent: false,
+    };
+    Ok(Some((m, opts)))
 }
 
 /// Run a parsed command line; the exit code.
@@ -273,6 +309,8 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 verbose: cli.verbose,
                 quiet: cli.quiet,
                 shard: args.shard.as_deref().map(check::parse_shard).transpose()?,
+                latent: args.latent || !args.deny.is_empty(),
+                deny_latent: args.deny.iter().any(|d| d == "latent"),
             };
             let baseline = args
                 .baseline
@@ -297,7 +335,14 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 let b = report::baseline::from_report(&report);
                 cache::write_atomic(path, &serde_json::to_vec_pretty(&b)?)?;
             }
-            finish(report, &reports, baseline.as_ref(), args.format, &mut out)
+            finish(
+                report,
+                &reports,
+                baseline.as_ref(),
+                opts.deny_latent,
+                args.format,
+                &mut out,
+            )
         }
         Command::Merge(args) => {
             let reports: Vec<report::ReportSpec> = args
@@ -316,7 +361,14 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 .map(|p| report::load(p))
                 .collect::<Result<Vec<_>>>()?;
             let merged = report::merge(&parts)?;
-            finish(merged, &reports, baseline.as_ref(), args.format, &mut out)
+            finish(
+                merged,
+                &reports,
+                baseline.as_ref(),
+                false,
+                args.format,
+                &mut out,
+            )
         }
         Command::Init(args) => {
             let manifest = cli
@@ -373,6 +425,24 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 CheckFormat::Human => inspect::print_human(&reports, &mut out)?,
             }
             Ok(0)
+        }
+        Command::Why { symbol, cell } => {
+            let Some((m, opts)) = triage_setup(cli)? else {
+                return Ok(EXIT_TOOL);
+            };
+            triage::why(&m, symbol, cell, &opts, &mut out)
+        }
+        Command::Diff { a, b } => {
+            let Some((m, opts)) = triage_setup(cli)? else {
+                return Ok(EXIT_TOOL);
+            };
+            triage::diff(&m, a, b, &opts, &mut out)
+        }
+        Command::Minimize { id } => {
+            let Some((m, opts)) = triage_setup(cli)? else {
+                return Ok(EXIT_TOOL);
+            };
+            triage::minimize(&m, id, &opts, &mut out)
         }
         Command::Explain(args) => {
             let explained = match args.log.as_deref().filter(|p| *p != Path::new("-")) {

@@ -101,6 +101,10 @@ pub enum FindingKind {
     BuildError,
     /// The linker refused for another reason.
     LinkError,
+    /// Undefined in the cell's debug build only: the optimizer removed the
+    /// reference in this build, and a change may bring it back (seed 001).
+    /// A warning unless `--deny latent`.
+    LatentUndefined,
 }
 
 impl FindingKind {
@@ -112,6 +116,7 @@ impl FindingKind {
             FindingKind::ForbiddenSymbol => "forbidden-symbol",
             FindingKind::BuildError => "build-error",
             FindingKind::LinkError => "link-error",
+            FindingKind::LatentUndefined => "latent-undefined",
         }
     }
 }
@@ -161,6 +166,11 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A warning: reported, but the cell still passes.
+    pub fn is_warning(&self) -> bool {
+        self.kind == FindingKind::LatentUndefined
+    }
+
     /// A finding about a symbol.
     pub fn symbol(kind: FindingKind, symbol: impl Into<String>) -> Self {
         Self {
@@ -286,6 +296,8 @@ pub struct Matrix {
     pub mode: Mode,
     /// Option declarations, in file order.
     pub options: Vec<OptionDecl>,
+    /// The names on axes (`arch`, `profile` and options), in file order.
+    pub axes: Vec<String>,
     /// Cells after axes, rules, include and exclude.
     pub cells: Vec<Cell>,
     /// The targets the cells use, by `arch` name.
@@ -303,6 +315,19 @@ pub struct OptionDecl {
     pub name: String,
     /// `None` for bool; the allowed values for a choice.
     pub choices: Option<Vec<String>>,
+    /// Value (`true` for a bool) to the cargo feature it turns on.
+    pub features: BTreeMap<String, String>,
+}
+
+impl OptionDecl {
+    /// The cargo feature `value` turns on, if any.
+    pub fn feature(&self, value: &Value) -> Option<&String> {
+        match value {
+            Value::Bool(true) => self.features.get("true"),
+            Value::Bool(false) => None,
+            Value::Str(s) => self.features.get(s),
+        }
+    }
 }
 
 /// Symbols that must never appear, and symbols that may stay undefined.

@@ -103,9 +103,9 @@ pub fn load(path: &Path) -> Result<Baseline> {
 }
 
 /// Mark known findings `baseline: true`; a failing cell whose findings are
-/// all known passes. Returns the baseline entries no longer found in the
+/// all known (or warnings, unless they are denied) passes. Returns the baseline entries no longer found in the
 /// cells that ran (fixed: remove them).
-pub fn apply(r: &mut Report, b: &Baseline) -> Vec<Entry> {
+pub fn apply(r: &mut Report, b: &Baseline, deny_warnings: bool) -> Vec<Entry> {
     let known: BTreeSet<&str> = b.findings.iter().map(|e| e.signature.as_str()).collect();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     for c in &mut r.cells {
@@ -116,7 +116,11 @@ pub fn apply(r: &mut Report, b: &Baseline) -> Vec<Entry> {
                 seen.insert(sig);
             }
         }
-        if c.status == Status::Fail && c.findings.iter().all(|f| f.baseline) {
+        if c.status == Status::Fail
+            && c.findings
+                .iter()
+                .all(|f| f.baseline || (f.is_warning() && !deny_warnings))
+        {
             c.status = Status::Pass;
         }
     }

@@ -7,12 +7,13 @@ use serde_json::{Value, json};
 
 use crate::model::{CellOutcome, Finding, FindingKind, Report, Status};
 
-const KINDS: [FindingKind; 5] = [
+const KINDS: [FindingKind; 6] = [
     FindingKind::UndefinedSymbol,
     FindingKind::UnexportedSymbol,
     FindingKind::ForbiddenSymbol,
     FindingKind::BuildError,
     FindingKind::LinkError,
+    FindingKind::LatentUndefined,
 ];
 
 fn describe(kind: FindingKind) -> &'static str {
@@ -25,6 +26,9 @@ fn describe(kind: FindingKind) -> &'static str {
         FindingKind::BuildError => "The crate or the platform did not compile.",
         FindingKind::LinkError => {
             "The linker refused the image for a reason other than undefined symbols."
+        }
+        FindingKind::LatentUndefined => {
+            "Undefined only in the debug build: optimization removed the reference, and a change may bring it back."
         }
     }
 }
@@ -119,7 +123,7 @@ pub fn junit(r: &Report) -> String {
         );
         match c.status {
             Status::Fail => {
-                for f in c.findings.iter().filter(|f| !f.baseline) {
+                for f in c.findings.iter().filter(|f| !f.baseline && !f.is_warning()) {
                     let _ = write!(
                         x,
                         "\n      <failure type=\"{}\" message=\"{}\">{}</failure>",
@@ -213,7 +217,7 @@ pub fn sarif(r: &Report) -> Value {
             let mut res = json!({
                 "ruleId": f.kind.as_str(),
                 "ruleIndex": rule_index,
-                "level": if f.baseline { "note" } else { "error" },
+                "level": if f.baseline { "note" } else if f.is_warning() { "warning" } else { "error" },
                 "message": {"text": text},
                 "locations": locations,
                 "partialFingerprints": {"linkmatrix/v1": crate::report::baseline::signature(c, f)},
@@ -284,6 +288,7 @@ pub fn github(r: &Report) -> String {
             );
         }
         for f in c.findings.iter().filter(|f| !f.baseline) {
+            let command = if f.is_warning() { "warning" } else { "error" };
             let mut props = Vec::new();
             if let Some(rf) = f.referenced_by.iter().find(|x| x.file.is_some()) {
                 props.push(format!(
@@ -299,7 +304,7 @@ pub fn github(r: &Report) -> String {
                 gh_prop(&format!("{} ({})", headline(f), c.id))
             ));
             let msg = format!("{}\n{}reproduce: {}", headline(f), details(f), c.reproduce);
-            let _ = writeln!(out, "::error {}::{}", props.join(","), gh_data(&msg));
+            let _ = writeln!(out, "::{command} {}::{}", props.join(","), gh_data(&msg));
         }
     }
     out

@@ -15,4 +15,5 @@ mod faults;
 mod inspect;
 mod plan;
 mod reports;
+mod triage;
 mod util;

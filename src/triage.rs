@@ -1,0 +1,429 @@
+//! The triage verbs on inspected cells: `why` (every chain from a root to
+//! a symbol), `diff` (what differs between two cells, and over the whole
+//! matrix the condition, in options, under which a symbol is undefined) and
+//! `minimize` (delta-debug a failing cell's option values toward a passing
+//! cell). They reuse `check` to have the cells built (from the cache when
+//! nothing changed) and `inspect` to read them.
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use crate::check::{self, CheckOptions, Inspected};
+use crate::inspect::{self, Unit};
+use crate::model::{Cell, CellOutcome, Matrix, Report, Status, Value};
+
+/// Run `cells` (not necessarily the matrix's own) through `check`, quietly.
+pub fn run_cells(m: &Matrix, cells: Vec<Cell>, base: &CheckOptions) -> Result<Report> {
+    let mut probe = m.clone();
+    probe.cells = cells;
+    let opts = CheckOptions {
+        cells: Vec::new(),
+        quiet: true,
+        shard: None,
+        latent: false,
+        deny_latent: false,
+        ..base.clone()
+    };
+    check::run(&probe, &opts, &mut std::io::sink())
+}
+
+fn find_cell<'a>(m: &'a Matrix, id: &str) -> Result<&'a Cell> {
+    m.cells.iter().find(|c| c.id == id).with_context(|| {
+        let ids: Vec<&str> = m.cells.iter().map(|c| c.id.as_str()).collect();
+        let hint = crate::config::closest(id, &ids)
+            .map(|c| format!("; did you mean `{c}`?"))
+            .unwrap_or_default();
+        format!("no cell `{id}` in {}{hint}", m.path.display())
+    })
+}
+
+/// The analysis of a checked cell's image.
+fn analysis(m: &Matrix, id: &str) -> Result<inspect::Analysis> {
+    let dir = check::work_dir(m).join("cells").join(id);
+    let ins: Inspected = crate::cache::read_entry(&dir.join(check::INSPECT_FILE))
+        .with_context(|| format!("cell `{id}` has no inspected image yet"))?;
+    let image = ins
+        .image
+        .with_context(|| format!("cell `{id}` did not link far enough to be inspected"))?;
+    let data = inspect::read_file(&image)?;
+    let name = image.display().to_string();
+    inspect::analyze(
+        &[Unit {
+            name: &name,
+            data: &data,
+        }],
+        &ins.roots,
+    )
+}
+
+/// `why SYMBOL --cell ID`.
+pub fn why(
+    m: &Matrix,
+    symbol: &str,
+    id: &str,
+    base: &CheckOptions,
+    out: &mut dyn Write,
+) -> Result<u8> {
+    let cell = find_cell(m, id)?.clone();
+    let report = run_cells(m, vec![cell], base)?;
+    if let Some(e) = report.cells.first().and_then(|c| c.error.clone()) {
+        bail!("cell `{id}` could not be built: {e}");
+    }
+    let a = analysis(m, id)?;
+    let chains = a.chains_to(symbol, 64);
+    if chains.is_empty() {
+        writeln!(out, "`{symbol}` is not reachable from any root in {id}")?;
+        return Ok(1);
+    }
+    writeln!(
+        out,
+        "{} chain{} from a root to `{symbol}` in {id}:",
+        chains.len(),
+        if chains.len() == 1 { "" } else { "s" }
+    )?;
+    for (i, c) in chains.iter().enumerate() {
+        writeln!(out, "{:>3}. {}", i + 1, c.join(" -> "))?;
+    }
+    Ok(0)
+}
+
+/// Symbols a cell's report says are undefined (or unexported).
+fn undefined_in(c: &CellOutcome) -> BTreeSet<String> {
+    c.findings
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.kind,
+                crate::model::FindingKind::UndefinedSymbol
+                    | crate::model::FindingKind::UnexportedSymbol
+            )
+        })
+        .filter_map(|f| f.symbol.clone())
+        .collect()
+}
+
+/// The smallest conjunctions of `option=value` that hold exactly in the
+/// cells of `inside` among `cells` (up to three literals).
+pub fn condition(cells: &[&CellOutcome], inside: &BTreeSet<&str>) -> Vec<Vec<(String, Value)>> {
+    let mut literals: Vec<(String, Value)> = Vec::new();
+    for c in cells {
+        for (k, v) in &c.options {
+            let lit = (k.clone(), v.clone());
+            if !literals.contains(&lit) {
+                literals.push(lit);
+            }
+        }
+        let lit = ("profile".to_owned(), Value::Str(c.profile.clone()));
+        if !literals.contains(&lit) {
+            literals.push(lit);
+        }
+    }
+    literals.sort();
+    let holds = |c: &CellOutcome, lits: &[&(String, Value)]| {
+        lits.iter().all(|(k, v)| {
+            if k == "profile" {
+                *v == Value::Str(c.profile.clone())
+            } else {
+                c.options.get(k) == Some(v)
+            }
+        })
+    };
+    let exact = |lits: &[&(String, Value)]| {
+        cells
+            .iter()
+            .all(|c| holds(c, lits) == inside.contains(c.id.as_str()))
+    };
+    let n = literals.len();
+    for size in 1..=3usize {
+        let mut found = Vec::new();
+        let mut idx: Vec<usize> = (0..size).collect();
+        if size > n {
+            break;
+        }
+        loop {
+            let lits: Vec<&(String, Value)> = idx.iter().map(|&i| &literals[i]).collect();
+            let distinct: BTreeSet<&String> = lits.iter().map(|(k, _)| k).collect();
+            if distinct.len() == size && exact(&lits) {
+                found.push(lits.iter().map(|l| (*l).clone()).collect());
+            }
+            // Next combination.
+            let mut i = size;
+            while i > 0 && idx[i - 1] == n - size + i - 1 {
+                i -= 1;
+            }
+            if i == 0 {
+                break;
+            }
+            idx[i - 1] += 1;
+            for j in i..size {
+                idx[j] = idx[j - 1] + 1;
+            }
+        }
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    Vec::new()
+}
+
+fn show_condition(c: &[(String, Value)]) -> String {
+    c.iter()
+        .map(|(k, v)| format!("`{k}={v}`"))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// `diff A B`.
+pub fn diff(m: &Matrix, a: &str, b: &str, base: &CheckOptions, out: &mut dyn Write) -> Result<u8> {
+    let (ca, cb) = (find_cell(m, a)?, find_cell(m, b)?);
+    let report = run_cells(m, m.cells.clone(), base)?;
+    let by_id: BTreeMap<&str, &CellOutcome> =
+        report.cells.iter().map(|c| (c.id.as_str(), c)).collect();
+    writeln!(out, "options ({a} vs {b}):")?;
+    let keys: BTreeSet<&String> = ca.options.keys().chain(cb.options.keys()).collect();
+    let mut same = true;
+    for k in keys {
+        let (va, vb) = (ca.options.get(k), cb.options.get(k));
+        if va != vb {
+            same = false;
+            let show = |v: Option<&Value>| v.map_or_else(|| "-".to_owned(), ToString::to_string);
+            writeln!(out, "  {k}: {} vs {}", show(va), show(vb))?;
+        }
+    }
+    if ca.profile != cb.profile {
+        writeln!(out, "  profile: {} vs {}", ca.profile, cb.profile)?;
+    } else if same {
+        writeln!(out, "  (none)")?;
+    }
+    let ua = by_id.get(a).map(|c| undefined_in(c)).unwrap_or_default();
+    let ub = by_id.get(b).map(|c| undefined_in(c)).unwrap_or_default();
+    for (who, x, y) in [(a, &ua, &ub), (b, &ub, &ua)] {
+        let only: Vec<&str> = x.difference(y).map(String::as_str).collect();
+        if !only.is_empty() {
+            writeln!(out, "undefined only in {who}: {}", only.join(", "))?;
+        }
+    }
+    let defined =
+        |id: &str| -> BTreeSet<String> { analysis(m, id).map(|x| x.defined).unwrap_or_default() };
+    let (da, db) = (defined(a), defined(b));
+    for (who, x, y) in [(a, &da, &db), (b, &db, &da)] {
+        let only: Vec<&String> = x.difference(y).collect();
+        if !only.is_empty() {
+            let shown: Vec<&str> = only.iter().take(40).map(|s| s.as_str()).collect();
+            let more = if only.len() > 40 {
+                format!(" … ({} in all)", only.len())
+            } else {
+                String::new()
+            };
+            writeln!(out, "defined only in {who}: {}{more}", shown.join(", "))?;
+        }
+    }
+    // Over the matrix: when is each of these symbols undefined?
+    let ran: Vec<&CellOutcome> = report
+        .cells
+        .iter()
+        .filter(|c| matches!(c.status, Status::Pass | Status::Fail))
+        .collect();
+    let symbols: BTreeSet<&String> = ua.union(&ub).collect();
+    for s in symbols {
+        let inside: BTreeSet<&str> = ran
+            .iter()
+            .filter(|c| undefined_in(c).contains(s.as_str()))
+            .map(|c| c.id.as_str())
+            .collect();
+        let conds = condition(&ran, &inside);
+        match conds.first() {
+            Some(c) => {
+                let alts: Vec<String> = conds
+                    .iter()
+                    .skip(1)
+                    .take(3)
+                    .map(|c| show_condition(c))
+                    .collect();
+                let also = if alts.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (equally: {})", alts.join("; "))
+                };
+                writeln!(
+                    out,
+                    "`{s}` is undefined exactly when {}{also}",
+                    show_condition(c)
+                )?;
+            }
+            None => writeln!(
+                out,
+                "`{s}` is undefined in {} of {} cells: {}",
+                inside.len(),
+                ran.len(),
+                inside.iter().copied().collect::<Vec<_>>().join(", ")
+            )?,
+        }
+    }
+    Ok(0)
+}
+
+fn signatures(c: &CellOutcome) -> BTreeSet<(String, String)> {
+    c.findings
+        .iter()
+        .filter(|f| !f.is_warning())
+        .map(|f| (f.kind.to_string(), f.symbol.clone().unwrap_or_default()))
+        .collect()
+}
+
+fn probe_cell(m: &Matrix, from: &Cell, changes: &BTreeMap<String, Value>) -> Cell {
+    let mut options = from.options.clone();
+    for (k, v) in changes {
+        options.insert(k.clone(), v.clone());
+    }
+    let mut features: Vec<String> = m
+        .options
+        .iter()
+        .filter_map(|d| options.get(&d.name).and_then(|v| d.feature(v)).cloned())
+        .collect();
+    features.sort();
+    features.dedup();
+    let key = crate::cache::Key::new()
+        .str("probe", &format!("{options:?}{}", from.profile))
+        .finish();
+    Cell {
+        id: format!("probe-{}-{}", from.arch, &key[..10]),
+        arch: from.arch.clone(),
+        target: from.target.clone(),
+        options,
+        features,
+        profile: from.profile.clone(),
+    }
+}
+
+/// `minimize ID`: the smallest set of option changes from a passing cell
+/// (same arch and profile) that still fails like `ID`. The cells tried
+/// are the nearest passing ones; the answer prefers options the rules
+/// decide over options on an axis.
+pub fn minimize(m: &Matrix, id: &str, base: &CheckOptions, out: &mut dyn Write) -> Result<u8> {
+    let failing = find_cell(m, id)?.clone();
+    let report = run_cells(m, m.cells.clone(), base)?;
+    let by_id: BTreeMap<&str, &CellOutcome> =
+        report.cells.iter().map(|c| (c.id.as_str(), c)).collect();
+    let f_out = by_id.get(id).context("the cell did not run")?;
+    if f_out.status != Status::Fail {
+        bail!(
+            "cell `{id}` does not fail ({}): nothing to minimize",
+            f_out.status
+        );
+    }
+    let want = signatures(f_out);
+    let distance = |c: &Cell| {
+        c.options
+            .iter()
+            .filter(|(k, v)| failing.options.get(*k) != Some(*v))
+            .count()
+    };
+    let mut passing: Vec<&Cell> = m
+        .cells
+        .iter()
+        .filter(|c| c.arch == failing.arch && c.profile == failing.profile)
+        .filter(|c| {
+            by_id
+                .get(c.id.as_str())
+                .is_some_and(|o| o.status == Status::Pass)
+        })
+        .collect();
+    if passing.is_empty() {
+        bail!(
+            "no passing cell with arch {} and profile {} to minimize toward",
+            failing.arch,
+            failing.profile
+        );
+    }
+    passing.sort_by_key(|c| distance(c));
+    let best = distance(passing[0]);
+    let mut results: Vec<(&Cell, BTreeMap<String, Value>)> = Vec::new();
+    for p in passing.iter().take_while(|c| distance(c) == best).take(3) {
+        // The differences, applied from the passing cell, fail like the cell.
+        let mut delta: BTreeMap<String, Value> = failing
+            .options
+            .iter()
+            .filter(|(k, v)| p.options.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let fails = |d: &BTreeMap<String, Value>| -> Result<bool> {
+            let probe = probe_cell(m, p, d);
+            let r = run_cells(m, vec![probe], base)?;
+            Ok(r.cells
+                .first()
+                .is_some_and(|c| !signatures(c).is_disjoint(&want)))
+        };
+        // One change at a time: drop every change the failure does not need.
+        for k in delta.keys().cloned().collect::<Vec<_>>() {
+            let mut without = delta.clone();
+            without.remove(&k);
+            if fails(&without)? {
+                delta = without;
+            }
+        }
+        results.push((p, delta));
+    }
+    // Fewest changes first; among those, changes to options the rules decide
+    // (not on an axis) first: a fix changes a rule, not the configuration.
+    results.sort_by_key(|(_, d)| (d.len(), d.keys().filter(|k| m.axes.contains(k)).count()));
+    let (from, delta) = &results[0];
+    let probe = probe_cell(m, from, delta);
+    writeln!(
+        out,
+        "{id} fails with: {}",
+        want.iter()
+            .map(|(k, s)| format!("{k} {s}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+    writeln!(
+        out,
+        "passing cell: {} (same arch and profile, fewest differences)",
+        from.id
+    )?;
+    if delta.is_empty() {
+        writeln!(
+            out,
+            "the failure does not depend on the options that differ"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "smallest set of option changes from it that still fails:"
+        )?;
+        for (k, v) in delta {
+            let was = from
+                .options
+                .get(k)
+                .map_or_else(|| "-".to_owned(), ToString::to_string);
+            writeln!(out, "  {k}: {was} -> {v}")?;
+        }
+    }
+    let config = plan_path(&m.path);
+    let inc: Vec<String> = probe
+        .options
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    writeln!(out, "reproduce: add to `include:` in {config}")?;
+    writeln!(
+        out,
+        "  - {{{}, profile: {}, id: {}}}",
+        inc.join(", "),
+        probe.profile,
+        probe.id
+    )?;
+    writeln!(
+        out,
+        "then: linkmatrix check --config {config} --cell {}",
+        probe.id
+    )?;
+    Ok(0)
+}
+
+fn plan_path(p: &Path) -> String {
+    crate::plan::display_path(p)
+}

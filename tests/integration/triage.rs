@@ -1,0 +1,158 @@
+//! The triage verbs on the historical matrices: why, diff, minimize, and
+//! latent references.
+use serde_json::Value;
+
+use crate::util::{linkmatrix, repo, stderr, stdout};
+
+const PERCPU: &str = "configs/percpu-2021.yaml";
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let o = linkmatrix(&repo()).args(args).output().unwrap();
+    (o.status.code().unwrap_or(-1), stdout(&o), stderr(&o))
+}
+
+#[test]
+fn why_gives_the_chain_from_a_root() {
+    let (code, out, err) = run(&[
+        "why",
+        "flush_tlb_kernel_range",
+        "--config",
+        PERCPU,
+        "--cell",
+        "arm-smp-nommu-release",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let chain = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("1."))
+        .unwrap();
+    assert!(chain.contains("kalloc_percpu_alloc ->"), "{out}");
+    assert!(
+        chain.contains("pcpu_post_unmap_tlb_flush -> flush_tlb_kernel_range"),
+        "{out}"
+    );
+    let (code, out, _) = run(&[
+        "why",
+        "flush_tlb_kernel_range",
+        "--config",
+        PERCPU,
+        "--cell",
+        "arm-up-nommu-release",
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.contains("not reachable"));
+    let (code, _, err) = run(&[
+        "why",
+        "x",
+        "--config",
+        PERCPU,
+        "--cell",
+        "arm-smp-nomu-release",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("did you mean `arm-smp-nommu-release`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn diff_names_the_options_that_make_the_flush_undefined() {
+    let (code, out, err) = run(&[
+        "diff",
+        "--config",
+        PERCPU,
+        "arm-smp-nommu-release",
+        "arm-up-nommu-release",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("percpu-km: false vs true"), "{out}");
+    assert!(
+        out.contains("undefined only in arm-smp-nommu-release: flush_tlb_kernel_range"),
+        "{out}"
+    );
+    let cond = out
+        .lines()
+        .find(|l| l.starts_with("`flush_tlb_kernel_range` is undefined exactly when"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        cond.contains("`mmu=false`") && cond.contains("`percpu-km=false`"),
+        "{cond}"
+    );
+}
+
+#[test]
+fn minimize_ends_at_the_option_the_kernel_fix_changed() {
+    let (code, out, err) = run(&["minimize", "--config", PERCPU, "arm-smp-nommu-release"]);
+    assert_eq!(code, 0, "{err}");
+    let changes: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("smallest set"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  ") && l.contains("->"))
+        .collect();
+    assert_eq!(changes, ["  percpu-km: true -> false"], "{out}");
+    assert!(out.contains("then: linkmatrix check --config"), "{out}");
+}
+
+#[test]
+fn latent_references_warn_and_deny_latent_fails() {
+    let cfg = "configs/seed001-stub-ok.yaml";
+    let (code, out, err) = run(&[
+        "check",
+        "--no-provision",
+        "--config",
+        cfg,
+        "--cell",
+        "*-release",
+        "--latent",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "a warning does not fail: {err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        r["cells"].as_array().unwrap().len(),
+        1,
+        "the debug twin is not a cell of the report"
+    );
+    let c = &r["cells"][0];
+    assert_eq!(c["status"], "pass");
+    assert_eq!(c["findings"][0]["kind"], "latent-undefined");
+    assert_eq!(c["findings"][0]["symbol"], "flush_tlb_kernel_range");
+    let (code, _, _) = run(&[
+        "check",
+        "--no-provision",
+        "--config",
+        cfg,
+        "--cell",
+        "*-release",
+        "--deny",
+        "latent",
+    ]);
+    assert_eq!(code, 1);
+    // The error-returning stub of 2021 is not latent: it fails outright.
+    let (code, out, _) = run(&[
+        "check",
+        "--no-provision",
+        "--config",
+        PERCPU,
+        "--cell",
+        "arm-smp-nommu-release",
+        "--latent",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let r: Value = serde_json::from_str(&out).unwrap();
+    let kinds: Vec<&str> = r["cells"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"undefined-symbol") && !kinds.contains(&"latent-undefined"),
+        "{kinds:?}"
+    );
+}
