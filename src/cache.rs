@@ -96,24 +96,48 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Write `bytes` to `path` atomically: a temp file in the same directory,
-/// fsync, rename. On failure the old file is intact and no temp file stays.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Write `bytes` to a temp file beside `path` and sync it; `commit` then
+/// renames it into place. Dropped uncommitted, it leaves nothing behind.
+pub struct Staged {
+    file: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+impl Staged {
+    /// Rename into place: readers see the old file or the whole new one.
+    pub fn commit(self) -> Result<()> {
+        let path = self.path;
+        self.file
+            .persist(&path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
+    }
+}
+
+/// Stage `bytes` for `path` (see [`Staged`]).
+pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
+    let mut file = tempfile::Builder::new()
         .prefix(".linkmatrix-")
         .tempfile_in(dir)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
+    file.write_all(bytes)
+        .and_then(|()| file.as_file().sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    Ok(Staged {
+        file,
+        path: path.to_path_buf(),
+    })
+}
+
+/// Write `bytes` to `path` atomically: a temp file in the same directory,
+/// fsync, rename. On failure the old file is intact and no temp file stays.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    stage(path, bytes)?.commit()
 }
 
 /// Read a JSON cache entry; anything wrong with it is a miss.

@@ -402,6 +402,33 @@ fn first_key_line(text: &str, key: &str, line: u64, col: u64) -> Option<u64> {
     None
 }
 
+/// Parse a matrix or target file's text, and every rule expression in it,
+/// without touching the file system: the pure part of loading (what the
+/// config fuzz target drives). Returns how many expressions parsed.
+pub fn parse_text_only(path: &Path, bytes: &[u8]) -> Result<usize, Problem> {
+    let text = parse_text(path, bytes)?;
+    if text.contains("triple:") {
+        let _: RawTarget = parse_str(path, &text)?;
+        return Ok(0);
+    }
+    let raw: RawConfig = parse_str(path, &text)?;
+    let mut n = 0;
+    for (_, opt) in &raw.options {
+        let o = &opt.value;
+        let exprs = o
+            .depends_on
+            .iter()
+            .chain(o.default.iter())
+            .chain(o.defaults.iter().map(|d| &d.cond));
+        for e in exprs {
+            if Expr::parse(&e.value).is_ok() {
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}
+
 // ---------------------------------------------------------------- validation
 
 /// Options for loading a matrix.

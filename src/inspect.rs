@@ -242,14 +242,20 @@ pub fn analyze_with_origins(
     let mut sym_func: Vec<HashMap<SymbolIndex, usize>> = Vec::with_capacity(files.len());
     // Per unit, per section: (address, size, func) sorted by address.
     let mut sec_funcs: Vec<SectionFuncs> = Vec::new();
-    for f in &files {
+    for (ui, f) in files.iter().enumerate() {
         let mut sf = HashMap::new();
         let mut by_sec: SectionFuncs = HashMap::new();
         for s in f.symbols() {
+            let name = s.name().with_context(|| {
+                format!(
+                    "{}: symbol {} has an unreadable name",
+                    units[ui].name,
+                    s.index().0
+                )
+            })?;
             if s.is_undefined() {
                 continue;
             }
-            let Ok(name) = s.name() else { continue };
             if s.is_global() && !name.is_empty() {
                 a.defined.insert(name.to_owned());
             }
@@ -369,12 +375,18 @@ pub fn analyze_with_origins(
 
     // Undefined symbols that no relocation we follow mentions (e.g. from
     // debug sections) are still undefined.
-    for f in &files {
+    for (ui, f) in files.iter().enumerate() {
         for sym in f.symbols() {
             if !sym.is_undefined() {
                 continue;
             }
-            let Ok(name) = sym.name() else { continue };
+            let name = sym.name().with_context(|| {
+                format!(
+                    "{}: symbol {} has an unreadable name",
+                    units[ui].name,
+                    sym.index().0
+                )
+            })?;
             if name.is_empty() || a.defined.contains(name) {
                 continue;
             }

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod explain;
 pub mod expr;
+pub mod fuzzing;
 pub mod init;
 pub mod inspect;
 pub mod link;

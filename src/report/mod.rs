@@ -106,15 +106,16 @@ pub fn render(r: &Report, kind: ReportKind) -> Result<Vec<u8>> {
     })
 }
 
-/// Write every report file; each is written whole or not at all. All are
-/// rendered before the first is written.
+/// Write every report file, all or none: each is rendered and staged in a
+/// temp file beside its path first; only when every one is staged are they
+/// renamed into place. A failure leaves the old reports and no temp file.
 pub fn write_reports(r: &Report, specs: &[ReportSpec]) -> Result<()> {
-    let rendered: Vec<(&ReportSpec, Vec<u8>)> = specs
+    let staged: Vec<crate::cache::Staged> = specs
         .iter()
-        .map(|s| render(r, s.kind).map(|b| (s, b)))
+        .map(|s| crate::cache::stage(&s.path, &render(r, s.kind)?))
         .collect::<Result<_>>()?;
-    for (s, bytes) in rendered {
-        crate::cache::write_atomic(&s.path, &bytes)?;
+    for s in staged {
+        s.commit()?;
     }
     Ok(())
 }

@@ -15,5 +15,6 @@ mod faults;
 mod inspect;
 mod plan;
 mod reports;
+mod robustness;
 mod triage;
 mod util;

@@ -1,0 +1,7 @@
+//! The matrix/target file parser and rule expressions on arbitrary bytes.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    linkmatrix::fuzzing::config(data);
+});

@@ -1,0 +1,339 @@
+//! ROBUSTNESS.md items 13-20 that the other modules do not cover, and the
+//! fuzz corpus replayed on every test run (no nightly needed).
+use std::path::Path;
+
+use object::write::{Object, Relocation, StandardSection, Symbol, SymbolSection};
+use object::{
+    Architecture, BinaryFormat, Endianness, RelocationFlags, SymbolFlags, SymbolKind, SymbolScope,
+};
+use serde_json::Value;
+
+use crate::util::{linkmatrix, project_copy, repo, stderr};
+
+/// A small relocatable x86_64 object: `caller` calls the undefined `callee`.
+fn small_elf() -> Vec<u8> {
+    let mut o = Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
+    let text = o.section_id(StandardSection::Text);
+    let off = o.append_section_data(text, &[0xe8, 0, 0, 0, 0, 0xc3], 16);
+    o.add_symbol(Symbol {
+        name: b"caller".to_vec(),
+        value: off,
+        size: 6,
+        kind: SymbolKind::Text,
+        scope: SymbolScope::Linkage,
+        weak: false,
+        section: SymbolSection::Section(text),
+        flags: SymbolFlags::None,
+    });
+    let callee = o.add_symbol(Symbol {
+        name: b"callee".to_vec(),
+        value: 0,
+        size: 0,
+        kind: SymbolKind::Text,
+        scope: SymbolScope::Linkage,
+        weak: false,
+        section: SymbolSection::Undefined,
+        flags: SymbolFlags::None,
+    });
+    o.add_relocation(
+        text,
+        Relocation {
+            offset: off + 1,
+            symbol: callee,
+            addend: -4,
+            flags: RelocationFlags::Elf {
+                r_type: object::elf::R_X86_64_PLT32,
+            },
+        },
+    )
+    .unwrap();
+    o.write().unwrap()
+}
+
+fn u16_at(b: &[u8], o: usize) -> usize {
+    usize::from(u16::from_le_bytes([b[o], b[o + 1]]))
+}
+fn u64_at(b: &[u8], o: usize) -> u64 {
+    u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
+}
+
+/// Offset of the first section header of type `sh_type` (2 symtab, 3 strtab, 4 rela).
+fn shdr(b: &[u8], sh_type: u32) -> usize {
+    let (shoff, shnum) = (usize::try_from(u64_at(b, 0x28)).unwrap(), u16_at(b, 0x3c));
+    (0..shnum)
+        .map(|i| shoff + i * 64)
+        .find(|&h| u32::from_le_bytes(b[h + 4..h + 8].try_into().unwrap()) == sh_type)
+        .unwrap()
+}
+
+fn inspect(path: &Path) -> (i32, String, Value) {
+    let o = linkmatrix(&repo())
+        .args(["inspect", "--format", "json"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "{err}");
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    (o.status.code().unwrap_or(-1), err, v)
+}
+
+#[test]
+fn robustness_14_broken_elf_files_are_errors_naming_the_file() {
+    let good = small_elf();
+    let d = tempfile::tempdir().unwrap();
+    let ok = d.path().join("ok.o");
+    std::fs::write(&ok, &good).unwrap();
+    let (code, _, v) = inspect(&ok);
+    assert_eq!(code, 0);
+    assert_eq!(v[0]["undefined"][0]["symbol"], "callee");
+    assert_eq!(
+        v[0]["undefined"][0]["referenced_by"][0]["function"],
+        "caller"
+    );
+
+    let mut cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty.o", Vec::new()),
+        ("truncated.o", good[..20].to_vec()),
+    ];
+    let mut shnum = good.clone();
+    shnum[0x3c..0x3e].copy_from_slice(&0xffffu16.to_le_bytes());
+    cases.push(("shnum.o", shnum));
+    let mut strtab = good.clone();
+    let h = shdr(&strtab, 3);
+    strtab[h + 0x18..h + 0x20].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    cases.push(("strtab.o", strtab));
+    let mut symbols = good.clone();
+    let h = shdr(&symbols, 2);
+    symbols[h + 0x20..h + 0x28].copy_from_slice(&((1u64 << 32) * 24).to_le_bytes());
+    cases.push(("symcount.o", symbols));
+    for (name, bytes) in cases {
+        let p = d.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let (code, err, _) = inspect(&p);
+        assert_eq!(code, 2, "{name}: {err}");
+        assert!(
+            err.contains(name),
+            "{name}: error does not name the file: {err}"
+        );
+    }
+    // A relocation outside its section is skipped, not followed.
+    let mut reloc = good;
+    let h = shdr(&reloc, 4);
+    let rela = usize::try_from(u64_at(&reloc, h + 0x18)).unwrap();
+    reloc[rela..rela + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+    let p = d.path().join("reloc.o");
+    std::fs::write(&p, reloc).unwrap();
+    let (code, err, v) = inspect(&p);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        v[0]["undefined"][0]["symbol"], "callee",
+        "still undefined, just not attributed"
+    );
+}
+
+fn ar_member(name: &str, size_field: &str, data: &[u8]) -> Vec<u8> {
+    let mut h = format!(
+        "{name:<16}{:<12}{:<6}{:<6}{:<8}{size_field:<10}`\n",
+        0, 0, 0, 644
+    )
+    .into_bytes();
+    h.extend_from_slice(data);
+    if data.len() % 2 == 1 {
+        h.push(b'\n');
+    }
+    h
+}
+
+#[test]
+fn robustness_15_hostile_archives() {
+    let elf = small_elf();
+    let d = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "huge.a",
+            [b"!<arch>\n".to_vec(), ar_member("a.o/", "9999999999", &elf)].concat(),
+        ),
+        (
+            "nondigit.a",
+            [b"!<arch>\n".to_vec(), ar_member("a.o/", "12ab", &elf)].concat(),
+        ),
+        (
+            "negative.a",
+            [b"!<arch>\n".to_vec(), ar_member("a.o/", "-5", &elf)].concat(),
+        ),
+        (
+            "thin.a",
+            [b"!<thin>\n".to_vec(), ar_member("/etc/passwd/", "100", &[])].concat(),
+        ),
+    ];
+    for (name, bytes) in cases {
+        let p = d.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let (code, err, _) = inspect(&p);
+        assert_eq!(code, 2, "{name}: {err}");
+        assert!(err.contains(name), "{name}: {err}");
+        if name == "thin.a" {
+            assert!(err.contains("never follows"), "{err}");
+        }
+    }
+    // Duplicate members: both are read, under distinct names.
+    let size = elf.len().to_string();
+    let dup = [
+        b"!<arch>\n".to_vec(),
+        ar_member("a.o/", &size, &elf),
+        ar_member("a.o/", &size, &elf),
+    ]
+    .concat();
+    let p = d.path().join("dup.a");
+    std::fs::write(&p, dup).unwrap();
+    let (code, err, v) = inspect(&p);
+    assert_eq!(code, 0, "{err}");
+    let objects: Vec<&str> = v[0]["undefined"][0]["referenced_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["object"].as_str().unwrap())
+        .collect();
+    assert!(
+        objects.iter().any(|o| o.ends_with("(a.o)"))
+            && objects.iter().any(|o| o.ends_with("(a.o#2)")),
+        "{objects:?}"
+    );
+}
+
+fn check_json(dir: &Path, extra: &[&str]) -> (i32, Value, String) {
+    let o = linkmatrix(dir)
+        .args([
+            "check",
+            "--no-provision",
+            "--config",
+            "configs/default.yaml",
+            "--format",
+            "json",
+            "--cell",
+            "x86-up-*",
+        ])
+        .args(extra)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    (
+        o.status.code().unwrap_or(-1),
+        serde_json::from_slice(&o.stdout).unwrap_or(Value::Null),
+        err,
+    )
+}
+
+#[test]
+fn robustness_13_two_runs_sharing_a_cache_wait_for_each_other() {
+    let d = project_copy();
+    let spawn = || {
+        linkmatrix(d.path())
+            .args([
+                "check",
+                "--no-provision",
+                "--config",
+                "configs/default.yaml",
+                "--cell",
+                "x86-up-*",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_eq!((a.status.code(), b.status.code()), (Some(0), Some(0)));
+    let errs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
+    assert!(
+        errs.contains("waiting for lock"),
+        "the second run says it waits:\n{errs}"
+    );
+}
+
+#[test]
+fn robustness_18_19_a_damaged_or_planted_cache_entry_is_a_miss() {
+    let d = project_copy();
+    let (code, _, err) = check_json(d.path(), &[]);
+    assert_eq!(code, 0, "{err}");
+    let cache = d.path().join("target/linkmatrix/default/cache");
+    let mmu = cache.join("x86-up-mmu-release.json");
+    let nommu = cache.join("x86-up-nommu-release.json");
+    // Cut mid-write.
+    let bytes = std::fs::read(&mmu).unwrap();
+    std::fs::write(&mmu, &bytes[..bytes.len() / 2]).unwrap();
+    // A symlink planted to another cell's (valid) entry.
+    let planted = d.path().join("planted.json");
+    std::fs::copy(&nommu, &planted).unwrap();
+    std::fs::remove_file(&nommu).unwrap();
+    std::os::unix::fs::symlink(&planted, &nommu).unwrap();
+    let (code, r, err) = check_json(d.path(), &[]);
+    assert_eq!(code, 0, "{err}");
+    for c in r["cells"].as_array().unwrap() {
+        assert_eq!(c["cached"], false, "{} came from a bad entry", c["id"]);
+        assert_eq!(c["status"], "pass");
+    }
+    assert!(
+        !std::fs::symlink_metadata(&nommu)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the entry is rewritten, not followed"
+    );
+}
+
+#[test]
+fn robustness_20_an_unwritable_report_is_exit_2_naming_the_path() {
+    let d = project_copy();
+    let (code, _, err) = check_json(
+        d.path(),
+        &["--report", "json=/proc/linkmatrix-nope/report.json"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("/proc/linkmatrix-nope/report.json"), "{err}");
+    // An old report stays whole when the new one cannot be written.
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let report = out.join("r.json");
+    std::fs::write(&report, b"{\"old\": true}").unwrap();
+    let (code, _, _) = check_json(
+        d.path(),
+        &[
+            "--report",
+            &format!("json={}", report.display()),
+            "--report",
+            "sarif=/proc/nope.sarif",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert_eq!(std::fs::read(&report).unwrap(), b"{\"old\": true}");
+    let stray: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(stray.len(), 1, "no temp file left: {stray:?}");
+}
+
+#[test]
+fn fuzz_corpus_replays_without_panics() {
+    let root = repo().join("fixtures/fuzz");
+    let mut n = 0;
+    for (target, run) in [
+        ("inspect", linkmatrix::fuzzing::inspect as fn(&[u8])),
+        ("explain", linkmatrix::fuzzing::explain),
+        ("config", linkmatrix::fuzzing::config),
+    ] {
+        for e in std::fs::read_dir(root.join(target)).unwrap() {
+            let bytes = std::fs::read(e.unwrap().path()).unwrap();
+            run(&bytes);
+            n += 1;
+        }
+    }
+    assert!(n >= 10, "corpus too small: {n}");
+}
