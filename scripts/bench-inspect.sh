@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Benchmark of linkmatrix's readers against the binutils tools, printed as
+# ratios (median of $RUNS runs; lower is faster). Not a test: run by hand.
+#   inspect vs `nm -D -u` on the largest shared object found (librustc_driver)
+#   inspect vs `nm -u` and vs `objdump -r` on a large static archive (libpython)
+#   explain throughput on a generated log of $LOG_MB MB, and its peak RSS
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --locked -q
+bin=$PWD/target/release/linkmatrix
+runs=${RUNS:-5}
+log_mb=${LOG_MB:-1024}
+
+so=$(ls ~/.rustup/toolchains/*/lib/librustc_driver-*.so 2>/dev/null | head -1 || true)
+ar=$(find / -name 'libpython3*.a' -size +20M 2>/dev/null | head -1 || true)
+
+median() { python3 -c 'import sys; v=sorted(map(float,sys.argv[1:])); print(v[len(v)//2])' "$@"; }
+t() { # seconds of one run of the command, output discarded
+  local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N)
+  python3 -c "print($e - $s)"
+}
+med() { local v=(); for _ in $(seq "$runs"); do v+=("$(t "$@")"); done; median "${v[@]}"; }
+
+echo "| measure | input | linkmatrix s | reference s | ratio |"
+echo "|---|---|---|---|---|"
+if [ -n "$so" ]; then
+  a=$(med "$bin" inspect --format json "$so"); b=$(med nm -D -u "$so")
+  python3 -c "print(f'| inspect vs nm -D -u | $(basename "$so") ($(du -m "$so" | cut -f1) MB) | {$a:.3f} | {$b:.3f} | {$a/$b:.2f}x |')"
+fi
+if [ -n "$ar" ]; then
+  a=$(med "$bin" inspect --format json "$ar"); b=$(med nm -u "$ar"); c=$(med objdump -r "$ar")
+  python3 -c "print(f'| inspect vs nm -u | $(basename "$ar") ($(du -m "$ar" | cut -f1) MB) | {$a:.3f} | {$b:.3f} | {$a/$b:.2f}x |')"
+  python3 -c "print(f'| inspect (with attribution) vs objdump -r | $(basename "$ar") | {$a:.3f} | {$c:.3f} | {$a/$c:.2f}x |')"
+fi
+log=$(mktemp /tmp/linkmatrix-bench-XXXX.log)
+python3 - "$log" "$log_mb" <<'PY'
+import sys
+path, mb = sys.argv[1], int(sys.argv[2])
+block = open("fixtures/logs/bfd.log").read() + open("fixtures/logs/lld.log").read() + \
+    "make[3]: Entering directory '/src/linux/drivers/staging/zsmalloc'\n" * 200
+with open(path, "w") as f:
+    n = 0
+    while n < mb << 20:
+        f.write(block); n += len(block)
+PY
+s=$(date +%s.%N); /usr/bin/time -f "%M" -o /tmp/linkmatrix-bench.rss "$bin" explain "$log" >/dev/null || true; e=$(date +%s.%N)
+python3 -c "
+import os
+secs = $e - $s; mb = os.path.getsize('$log') / 2**20
+print(f'| explain throughput | {mb:.0f} MB log | {secs:.2f} | | {mb/secs:.0f} MB/s, peak RSS {int(open(\"/tmp/linkmatrix-bench.rss\").read().split()[-1])//1024} MB |')"
+rm -f "$log" /tmp/linkmatrix-bench.rss
