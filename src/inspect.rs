@@ -239,7 +239,7 @@ pub fn analyze_with_origins(
     if let [f] = files.as_slice()
         && f.kind() == ObjectKind::Dynamic
     {
-        return Ok(dynamic_imports(f, units[0].name)?);
+        return dynamic_imports(f, units[0].name);
     }
 
     // Pass 1: functions and globally defined names.
