@@ -337,3 +337,83 @@ fn fuzz_corpus_replays_without_panics() {
     }
     assert!(n >= 10, "corpus too small: {n}");
 }
+
+/// A relocatable object that defines `f` and needs nothing.
+fn self_contained_elf() -> Vec<u8> {
+    let mut o = Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
+    let text = o.section_id(StandardSection::Text);
+    let off = o.append_section_data(text, &[0xc3], 16);
+    o.add_symbol(Symbol {
+        name: b"f".to_vec(),
+        value: off,
+        size: 1,
+        kind: SymbolKind::Text,
+        scope: SymbolScope::Linkage,
+        weak: false,
+        section: SymbolSection::Section(text),
+        flags: SymbolFlags::None,
+    });
+    o.write().unwrap()
+}
+
+#[test]
+fn robustness_22_five_hundred_cells_one_broken_inspection() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    crate::util::write(
+        p,
+        "Cargo.toml",
+        "[package]\nname = \"r\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    crate::util::write(
+        p,
+        "src/lib.rs",
+        "#![no_std]\n#[no_mangle]\npub extern \"C\" fn r_entry() -> u32 { 7 }\n#[cfg(target_os = \"none\")]\n#[panic_handler]\nfn p(_: &core::panic::PanicInfo<'_>) -> ! { loop {} }\n",
+    );
+    std::fs::write(p.join("valid.o"), self_contained_elf()).unwrap();
+    // The "linker" writes a valid image, except for cell v123: garbage.
+    let ld = crate::util::write(
+        p,
+        "fake-ld",
+        "#!/bin/sh\nout=\"\"\nwhile [ $# -gt 0 ]; do [ \"$1\" = \"-o\" ] && out=$2; shift; done\ncase \"$out\" in\n  *v123*) printf '\\177ELF\\002\\001garbage' > \"$out\" ;;\n  *) cp \"$(dirname \"$0\")/valid.o\" \"$out\" ;;\nesac\n",
+    );
+    std::fs::set_permissions(&ld, std::fs::Permissions::from_mode(0o755)).unwrap();
+    crate::util::write(
+        p,
+        "targets/fake.yaml",
+        "triple: x86_64-unknown-none\ncc: {compiler: [clang]}\nlinker: {program: [./fake-ld]}\n",
+    );
+    let vals: Vec<String> = (0..500).map(|i| format!("v{i:03}")).collect();
+    let vals = vals.join(", ");
+    crate::util::write(
+        p,
+        "linkmatrix.yaml",
+        &format!(
+            "crate: .\ntargets: [fake]\noptions:\n  n: {{type: choice, values: [{vals}]}}\naxes:\n  n: [{vals}]\n"
+        ),
+    );
+    let o = linkmatrix(p)
+        .args(["check", "--no-provision", "-q", "--format", "json"])
+        .output()
+        .unwrap();
+    let r: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(r["summary"]["cells"], 500);
+    assert_eq!(r["summary"]["pass"], 499, "{}", r["summary"]);
+    let bad: Vec<&Value> = r["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] != "pass")
+        .collect();
+    assert_eq!(bad.len(), 1);
+    assert_eq!(bad[0]["id"], "fake-v123-release");
+    assert_eq!(bad[0]["status"], "error");
+    assert!(
+        bad[0]["error"].as_str().unwrap().contains("image.elf"),
+        "{}",
+        bad[0]
+    );
+}
