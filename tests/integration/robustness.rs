@@ -417,3 +417,91 @@ fn robustness_22_five_hundred_cells_one_broken_inspection() {
         bad[0]
     );
 }
+
+#[test]
+fn robustness_16_a_file_rewritten_while_inspected_never_gives_a_wrong_answer() {
+    // A 1 MB object (read, not mapped): one undefined symbol, `callee`.
+    let mut elf = small_elf();
+    elf.resize(1 << 20, 0);
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("moving.o");
+    std::fs::write(&p, &elf).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (p, stop, elf) = (p.clone(), stop.clone(), elf.clone());
+        std::thread::spawn(move || {
+            let mut i = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // Truncate to a varying length, then restore the whole file.
+                let cut = (i * 7919) % elf.len();
+                let _ = std::fs::write(&p, &elf[..cut]);
+                let _ = std::fs::write(&p, &elf);
+                i += 1;
+            }
+        })
+    };
+    for _ in 0..30 {
+        let (code, err, v) = inspect(&p);
+        match code {
+            0 => {
+                let syms: Vec<&str> = v[0]["undefined"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|u| u["symbol"].as_str().unwrap())
+                    .collect();
+                assert_eq!(syms, ["callee"], "a wrong answer");
+            }
+            2 => assert!(err.contains("moving.o"), "{err}"),
+            other => panic!("exit {other}: {err}"),
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+}
+
+#[test]
+fn robustness_21_kill_9_while_reports_are_written_leaves_old_or_whole_reports() {
+    let d = project_copy();
+    let (code, _, err) = check_json(d.path(), &[]);
+    assert_eq!(code, 0, "{err}");
+    let report = d.path().join("r.json");
+    let html = d.path().join("r.html");
+    std::fs::write(&report, b"{\"old\": true}").unwrap();
+    for i in 0..12u64 {
+        let mut child = linkmatrix(d.path())
+            .args([
+                "check",
+                "--no-provision",
+                "--config",
+                "configs/default.yaml",
+                "--cell",
+                "x86-up-*",
+                "-q",
+            ])
+            .arg("--report")
+            .arg(format!("json={}", report.display()))
+            .arg("--report")
+            .arg(format!("html={}", html.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20 + i * 15));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let bytes = std::fs::read(&report).unwrap();
+        let v: Value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("run {i}: a torn report: {e}"));
+        assert!(
+            v.get("old").is_some() || v["summary"]["cells"] == 2,
+            "run {i}: {v}"
+        );
+        if let Ok(h) = std::fs::read_to_string(&html) {
+            assert!(
+                h.trim_end().ends_with("</html>"),
+                "run {i}: a torn HTML report"
+            );
+        }
+    }
+}
