@@ -158,16 +158,9 @@ pub struct CheckArgs {
     /// Only cells whose id matches this glob (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub cell: Vec<String>,
-    /// Output on stdout.
-    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
-    pub format: CheckFormat,
-    /// Also write a report: KIND=PATH, KIND is json, junit, sarif, github,
-    /// markdown or html (repeatable).
-    #[arg(long, value_name = "KIND=PATH")]
-    pub report: Vec<String>,
-    /// Known findings: they pass (marked `baseline: true`); new ones fail.
-    #[arg(long, value_name = "FILE")]
-    pub baseline: Option<PathBuf>,
+    /// Output, reports and baseline.
+    #[command(flatten)]
+    pub gate: GateArgs,
     /// Record this run's findings as the baseline.
     #[arg(long, value_name = "FILE")]
     pub write_baseline: Option<PathBuf>,
@@ -211,13 +204,22 @@ pub struct MergeArgs {
     /// Shard reports written with `check --report json=…`.
     #[arg(required = true)]
     pub reports: Vec<PathBuf>,
+    /// Output, reports and baseline.
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+/// What `check` and `merge` do with a finished report.
+#[derive(Debug, Args)]
+pub struct GateArgs {
     /// Output on stdout.
     #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
     pub format: CheckFormat,
-    /// Also write a report: KIND=PATH (repeatable).
+    /// Also write a report: KIND=PATH, KIND is json, junit, sarif, github,
+    /// markdown or html (repeatable).
     #[arg(long, value_name = "KIND=PATH")]
     pub report: Vec<String>,
-    /// Known findings pass; new ones fail.
+    /// Known findings: they pass (marked `baseline: true`); new ones fail.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
 }

@@ -189,50 +189,72 @@ fn bundled_target(name: &str) -> Result<Target> {
     m.targets.into_values().next().context("no such target")
 }
 
-/// After a run (or a merge): apply the baseline, write the report files,
-/// print (GitHub commands too under GitHub Actions, and the step summary),
-/// and return the exit code.
-fn finish(
-    mut report: model::Report,
-    specs: &[report::ReportSpec],
-    baseline: Option<&report::baseline::Baseline>,
-    deny_warnings: bool,
+/// What `check` and `merge` do with a finished report, resolved (report
+/// kinds parsed, baseline read) before any work starts.
+struct Gate {
+    specs: Vec<report::ReportSpec>,
+    baseline: Option<report::baseline::Baseline>,
     format: CheckFormat,
-    out: &mut dyn Write,
-) -> Result<u8> {
-    let fixed = baseline
-        .map(|b| report::baseline::apply(&mut report, b, deny_warnings))
-        .unwrap_or_default();
-    report::write_reports(&report, specs)?;
-    let github = std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true");
-    match format {
-        CheckFormat::Json => out.write_all(&report::to_json(&report)?)?,
-        CheckFormat::Human => {
-            if github {
-                out.write_all(report::formats::github(&report).as_bytes())?;
+}
+
+impl Gate {
+    fn from_args(g: &cli::GateArgs) -> Result<Self> {
+        Ok(Self {
+            specs: g.report.iter().map(|s| s.parse()).collect::<Result<_>>()?,
+            baseline: g
+                .baseline
+                .as_deref()
+                .map(report::baseline::load)
+                .transpose()?,
+            format: g.format,
+        })
+    }
+
+    /// Apply the baseline, write the report files, print (GitHub commands
+    /// too under GitHub Actions, and the step summary), return the exit code.
+    fn finish(
+        &self,
+        mut report: model::Report,
+        deny_warnings: bool,
+        out: &mut dyn Write,
+    ) -> Result<u8> {
+        let (specs, format) = (&self.specs, self.format);
+        let fixed = self
+            .baseline
+            .as_ref()
+            .map(|b| report::baseline::apply(&mut report, b, deny_warnings))
+            .unwrap_or_default();
+        report::write_reports(&report, specs)?;
+        let github = std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true");
+        match format {
+            CheckFormat::Json => out.write_all(&report::to_json(&report)?)?,
+            CheckFormat::Human => {
+                if github {
+                    out.write_all(report::formats::github(&report).as_bytes())?;
+                }
+                report::print_human(&report, out)?;
             }
-            report::print_human(&report, out)?;
         }
-    }
-    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
-        use std::io::Write as _;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&summary)
-            .with_context(|| {
-                format!("GITHUB_STEP_SUMMARY {}", PathBuf::from(&summary).display())
-            })?;
-        f.write_all(report::formats::markdown(&report).as_bytes())?;
-    }
-    if !fixed.is_empty() {
-        let mut err = anstream::stderr();
-        writeln!(err, "fixed since the baseline (remove them from it):")?;
-        for e in &fixed {
-            writeln!(err, "  {}", e.signature)?;
+        if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
+            use std::io::Write as _;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&summary)
+                .with_context(|| {
+                    format!("GITHUB_STEP_SUMMARY {}", PathBuf::from(&summary).display())
+                })?;
+            f.write_all(report::formats::markdown(&report).as_bytes())?;
         }
+        if !fixed.is_empty() {
+            let mut err = anstream::stderr();
+            writeln!(err, "fixed since the baseline (remove them from it):")?;
+            for e in &fixed {
+                writeln!(err, "  {}", e.signature)?;
+            }
+        }
+        Ok(report::exit_code(&report))
     }
-    Ok(report::exit_code(&report))
 }
 
 /// The matrix and quiet check options the triage verbs run cells with.
@@ -286,11 +308,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 Ok(m) => m,
                 Err(e) => return Ok(config_error(&e)),
             };
-            let reports: Vec<report::ReportSpec> = args
-                .report
-                .iter()
-                .map(|s| s.parse())
-                .collect::<Result<_>>()?;
+            let gate = Gate::from_args(&args.gate)?;
             let cells = args
                 .cell
                 .iter()
@@ -313,11 +331,6 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 latent: args.latent || !args.deny.is_empty(),
                 deny_latent: args.deny.iter().any(|d| d == "latent"),
             };
-            let baseline = args
-                .baseline
-                .as_deref()
-                .map(report::baseline::load)
-                .transpose()?;
             let _ = ctrlc::set_handler(process::interrupt);
             let report = check::run(&m, &opts, &mut anstream::stderr())?;
             if process::interrupted() {
@@ -336,40 +349,17 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 let b = report::baseline::from_report(&report);
                 cache::write_atomic(path, &serde_json::to_vec_pretty(&b)?)?;
             }
-            finish(
-                report,
-                &reports,
-                baseline.as_ref(),
-                opts.deny_latent,
-                args.format,
-                &mut out,
-            )
+            gate.finish(report, opts.deny_latent, &mut out)
         }
         Command::Merge(args) => {
-            let reports: Vec<report::ReportSpec> = args
-                .report
-                .iter()
-                .map(|s| s.parse())
-                .collect::<Result<_>>()?;
-            let baseline = args
-                .baseline
-                .as_deref()
-                .map(report::baseline::load)
-                .transpose()?;
+            let gate = Gate::from_args(&args.gate)?;
             let parts = args
                 .reports
                 .iter()
                 .map(|p| report::load(p))
                 .collect::<Result<Vec<_>>>()?;
             let merged = report::merge(&parts)?;
-            finish(
-                merged,
-                &reports,
-                baseline.as_ref(),
-                false,
-                args.format,
-                &mut out,
-            )
+            gate.finish(merged, false, &mut out)
         }
         Command::Init(args) => {
             let manifest = cli
