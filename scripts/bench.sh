@@ -6,6 +6,8 @@
 #           sysroot is already built -- it is built once per toolchain)
 #   warm  : nothing changed since the last run (every cell from the cache)
 #   jobs 1: cold, one cell at a time;  jobs N: cold, default parallelism
+#   overhead: --jobs 1 wall time against the summed wall time of the
+#             commands it ran;  shell loop: the same commands run by bash
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -q
@@ -37,9 +39,28 @@ warm=$(timed warm_setup)
 jobs1=$(timed cold_setup --jobs 1)
 jobsn=$(timed cold_setup)
 
-python3 - "$cold" "$warm" "$jobs1" "$jobsn" "$(nproc)" <<'PY'
+# Overhead: with --jobs 1, linkmatrix's wall time against the sum of the
+# wall times of the commands it ran (compilers, linkers, probes).
+rm -rf "$work"
+stats=$(LINKMATRIX_STATS=1 "$bin" check --no-provision -q --jobs 1 2>&1 >/dev/null | grep '^stats:')
+wall_ms=$(echo "$stats" | sed 's/.*wall_ms=\([0-9]*\).*/\1/')
+child_ms=$(echo "$stats" | sed 's/.*children_ms=\([0-9]*\).*/\1/')
+
+# A plain serial shell loop running the same commands (cargo, clang, the
+# linker), plus `nm -u` per image: what people write by hand.
+cmds=$(mktemp)
+rm -rf "$work"
+"$bin" check --no-provision -v --jobs 1 2>&1 >/dev/null | sed -n 's/^\[[^]]*\] + //p' > "$cmds"
+find "$work/cells" -mindepth 1 -maxdepth 1 -type d -exec sh -c 'rm -rf "$1/target" "$1"/platform/*.o "$1"/*.elf' _ {} \;
+s=$(now)
+while IFS= read -r line; do bash -c "$line" >/dev/null 2>&1 || true; done < "$cmds"
+for img in "$work"/cells/*/image.elf; do nm -u "$img" >/dev/null 2>&1 || true; done
+loop=$(python3 -c "print($(now) - $s)")
+rm -f "$cmds"
+
+python3 - "$cold" "$warm" "$jobs1" "$jobsn" "$(nproc)" "$wall_ms" "$child_ms" "$loop" <<'PY'
 import sys
-cold, warm, j1, jn, cores = map(float, sys.argv[1:])
+cold, warm, j1, jn, cores, wall_ms, child_ms, loop = map(float, sys.argv[1:])
 print(f"linkmatrix check, default matrix (8 cells), {int(cores)} cores, median of runs")
 print(f"| measure | seconds | ratio |")
 print(f"|---|---|---|")
@@ -47,4 +68,6 @@ print(f"| cold run (default --jobs) | {cold:.2f} | 1.00 |")
 print(f"| warm run (all cached) | {warm:.2f} | {warm/cold:.3f}x cold |")
 print(f"| cold, --jobs 1 | {j1:.2f} | |")
 print(f"| cold, --jobs {int(cores)} | {jn:.2f} | {j1/jn:.2f}x faster than --jobs 1 |")
+print(f"| cold --jobs 1: linkmatrix wall vs its commands' summed wall | {wall_ms/1000:.2f} vs {child_ms/1000:.2f} | {wall_ms/child_ms:.3f}x (overhead) |")
+print(f"| serial shell loop of the same commands + nm -u | {loop:.2f} | linkmatrix --jobs {int(cores)} is {loop/jn:.2f}x faster |")
 PY

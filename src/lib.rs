@@ -332,7 +332,16 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 deny_latent: args.deny.iter().any(|d| d == "latent"),
             };
             let _ = ctrlc::set_handler(process::interrupt);
+            let started = std::time::Instant::now();
             let report = check::run(&m, &opts, &mut anstream::stderr())?;
+            if std::env::var_os("LINKMATRIX_STATS").is_some() {
+                let (n, children) = process::child_stats();
+                eprintln!(
+                    "stats: wall_ms={} children={n} children_ms={}",
+                    started.elapsed().as_millis(),
+                    children.as_millis()
+                );
+            }
             if process::interrupted() {
                 let mut err = anstream::stderr();
                 writeln!(err, "interrupted: no report written")?;

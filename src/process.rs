@@ -14,7 +14,7 @@ use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -46,6 +46,17 @@ const SCRUB: &[&str] = &[
 ];
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static CHILD_NANOS: AtomicU64 = AtomicU64::new(0);
+static CHILD_COUNT: AtomicU64 = AtomicU64::new(0);
+
+/// Commands run so far and the sum of their wall times (for the benchmark
+/// of linkmatrix's own overhead).
+pub fn child_stats() -> (u64, Duration) {
+    (
+        CHILD_COUNT.load(Ordering::Relaxed),
+        Duration::from_nanos(CHILD_NANOS.load(Ordering::Relaxed)),
+    )
+}
 
 fn groups() -> &'static Mutex<HashSet<i32>> {
     static G: OnceLock<Mutex<HashSet<i32>>> = OnceLock::new();
@@ -288,11 +299,17 @@ impl Cmd {
         })?;
         let stdout = out_reader.join().unwrap_or_default();
         let stderr = err_reader.join().unwrap_or_default();
+        let took = start.elapsed();
+        CHILD_COUNT.fetch_add(1, Ordering::Relaxed);
+        CHILD_NANOS.fetch_add(
+            u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
         Ok(Output {
             status,
             stdout,
             stderr,
-            duration: start.elapsed(),
+            duration: took,
         })
     }
 }
