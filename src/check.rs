@@ -41,6 +41,8 @@ pub struct CheckOptions {
     pub timeout: Duration,
     /// The matrix file as the user wrote it (for reproduce commands).
     pub config_arg: String,
+    /// No matrix was named and none is here: the bundled default is used.
+    pub bundled_config: bool,
     /// Print commands.
     pub verbose: bool,
     /// Print only the summary.
@@ -342,7 +344,12 @@ fn add_latent(o: &mut CellOutcome, twin: &CellOutcome, deny: bool) {
 }
 
 fn reproduce(opts: &CheckOptions, id: &str) -> String {
-    format!("linkmatrix check --config {} --cell {id}", opts.config_arg)
+    // The bundled default needs no --config (and its path is not the user's).
+    if opts.bundled_config {
+        format!("linkmatrix check --cell {id}")
+    } else {
+        format!("linkmatrix check --config {} --cell {id}", opts.config_arg)
+    }
 }
 
 fn outcome(

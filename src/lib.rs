@@ -40,6 +40,9 @@ use crate::cli::{CheckFormat, Cli, ColorWhen, Command, MatrixArgs};
 use crate::config::{LoadError, LoadOptions};
 use crate::model::{Matrix, Target};
 
+/// The bundled default matrix, under the bundle root.
+const BUNDLED_DEFAULT: &str = "configs/default.yaml";
+
 /// Exit code: the tool could not do its job.
 pub const EXIT_TOOL: u8 = 2;
 /// Exit code: interrupted.
@@ -93,9 +96,9 @@ fn config_path(cli: &Cli) -> Result<(PathBuf, Option<PathBuf>, String)> {
     }
     let root = bundle::root()?;
     Ok((
-        root.join("configs/default.yaml"),
+        root.join(BUNDLED_DEFAULT),
         Some(root),
-        "configs/default.yaml".to_owned(),
+        BUNDLED_DEFAULT.to_owned(),
     ))
 }
 
@@ -273,7 +276,7 @@ fn triage_setup(cli: &Cli) -> Result<Option<(Matrix, check::CheckOptions)>> {
             return Ok(None);
         }
     };
-    let (_, _, shown) = config_path(cli)?;
+    let (_, bundled_root, shown) = config_path(cli)?;
     let _ = ctrlc::set_handler(process::interrupt);
     let opts = check::CheckOptions {
         jobs: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
@@ -282,6 +285,7 @@ fn triage_setup(cli: &Cli) -> Result<Option<(Matrix, check::CheckOptions)>> {
         no_provision: false,
         timeout: Duration::from_secs(900),
         config_arg: shown,
+        bundled_config: bundled_root.is_some(),
         verbose: cli.verbose,
         quiet: true,
         shard: None,
@@ -314,7 +318,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 .iter()
                 .map(|g| glob::Pattern::new(g).with_context(|| format!("--cell {g}")))
                 .collect::<Result<Vec<_>>>()?;
-            let (_, _, shown) = config_path(cli)?;
+            let (_, bundled_root, shown) = config_path(cli)?;
             let jobs = args.jobs.unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
             });
@@ -325,6 +329,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 no_provision: args.no_provision,
                 timeout: Duration::from_secs(args.timeout.max(1)),
                 config_arg: shown,
+                bundled_config: bundled_root.is_some(),
                 verbose: cli.verbose,
                 quiet: cli.quiet,
                 shard: args.shard.as_deref().map(check::parse_shard).transpose()?,
