@@ -151,7 +151,9 @@ struct RawOption {
     defaults: Vec<RawDefault>,
     #[serde(default)]
     labels: Vec<Spanned<String>>,
+    /// Documentation for people reading the file.
     #[serde(default)]
+    #[allow(dead_code)]
     help: Option<String>,
 }
 
@@ -181,7 +183,9 @@ struct RawTarget {
     #[serde(default)]
     name: Option<Spanned<String>>,
     triple: Spanned<String>,
+    /// Documentation for people reading the file.
     #[serde(default)]
+    #[allow(dead_code)]
     description: Option<String>,
     cc: RawCc,
     linker: RawLinker,
@@ -664,7 +668,6 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, LoadError> {
 
     let spec = plan::Spec {
         file: path.to_owned(),
-        decls: &decls,
         rules: &rules,
         axes: &axes,
         include: &include,
@@ -955,7 +958,6 @@ impl Validator {
                 }
             }
         }
-        let _ = &raw.help;
         (
             OptionDecl {
                 name: name.to_owned(),
@@ -1243,7 +1245,6 @@ impl Validator {
                 format!("entry `{entry}` is not a symbol name"),
             ));
         }
-        let _ = &raw.description;
         if cc.is_empty() && tv.problems.is_empty() {
             tv.push(whole(&path, "cc.compiler lists no compiler"));
         }

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::config::Problem;
 use crate::expr::Expr;
-use crate::model::{Cell, Matrix, OptionDecl, Target, Value};
+use crate::model::{Cell, Matrix, Target, Value};
 
 /// One option's rules, from the matrix file.
 #[derive(Clone, Debug)]
@@ -123,8 +123,6 @@ pub struct Assignment {
 pub struct Spec<'a> {
     /// The matrix file.
     pub file: PathBuf,
-    /// Declarations.
-    pub decls: &'a [OptionDecl],
     /// Rules.
     pub rules: &'a Rules,
     /// Axes in file order (`arch` and `profile` always present).
@@ -358,7 +356,6 @@ fn complete(
         .get(&arch)
         .map(|t| t.triple.clone())
         .unwrap_or_default();
-    let _ = spec.decls;
     Cell {
         id,
         arch,
