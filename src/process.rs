@@ -365,13 +365,33 @@ pub fn describe_status(status: ExitStatus) -> String {
     }
 }
 
+/// Quote a word so that a POSIX shell (bash for control characters, as
+/// `$'…'`) reads it back exactly: the displayed command is runnable.
 fn quote(s: &OsStr) -> String {
+    use std::fmt::Write as _;
     let s = s.to_string_lossy();
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
     {
         s.into_owned()
+    } else if s.chars().any(char::is_control) {
+        let mut out = String::from("$'");
+        for c in s.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\'' => out.push_str("\\'"),
+                c if c.is_control() && c.is_ascii() => {
+                    let _ = write!(out, "\\x{:02x}", u32::from(c));
+                }
+                c if c.is_control() => {
+                    let _ = write!(out, "\\u{:04x}", u32::from(c));
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+        out
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
     }
@@ -424,6 +444,23 @@ mod tests {
             c.to_string(),
             "+ RUSTFLAGS='--sysroot /x' cargo build --features 'a b'"
         );
+    }
+
+    #[test]
+    fn control_characters_are_quoted_for_the_shell() {
+        let c = Cmd::new("cargo").env("CARGO_ENCODED_RUSTFLAGS", "-Ca\x1f--sysroot\x1f/x y");
+        assert_eq!(
+            c.to_string(),
+            "+ CARGO_ENCODED_RUSTFLAGS=$'-Ca\\x1f--sysroot\\x1f/x y' cargo"
+        );
+        let out = std::process::Command::new("bash")
+            .args([
+                "-c",
+                &format!("printf %s {}", quote(OsStr::new("a\x1fb'c\\"))),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.stdout, b"a\x1fb'c\\");
     }
 
     #[test]
