@@ -497,17 +497,7 @@ pub fn print_human(e: &Explained, out: &mut dyn Write) -> std::io::Result<()> {
             } else {
                 &r.function
             };
-            let at = match (&r.file, r.line) {
-                (Some(file), Some(l)) => format!(" at {file}:{l}"),
-                (Some(file), None) => format!(" in {file}"),
-                _ => String::new(),
-            };
-            let obj = r
-                .object
-                .as_deref()
-                .map(|o| format!(" [{o}]"))
-                .unwrap_or_default();
-            writeln!(out, "    {func}{at}{obj}")?;
+            writeln!(out, "    {func}{}{}", r.at(), r.in_object())?;
         }
     }
     if e.dropped > 0 {

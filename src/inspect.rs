@@ -787,17 +787,7 @@ pub fn print_human(reports: &[FileReport], out: &mut dyn Write) -> std::io::Resu
                 u.demangled.as_deref().unwrap_or(&u.symbol)
             )?;
             for rf in &u.referenced_by {
-                let at = match (&rf.file, rf.line) {
-                    (Some(f), Some(l)) => format!(" at {f}:{l}"),
-                    (Some(f), None) => format!(" at {f}"),
-                    _ => String::new(),
-                };
-                let obj = rf
-                    .object
-                    .as_deref()
-                    .map(|o| format!(" [{o}]"))
-                    .unwrap_or_default();
-                writeln!(out, "      <- {}{at}{obj}", rf.function)?;
+                writeln!(out, "      <- {}{}{}", rf.function, rf.at(), rf.in_object())?;
             }
         }
     }

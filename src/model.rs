@@ -143,6 +143,25 @@ pub struct Reference {
     pub line: Option<u32>,
 }
 
+impl Reference {
+    /// ` at file:line`, ` at file`, or nothing: where, for people.
+    pub fn at(&self) -> String {
+        match (&self.file, self.line) {
+            (Some(file), Some(l)) => format!(" at {file}:{l}"),
+            (Some(file), None) => format!(" at {file}"),
+            _ => String::new(),
+        }
+    }
+
+    /// ` [object]`, or nothing.
+    pub fn in_object(&self) -> String {
+        self.object
+            .as_deref()
+            .map(|o| format!(" [{o}]"))
+            .unwrap_or_default()
+    }
+}
+
 /// One problem in one cell.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {

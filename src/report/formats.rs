@@ -52,11 +52,7 @@ pub fn headline(f: &Finding) -> String {
 pub fn details(f: &Finding) -> String {
     let mut s = String::new();
     for r in &f.referenced_by {
-        let _ = write!(s, "referenced by {}", r.function);
-        if let (Some(file), Some(line)) = (&r.file, r.line) {
-            let _ = write!(s, " at {file}:{line}");
-        }
-        s.push('\n');
+        let _ = writeln!(s, "referenced by {}{}", r.function, r.at());
     }
     if !f.chain.is_empty() {
         let _ = writeln!(s, "chain: {}", f.chain.join(" -> "));

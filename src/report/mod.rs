@@ -233,12 +233,7 @@ pub fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             let base = if f.baseline { " (baseline)" } else { "" };
             writeln!(out, "  {}{base}", finding_line(f))?;
             for rf in &f.referenced_by {
-                let at = match (&rf.file, rf.line) {
-                    (Some(file), Some(l)) => format!(" at {file}:{l}"),
-                    (Some(file), None) => format!(" at {file}"),
-                    _ => String::new(),
-                };
-                writeln!(out, "    referenced by {}{at}", rf.function)?;
+                writeln!(out, "    referenced by {}{}", rf.function, rf.at())?;
                 if let Some(o) = &rf.object {
                     writeln!(out, "      in {o}")?;
                 }
