@@ -142,7 +142,16 @@ pub fn cargo_command(
     cmd
 }
 
-/// Build the crate; the staticlib's path.
+/// What building the crate produced.
+#[derive(Debug)]
+pub struct Built {
+    /// The staticlib.
+    pub staticlib: PathBuf,
+    /// The crate's name (`-` as `_`), the prefix of its archive members.
+    pub crate_name: String,
+}
+
+/// Build the crate as a staticlib.
 pub fn build_crate(
     setup: &RustSetup,
     manifest: &Path,
@@ -151,20 +160,30 @@ pub fn build_crate(
     target_dir: &Path,
     timeout: Option<Duration>,
     log: &dyn Fn(&Cmd),
-) -> Result<PathBuf, BuildFailure> {
+) -> Result<Built, BuildFailure> {
     let cmd = cargo_command(setup, manifest, cell, target_dir, timeout);
     log(&cmd);
     let out = cmd
         .run()
         .map_err(|e| BuildFailure::from_process("cargo build failed", &e))?;
-    let lib_name = package.replace('-', "_");
+    // The one artifact built as a staticlib is the crate's (its
+    // dependencies are rlibs); its target name is the crate name, which may
+    // differ from the package name.
     for msg in Message::parse_stream(out.stdout.as_slice()).flatten() {
         if let Message::CompilerArtifact(a) = msg {
-            if a.target.name.replace('-', "_") != lib_name {
+            if !a
+                .target
+                .crate_types
+                .iter()
+                .any(|t| *t == cargo_metadata::CrateType::StaticLib)
+            {
                 continue;
             }
             if let Some(f) = a.filenames.iter().find(|f| f.as_str().ends_with(".a")) {
-                return Ok(f.clone().into_std_path_buf());
+                return Ok(Built {
+                    staticlib: f.clone().into_std_path_buf(),
+                    crate_name: a.target.name.replace('-', "_"),
+                });
             }
         }
     }

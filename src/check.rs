@@ -595,7 +595,7 @@ fn run_cell(
         }
     };
 
-    let staticlib = match build::build_crate(
+    let built = match build::build_crate(
         &p.setup,
         &m.manifest,
         &m.package,
@@ -618,11 +618,23 @@ fn run_cell(
         Ok(o) => o,
         Err(f) => return from_build(f),
     };
-    let mut roots = match crate_roots(&staticlib, &m.package) {
+    let staticlib = built.staticlib;
+    let mut roots = match crate_roots(&staticlib, &built.crate_name) {
         Ok(r) => r,
         Err(e) => return fail(Status::Error, Vec::new(), Some(format!("{e:#}"))),
     };
     roots.extend(m.roots.iter().cloned());
+    if roots.is_empty() {
+        // Without a root nothing of the crate is linked: a pass would lie.
+        return fail(
+            Status::Error,
+            Vec::new(),
+            Some(format!(
+                "`{}` exports no #[no_mangle] function and policy.roots is empty: there is nothing to follow references from",
+                m.package
+            )),
+        );
+    }
     let inputs = LinkInputs {
         linker: &p.linker,
         target,
@@ -677,10 +689,10 @@ pub fn work_dir(m: &Matrix) -> PathBuf {
 }
 
 /// The crate's exported (`#[no_mangle]`) functions: the roots.
-fn crate_roots(staticlib: &Path, package: &str) -> Result<Vec<String>> {
+fn crate_roots(staticlib: &Path, crate_name: &str) -> Result<Vec<String>> {
     let data = inspect::read_file(staticlib)?;
     let name = staticlib.display().to_string();
-    let prefix = format!("{}-", package.replace('-', "_"));
+    let prefix = format!("{crate_name}-");
     let mut roots = BTreeSet::new();
     for (member, bytes) in inspect::units(&name, &data)? {
         let inner = member.rsplit_once('(').map_or(member.as_str(), |(_, m)| m);

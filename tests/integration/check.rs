@@ -317,7 +317,7 @@ fn a_missing_toolchain_is_an_error_cell_with_the_fix() {
     write(
         d.path(),
         "src/lib.rs",
-        "#![no_std]\n#[panic_handler]\nfn p(_: &core::panic::PanicInfo<'_>) -> ! { loop {} }\n",
+        "#![no_std]\n#[no_mangle]\npub extern \"C\" fn g_entry() -> u32 { 1 }\n#[panic_handler]\nfn p(_: &core::panic::PanicInfo<'_>) -> ! { loop {} }\n",
     );
     write(
         d.path(),
@@ -348,4 +348,32 @@ fn seed001_success_stub_hides_the_reference_in_release_only() {
     let dev = cell(&r, "arm-smp-nommu-dev");
     assert_eq!(dev["status"], "fail");
     assert_eq!(dev["findings"][0]["symbol"], "flush_tlb_kernel_range");
+}
+
+#[test]
+fn a_crate_with_nothing_to_follow_is_an_error_not_a_pass() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "Cargo.toml",
+        "[package]\nname = \"quiet-lib\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\nname = \"renamed\"\n",
+    );
+    write(
+        d.path(),
+        "src/lib.rs",
+        "#![no_std]\npub fn not_exported() {}\n#[cfg(target_os = \"none\")]\n#[panic_handler]\nfn p(_: &core::panic::PanicInfo<'_>) -> ! { loop {} }\n",
+    );
+    write(d.path(), "linkmatrix.yaml", "crate: .\ntargets: [arm]\n");
+    let (code, r, err) = check_json(d.path(), &[]);
+    assert_eq!(code, 2, "{err}");
+    let e = r["cells"][0]["error"].as_str().unwrap();
+    assert!(e.contains("nothing to follow"), "{e}");
+    // With a root given by the policy, the renamed lib is built and checked.
+    write(
+        d.path(),
+        "linkmatrix.yaml",
+        "crate: .\ntargets: [arm]\npolicy:\n  roots: [platform_init]\n",
+    );
+    let (code, r, err) = check_json(d.path(), &[]);
+    assert_eq!(code, 0, "{err}\n{r:#}");
 }
