@@ -174,8 +174,7 @@ pub fn build_crate(
             if !a
                 .target
                 .crate_types
-                .iter()
-                .any(|t| *t == cargo_metadata::CrateType::StaticLib)
+                .contains(&cargo_metadata::CrateType::StaticLib)
             {
                 continue;
             }
