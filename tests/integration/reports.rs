@@ -216,17 +216,20 @@ fn a_baseline_accepts_known_findings_and_fails_on_new_ones() {
         &[cfg[0], cfg[1], "--write-baseline", base.to_str().unwrap()],
     );
     assert_eq!(code, 1, "{err}");
-    let (code, out, err) = check(
-        d.path(),
-        &[
-            cfg[0],
-            cfg[1],
-            "--baseline",
-            base.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    );
+    let with_baseline = || {
+        check(
+            d.path(),
+            &[
+                cfg[0],
+                cfg[1],
+                "--baseline",
+                base.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+        )
+    };
+    let (code, out, err) = with_baseline();
     assert_eq!(code, 0, "known findings pass: {err}");
     let r: Value = serde_json::from_str(&out).unwrap();
     let c = r["cells"]
@@ -244,17 +247,7 @@ fn a_baseline_accepts_known_findings_and_fails_on_new_ones() {
         "unsigned int platform_nr_cpus_gone(void)\n{",
     );
     std::fs::write(&plat, text.replace("EXPORT_SYMBOL(platform_nr_cpus);", "")).unwrap();
-    let (code, out, _) = check(
-        d.path(),
-        &[
-            cfg[0],
-            cfg[1],
-            "--baseline",
-            base.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    );
+    let (code, out, _) = with_baseline();
     assert_eq!(code, 1, "a new finding fails the gate");
     let r: Value = serde_json::from_str(&out).unwrap();
     let new: Vec<&Value> = r["cells"]
