@@ -49,6 +49,9 @@ pub struct CheckOptions {
     pub quiet: bool,
     /// Run only shard K of N (1-based).
     pub shard: Option<(usize, usize)>,
+    /// Cell durations (ms) to balance shards by, from an earlier report;
+    /// `None`: from this work directory's cache.
+    pub timings: Option<BTreeMap<String, u64>>,
     /// Also build each optimized cell's debug twin and report symbols
     /// undefined only there (`latent-undefined`).
     pub latent: bool,
@@ -164,9 +167,15 @@ pub fn run(m: &Matrix, opts: &CheckOptions, err: &mut dyn Write) -> Result<Repor
         let durations: BTreeMap<&str, u64> = ids
             .iter()
             .filter_map(|id| {
-                let e: CacheEntry =
-                    cache::read_entry(&work.join("cache").join(format!("{id}.json")))?;
-                (e.outcome.duration_ms > 0).then_some((*id, e.outcome.duration_ms))
+                let ms = match &opts.timings {
+                    Some(t) => t.get(*id).copied()?,
+                    None => {
+                        let e: CacheEntry =
+                            cache::read_entry(&work.join("cache").join(format!("{id}.json")))?;
+                        e.outcome.duration_ms
+                    }
+                };
+                (ms > 0).then_some((*id, ms))
             })
             .collect();
         for (id, s) in ids.iter().zip(assign_shards(&ids, &durations, n)) {
@@ -983,5 +992,36 @@ fn report_events(rx: &mpsc::Receiver<Event>, total: usize, opts: &CheckOptions) 
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_balanced_by_duration_and_deterministic() {
+        let ids = ["a", "b", "c", "d", "e"];
+        let d: BTreeMap<&str, u64> = [("a", 100), ("b", 10), ("c", 60), ("d", 50), ("e", 5)].into();
+        let s = assign_shards(&ids, &d, 2);
+        assert_eq!(s, assign_shards(&ids, &d, 2));
+        let load = |k| {
+            ids.iter()
+                .zip(&s)
+                .filter(|(_, x)| **x == k)
+                .map(|(i, _)| d[*i])
+                .sum::<u64>()
+        };
+        assert!(load(0).abs_diff(load(1)) <= 15, "{s:?}");
+        // No durations: round robin.
+        assert_eq!(assign_shards(&ids, &BTreeMap::new(), 2), [0, 1, 0, 1, 0]);
+    }
+
+    #[test]
+    fn shard_syntax() {
+        assert_eq!(parse_shard("2/4").unwrap(), (2, 4));
+        assert!(parse_shard("0/4").is_err());
+        assert!(parse_shard("5/4").is_err());
+        assert!(parse_shard("x").is_err());
     }
 }

@@ -167,6 +167,11 @@ pub struct CheckArgs {
     /// Run only shard K of N (1-based); the other cells are `skipped`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// Balance shards by the cell durations of this earlier JSON report
+    /// (instead of this machine's cache): every shard job then splits the
+    /// same way whatever its cache holds.
+    #[arg(long, value_name = "REPORT", requires = "shard")]
+    pub timings: Option<PathBuf>,
     /// Also build each optimized cell in debug and report symbols undefined
     /// only there as `latent-undefined` warnings.
     #[arg(long)]

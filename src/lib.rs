@@ -289,6 +289,7 @@ fn triage_setup(cli: &Cli) -> Result<Option<(Matrix, check::CheckOptions)>> {
         verbose: cli.verbose,
         quiet: true,
         shard: None,
+        timings: None,
         latent: false,
         deny_latent: false,
     };
@@ -333,6 +334,14 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 verbose: cli.verbose,
                 quiet: cli.quiet,
                 shard: args.shard.as_deref().map(check::parse_shard).transpose()?,
+                timings: args
+                    .timings
+                    .as_deref()
+                    .map(|p| {
+                        report::load(p)
+                            .map(|r| r.cells.into_iter().map(|c| (c.id, c.duration_ms)).collect())
+                    })
+                    .transpose()?,
                 latent: args.latent || !args.deny.is_empty(),
                 deny_latent: args.deny.iter().any(|d| d == "latent"),
             };

@@ -22,6 +22,7 @@ pub fn run_cells(m: &Matrix, cells: Vec<Cell>, base: &CheckOptions) -> Result<Re
         cells: Vec::new(),
         quiet: true,
         shard: None,
+        timings: None,
         latent: false,
         deny_latent: false,
         ..base.clone()
