@@ -167,13 +167,12 @@ pub fn run(m: &Matrix, opts: &CheckOptions, err: &mut dyn Write) -> Result<Repor
         let durations: BTreeMap<&str, u64> = ids
             .iter()
             .filter_map(|id| {
-                let ms = match &opts.timings {
-                    Some(t) => t.get(*id).copied()?,
-                    None => {
-                        let e: CacheEntry =
-                            cache::read_entry(&work.join("cache").join(format!("{id}.json")))?;
-                        e.outcome.duration_ms
-                    }
+                let ms = if let Some(t) = &opts.timings {
+                    t.get(*id).copied()?
+                } else {
+                    let e: CacheEntry =
+                        cache::read_entry(&work.join("cache").join(format!("{id}.json")))?;
+                    e.outcome.duration_ms
                 };
                 (ms > 0).then_some((*id, ms))
             })
