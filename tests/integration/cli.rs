@@ -86,3 +86,38 @@ fn setup_says_what_it_would_run() {
         "{out}"
     );
 }
+
+#[test]
+fn help_snapshots() {
+    // Every subcommand's --help is part of the interface: a change to it
+    // shows up here (regenerate with INSTA_UPDATE=always).
+    for sub in [
+        "",
+        "plan",
+        "check",
+        "init",
+        "doctor",
+        "setup",
+        "inspect",
+        "explain",
+        "why",
+        "diff",
+        "minimize",
+        "merge",
+        "completions",
+    ] {
+        let args: Vec<&str> = if sub.is_empty() {
+            vec!["--help"]
+        } else {
+            vec![sub, "--help"]
+        };
+        let o = run(&repo(), &args);
+        assert!(o.status.success(), "{sub}");
+        let name = if sub.is_empty() {
+            "help".to_owned()
+        } else {
+            format!("help_{sub}")
+        };
+        insta::assert_snapshot!(name, stdout(&o));
+    }
+}
