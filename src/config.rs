@@ -921,6 +921,15 @@ impl Validator {
             self.check_feature(feat);
             features.insert(val.value.clone(), feat.value.clone());
         }
+        for l in &raw.labels {
+            if !valid_name(&l.value) {
+                self.push(at(
+                    &file,
+                    pos(&l.referenced),
+                    format!("option `{name}`: label `{}` cannot be part of a cell id (letters, digits, `-`, `_`, `.`)", l.value),
+                ));
+            }
+        }
         let labels = match (&choices, raw.labels.as_slice()) {
             (_, []) => None,
             (None, [off, on]) => Some([off.value.clone(), on.value.clone()]),
