@@ -4,7 +4,7 @@
 //! owns the terminal. A cell whose inputs did not change is served from the
 //! cache without running anything. Every cell ends with an outcome; a
 //! failing cell never stops the others.
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -627,7 +627,7 @@ fn run_cell(
         Err(f) => return from_build(f),
     };
     let staticlib = built.staticlib;
-    let mut roots = match crate_roots(&staticlib, &built.crate_name) {
+    let (mut roots, origins) = match input_symbols(&objs, &staticlib, &built.crate_name) {
         Ok(r) => r,
         Err(e) => return fail(Status::Error, Vec::new(), Some(format!("{e:#}"))),
     };
@@ -653,8 +653,8 @@ fn run_cell(
         timeout: remaining(),
     };
     let findings = match m.mode {
-        Mode::Image => image_findings(m, target, &inputs, &roots, &log),
-        Mode::Module => module_findings(m, target, &inputs, &roots, &log),
+        Mode::Image => image_findings(m, &inputs, &roots, &origins, &log),
+        Mode::Module => module_findings(m, target, &inputs, &roots, &origins, &log),
     };
     match findings {
         Ok((f, image)) => {
@@ -696,18 +696,36 @@ pub fn work_dir(m: &Matrix) -> PathBuf {
     )
 }
 
-/// The crate's exported (`#[no_mangle]`) functions: the roots.
-fn crate_roots(staticlib: &Path, crate_name: &str) -> Result<Vec<String>> {
-    let data = inspect::read_file(staticlib)?;
-    let name = staticlib.display().to_string();
-    let prefix = format!("{crate_name}-");
+/// Read the link inputs once: the crate's exported (`#[no_mangle]`)
+/// functions, which are the roots, and for every function symbol the input
+/// object (archive member, platform object) it comes from.
+fn input_symbols(
+    platform: &[PathBuf],
+    staticlib: &Path,
+    crate_name: &str,
+) -> Result<(Vec<String>, HashMap<String, String>)> {
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for p in platform.iter().map(PathBuf::as_path).chain([staticlib]) {
+        let name = p
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        files.push((name, inspect::read_file(p)?));
+    }
+    let mut parts = Vec::new();
+    for (name, data) in &files {
+        parts.extend(inspect::units(name, data)?);
+    }
+    let units: Vec<Unit<'_>> = parts
+        .iter()
+        .map(|(n, d)| Unit { name: n, data: d })
+        .collect();
+    let origins = inspect::origins(&units);
+    let lib = files.last().map_or("", |(n, _)| n.as_str());
+    let prefix = format!("{lib}({crate_name}-");
     let mut roots = BTreeSet::new();
-    for (member, bytes) in inspect::units(&name, &data)? {
-        let inner = member.rsplit_once('(').map_or(member.as_str(), |(_, m)| m);
-        if !inner.starts_with(&prefix) {
-            continue;
-        }
-        let f = object::File::parse(bytes).with_context(|| format!("{member}: not an object"))?;
+    for u in units.iter().filter(|u| u.name.starts_with(&prefix)) {
+        let f =
+            object::File::parse(u.data).with_context(|| format!("{}: not an object", u.name))?;
         use object::{Object, ObjectSymbol};
         for s in f.symbols() {
             if s.is_global()
@@ -722,38 +740,16 @@ fn crate_roots(staticlib: &Path, crate_name: &str) -> Result<Vec<String>> {
             }
         }
     }
-    Ok(roots.into_iter().collect())
+    Ok((roots.into_iter().collect(), origins))
 }
 
-/// Analyse a linked image, naming for each function the input object
-/// (archive member, platform object) it came from.
+/// Analyse a linked image, naming for each function where it came from.
 fn analyze_file(
     path: &Path,
     roots: &[String],
-    inputs: &LinkInputs<'_>,
+    origins: &HashMap<String, String>,
 ) -> Result<inspect::Analysis, String> {
     let err = |e: anyhow::Error| format!("{e:#}");
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    for p in inputs
-        .platform
-        .iter()
-        .map(PathBuf::as_path)
-        .chain([inputs.staticlib])
-    {
-        let name = p
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        files.push((name, inspect::read_file(p).map_err(err)?));
-    }
-    let mut parts = Vec::new();
-    for (name, data) in &files {
-        parts.extend(inspect::units(name, data).map_err(err)?);
-    }
-    let units: Vec<Unit<'_>> = parts
-        .iter()
-        .map(|(n, d)| Unit { name: n, data: d })
-        .collect();
-    let origins = inspect::origins(&units);
     let data = inspect::read_file(path).map_err(err)?;
     let name = path.display().to_string();
     inspect::analyze_with_origins(
@@ -762,7 +758,7 @@ fn analyze_file(
             data: &data,
         }],
         roots,
-        &origins,
+        origins,
     )
     .map_err(err)
 }
@@ -837,9 +833,9 @@ fn tool_error(e: crate::link::LinkToolError) -> String {
 
 fn image_findings(
     m: &Matrix,
-    _t: &Target,
     inputs: &LinkInputs<'_>,
     roots: &[String],
+    origins: &HashMap<String, String>,
     log: &dyn Fn(&Cmd),
 ) -> Result<(Vec<Finding>, Option<PathBuf>), String> {
     let (real, image) = inputs.image(log).map_err(tool_error)?;
@@ -847,7 +843,7 @@ fn image_findings(
     let mut all_roots = vec![inputs.target.entry.clone()];
     all_roots.extend(roots.iter().cloned());
     if let Some(img) = &image {
-        let a = analyze_file(img, &all_roots, inputs)?;
+        let a = analyze_file(img, &all_roots, origins)?;
         for u in &a.undefined {
             if u.weak || allowed(m, &u.symbol) {
                 continue;
@@ -887,6 +883,7 @@ fn module_findings(
     t: &Target,
     inputs: &LinkInputs<'_>,
     roots: &[String],
+    origins: &HashMap<String, String>,
     log: &dyn Fn(&Cmd),
 ) -> Result<(Vec<Finding>, Option<PathBuf>), String> {
     let (platform, module, insp) = inputs.module(log).map_err(tool_error)?;
@@ -918,7 +915,7 @@ fn module_findings(
     let Some(insp) = insp else {
         return Err("the module could not be linked for inspection".to_owned());
     };
-    let a = analyze_file(&insp, roots, inputs)?;
+    let a = analyze_file(&insp, roots, origins)?;
     for u in &a.undefined {
         if u.weak || allowed(m, &u.symbol) || exported.contains(&u.symbol) {
             continue;
