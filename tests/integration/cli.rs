@@ -1,17 +1,25 @@
 //! The command line itself: help, completions, the cargo subcommand form.
 use crate::util::{repo, run, stdout};
 
+/// Every subcommand a user can run.
+const SUBCOMMANDS: [&str; 12] = [
+    "plan",
+    "check",
+    "init",
+    "doctor",
+    "setup",
+    "inspect",
+    "explain",
+    "why",
+    "diff",
+    "minimize",
+    "merge",
+    "completions",
+];
+
 #[test]
 fn every_subcommand_has_help() {
-    for sub in [
-        "plan",
-        "check",
-        "init",
-        "doctor",
-        "setup",
-        "inspect",
-        "completions",
-    ] {
+    for sub in SUBCOMMANDS {
         let o = run(&repo(), &[sub, "--help"]);
         assert!(o.status.success(), "{sub} --help failed");
         assert!(stdout(&o).contains("Usage: linkmatrix"), "{sub}");
@@ -91,21 +99,7 @@ fn setup_says_what_it_would_run() {
 fn help_snapshots() {
     // Every subcommand's --help is part of the interface: a change to it
     // shows up here (regenerate with INSTA_UPDATE=always).
-    for sub in [
-        "",
-        "plan",
-        "check",
-        "init",
-        "doctor",
-        "setup",
-        "inspect",
-        "explain",
-        "why",
-        "diff",
-        "minimize",
-        "merge",
-        "completions",
-    ] {
+    for sub in std::iter::once("").chain(SUBCOMMANDS) {
         let args: Vec<&str> = if sub.is_empty() {
             vec!["--help"]
         } else {
