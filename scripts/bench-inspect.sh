@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark of linkmatrix's readers against the binutils tools, printed as
 # ratios (median of $RUNS runs; lower is faster). Not a test: run by hand.
-#   inspect vs `nm -D -u` on the largest shared object found (librustc_driver)
-#   inspect vs `nm -u` and vs `objdump -r` on a large static archive (libpython)
+#   inspect --symbols-only vs `nm -D -u` on a large shared object (librustc_driver)
+#   inspect --symbols-only vs `nm -u`, and inspect (references attributed
+#   from relocations) vs `objdump -r`, on a large static archive (libpython)
 #   explain throughput on a generated log of $LOG_MB MB, and its peak RSS
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,12 +25,13 @@ med() { local v=(); for _ in $(seq "$runs"); do v+=("$(t "$@")"); done; median "
 echo "| measure | input | linkmatrix s | reference s | ratio |"
 echo "|---|---|---|---|---|"
 if [ -n "$so" ]; then
-  a=$(med "$bin" inspect --format json "$so"); b=$(med nm -D -u "$so")
-  python3 -c "print(f'| inspect vs nm -D -u | $(basename "$so") ($(du -m "$so" | cut -f1) MB) | {$a:.3f} | {$b:.3f} | {$a/$b:.2f}x |')"
+  a=$(med "$bin" inspect --symbols-only --format json "$so"); b=$(med nm -D -u "$so")
+  python3 -c "print(f'| inspect --symbols-only vs nm -D -u | $(basename "$so") ($(du -m "$so" | cut -f1) MB) | {$a:.3f} | {$b:.3f} | {$a/$b:.2f}x |')"
 fi
 if [ -n "$ar" ]; then
-  a=$(med "$bin" inspect --format json "$ar"); b=$(med nm -u "$ar"); c=$(med objdump -r "$ar")
-  python3 -c "print(f'| inspect vs nm -u | $(basename "$ar") ($(du -m "$ar" | cut -f1) MB) | {$a:.3f} | {$b:.3f} | {$a/$b:.2f}x |')"
+  s=$(med "$bin" inspect --symbols-only --format json "$ar"); b=$(med nm -u "$ar")
+  a=$(med "$bin" inspect --format json "$ar"); c=$(med objdump -r "$ar")
+  python3 -c "print(f'| inspect --symbols-only vs nm -u | $(basename "$ar") ($(du -m "$ar" | cut -f1) MB) | {$s:.3f} | {$b:.3f} | {$s/$b:.2f}x |')"
   python3 -c "print(f'| inspect (with attribution) vs objdump -r | $(basename "$ar") | {$a:.3f} | {$c:.3f} | {$a/$c:.2f}x |')"
 fi
 log=$(mktemp /tmp/linkmatrix-bench-XXXX.log)

@@ -268,6 +268,10 @@ pub struct InspectArgs {
     /// ELF executables, shared objects, relocatable objects, archives.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Only the undefined symbols, like `nm -u` (resolved across archive
+    /// members): no relocations, no referencing functions, no DWARF.
+    #[arg(long)]
+    pub symbols_only: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
     pub format: CheckFormat,

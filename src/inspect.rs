@@ -460,6 +460,48 @@ pub fn analyze_with_origins(
     Ok(a)
 }
 
+/// Undefined symbols from the symbol tables alone: what no unit defines.
+fn undefined_only(units: &[Unit<'_>]) -> Result<Analysis> {
+    let files: Vec<object::File<'_>> = units.iter().map(parse).collect::<Result<_>>()?;
+    if let [f] = files.as_slice()
+        && f.kind() == ObjectKind::Dynamic
+    {
+        return dynamic_imports(f, units[0].name);
+    }
+    let mut defined: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut undefined: BTreeMap<&str, bool> = BTreeMap::new();
+    for (u, f) in units.iter().zip(&files) {
+        for s in f.symbols() {
+            let n = s.name().with_context(|| {
+                format!("{}: symbol {} has an unreadable name", u.name, s.index().0)
+            })?;
+            if n.is_empty() {
+                continue;
+            }
+            if s.is_undefined() {
+                let weak = undefined.entry(n).or_insert(true);
+                *weak &= s.is_weak();
+            } else if s.is_global() {
+                defined.insert(n);
+            }
+        }
+    }
+    let mut a = Analysis::default();
+    for (n, weak) in undefined {
+        if !defined.contains(n) {
+            a.undefined.push(Undefined {
+                symbol: n.to_owned(),
+                demangled: demangle(n),
+                weak,
+                referenced_by: Vec::new(),
+                chain: Vec::new(),
+            });
+        }
+    }
+    a.defined = defined.into_iter().map(str::to_owned).collect();
+    Ok(a)
+}
+
 /// A shared object: its undefined symbols are the dynamic symbol table's
 /// imports (what `nm -D -u` lists). Its references go through the PLT and
 /// GOT, so there are no per-function relocations to attribute them to.
@@ -756,7 +798,9 @@ pub struct FileReport {
 }
 
 /// Inspect files for the `inspect` command.
-pub fn inspect_files(paths: &[std::path::PathBuf]) -> Result<Vec<FileReport>> {
+/// With `symbols_only`, only the symbol tables are read (what `nm -u`
+/// does, resolved across archive members), not relocations or DWARF.
+pub fn inspect_files(paths: &[std::path::PathBuf], symbols_only: bool) -> Result<Vec<FileReport>> {
     let mut out = Vec::new();
     for p in paths {
         let data = map_file(p)?;
@@ -766,7 +810,11 @@ pub fn inspect_files(paths: &[std::path::PathBuf]) -> Result<Vec<FileReport>> {
             .iter()
             .map(|(n, d)| Unit { name: n, data: d })
             .collect();
-        let a = analyze(&us, &[])?;
+        let a = if symbols_only {
+            undefined_only(&us)?
+        } else {
+            analyze(&us, &[])?
+        };
         out.push(FileReport {
             file: name,
             undefined: a.undefined,

@@ -430,7 +430,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
             Ok(if ok { 0 } else { EXIT_TOOL })
         }
         Command::Inspect(args) => {
-            let reports = inspect::inspect_files(&args.files)?;
+            let reports = inspect::inspect_files(&args.files, args.symbols_only)?;
             match args.format {
                 CheckFormat::Json => {
                     serde_json::to_writer_pretty(&mut out, &reports)?;

@@ -63,6 +63,20 @@ fn inspect_agrees_with_nm_on_an_archive_built_by_check() {
         .map(|u| u["symbol"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(ours, nm_undefined(&lib));
+    // --symbols-only reads the symbol tables alone and finds the same set.
+    let o = linkmatrix(&repo())
+        .args(["inspect", "--symbols-only", "--format", "json"])
+        .arg(&lib)
+        .output()
+        .unwrap();
+    let quick: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let quick: BTreeSet<String> = quick[0]["undefined"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["symbol"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(quick, ours);
     // …and adds the functions: the platform hooks are referenced from kalloc.
     let flush = v[0]["undefined"]
         .as_array()
