@@ -204,10 +204,25 @@ pub fn run(m: &Matrix, opts: &CheckOptions, err: &mut dyn Write) -> Result<Repor
     let cells: Vec<&Cell> = cells.into_iter().chain(twins.iter()).collect();
 
     // Cache keys need only file contents and toolchain identities.
-    let inputs = crate_inputs(&m.manifest);
+    let shared = shared_key(m, &crate_inputs(&m.manifest));
+    let arches: BTreeSet<&str> = cells.iter().map(|c| c.arch.as_str()).collect();
+    let target_keys: BTreeMap<&str, String> = arches
+        .into_iter()
+        .filter_map(|a| m.targets.get(a).map(|t| (a, target_key(t, &chains))))
+        .collect();
     let keys: BTreeMap<&str, String> = cells
         .iter()
-        .map(|c| (c.id.as_str(), cell_key(m, c, &chains, &inputs)))
+        .map(|c| {
+            let key = Key::new()
+                .str("shared", &shared)
+                .str(
+                    "target",
+                    target_keys.get(c.arch.as_str()).map_or("", String::as_str),
+                )
+                .str("cell", &serde_json::to_string(c).unwrap_or_default())
+                .finish();
+            (c.id.as_str(), key)
+        })
         .collect();
     let cached: BTreeMap<&str, CellOutcome> = if opts.no_cache {
         BTreeMap::new()
@@ -478,14 +493,15 @@ fn tool_identity(path: &Path) -> String {
     format!("{}:{len}:{mtime}", path.display())
 }
 
-fn cell_key(m: &Matrix, c: &Cell, chains: &Toolchains, inputs: &[PathBuf]) -> String {
+/// What every cell's key shares: linkmatrix itself, the matrix settings
+/// and the crate's inputs (digested once per run, not once per cell).
+fn shared_key(m: &Matrix, inputs: &[PathBuf]) -> String {
     let mut k = Key::new();
     let exe = std::env::current_exe()
         .map(|p| tool_identity(&p))
         .unwrap_or_default();
     k.str("tool", env!("CARGO_PKG_VERSION"))
         .str("exe", &exe)
-        .str("cell", &serde_json::to_string(c).unwrap_or_default())
         .str("mode", &format!("{:?}", m.mode))
         .str("roots", &m.roots.join(","))
         .str(
@@ -504,39 +520,44 @@ fn cell_key(m: &Matrix, c: &Cell, chains: &Toolchains, inputs: &[PathBuf]) -> St
                     .collect::<Vec<_>>()
             ),
         );
-    if let Some(t) = m.targets.get(&c.arch) {
-        k.str("target", &t.digest_input);
-        for s in &t.sources {
-            k.file(s);
-        }
-        for i in &t.include {
-            k.tree(i);
-        }
-        if let Some(s) = &t.script {
-            k.file(s);
-        }
-        let tools = chains.for_target(t);
-        match &tools.std {
-            StdProvider::Prebuilt(r) => k.str("std", &format!("prebuilt {}", r.version)),
-            StdProvider::BuildStd { rust, src } => k.str(
-                "std",
-                &format!("build-std {} {}", rust.version, src.display()),
-            ),
-            StdProvider::Missing { .. } => k.str("std", "missing"),
-        };
-        if let Ok(cc) = &tools.cc {
-            k.str("cc", &tool_identity(&cc.path));
-        }
-        if let Ok(l) = &tools.linker {
-            k.str("linker", &tool_identity(&l.path));
-        }
-    }
     for p in inputs {
         if p.is_dir() {
             k.tree(p);
         } else {
             k.file(p);
         }
+    }
+    k.finish()
+}
+
+/// A target's part of the key: its file, platform sources, include files,
+/// linker script and toolchain identities (digested once per target).
+fn target_key(t: &Target, chains: &Toolchains) -> String {
+    let mut k = Key::new();
+    k.str("target", &t.digest_input);
+    for s in &t.sources {
+        k.file(s);
+    }
+    for i in &t.include {
+        k.tree(i);
+    }
+    if let Some(s) = &t.script {
+        k.file(s);
+    }
+    let tools = chains.for_target(t);
+    match &tools.std {
+        StdProvider::Prebuilt(r) => k.str("std", &format!("prebuilt {}", r.version)),
+        StdProvider::BuildStd { rust, src } => k.str(
+            "std",
+            &format!("build-std {} {}", rust.version, src.display()),
+        ),
+        StdProvider::Missing { .. } => k.str("std", "missing"),
+    };
+    if let Ok(cc) = &tools.cc {
+        k.str("cc", &tool_identity(&cc.path));
+    }
+    if let Ok(l) = &tools.linker {
+        k.str("linker", &tool_identity(&l.path));
     }
     k.finish()
 }
