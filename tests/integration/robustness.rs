@@ -202,18 +202,20 @@ fn robustness_15_hostile_archives() {
     );
 }
 
+/// `check` on the two x86 UP cells of a project copy's default matrix.
+const CHECK_X86_UP: [&str; 6] = [
+    "check",
+    "--no-provision",
+    "--config",
+    "configs/default.yaml",
+    "--cell",
+    "x86-up-*",
+];
+
 fn check_json(dir: &Path, extra: &[&str]) -> (i32, Value, String) {
     let o = linkmatrix(dir)
-        .args([
-            "check",
-            "--no-provision",
-            "--config",
-            "configs/default.yaml",
-            "--format",
-            "json",
-            "--cell",
-            "x86-up-*",
-        ])
+        .args(CHECK_X86_UP)
+        .args(["--format", "json"])
         .args(extra)
         .output()
         .unwrap();
@@ -230,14 +232,7 @@ fn robustness_13_two_runs_sharing_a_cache_wait_for_each_other() {
     let d = project_copy();
     let spawn = || {
         linkmatrix(d.path())
-            .args([
-                "check",
-                "--no-provision",
-                "--config",
-                "configs/default.yaml",
-                "--cell",
-                "x86-up-*",
-            ])
+            .args(CHECK_X86_UP)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -470,15 +465,8 @@ fn robustness_21_kill_9_while_reports_are_written_leaves_old_or_whole_reports() 
     std::fs::write(&report, b"{\"old\": true}").unwrap();
     for i in 0..12u64 {
         let mut child = linkmatrix(d.path())
-            .args([
-                "check",
-                "--no-provision",
-                "--config",
-                "configs/default.yaml",
-                "--cell",
-                "x86-up-*",
-                "-q",
-            ])
+            .args(CHECK_X86_UP)
+            .arg("-q")
             .arg("--report")
             .arg(format!("json={}", report.display()))
             .arg("--report")
