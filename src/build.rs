@@ -17,54 +17,49 @@ use crate::toolchain::{Rust, Tool};
 
 /// How the crate is compiled for a cell.
 #[derive(Clone, Debug)]
-pub struct RustSetup {
+pub(crate) struct RustSetup {
     /// The toolchain.
-    pub rust: Rust,
+    pub(crate) rust: Rust,
     /// A sysroot to pass with `--sysroot` (build-std providers).
-    pub sysroot: Option<PathBuf>,
+    pub(crate) sysroot: Option<PathBuf>,
 }
 
 /// Why a build failed: a message for the report, and whether it was the
 /// code (a finding) or the tool (an error).
 #[derive(Debug)]
-pub struct BuildFailure {
+pub(crate) struct BuildFailure {
     /// What to show.
-    pub message: String,
+    pub(crate) message: String,
     /// True when the compiler rejected the code; false when the tool could
     /// not run it (timeout, signal, missing program, interrupted).
-    pub is_code: bool,
-    /// Interrupted by Ctrl-C.
-    pub interrupted: bool,
+    pub(crate) is_code: bool,
 }
 
 impl BuildFailure {
     /// From a process error: compiler diagnostics are findings; the rest
     /// are errors.
-    pub fn from_process(what: &str, e: &ProcessError) -> Self {
+    pub(crate) fn from_process(what: &str, e: &ProcessError) -> Self {
         match e {
             ProcessError::Failed { status, stderr, .. } if status.starts_with("exit status") => {
                 Self {
                     message: format!("{what}:\n{}", trim_diagnostics(stderr)),
                     is_code: true,
-                    interrupted: false,
                 }
             }
             ProcessError::Interrupted { .. } => Self {
                 message: "interrupted".to_owned(),
                 is_code: false,
-                interrupted: true,
             },
             other => Self {
                 message: format!("{what}: {other}"),
                 is_code: false,
-                interrupted: false,
             },
         }
     }
 }
 
 /// Keep the error lines of compiler output (and what follows each), capped.
-pub fn trim_diagnostics(stderr: &str) -> String {
+pub(crate) fn trim_diagnostics(stderr: &str) -> String {
     let lines: Vec<&str> = stderr.lines().collect();
     let mut keep = Vec::new();
     let mut i = 0;
@@ -108,7 +103,7 @@ pub fn trim_diagnostics(stderr: &str) -> String {
 }
 
 /// The cargo command that builds `cell`'s crate as a staticlib.
-pub fn cargo_command(
+pub(crate) fn cargo_command(
     setup: &RustSetup,
     manifest: &Path,
     cell: &Cell,
@@ -144,15 +139,15 @@ pub fn cargo_command(
 
 /// What building the crate produced.
 #[derive(Debug)]
-pub struct Built {
+pub(crate) struct Built {
     /// The staticlib.
-    pub staticlib: PathBuf,
+    pub(crate) staticlib: PathBuf,
     /// The crate's name (`-` as `_`), the prefix of its archive members.
-    pub crate_name: String,
+    pub(crate) crate_name: String,
 }
 
 /// Build the crate as a staticlib.
-pub fn build_crate(
+pub(crate) fn build_crate(
     setup: &RustSetup,
     manifest: &Path,
     package: &str,
@@ -189,13 +184,12 @@ pub fn build_crate(
     Err(BuildFailure {
         message: format!("cargo reported no staticlib artifact for `{package}` ({cmd})"),
         is_code: false,
-        interrupted: false,
     })
 }
 
 /// `CONFIG_*` macros for a cell: each true bool option, each choice value,
 /// and the arch.
-pub fn defines(cell: &Cell) -> Vec<String> {
+pub(crate) fn defines(cell: &Cell) -> Vec<String> {
     let up = |s: &str| s.to_ascii_uppercase().replace(['-', '.'], "_");
     let mut out = Vec::new();
     for (k, v) in &cell.options {
@@ -215,7 +209,7 @@ pub fn defines(cell: &Cell) -> Vec<String> {
 /// detects the compiler family by running the compiler itself, outside the
 /// process module (no timeout, no process group), so a hanging compiler
 /// hung linkmatrix. Every flag comes from the target file anyway.
-pub fn build_platform(
+pub(crate) fn build_platform(
     target: &Target,
     cc: &Tool,
     cell: &Cell,
@@ -226,9 +220,8 @@ pub fn build_platform(
     std::fs::create_dir_all(out_dir).map_err(|e| BuildFailure {
         message: format!("creating {}: {e}", out_dir.display()),
         is_code: false,
-        interrupted: false,
     })?;
-    let mut args: Vec<String> = vec![format!("--target={}", target.cc_target)];
+    let mut args: Vec<String> = vec![format!("--target={}", target.cc_triple)];
     args.extend(target.cflags.iter().cloned());
     args.extend(target.include.iter().map(|i| format!("-I{}", i.display())));
     args.extend(defines(cell).into_iter().map(|d| format!("-D{d}")));

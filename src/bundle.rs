@@ -11,6 +11,8 @@ use anyhow::{Context, Result};
 use include_dir::{Dir, include_dir};
 use sha2::{Digest, Sha256};
 
+use crate::cache::hex;
+
 static TARGETS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/targets");
 static TEMPLATES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 static CONFIGS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/configs");
@@ -29,7 +31,7 @@ fn dirs() -> [(&'static str, &'static Dir<'static>); 5] {
 }
 
 /// Every bundled file: its path under the bundle root, and its bytes.
-pub fn files() -> Vec<(String, &'static [u8])> {
+pub(crate) fn files() -> Vec<(String, &'static [u8])> {
     let mut out = vec![(
         "fixtures/kalloc/Cargo.toml".to_owned(),
         KALLOC_MANIFEST.as_bytes(),
@@ -51,7 +53,7 @@ fn collect(dir: &'static Dir<'static>, prefix: &str, out: &mut Vec<(String, &'st
 }
 
 /// The directory holding `targets/`, `templates/`, `configs/`, `fixtures/`.
-pub fn root() -> Result<PathBuf> {
+pub(crate) fn root() -> Result<PathBuf> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"));
     let forced = std::env::var_os("LINKMATRIX_BUNDLE").is_some_and(|v| v == "embedded");
     if !forced && src.join("targets").is_dir() && src.join("configs/default.yaml").is_file() {
@@ -62,7 +64,7 @@ pub fn root() -> Result<PathBuf> {
 
 /// Write the embedded files under `base/<version>-<digest>` unless they are
 /// there already.
-pub fn materialize(base: &Path) -> Result<PathBuf> {
+pub(crate) fn materialize(base: &Path) -> Result<PathBuf> {
     let files = files();
     let mut h = Sha256::new();
     for (p, bytes) in &files {
@@ -100,7 +102,7 @@ pub fn materialize(base: &Path) -> Result<PathBuf> {
 }
 
 /// Names of the target files under `root/targets`.
-pub fn target_names(root: &Path) -> Vec<String> {
+pub(crate) fn target_names(root: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(root.join("targets"))
         .into_iter()
         .flatten()
@@ -115,13 +117,4 @@ pub fn target_names(root: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }

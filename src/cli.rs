@@ -1,9 +1,8 @@
-//! The command line: clap types only. `lib.rs` turns them into work.
+//! The command line: clap types only. `args` resolves them into the
+//! options each stage takes; `commands` does the work.
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use crate::plan::PlanFormat;
 
 /// Build a crate across a matrix of configurations, link every cell with a
 /// real linker, and report undefined and unexported symbols before they
@@ -138,6 +137,17 @@ pub struct PlanArgs {
     /// Matrix expansion.
     #[command(flatten)]
     pub matrix: MatrixArgs,
+}
+
+/// `plan` output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// A table for people.
+    Table,
+    /// `{"cells":[...]}`.
+    Json,
+    /// `{"include":[...]}` for `strategy.matrix`.
+    Github,
 }
 
 /// `check` output formats.

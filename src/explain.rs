@@ -18,23 +18,23 @@ use crate::model::{Finding, FindingKind, Reference};
 
 /// Bytes of one line that are looked at; the rest of a longer line is
 /// skipped.
-pub const MAX_LINE: usize = 64 * 1024;
+pub(crate) const MAX_LINE: usize = 64 * 1024;
 /// Distinct symbols kept.
-pub const MAX_SYMBOLS: usize = 100_000;
+pub(crate) const MAX_SYMBOLS: usize = 100_000;
 /// References kept per symbol.
-pub const MAX_REFS: usize = 1_000;
+pub(crate) const MAX_REFS: usize = 1_000;
 
 /// What a log said.
 #[derive(Debug, Default)]
-pub struct Explained {
+pub(crate) struct Explained {
     /// One finding per symbol, in order of first mention.
-    pub findings: Vec<Finding>,
+    pub(crate) findings: Vec<Finding>,
     /// Lines read.
-    pub lines: u64,
+    pub(crate) lines: u64,
     /// Bytes read.
-    pub bytes: u64,
+    pub(crate) bytes: u64,
     /// Findings or references dropped by the caps.
-    pub dropped: u64,
+    pub(crate) dropped: u64,
 }
 
 #[derive(Default)]
@@ -52,7 +52,7 @@ struct Parser {
 }
 
 /// Remove ANSI escape sequences (CSI … final byte, and OSC … BEL/ST).
-pub fn strip_ansi(s: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn strip_ansi(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.contains('\x1b') {
         return std::borrow::Cow::Borrowed(s);
     }
@@ -89,7 +89,7 @@ pub fn strip_ansi(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// Demangle Rust (legacy, v0) and C++ (Itanium) names; ld64 prefixes one
 /// underscore. Unmangled names come back as they are.
-pub fn demangle_any(sym: &str) -> String {
+pub(crate) fn demangle_any(sym: &str) -> String {
     let s = sym.trim();
     // Already demangled by the linker, with the legacy hash: drop the hash.
     if let Some((head, h)) = s.rsplit_once("::h")
@@ -421,7 +421,7 @@ impl Parser {
 }
 
 /// Parse a whole log from `input`.
-pub fn explain(input: &mut dyn BufRead) -> std::io::Result<Explained> {
+pub(crate) fn explain(input: &mut dyn BufRead) -> std::io::Result<Explained> {
     let mut p = Parser::default();
     let mut line: Vec<u8> = Vec::with_capacity(4096);
     let mut skipping = false;
@@ -471,7 +471,7 @@ pub fn explain(input: &mut dyn BufRead) -> std::io::Result<Explained> {
 }
 
 /// Print findings grouped by symbol, for people.
-pub fn print_human(e: &Explained, out: &mut dyn Write) -> std::io::Result<()> {
+pub(crate) fn print_human(e: &Explained, out: &mut dyn Write) -> std::io::Result<()> {
     if e.findings.is_empty() {
         writeln!(out, "no undefined symbols found ({} lines)", e.lines)?;
         return Ok(());

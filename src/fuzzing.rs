@@ -27,6 +27,6 @@ pub fn explain(data: &[u8]) {
 pub fn config(data: &[u8]) {
     let _ = crate::config::parse_text_only(Path::new("fuzz.yaml"), data);
     if let Ok(s) = std::str::from_utf8(data) {
-        let _ = crate::expr::Expr::parse(s);
+        let _ = crate::model::Expr::parse(s);
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 /// The text of a starting `linkmatrix.yaml`.
-pub fn render(manifest: &Path, targets: &[String], mode: &str) -> Result<String> {
+pub(crate) fn render(manifest: &Path, targets: &[String], mode: &str) -> Result<String> {
     if mode != "image" && mode != "module" {
         bail!("--mode {mode}: expected image or module");
     }
@@ -16,11 +16,12 @@ pub fn render(manifest: &Path, targets: &[String], mode: &str) -> Result<String>
             bail!("--target {t}: not a target name");
         }
     }
-    let meta = cargo_metadata::MetadataCommand::new()
-        .manifest_path(manifest)
-        .no_deps()
-        .exec()
-        .with_context(|| format!("reading {} with cargo metadata", manifest.display()))?;
+    let meta = crate::process::cargo_metadata(
+        cargo_metadata::MetadataCommand::new()
+            .manifest_path(manifest)
+            .no_deps(),
+    )
+    .with_context(|| format!("reading {} with cargo metadata", manifest.display()))?;
     let dir = manifest.parent().unwrap_or(Path::new("."));
     let pkg = meta
         .packages

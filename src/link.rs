@@ -13,29 +13,27 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::model::Target;
-use crate::process::{Cmd, ProcessError};
+use crate::process::Cmd;
 use crate::toolchain::Tool;
 
 /// A linker invocation's result.
 #[derive(Debug)]
-pub struct LinkResult {
+pub(crate) struct LinkResult {
     /// The linker exited 0.
-    pub success: bool,
+    pub(crate) success: bool,
     /// The output, if the linker wrote one.
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     /// Its stderr (warnings and errors).
-    pub diagnostics: String,
+    pub(crate) diagnostics: String,
     /// The command line.
-    pub command: String,
+    pub(crate) command: String,
 }
 
 /// How a link went wrong for the tool itself (not the code).
 #[derive(Debug)]
-pub struct LinkToolError {
+pub(crate) struct LinkToolError {
     /// The message.
-    pub message: String,
-    /// Ctrl-C.
-    pub interrupted: bool,
+    pub(crate) message: String,
 }
 
 fn base(linker: &Tool) -> Cmd {
@@ -48,7 +46,7 @@ fn base(linker: &Tool) -> Cmd {
 }
 
 /// Fill the linker-script template.
-pub fn render_script(template: &str, target: &Target) -> String {
+pub(crate) fn render_script(template: &str, target: &Target) -> String {
     let mut vars: BTreeMap<&str, &str> = BTreeMap::new();
     vars.insert("name", &target.name);
     vars.insert("entry", &target.entry);
@@ -67,7 +65,6 @@ fn run(cmd: &Cmd, output: &Path, log: &dyn Fn(&Cmd)) -> Result<LinkResult, LinkT
     log(cmd);
     let _ = std::fs::remove_file(output);
     let out = cmd.run_unchecked().map_err(|e| LinkToolError {
-        interrupted: matches!(e, ProcessError::Interrupted { .. }),
         message: e.to_string(),
     })?;
     if out.status.code().is_none() {
@@ -76,7 +73,6 @@ fn run(cmd: &Cmd, output: &Path, log: &dyn Fn(&Cmd)) -> Result<LinkResult, LinkT
                 "{cmd}: linker {}",
                 crate::process::describe_status(out.status)
             ),
-            interrupted: false,
         });
     }
     Ok(LinkResult {
@@ -88,21 +84,21 @@ fn run(cmd: &Cmd, output: &Path, log: &dyn Fn(&Cmd)) -> Result<LinkResult, LinkT
 }
 
 /// Everything one link needs.
-pub struct LinkInputs<'a> {
+pub(crate) struct LinkInputs<'a> {
     /// The linker.
-    pub linker: &'a Tool,
+    pub(crate) linker: &'a Tool,
     /// The target.
-    pub target: &'a Target,
+    pub(crate) target: &'a Target,
     /// Platform objects (startup first).
-    pub platform: &'a [PathBuf],
+    pub(crate) platform: &'a [PathBuf],
     /// The crate's staticlib.
-    pub staticlib: &'a Path,
+    pub(crate) staticlib: &'a Path,
     /// Symbols to keep and follow (exported functions).
-    pub roots: &'a [String],
+    pub(crate) roots: &'a [String],
     /// Where outputs go.
-    pub dir: &'a Path,
+    pub(crate) dir: &'a Path,
     /// Per-command timeout.
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl LinkInputs<'_> {
@@ -112,12 +108,10 @@ impl LinkInputs<'_> {
         };
         let text = std::fs::read_to_string(t).map_err(|e| LinkToolError {
             message: format!("reading {}: {e}", t.display()),
-            interrupted: false,
         })?;
         let out = self.dir.join("link.ld");
         std::fs::write(&out, render_script(&text, self.target)).map_err(|e| LinkToolError {
             message: format!("writing {}: {e}", out.display()),
-            interrupted: false,
         })?;
         Ok(Some(out))
     }
@@ -131,7 +125,7 @@ impl LinkInputs<'_> {
 
     /// Image mode: the real link, and, if it failed, a permissive one to
     /// inspect. Returns (real, inspectable image).
-    pub fn image(
+    pub(crate) fn image(
         &self,
         log: &dyn Fn(&Cmd),
     ) -> Result<(LinkResult, Option<PathBuf>), LinkToolError> {
@@ -167,7 +161,7 @@ impl LinkInputs<'_> {
     /// linked alone (nothing garbage-collected, unresolved symbols
     /// ignored) for inspection. Returns (platform image, module link,
     /// inspectable module).
-    pub fn module(
+    pub(crate) fn module(
         &self,
         log: &dyn Fn(&Cmd),
     ) -> Result<(LinkResult, LinkResult, Option<PathBuf>), LinkToolError> {

@@ -6,158 +6,73 @@
 //!
 //! Also the `plan` renderers (table, JSON, GitHub `strategy.matrix`). No
 //! I/O beyond the writer it is given.
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::Problem;
-use crate::expr::Expr;
-use crate::model::{Cell, Matrix, Target, Value};
+use crate::model::{Cell, ConfigError, Matrix, Plan, Problem, Value, display_path};
 
-/// One option's rules, from the matrix file.
-#[derive(Clone, Debug)]
-pub struct OptionRule {
-    /// The option.
-    pub name: String,
-    /// The values of a choice; `None` for bool.
-    pub choices: Option<Vec<String>>,
-    /// Value (`true` for bool) to cargo feature.
-    pub features: BTreeMap<String, String>,
-    /// Id labels for false and true (bool only).
-    pub labels: Option<[String; 2]>,
-    /// The option is forced off when this is false.
-    pub depends_on: Option<Expr>,
-    /// Defaults, first match wins; `None` condition always matches.
-    pub defaults: Vec<(Option<Expr>, Value)>,
+/// How many cells to make.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// Refuse to expand more cells than this.
+    pub(crate) max_cells: usize,
+    /// Sample this many cells reproducibly (count, seed) instead of
+    /// expanding all.
+    pub(crate) random: Option<(usize, u64)>,
 }
 
-/// All option rules.
-#[derive(Clone, Debug, Default)]
-pub struct Rules {
-    /// In declaration order.
-    pub options: Vec<OptionRule>,
-}
-
-impl Rules {
-    /// An evaluation order in which every rule's inputs come first, or the
-    /// names that form a cycle.
-    pub fn order(&self) -> Result<Vec<usize>, Vec<String>> {
-        let index: HashMap<&str, usize> = self
-            .options
-            .iter()
-            .enumerate()
-            .map(|(i, o)| (o.name.as_str(), i))
-            .collect();
-        let deps: Vec<Vec<usize>> = self
-            .options
-            .iter()
-            .map(|o| {
-                let mut names = BTreeSet::new();
-                o.depends_on.iter().for_each(|e| e.idents(&mut names));
-                o.defaults
-                    .iter()
-                    .filter_map(|(c, _)| c.as_ref())
-                    .for_each(|e| e.idents(&mut names));
-                names
-                    .iter()
-                    .filter_map(|n| index.get(n.as_str()).copied())
-                    .collect()
-            })
-            .collect();
-        // Iterative DFS with colours; a grey node reached again is a cycle.
-        let n = self.options.len();
-        let mut colour = vec![0u8; n];
-        let mut order = Vec::with_capacity(n);
-        for start in 0..n {
-            if colour[start] != 0 {
-                continue;
-            }
-            let mut stack = vec![(start, 0usize)];
-            colour[start] = 1;
-            while let Some(&mut (node, ref mut next)) = stack.last_mut() {
-                if let Some(&dep) = deps[node].get(*next) {
-                    *next += 1;
-                    match colour[dep] {
-                        0 => {
-                            colour[dep] = 1;
-                            stack.push((dep, 0));
-                        }
-                        1 => {
-                            let pos = stack.iter().position(|&(x, _)| x == dep).unwrap_or(0);
-                            let mut cycle: Vec<String> = stack[pos..]
-                                .iter()
-                                .map(|&(x, _)| self.options[x].name.clone())
-                                .collect();
-                            cycle.push(self.options[dep].name.clone());
-                            return Err(cycle);
-                        }
-                        _ => {}
-                    }
-                } else {
-                    colour[node] = 2;
-                    order.push(node);
-                    stack.pop();
-                }
-            }
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_cells: 10_000,
+            random: None,
         }
-        Ok(order)
     }
 }
 
-/// Values written in an `include` or `exclude` entry.
-#[derive(Clone, Debug)]
-pub struct Assignment {
-    /// Option (or `arch`, `profile`) to value.
-    pub values: BTreeMap<String, Value>,
-    /// An explicit cell id (include only).
-    pub id: Option<String>,
-    /// Where the entry is.
-    pub line: u64,
-    /// Where the entry is.
-    pub col: u64,
-}
-
-/// Everything expansion needs.
-pub struct Spec<'a> {
-    /// The matrix file.
-    pub file: PathBuf,
-    /// Rules.
-    pub rules: &'a Rules,
-    /// Axes in file order (`arch` and `profile` always present).
-    pub axes: &'a [(String, Vec<Value>)],
-    /// Extra cells.
-    pub include: &'a [Assignment],
-    /// Filters.
-    pub exclude: &'a [Assignment],
-    /// Targets by arch.
-    pub targets: &'a BTreeMap<String, Target>,
-}
-
 /// Why expansion failed.
-#[derive(Debug)]
-pub enum ExpandError {
-    /// More cells than allowed.
-    TooMany(u128),
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ExpandError {
     /// Duplicate ids and the like.
-    Problems(Vec<Problem>),
+    #[error("{0}")]
+    Problems(#[from] ConfigError),
+    /// Too many cells.
+    #[error(
+        "{file}: the matrix expands to {cells} cells, more than --max-cells {max}; run a reproducible sample instead, e.g. `--random 50 --seed 1`, or raise --max-cells"
+    )]
+    TooManyCells {
+        /// The matrix file.
+        file: String,
+        /// How many cells the axes make.
+        cells: u128,
+        /// The limit.
+        max: usize,
+    },
 }
 
-/// Expand the matrix into cells.
-pub fn expand(
-    spec: &Spec<'_>,
-    max_cells: usize,
-    random: Option<(usize, u64)>,
-) -> Result<Vec<Cell>, ExpandError> {
-    let order = spec.rules.order().map_err(|c| {
-        ExpandError::Problems(vec![Problem {
-            file: spec.file.clone(),
-            line: 0,
-            col: 0,
-            message: format!("rules form a cycle: {}", c.join(" -> ")),
-            snippet: None,
-        }])
+/// Expand the matrix into its plan of cells.
+pub(crate) fn expand(matrix: Matrix, limits: Limits) -> Result<Plan, ExpandError> {
+    let cells = expand_cells(&matrix, limits)?;
+    Ok(Plan { matrix, cells })
+}
+
+fn expand_cells(spec: &Matrix, limits: Limits) -> Result<Vec<Cell>, ExpandError> {
+    let Limits { max_cells, random } = limits;
+    let problem = |line, col, message| Problem {
+        file: spec.path.clone(),
+        line,
+        col,
+        message,
+        snippet: None,
+    };
+    let order = spec.rules.order().map_err(|c| ConfigError {
+        problems: vec![problem(
+            0,
+            0,
+            format!("rules form a cycle: {}", c.join(" -> ")),
+        )],
     })?;
     let total: u128 = spec
         .axes
@@ -180,13 +95,11 @@ pub fn expand(
                 || "first made by the axes".to_owned(),
                 |(l, c)| format!("first at line {l}, column {c}"),
             );
-            problems.push(Problem {
-                file: spec.file.clone(),
+            problems.push(problem(
                 line,
                 col,
-                message: format!("duplicate cell id `{}` ({first})", cell.id),
-                snippet: None,
-            });
+                format!("duplicate cell id `{}` ({first})", cell.id),
+            ));
             return false;
         }
         seen.insert(cell.id.clone(), cells.len());
@@ -220,7 +133,11 @@ pub fn expand(
         }
     } else {
         if total > max_cells as u128 {
-            return Err(ExpandError::TooMany(total));
+            return Err(ExpandError::TooManyCells {
+                file: spec.path.display().to_string(),
+                cells: total,
+                max: max_cells,
+            });
         }
         let mut idx = vec![0usize; spec.axes.len()];
         'product: loop {
@@ -246,9 +163,9 @@ pub fn expand(
         }
     }
 
-    for inc in spec.include {
+    for inc in &spec.include {
         let mut pick = inc.values.clone();
-        for (k, vals) in spec.axes {
+        for (k, vals) in &spec.axes {
             if (k == "profile" || k == "arch") && !pick.contains_key(k) {
                 pick.insert(k.clone(), vals[0].clone());
             }
@@ -258,7 +175,7 @@ pub fn expand(
     }
 
     if !problems.is_empty() {
-        return Err(ExpandError::Problems(problems));
+        return Err(ConfigError { problems }.into());
     }
     Ok(cells.into_iter().map(|(c, _)| c).collect())
 }
@@ -272,7 +189,7 @@ fn cell_value(cell: &Cell, key: &str) -> Option<Value> {
 
 /// Apply the rules to the values picked on the axes.
 fn complete(
-    spec: &Spec<'_>,
+    spec: &Matrix,
     order: &[usize],
     pick: &BTreeMap<String, Value>,
     id: Option<String>,
@@ -332,7 +249,7 @@ fn complete(
 
     let id = id.unwrap_or_else(|| {
         let mut parts = vec![arch.clone()];
-        for (k, _) in spec.axes {
+        for (k, _) in &spec.axes {
             if k == "arch" || k == "profile" {
                 continue;
             }
@@ -367,8 +284,8 @@ fn complete(
 }
 
 /// `plan` output formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum PlanFormat {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
     /// A table for people.
     Table,
     /// `{"cells":[...]}`.
@@ -393,15 +310,15 @@ struct GithubEntry<'a> {
 }
 
 /// Write the plan.
-pub fn render(
-    m: &Matrix,
-    format: PlanFormat,
+pub(crate) fn render(
+    plan: &Plan,
+    format: Format,
     shards: Option<usize>,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     match format {
-        PlanFormat::Json => {
-            let cells: Vec<JsonCell<'_>> = m
+        Format::Json => {
+            let cells: Vec<JsonCell<'_>> = plan
                 .cells
                 .iter()
                 .map(|c| JsonCell {
@@ -415,7 +332,7 @@ pub fn render(
             serde_json::to_writer_pretty(&mut *out, &serde_json::json!({ "cells": cells }))?;
             writeln!(out)
         }
-        PlanFormat::Github => {
+        Format::Github => {
             if let Some(n) = shards {
                 let include: Vec<serde_json::Value> = (1..=n.max(1))
                     .map(|k| serde_json::json!({ "shard": format!("{k}/{}", n.max(1)) }))
@@ -423,7 +340,7 @@ pub fn render(
                 serde_json::to_writer(&mut *out, &serde_json::json!({ "include": include }))?;
                 return writeln!(out);
             }
-            let include: Vec<GithubEntry<'_>> = m
+            let include: Vec<GithubEntry<'_>> = plan
                 .cells
                 .iter()
                 .map(|c| GithubEntry {
@@ -434,9 +351,15 @@ pub fn render(
             serde_json::to_writer(&mut *out, &serde_json::json!({ "include": include }))?;
             writeln!(out)
         }
-        PlanFormat::Table => {
-            let width = m.cells.iter().map(|c| c.id.len()).max().unwrap_or(2).max(4);
-            let tw = m
+        Format::Table => {
+            let width = plan
+                .cells
+                .iter()
+                .map(|c| c.id.len())
+                .max()
+                .unwrap_or(2)
+                .max(4);
+            let tw = plan
                 .cells
                 .iter()
                 .map(|c| c.target.len())
@@ -444,7 +367,7 @@ pub fn render(
                 .unwrap_or(6)
                 .max(6);
             writeln!(out, "{:width$}  {:tw$}  FEATURES", "CELL", "TARGET")?;
-            for c in &m.cells {
+            for c in &plan.cells {
                 let feats = if c.features.is_empty() {
                     "-".to_owned()
                 } else {
@@ -455,20 +378,9 @@ pub fn render(
             writeln!(
                 out,
                 "{} cells from {}",
-                m.cells.len(),
-                display_path(&m.path)
+                plan.cells.len(),
+                display_path(&plan.matrix.path)
             )
         }
     }
-}
-
-/// A path as the user would type it: relative to the current directory
-/// when it is under it.
-pub fn display_path(p: &Path) -> String {
-    std::env::current_dir()
-        .ok()
-        .and_then(|cwd| p.strip_prefix(&cwd).ok().map(Path::to_path_buf))
-        .unwrap_or_else(|| p.to_path_buf())
-        .display()
-        .to_string()
 }

@@ -51,7 +51,7 @@ static CHILD_COUNT: AtomicU64 = AtomicU64::new(0);
 
 /// Commands run so far and the sum of their wall times (for the benchmark
 /// of linkmatrix's own overhead).
-pub fn child_stats() -> (u64, Duration) {
+pub(crate) fn child_stats() -> (u64, Duration) {
     (
         CHILD_COUNT.load(Ordering::Relaxed),
         Duration::from_nanos(CHILD_NANOS.load(Ordering::Relaxed)),
@@ -64,7 +64,7 @@ fn groups() -> &'static Mutex<HashSet<i32>> {
 }
 
 /// Mark the run interrupted and kill every running child's process group.
-pub fn interrupt() {
+pub(crate) fn interrupt() {
     INTERRUPTED.store(true, Ordering::SeqCst);
     let pgids: Vec<i32> = groups()
         .lock()
@@ -76,7 +76,7 @@ pub fn interrupt() {
 }
 
 /// True once Ctrl-C was pressed.
-pub fn interrupted() -> bool {
+pub(crate) fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
@@ -92,7 +92,7 @@ fn kill_group(pgid: i32) {
 
 /// Why a command did not succeed.
 #[derive(Debug, thiserror::Error)]
-pub enum ProcessError {
+pub(crate) enum ProcessError {
     /// It could not be started.
     #[error("could not run `{command}`: {source}")]
     Spawn {
@@ -131,20 +131,18 @@ pub enum ProcessError {
 
 /// What a finished command printed.
 #[derive(Debug)]
-pub struct Output {
+pub(crate) struct Output {
     /// Its exit status.
-    pub status: ExitStatus,
+    pub(crate) status: ExitStatus,
     /// Captured stdout.
-    pub stdout: Vec<u8>,
+    pub(crate) stdout: Vec<u8>,
     /// Captured stderr.
-    pub stderr: Vec<u8>,
-    /// Wall time.
-    pub duration: Duration,
+    pub(crate) stderr: Vec<u8>,
 }
 
 /// A command to run.
 #[derive(Clone, Debug)]
-pub struct Cmd {
+pub(crate) struct Cmd {
     program: PathBuf,
     args: Vec<OsString>,
     env: Vec<(OsString, Option<OsString>)>,
@@ -154,7 +152,7 @@ pub struct Cmd {
 
 impl Cmd {
     /// A command running `program`.
-    pub fn new(program: impl AsRef<Path>) -> Self {
+    pub(crate) fn new(program: impl AsRef<Path>) -> Self {
         Self {
             program: program.as_ref().to_path_buf(),
             args: Vec::new(),
@@ -166,14 +164,14 @@ impl Cmd {
 
     /// Add one argument.
     #[must_use]
-    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
+    pub(crate) fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
         self.args.push(a.as_ref().to_owned());
         self
     }
 
     /// Add arguments.
     #[must_use]
-    pub fn args<I, S>(mut self, args: I) -> Self
+    pub(crate) fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -185,28 +183,21 @@ impl Cmd {
 
     /// Set an environment variable.
     #[must_use]
-    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
+    pub(crate) fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
         self.env
             .push((k.as_ref().to_owned(), Some(v.as_ref().to_owned())));
         self
     }
 
-    /// Run in `dir`.
-    #[must_use]
-    pub fn cwd(mut self, dir: impl AsRef<Path>) -> Self {
-        self.cwd = Some(dir.as_ref().to_path_buf());
-        self
-    }
-
     /// Kill the process group after `t`.
     #[must_use]
-    pub fn timeout(mut self, t: Option<Duration>) -> Self {
+    pub(crate) fn timeout(mut self, t: Option<Duration>) -> Self {
         self.timeout = t;
         self
     }
 
     /// Replace every argument equal to `from` by `to`.
-    pub fn replace_arg(&mut self, from: &OsStr, to: &OsStr) {
+    pub(crate) fn replace_arg(&mut self, from: &OsStr, to: &OsStr) {
         for a in &mut self.args {
             if a == from {
                 to.clone_into(a);
@@ -214,13 +205,25 @@ impl Cmd {
         }
     }
 
+    /// The command another library built (program, arguments, environment,
+    /// directory), to be run here instead.
+    pub(crate) fn from_std(c: &Command) -> Self {
+        let mut cmd = Cmd::new(c.get_program()).args(c.get_args());
+        cmd.env = c
+            .get_envs()
+            .map(|(k, v)| (k.to_owned(), v.map(OsStr::to_owned)))
+            .collect();
+        cmd.cwd = c.get_current_dir().map(Path::to_path_buf);
+        cmd
+    }
+
     /// The program.
-    pub fn program(&self) -> &Path {
+    pub(crate) fn program(&self) -> &Path {
         &self.program
     }
 
     /// Run to completion; a non-zero exit is an error.
-    pub fn run(&self) -> Result<Output, ProcessError> {
+    pub(crate) fn run(&self) -> Result<Output, ProcessError> {
         let out = self.run_unchecked()?;
         if out.status.success() {
             Ok(out)
@@ -235,7 +238,7 @@ impl Cmd {
     }
 
     /// Run to completion, whatever the exit status.
-    pub fn run_unchecked(&self) -> Result<Output, ProcessError> {
+    pub(crate) fn run_unchecked(&self) -> Result<Output, ProcessError> {
         let command = self.to_string();
         if interrupted() {
             return Err(ProcessError::Interrupted { command });
@@ -309,9 +312,23 @@ impl Cmd {
             status,
             stdout,
             stderr,
-            duration: took,
         })
     }
+}
+
+/// `cargo metadata` as `mc` describes it, run through [`Cmd`] (process
+/// group, timeout, interruption) and parsed by `cargo_metadata`.
+pub(crate) fn cargo_metadata(
+    mc: &cargo_metadata::MetadataCommand,
+) -> anyhow::Result<cargo_metadata::Metadata> {
+    let cmd = Cmd::from_std(&mc.cargo_command()).timeout(Some(Duration::from_secs(300)));
+    let out = cmd.run()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let json = text
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .ok_or_else(|| anyhow::anyhow!("{cmd}: no JSON in its output"))?;
+    Ok(cargo_metadata::MetadataCommand::parse(json)?)
 }
 
 struct GroupGuard(i32);
@@ -343,7 +360,7 @@ fn drain<R: Read + Send + 'static>(src: Option<R>) -> std::thread::JoinHandle<Ve
 }
 
 /// "exit status 2", or "killed by signal 11 (SIGSEGV)".
-pub fn describe_status(status: ExitStatus) -> String {
+pub(crate) fn describe_status(status: ExitStatus) -> String {
     if let Some(sig) = status.signal() {
         let name = match sig {
             libc::SIGSEGV => "SIGSEGV",
@@ -414,7 +431,7 @@ impl fmt::Display for Cmd {
 }
 
 /// The first `program` found on PATH (or as given, if it is a path).
-pub fn which(program: &str) -> Option<PathBuf> {
+pub(crate) fn which(program: &str) -> Option<PathBuf> {
     if program.contains('/') {
         let p = PathBuf::from(program);
         return p.is_file().then_some(p);

@@ -19,30 +19,30 @@ use crate::process::{Cmd, which};
 
 /// A Rust toolchain found on this machine.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rust {
+pub(crate) struct Rust {
     /// Where it comes from, for people: `rustup 1.95.0-x86_64…`, `/usr/bin`.
-    pub label: String,
+    pub(crate) label: String,
     /// Its rustc.
-    pub rustc: PathBuf,
+    pub(crate) rustc: PathBuf,
     /// Its cargo.
-    pub cargo: PathBuf,
+    pub(crate) cargo: PathBuf,
     /// `rustc -vV`.
-    pub version: String,
+    pub(crate) version: String,
     /// `rustc --print sysroot`.
-    pub sysroot: PathBuf,
+    pub(crate) sysroot: PathBuf,
     /// The host triple.
-    pub host: String,
+    pub(crate) host: String,
 }
 
 impl Rust {
     /// The library source, if this toolchain has it.
-    pub fn library_src(&self) -> Option<PathBuf> {
+    pub(crate) fn library_src(&self) -> Option<PathBuf> {
         let p = self.sysroot.join("lib/rustlib/src/rust/library");
         p.join("core/Cargo.toml").is_file().then_some(p)
     }
 
     /// True if the prebuilt std for `triple` is installed.
-    pub fn has_prebuilt(&self, triple: &str) -> bool {
+    pub(crate) fn has_prebuilt(&self, triple: &str) -> bool {
         let dir = self.sysroot.join("lib/rustlib").join(triple).join("lib");
         std::fs::read_dir(dir)
             .into_iter()
@@ -56,7 +56,7 @@ impl Rust {
     }
 
     /// `rust-lld` shipped with this toolchain.
-    pub fn rust_lld(&self) -> Option<PathBuf> {
+    pub(crate) fn rust_lld(&self) -> Option<PathBuf> {
         let p = self
             .sysroot
             .join("lib/rustlib")
@@ -66,14 +66,14 @@ impl Rust {
     }
 
     /// The first line of `rustc -vV`.
-    pub fn short_version(&self) -> &str {
+    pub(crate) fn short_version(&self) -> &str {
         self.version.lines().next().unwrap_or("rustc ?")
     }
 }
 
 /// How a target's standard library is had.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StdProvider {
+pub(crate) enum StdProvider {
     /// rustup's prebuilt std for the target.
     Prebuilt(Rust),
     /// Built from the library source of this toolchain.
@@ -92,32 +92,32 @@ pub enum StdProvider {
 
 /// A program found for a role.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Tool {
+pub(crate) struct Tool {
     /// The name asked for.
-    pub name: String,
+    pub(crate) name: String,
     /// Where it is.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
 /// Everything a target needs, as found.
 #[derive(Clone, Debug)]
-pub struct TargetTools {
+pub(crate) struct TargetTools {
     /// The std provider.
-    pub std: StdProvider,
+    pub(crate) std: StdProvider,
     /// The C compiler, or the fix.
-    pub cc: Result<Tool, String>,
+    pub(crate) cc: Result<Tool, String>,
     /// The linker, or the fix.
-    pub linker: Result<Tool, String>,
+    pub(crate) linker: Result<Tool, String>,
 }
 
 impl TargetTools {
     /// Everything is there.
-    pub fn ready(&self) -> bool {
+    pub(crate) fn ready(&self) -> bool {
         !matches!(self.std, StdProvider::Missing { .. }) && self.cc.is_ok() && self.linker.is_ok()
     }
 
     /// The commands that would fix what is missing.
-    pub fn fixes(&self) -> Vec<String> {
+    pub(crate) fn fixes(&self) -> Vec<String> {
         let mut out = Vec::new();
         if let StdProvider::Missing { fix } = &self.std {
             out.push(fix.clone());
@@ -135,18 +135,41 @@ impl TargetTools {
 
 /// The toolchains on this machine, probed once.
 #[derive(Clone, Debug, Default)]
-pub struct Toolchains {
+pub(crate) struct Toolchains {
     /// In order of preference.
-    pub rusts: Vec<Rust>,
+    pub(crate) rusts: Vec<Rust>,
 }
 
 /// Debian's packages that give a build-std toolchain, C compiler and linker.
-pub const DEBIAN_PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "clang", "lld"];
+pub(crate) const DEBIAN_PACKAGES: &[&str] =
+    &["rustc-web", "cargo-web", "rust-web-src", "clang", "lld"];
 
 impl Toolchains {
+    /// What builds for `t`, for cache keys: the std provider and the
+    /// identities (path, size, mtime) of the C compiler and linker.
+    pub(crate) fn identity(&self, t: &Target) -> String {
+        let tools = self.for_target(t);
+        let std = match &tools.std {
+            StdProvider::Prebuilt(r) => format!("prebuilt {}", r.version),
+            StdProvider::BuildStd { rust, src } => {
+                format!("build-std {} {}", rust.version, src.display())
+            }
+            StdProvider::Missing { .. } => "missing".to_owned(),
+        };
+        let id = |t: &Result<Tool, String>| {
+            t.as_ref()
+                .map_or_else(|_| "-".to_owned(), |t| crate::cache::file_identity(&t.path))
+        };
+        format!(
+            "std={std}\ncc={}\nlinker={}",
+            id(&tools.cc),
+            id(&tools.linker)
+        )
+    }
+
     /// Probe: `rustc` on PATH (usually the rustup proxy), every rustup
     /// toolchain, and /usr/bin/rustc (Debian).
-    pub fn probe() -> Self {
+    pub(crate) fn probe() -> Self {
         let mut candidates: Vec<(String, PathBuf, Option<PathBuf>)> = Vec::new();
         if let Some(r) = which("rustc") {
             candidates.push(("rustc on PATH".to_owned(), r, which("cargo")));
@@ -197,7 +220,7 @@ impl Toolchains {
     }
 
     /// How `target` would be built here.
-    pub fn for_target(&self, target: &Target) -> TargetTools {
+    pub(crate) fn for_target(&self, target: &Target) -> TargetTools {
         let triple = &target.triple;
         let std = self
             .rusts
@@ -311,7 +334,7 @@ fn std_fix(triple: &str) -> String {
 }
 
 /// `doctor`: one block per target; returns whether every target is ready.
-pub fn doctor(
+pub(crate) fn doctor(
     targets: &[&Target],
     chains: &Toolchains,
     out: &mut dyn Write,
@@ -378,7 +401,7 @@ pub fn doctor(
 }
 
 /// What `setup` would run for these targets.
-pub fn setup_plan(targets: &[&Target], chains: &Toolchains) -> Vec<Cmd> {
+pub(crate) fn setup_plan(targets: &[&Target], chains: &Toolchains) -> Vec<Cmd> {
     let mut apt: BTreeSet<String> = BTreeSet::new();
     let mut rustup: BTreeSet<String> = BTreeSet::new();
     let debian = is_debian_root();
@@ -416,7 +439,7 @@ pub fn setup_plan(targets: &[&Target], chains: &Toolchains) -> Vec<Cmd> {
 }
 
 /// Run the setup commands, saying each one first.
-pub fn setup(cmds: &[Cmd], log: &mut dyn Write) -> Result<()> {
+pub(crate) fn setup(cmds: &[Cmd], log: &mut dyn Write) -> Result<()> {
     for c in cmds {
         writeln!(log, "{c}")?;
         let out = c.clone().timeout(Some(Duration::from_secs(1800))).run();
@@ -436,7 +459,7 @@ pub fn setup(cmds: &[Cmd], log: &mut dyn Write) -> Result<()> {
 /// Build (once) the sysroot for `triple` from `src` with `rust`, in a child
 /// process of our own (`linkmatrix __sysroot`) so that Ctrl-C and timeouts
 /// reach the cargo it runs. Returns the sysroot directory.
-pub fn ensure_sysroot(
+pub(crate) fn ensure_sysroot(
     rust: &Rust,
     src: &Path,
     triple: &str,
@@ -478,13 +501,16 @@ pub fn ensure_sysroot(
 }
 
 /// The body of `linkmatrix __sysroot CARGO RUSTC SRC TRIPLE DIR`.
-pub fn build_sysroot(
+pub(crate) fn build_sysroot(
     cargo: &Path,
     rustc: &Path,
     src: &Path,
     triple: &str,
     dir: &Path,
 ) -> Result<()> {
+    // rustc-build-sysroot runs this cargo itself; this whole function runs
+    // in a child linkmatrix that `ensure_sysroot` started through `Cmd`, so
+    // its process group, timeout and interruption still apply.
     let mut cmd = std::process::Command::new(cargo);
     cmd.env("RUSTC", rustc).env("RUSTC_BOOTSTRAP", "1");
     for k in [
@@ -495,9 +521,10 @@ pub fn build_sysroot(
     ] {
         cmd.env_remove(k);
     }
-    let vv = std::process::Command::new(rustc)
+    let vv = Cmd::new(rustc)
         .arg("-vV")
-        .output()
+        .timeout(Some(Duration::from_secs(60)))
+        .run()
         .context("running rustc -vV")?;
     let meta = rustc_version::version_meta_for(&String::from_utf8_lossy(&vv.stdout))
         .context("parsing rustc -vV")?;

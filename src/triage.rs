@@ -10,14 +10,17 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use crate::check::{self, CheckOptions, Inspected};
+use crate::check::{self, CheckOptions};
 use crate::inspect::{self, Unit};
-use crate::model::{Cell, CellOutcome, Matrix, Report, Status, Value};
+use crate::model::{Analysis, Cell, CellOutcome, Matrix, Plan, Report, Status, Value, closest};
+use crate::workdir::WorkDir;
 
 /// Run `cells` (not necessarily the matrix's own) through `check`, quietly.
-pub fn run_cells(m: &Matrix, cells: Vec<Cell>, base: &CheckOptions) -> Result<Report> {
-    let mut probe = m.clone();
-    probe.cells = cells;
+pub(crate) fn run_cells(m: &Matrix, cells: Vec<Cell>, base: &CheckOptions) -> Result<Report> {
+    let probe = Plan {
+        matrix: m.clone(),
+        cells,
+    };
     let opts = CheckOptions {
         cells: Vec::new(),
         quiet: true,
@@ -30,20 +33,20 @@ pub fn run_cells(m: &Matrix, cells: Vec<Cell>, base: &CheckOptions) -> Result<Re
     check::run(&probe, &opts, &mut std::io::sink())
 }
 
-fn find_cell<'a>(m: &'a Matrix, id: &str) -> Result<&'a Cell> {
-    m.cells.iter().find(|c| c.id == id).with_context(|| {
-        let ids: Vec<&str> = m.cells.iter().map(|c| c.id.as_str()).collect();
-        let hint = crate::config::closest(id, &ids)
+fn find_cell<'a>(p: &'a Plan, id: &str) -> Result<&'a Cell> {
+    p.cells.iter().find(|c| c.id == id).with_context(|| {
+        let ids: Vec<&str> = p.cells.iter().map(|c| c.id.as_str()).collect();
+        let hint = closest(id, &ids)
             .map(|c| format!("; did you mean `{c}`?"))
             .unwrap_or_default();
-        format!("no cell `{id}` in {}{hint}", m.path.display())
+        format!("no cell `{id}` in {}{hint}", p.matrix.path.display())
     })
 }
 
 /// The analysis of a checked cell's image.
-fn analysis(m: &Matrix, id: &str) -> Result<inspect::Analysis> {
-    let dir = check::work_dir(m).join("cells").join(id);
-    let ins: Inspected = crate::cache::read_entry(&dir.join(check::INSPECT_FILE))
+fn analysis(m: &Matrix, id: &str) -> Result<Analysis> {
+    let ins = WorkDir::of(m)
+        .read_inspected(id)
         .with_context(|| format!("cell `{id}` has no inspected image yet"))?;
     let image = ins
         .image
@@ -60,14 +63,15 @@ fn analysis(m: &Matrix, id: &str) -> Result<inspect::Analysis> {
 }
 
 /// `why SYMBOL --cell ID`.
-pub fn why(
-    m: &Matrix,
+pub(crate) fn why(
+    p: &Plan,
     symbol: &str,
     id: &str,
     base: &CheckOptions,
     out: &mut dyn Write,
 ) -> Result<u8> {
-    let cell = find_cell(m, id)?.clone();
+    let m = &p.matrix;
+    let cell = find_cell(p, id)?.clone();
     let report = run_cells(m, vec![cell], base)?;
     if let Some(e) = report.cells.first().and_then(|c| c.error.clone()) {
         bail!("cell `{id}` could not be built: {e}");
@@ -107,7 +111,10 @@ fn undefined_in(c: &CellOutcome) -> BTreeSet<String> {
 
 /// The smallest conjunctions of `option=value` that hold exactly in the
 /// cells of `inside` among `cells` (up to three literals).
-pub fn condition(cells: &[&CellOutcome], inside: &BTreeSet<&str>) -> Vec<Vec<(String, Value)>> {
+pub(crate) fn condition(
+    cells: &[&CellOutcome],
+    inside: &BTreeSet<&str>,
+) -> Vec<Vec<(String, Value)>> {
     let mut literals: Vec<(String, Value)> = Vec::new();
     for c in cells {
         for (k, v) in &c.options {
@@ -177,9 +184,16 @@ fn show_condition(c: &[(String, Value)]) -> String {
 }
 
 /// `diff A B`.
-pub fn diff(m: &Matrix, a: &str, b: &str, base: &CheckOptions, out: &mut dyn Write) -> Result<u8> {
-    let (ca, cb) = (find_cell(m, a)?, find_cell(m, b)?);
-    let report = run_cells(m, m.cells.clone(), base)?;
+pub(crate) fn diff(
+    plan: &Plan,
+    a: &str,
+    b: &str,
+    base: &CheckOptions,
+    out: &mut dyn Write,
+) -> Result<u8> {
+    let m = &plan.matrix;
+    let (ca, cb) = (find_cell(plan, a)?, find_cell(plan, b)?);
+    let report = run_cells(m, plan.cells.clone(), base)?;
     let by_id: BTreeMap<&str, &CellOutcome> =
         report.cells.iter().map(|c| (c.id.as_str(), c)).collect();
     writeln!(out, "options ({a} vs {b}):")?;
@@ -303,9 +317,10 @@ fn probe_cell(m: &Matrix, from: &Cell, changes: &BTreeMap<String, Value>) -> Cel
 /// (same arch and profile) that still fails like `ID`. The cells tried
 /// are the nearest passing ones; the answer prefers options the rules
 /// decide over options on an axis.
-pub fn minimize(m: &Matrix, id: &str, base: &CheckOptions, out: &mut dyn Write) -> Result<u8> {
-    let failing = find_cell(m, id)?.clone();
-    let report = run_cells(m, m.cells.clone(), base)?;
+pub(crate) fn minimize(p: &Plan, id: &str, base: &CheckOptions, out: &mut dyn Write) -> Result<u8> {
+    let m = &p.matrix;
+    let failing = find_cell(p, id)?.clone();
+    let report = run_cells(m, p.cells.clone(), base)?;
     let by_id: BTreeMap<&str, &CellOutcome> =
         report.cells.iter().map(|c| (c.id.as_str(), c)).collect();
     let f_out = by_id.get(id).context("the cell did not run")?;
@@ -322,7 +337,7 @@ pub fn minimize(m: &Matrix, id: &str, base: &CheckOptions, out: &mut dyn Write) 
             .filter(|(k, v)| failing.options.get(*k) != Some(*v))
             .count()
     };
-    let mut passing: Vec<&Cell> = m
+    let mut passing: Vec<&Cell> = p
         .cells
         .iter()
         .filter(|c| c.arch == failing.arch && c.profile == failing.profile)
@@ -369,7 +384,14 @@ pub fn minimize(m: &Matrix, id: &str, base: &CheckOptions, out: &mut dyn Write) 
     }
     // Fewest changes first; among those, changes to options the rules decide
     // (not on an axis) first: a fix changes a rule, not the configuration.
-    results.sort_by_key(|(_, d)| (d.len(), d.keys().filter(|k| m.axes.contains(k)).count()));
+    results.sort_by_key(|(_, d)| {
+        (
+            d.len(),
+            d.keys()
+                .filter(|k| m.axes.iter().any(|(a, _)| a == *k))
+                .count(),
+        )
+    });
     let (from, delta) = &results[0];
     let probe = probe_cell(m, from, delta);
     writeln!(
@@ -426,5 +448,5 @@ pub fn minimize(m: &Matrix, id: &str, base: &CheckOptions, out: &mut dyn Write) 
 }
 
 fn plan_path(p: &Path) -> String {
-    crate::plan::display_path(p)
+    crate::model::display_path(p)
 }

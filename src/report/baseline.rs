@@ -5,38 +5,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
 
-use crate::model::{CellOutcome, Finding, Report, Status};
-
-/// The baseline file schema.
-pub const BASELINE_SCHEMA: &str = "linkmatrix/baseline/v1";
-
-/// A baseline file.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Baseline {
-    /// Always [`BASELINE_SCHEMA`].
-    pub schema: String,
-    /// Accepted findings.
-    pub findings: Vec<Entry>,
-}
-
-/// One accepted finding.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Entry {
-    /// The stable signature.
-    pub signature: String,
-    /// Its cell.
-    pub cell: String,
-    /// Its kind.
-    pub kind: String,
-    /// Its symbol.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub symbol: Option<String>,
-    /// The first referencing function.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub function: Option<String>,
-}
+use crate::model::{
+    BASELINE_SCHEMA, Baseline, BaselineEntry as Entry, CellOutcome, Finding, Report, Status,
+};
 
 /// Strip a trailing `::h0123456789abcdef` legacy-mangling hash.
 fn without_hash(f: &str) -> &str {
@@ -54,7 +26,7 @@ fn first_function(f: &Finding) -> Option<&str> {
 }
 
 /// `cell|kind|symbol|function`.
-pub fn signature(c: &CellOutcome, f: &Finding) -> String {
+pub(crate) fn signature(c: &CellOutcome, f: &Finding) -> String {
     format!(
         "{}|{}|{}|{}",
         c.id,
@@ -65,7 +37,7 @@ pub fn signature(c: &CellOutcome, f: &Finding) -> String {
 }
 
 /// The baseline of a report's current findings.
-pub fn from_report(r: &Report) -> Baseline {
+pub(crate) fn from_report(r: &Report) -> Baseline {
     let mut findings: Vec<Entry> = r
         .cells
         .iter()
@@ -88,7 +60,7 @@ pub fn from_report(r: &Report) -> Baseline {
 }
 
 /// Read a baseline file.
-pub fn load(path: &Path) -> Result<Baseline> {
+pub(crate) fn load(path: &Path) -> Result<Baseline> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
     let b: Baseline = serde_json::from_slice(&bytes)
         .with_context(|| format!("{}: not a linkmatrix baseline", path.display()))?;
@@ -105,7 +77,7 @@ pub fn load(path: &Path) -> Result<Baseline> {
 /// Mark known findings `baseline: true`; a failing cell whose findings are
 /// all known (or warnings, unless they are denied) passes. Returns the baseline entries no longer found in the
 /// cells that ran (fixed: remove them).
-pub fn apply(r: &mut Report, b: &Baseline, deny_warnings: bool) -> Vec<Entry> {
+pub(crate) fn apply(r: &mut Report, b: &Baseline, deny_warnings: bool) -> Vec<Entry> {
     let known: BTreeSet<&str> = b.findings.iter().map(|e| e.signature.as_str()).collect();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     for c in &mut r.cells {

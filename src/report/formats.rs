@@ -7,41 +7,15 @@ use serde_json::{Value, json};
 
 use crate::model::{CellOutcome, Finding, FindingKind, Report, Status};
 
-const KINDS: [FindingKind; 6] = [
-    FindingKind::UndefinedSymbol,
-    FindingKind::UnexportedSymbol,
-    FindingKind::ForbiddenSymbol,
-    FindingKind::BuildError,
-    FindingKind::LinkError,
-    FindingKind::LatentUndefined,
-];
-
-fn describe(kind: FindingKind) -> &'static str {
-    match kind {
-        FindingKind::UndefinedSymbol => "A symbol is referenced that nothing in the image defines.",
-        FindingKind::UnexportedSymbol => {
-            "A module references a symbol the platform defines but does not export."
-        }
-        FindingKind::ForbiddenSymbol => "A symbol the policy forbids is reachable.",
-        FindingKind::BuildError => "The crate or the platform did not compile.",
-        FindingKind::LinkError => {
-            "The linker refused the image for a reason other than undefined symbols."
-        }
-        FindingKind::LatentUndefined => {
-            "Undefined only in the debug build: optimization removed the reference, and a change may bring it back."
-        }
-    }
-}
-
 /// The finding's symbol, demangled.
-pub fn symbol_name(f: &Finding) -> Option<String> {
+pub(crate) fn symbol_name(f: &Finding) -> Option<String> {
     f.symbol
         .as_ref()
         .map(|s| crate::inspect::demangle(s).unwrap_or_else(|| s.clone()))
 }
 
 /// One line about a finding: `undefined-symbol flush_tlb_kernel_range`.
-pub fn headline(f: &Finding) -> String {
+pub(crate) fn headline(f: &Finding) -> String {
     match symbol_name(f) {
         Some(s) => format!("{} {s}", f.kind),
         None => f.kind.to_string(),
@@ -49,7 +23,7 @@ pub fn headline(f: &Finding) -> String {
 }
 
 /// Several lines about a finding: where, the chain, the tool's words.
-pub fn details(f: &Finding) -> String {
+pub(crate) fn details(f: &Finding) -> String {
     let mut s = String::new();
     for r in &f.referenced_by {
         let _ = writeln!(s, "referenced by {}{}", r.function, r.at());
@@ -86,7 +60,7 @@ fn secs(ms: u64) -> String {
 }
 
 /// JUnit XML: one testcase per cell; failures carry the findings.
-pub fn junit(r: &Report) -> String {
+pub(crate) fn junit(r: &Report) -> String {
     let total_ms: u64 = r.cells.iter().map(|c| c.duration_ms).sum();
     let s = &r.summary;
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -172,13 +146,13 @@ fn uri(path: &str) -> String {
 
 /// SARIF 2.1.0: one result per finding, at the referencing file:line;
 /// rule ids are the finding kinds.
-pub fn sarif(r: &Report) -> Value {
-    let rules: Vec<Value> = KINDS
+pub(crate) fn sarif(r: &Report) -> Value {
+    let rules: Vec<Value> = FindingKind::ALL
         .iter()
         .map(|k| {
             json!({
                 "id": k.as_str(),
-                "shortDescription": {"text": describe(*k)},
+                "shortDescription": {"text": k.description()},
                 "defaultConfiguration": {"level": "error"},
             })
         })
@@ -186,7 +160,7 @@ pub fn sarif(r: &Report) -> Value {
     let mut results = Vec::new();
     for c in &r.cells {
         for f in &c.findings {
-            let rule_index = KINDS.iter().position(|k| *k == f.kind).unwrap_or(0);
+            let rule_index = f.kind.index();
             let mut text = format!("{} in cell {}", headline(f), c.id);
             if !f.chain.is_empty() {
                 let _ = write!(text, " (chain: {})", f.chain.join(" -> "));
@@ -252,7 +226,7 @@ fn gh_prop(s: &str) -> String {
 
 /// GitHub workflow commands: a `::group::` per cell with its details, an
 /// `::error` per new finding at the referencing file:line.
-pub fn github(r: &Report) -> String {
+pub(crate) fn github(r: &Report) -> String {
     let mut out = String::new();
     for c in &r.cells {
         let _ = writeln!(out, "::group::{}: {}", gh_data(&c.id), c.status);
@@ -311,7 +285,7 @@ fn md(s: &str) -> String {
 }
 
 /// A Markdown summary (for `$GITHUB_STEP_SUMMARY` and pull requests).
-pub fn markdown(r: &Report) -> String {
+pub(crate) fn markdown(r: &Report) -> String {
     let s = &r.summary;
     let mut out = format!(
         "## linkmatrix: {} cells, {} pass, {} fail, {} error, {} skipped\n\n",
@@ -356,7 +330,7 @@ pub fn markdown(r: &Report) -> String {
 }
 
 /// Findings of a cell in one line.
-pub fn cell_summary(c: &CellOutcome) -> String {
+pub(crate) fn cell_summary(c: &CellOutcome) -> String {
     if let Some(e) = &c.error {
         return e.lines().next().unwrap_or_default().to_owned();
     }

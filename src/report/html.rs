@@ -8,7 +8,7 @@ use crate::model::Report;
 const TEMPLATE: &str = include_str!("../../templates/report.html");
 
 /// Render the page.
-pub fn render(r: &Report) -> String {
+pub(crate) fn render(r: &Report) -> String {
     // Safe inside <script>: no `</` sequence can close the element.
     let data = serde_json::to_string(r)
         .unwrap_or_else(|_| "{}".to_owned())

@@ -3,9 +3,9 @@
 //! formats of [`formats`] and [`html`]; writing report files atomically
 //! (`--report KIND=PATH`); merging shard reports. Printers write to
 //! `&mut dyn Write`; only `write_reports` touches the file system.
-pub mod baseline;
-pub mod formats;
-pub mod html;
+pub(crate) mod baseline;
+pub(crate) mod formats;
+pub(crate) mod html;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,63 +15,90 @@ use anyhow::{Result, bail};
 
 use crate::model::{Finding, Report, Status};
 
-/// A report file to write.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReportSpec {
-    /// The format.
-    pub kind: ReportKind,
-    /// Where.
-    pub path: PathBuf,
+/// A report file format: its names on the command line and its renderer.
+pub(crate) struct Format {
+    /// The name in `--report NAME=PATH`.
+    pub(crate) name: &'static str,
+    /// Other accepted names.
+    pub(crate) aliases: &'static [&'static str],
+    /// Report to file bytes.
+    pub(crate) render: fn(&Report) -> Result<Vec<u8>>,
 }
 
-/// Report file formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReportKind {
-    /// `linkmatrix/report/v1`.
-    Json,
-    /// JUnit XML.
-    Junit,
-    /// SARIF 2.1.0.
-    Sarif,
-    /// GitHub workflow commands.
-    Github,
-    /// Markdown.
-    Markdown,
-    /// A self-contained HTML page.
-    Html,
-}
-
-/// The kinds, as written on the command line.
-pub const KINDS: &str = "json, junit, sarif, github, markdown, html";
-
-impl std::str::FromStr for ReportSpec {
-    type Err = anyhow::Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        let Some((kind, path)) = s.split_once('=') else {
-            bail!("--report {s}: expected KIND=PATH, e.g. json=report.json");
-        };
-        let kind = match kind {
-            "json" => ReportKind::Json,
-            "junit" => ReportKind::Junit,
-            "sarif" => ReportKind::Sarif,
-            "github" => ReportKind::Github,
-            "markdown" | "md" => ReportKind::Markdown,
-            "html" => ReportKind::Html,
-            other => bail!("--report {other}=…: unknown kind ({KINDS})"),
-        };
-        if path.is_empty() || path.starts_with('-') {
-            bail!("--report {s}: bad path");
-        }
-        Ok(Self {
-            kind,
-            path: PathBuf::from(path),
-        })
+impl std::fmt::Debug for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
     }
 }
 
+/// Every report file format. A new format is a file with its renderer and
+/// one line here.
+pub(crate) const FORMATS: &[Format] = &[
+    Format {
+        name: "json",
+        aliases: &[],
+        render: to_json,
+    },
+    Format {
+        name: "junit",
+        aliases: &[],
+        render: |r| Ok(formats::junit(r).into_bytes()),
+    },
+    Format {
+        name: "sarif",
+        aliases: &[],
+        render: |r| {
+            let mut v = serde_json::to_vec_pretty(&formats::sarif(r))?;
+            v.push(b'\n');
+            Ok(v)
+        },
+    },
+    Format {
+        name: "github",
+        aliases: &[],
+        render: |r| Ok(formats::github(r).into_bytes()),
+    },
+    Format {
+        name: "markdown",
+        aliases: &["md"],
+        render: |r| Ok(formats::markdown(r).into_bytes()),
+    },
+    Format {
+        name: "html",
+        aliases: &[],
+        render: |r| Ok(html::render(r).into_bytes()),
+    },
+];
+
+impl Format {
+    /// The format a command-line name means.
+    pub(crate) fn by_name(name: &str) -> Option<&'static Format> {
+        FORMATS
+            .iter()
+            .find(|f| f.name == name || f.aliases.contains(&name))
+    }
+
+    /// Every name, for messages: `json, junit, …`.
+    pub(crate) fn names() -> String {
+        FORMATS
+            .iter()
+            .map(|f| f.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// A report file to write.
+#[derive(Debug)]
+pub(crate) struct ReportSpec {
+    /// The format.
+    pub(crate) format: &'static Format,
+    /// Where.
+    pub(crate) path: PathBuf,
+}
+
 /// The status word, coloured (anstream strips colour where it must).
-pub fn styled_status(s: Status) -> String {
+pub(crate) fn styled_status(s: Status) -> String {
     let style = match s {
         Status::Pass => Style::new().fg_color(Some(AnsiColor::Green.into())),
         Status::Fail => Style::new().fg_color(Some(AnsiColor::Red.into())).bold(),
@@ -84,35 +111,19 @@ pub fn styled_status(s: Status) -> String {
 }
 
 /// The JSON report.
-pub fn to_json(r: &Report) -> Result<Vec<u8>> {
+pub(crate) fn to_json(r: &Report) -> Result<Vec<u8>> {
     let mut v = serde_json::to_vec_pretty(r)?;
     v.push(b'\n');
     Ok(v)
 }
 
-/// Render one format.
-pub fn render(r: &Report, kind: ReportKind) -> Result<Vec<u8>> {
-    Ok(match kind {
-        ReportKind::Json => to_json(r)?,
-        ReportKind::Junit => formats::junit(r).into_bytes(),
-        ReportKind::Sarif => {
-            let mut v = serde_json::to_vec_pretty(&formats::sarif(r))?;
-            v.push(b'\n');
-            v
-        }
-        ReportKind::Github => formats::github(r).into_bytes(),
-        ReportKind::Markdown => formats::markdown(r).into_bytes(),
-        ReportKind::Html => html::render(r).into_bytes(),
-    })
-}
-
 /// Write every report file, all or none: each is rendered and staged in a
 /// temp file beside its path first; only when every one is staged are they
 /// renamed into place. A failure leaves the old reports and no temp file.
-pub fn write_reports(r: &Report, specs: &[ReportSpec]) -> Result<()> {
+pub(crate) fn write_reports(r: &Report, specs: &[ReportSpec]) -> Result<()> {
     let staged: Vec<crate::cache::Staged> = specs
         .iter()
-        .map(|s| crate::cache::stage(&s.path, &render(r, s.kind)?))
+        .map(|s| crate::cache::stage(&s.path, &(s.format.render)(r)?))
         .collect::<Result<_>>()?;
     for s in staged {
         s.commit()?;
@@ -121,7 +132,7 @@ pub fn write_reports(r: &Report, specs: &[ReportSpec]) -> Result<()> {
 }
 
 /// Read a JSON report (for `merge`).
-pub fn load(path: &std::path::Path) -> Result<Report> {
+pub(crate) fn load(path: &std::path::Path) -> Result<Report> {
     let bytes =
         std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
     let r: Report = serde_json::from_slice(&bytes)
@@ -139,7 +150,7 @@ pub fn load(path: &std::path::Path) -> Result<Report> {
 
 /// Merge shard reports: for each cell the outcome of the shard that ran it
 /// (not `skipped`), in the order of the first report.
-pub fn merge(reports: &[Report]) -> Result<Report> {
+pub(crate) fn merge(reports: &[Report]) -> Result<Report> {
     let Some(first) = reports.first() else {
         bail!("merge: no reports");
     };
@@ -183,7 +194,7 @@ fn finding_line(f: &Finding) -> String {
 }
 
 /// The summary for people.
-pub fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+pub(crate) fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     let w = r.cells.iter().map(|c| c.id.len()).max().unwrap_or(4).max(4);
     writeln!(out, "{:w$}  STATUS  TIME     FINDINGS", "CELL")?;
     for c in &r.cells {
@@ -260,7 +271,7 @@ pub fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
 
 /// The exit code a report calls for: 2 if the tool could not finish a
 /// cell, else 1 for any failing cell (not accepted by a baseline), else 0.
-pub fn exit_code(r: &Report) -> u8 {
+pub(crate) fn exit_code(r: &Report) -> u8 {
     if r.cells.iter().any(|c| c.status == Status::Error) {
         2
     } else {

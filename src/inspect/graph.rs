@@ -1,83 +1,18 @@
-//! ELF inspection as pure functions over bytes: which symbols a set of
-//! objects leaves undefined, which functions reference each one (from
-//! relocations), where (DWARF, inlined frames resolved), and a chain of
-//! references from a root to it (breadth-first over the relocation call
-//! graph). Works on linked images (with `--emit-relocs`), shared objects,
-//! relocatable objects and archive members; an archive's members resolve
-//! against each other, so only what no member defines is undefined.
-//!
-//! No process, no terminal: printers take `&mut dyn Write`.
-use std::borrow::Cow;
+//! The reference graph of a set of objects: functions and data objects as
+//! nodes, relocations as edges, undefined symbols as leaves; chains from
+//! the roots by breadth-first search, and every chain to a symbol for
+//! `why`.
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::io::Write;
-use std::path::Path;
 
-use anyhow::{Context, Result, bail};
-use object::read::archive::ArchiveFile;
+use anyhow::{Context, Result};
 use object::{
-    BinaryFormat, Object, ObjectKind, ObjectSection, ObjectSymbol, RelocationTarget, SectionIndex,
-    SectionKind, SymbolIndex, SymbolKind,
+    Object, ObjectKind, ObjectSection, ObjectSymbol, RelocationTarget, SectionIndex, SectionKind,
+    SymbolIndex, SymbolKind,
 };
-use serde::Serialize;
 
-use crate::model::Reference;
-
-/// Refuse inputs larger than this (an archive member claiming more is bad).
-pub const MAX_INPUT: u64 = 4 << 30;
-
-/// One object to analyse: a name for reports and its bytes.
-#[derive(Clone, Copy, Debug)]
-pub struct Unit<'a> {
-    /// `file.o` or `lib.a(member.o)`.
-    pub name: &'a str,
-    /// The ELF bytes.
-    pub data: &'a [u8],
-}
-
-/// An undefined symbol and what references it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Undefined {
-    /// The symbol as the linker sees it (mangled).
-    pub symbol: String,
-    /// Demangled, when it is a Rust or C++ name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub demangled: Option<String>,
-    /// Only weakly referenced (not an error for a linker).
-    pub weak: bool,
-    /// Referencing functions, one entry per function.
-    pub referenced_by: Vec<Reference>,
-    /// Root → … → referencing function → symbol.
-    pub chain: Vec<String>,
-}
-
-/// A reachable defined function matching a pattern, with its chain.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reached {
-    /// The symbol.
-    pub symbol: String,
-    /// Root → … → symbol.
-    pub chain: Vec<String>,
-}
-
-/// The result of analysing a set of units.
-#[derive(Debug, Default)]
-pub struct Analysis {
-    /// Undefined symbols, sorted by name.
-    pub undefined: Vec<Undefined>,
-    /// Every global symbol some unit defines.
-    pub defined: BTreeSet<String>,
-    funcs: Vec<Func>,
-    edges: Vec<Vec<Edge>>,
-    by_name: HashMap<String, usize>,
-    roots: Vec<usize>,
-    /// Undefined symbol name to its edge index.
-    undef_names: HashMap<String, usize>,
-}
-
-#[derive(Debug, Clone)]
-struct Func {
-    name: String,
-}
+use super::dwarf::{dwarf, locate};
+use super::{Unit, demangle, parse, pretty};
+use crate::model::{Analysis, Edge, Func, Reached, Reference, Undefined};
 
 /// An undefined symbol while references are collected: name, weak only,
 /// (reference, referencing function, inlined frames).
@@ -86,151 +21,17 @@ type PendingUndef = (String, bool, Vec<(Reference, usize, Vec<String>)>);
 /// Per section: (address, size, function id), sorted by address.
 type SectionFuncs = HashMap<SectionIndex, Vec<(u64, u64, usize)>>;
 
-#[derive(Debug, Clone)]
-enum Edge {
-    Func(usize),
-    Undef(usize),
-}
-
-/// Demangle a Rust (legacy or v0) name without its hash; `None` if it is
-/// not mangled.
-pub fn demangle(name: &str) -> Option<String> {
-    rustc_demangle::try_demangle(name)
-        .ok()
-        .map(|d| format!("{d:#}"))
-}
-
-fn pretty(name: &str) -> String {
-    demangle(name).unwrap_or_else(|| name.to_owned())
-}
-
-/// Read a file for inspection (size-capped).
-pub fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    if meta.len() > MAX_INPUT {
-        bail!(
-            "{}: {} bytes is larger than the {MAX_INPUT}-byte limit",
-            path.display(),
-            meta.len()
-        );
-    }
-    std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
-}
-
-/// Split a file into units: itself, or an archive's members (names only;
-/// thin-archive members naming outside files are never opened).
-pub fn units<'a>(name: &'a str, data: &'a [u8]) -> Result<Vec<(String, &'a [u8])>> {
-    if data.starts_with(b"!<arch>\n") || data.starts_with(b"!<thin>\n") {
-        let ar = ArchiveFile::parse(data).with_context(|| format!("{name}: bad archive"))?;
-        if ar.is_thin() {
-            bail!(
-                "{name}: thin archive: its members are outside files, which linkmatrix never follows"
-            );
-        }
-        let mut out = Vec::new();
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for m in ar.members() {
-            let m = m.with_context(|| format!("{name}: bad archive member"))?;
-            let mname = String::from_utf8_lossy(m.name()).into_owned();
-            let bytes = m.data(data).with_context(|| {
-                format!("{name}({mname}): member data lies outside the archive")
-            })?;
-            if !bytes.starts_with(b"\x7fELF") {
-                continue; // symbol tables, metadata (lib.rmeta), bitcode
-            }
-            let n = seen.entry(mname.clone()).or_insert(0);
-            *n += 1;
-            let label = if *n > 1 {
-                format!("{name}({mname}#{n})")
-            } else {
-                format!("{name}({mname})")
-            };
-            out.push((label, bytes));
-        }
-        Ok(out)
-    } else {
-        Ok(vec![(name.to_owned(), data)])
-    }
-}
-
-fn parse<'a>(u: &Unit<'a>) -> Result<object::File<'a>> {
-    let f = object::File::parse(u.data)
-        .with_context(|| format!("{}: not a valid object file", u.name))?;
-    if f.format() != BinaryFormat::Elf {
-        bail!(
-            "{}: {:?} object, linkmatrix reads ELF only",
-            u.name,
-            f.format()
-        );
-    }
-    Ok(f)
-}
-
-struct Dwarf<'a> {
-    ctx: addr2line::Context<gimli::EndianSlice<'a, gimli::RunTimeEndian>>,
-}
-
-fn dwarf<'a>(f: &object::File<'a>) -> Option<Dwarf<'a>> {
-    if f.kind() == ObjectKind::Relocatable || f.section_by_name(".debug_info").is_none() {
-        return None;
-    }
-    let endian = if f.is_little_endian() {
-        gimli::RunTimeEndian::Little
-    } else {
-        gimli::RunTimeEndian::Big
-    };
-    let load = |id: gimli::SectionId| -> Result<gimli::EndianSlice<'a, gimli::RunTimeEndian>, gimli::Error> {
-        let data = f
-            .section_by_name(id.name())
-            .and_then(|s| s.data().ok())
-            .unwrap_or(&[]);
-        Ok(gimli::EndianSlice::new(data, endian))
-    };
-    let d = gimli::Dwarf::load(load).ok()?;
-    let ctx = addr2line::Context::from_dwarf(d).ok()?;
-    Some(Dwarf { ctx })
-}
-
-/// Source location and inlined callees (outermost first) at `addr`.
-fn locate(d: &Dwarf<'_>, addr: u64) -> (Option<String>, Option<u32>, Vec<String>) {
-    let Ok(mut frames) = d.ctx.find_frames(addr).skip_all_loads() else {
-        return (None, None, Vec::new());
-    };
-    let mut file = None;
-    let mut line = None;
-    let mut names = Vec::new();
-    while let Ok(Some(frame)) = frames.next() {
-        // Innermost first; a compiler-made location (line 0) says nothing,
-        // so the call site in the next frame out is used instead.
-        if line.is_none()
-            && let Some(loc) = frame
-                .location
-                .as_ref()
-                .filter(|l| l.line.is_some_and(|n| n > 0))
-        {
-            file = loc.file.map(str::to_owned);
-            line = loc.line;
-        }
-        if let Some(func) = &frame.function {
-            names.push(func.demangle().map(Cow::into_owned).unwrap_or_default());
-        }
-    }
-    names.reverse(); // outermost first
-    (file, line, names)
-}
-
 /// Analyse `units` together. `roots` are the symbols references are
 /// followed from (entry point, exported functions); with none, every
 /// global defined function is a root.
-pub fn analyze(units: &[Unit<'_>], roots: &[String]) -> Result<Analysis> {
+pub(crate) fn analyze(units: &[Unit<'_>], roots: &[String]) -> Result<Analysis> {
     analyze_with_origins(units, roots, &HashMap::new())
 }
 
 /// Like [`analyze`]; `origins` names, per raw function symbol, the object
 /// it came from before linking (an archive member), for reports on linked
 /// images.
-pub fn analyze_with_origins(
+pub(crate) fn analyze_with_origins(
     units: &[Unit<'_>],
     roots: &[String],
     origins: &HashMap<String, String>,
@@ -461,7 +262,7 @@ pub fn analyze_with_origins(
 }
 
 /// Undefined symbols from the symbol tables alone: what no unit defines.
-fn undefined_only(units: &[Unit<'_>]) -> Result<Analysis> {
+pub(crate) fn undefined_only(units: &[Unit<'_>]) -> Result<Analysis> {
     let files: Vec<object::File<'_>> = units.iter().map(parse).collect::<Result<_>>()?;
     if let [f] = files.as_slice()
         && f.kind() == ObjectKind::Dynamic
@@ -587,7 +388,7 @@ impl Analysis {
     /// Every chain (up to `limit`) from a root to `symbol`: an undefined
     /// symbol, or a defined function (raw or demangled name). Chains are
     /// simple paths, shortest first.
-    pub fn chains_to(&self, symbol: &str, limit: usize) -> Vec<Vec<String>> {
+    pub(crate) fn chains_to(&self, symbol: &str, limit: usize) -> Vec<Vec<String>> {
         let undef = self
             .undefined
             .iter()
@@ -680,7 +481,7 @@ impl Analysis {
 
     /// Reachable defined functions whose name (raw or demangled) matches
     /// one of `patterns`, each with a chain from a root.
-    pub fn reached(&self, patterns: &[glob::Pattern]) -> Vec<Reached> {
+    pub(crate) fn reached(&self, patterns: &[glob::Pattern]) -> Vec<Reached> {
         if patterns.is_empty() {
             return Vec::new();
         }
@@ -708,158 +509,4 @@ impl Analysis {
         }
         out
     }
-}
-
-/// The symbols a platform image exports: names in `section` (NUL-separated),
-/// or every global defined symbol when `section` is `None`.
-pub fn exports(data: &[u8], name: &str, section: Option<&str>) -> Result<BTreeSet<String>> {
-    let f = parse(&Unit { name, data })?;
-    match section {
-        Some(sec) => {
-            let Some(s) = f.section_by_name(sec) else {
-                return Ok(BTreeSet::new());
-            };
-            let bytes = s
-                .data()
-                .with_context(|| format!("{name}: section {sec} lies outside the file"))?;
-            Ok(bytes
-                .split(|&b| b == 0)
-                .filter(|w| !w.is_empty())
-                .map(|w| String::from_utf8_lossy(w).into_owned())
-                .collect())
-        }
-        None => Ok(f
-            .symbols()
-            .filter(|s| s.is_global() && !s.is_undefined())
-            .filter_map(|s| s.name().ok().map(str::to_owned))
-            .collect()),
-    }
-}
-
-/// A file's bytes: memory-mapped when large, read otherwise.
-pub enum Input {
-    /// A read-only private mapping.
-    Mapped(memmap2::Mmap),
-    /// Read into memory.
-    Owned(Vec<u8>),
-}
-
-impl std::ops::Deref for Input {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            Input::Mapped(m) => m,
-            Input::Owned(v) => v,
-        }
-    }
-}
-
-/// Files at least this large are mapped rather than read (reading a
-/// 150 MB shared object costs more than analysing it).
-const MAP_THRESHOLD: u64 = 4 << 20;
-
-/// Open a file for `inspect`: large files are memory-mapped.
-///
-/// A mapped file that another process truncates while we read it raises
-/// SIGBUS: the run dies, but it cannot report anything wrong, which is the
-/// bargain ROBUSTNESS.md 16 allows for the 5-50x speed of a mapping. `check`
-/// reads its own small outputs instead ([`read_file`]).
-#[allow(unsafe_code)]
-pub fn map_file(path: &Path) -> Result<Input> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let len = file
-        .metadata()
-        .with_context(|| format!("{}: cannot read", path.display()))?
-        .len();
-    if len > MAX_INPUT {
-        bail!(
-            "{}: {len} bytes is larger than the {MAX_INPUT}-byte limit",
-            path.display()
-        );
-    }
-    if len < MAP_THRESHOLD {
-        return read_file(path).map(Input::Owned);
-    }
-    // SAFETY: the mapping is read-only and private; see the doc comment for
-    // what a concurrent truncation does.
-    let map = unsafe { memmap2::Mmap::map(&file) }
-        .with_context(|| format!("{}: cannot map", path.display()))?;
-    Ok(Input::Mapped(map))
-}
-
-/// `inspect`'s report for one file.
-#[derive(Debug, Serialize)]
-pub struct FileReport {
-    /// The file.
-    pub file: String,
-    /// Its undefined symbols.
-    pub undefined: Vec<Undefined>,
-}
-
-/// Inspect files for the `inspect` command.
-/// With `symbols_only`, only the symbol tables are read (what `nm -u`
-/// does, resolved across archive members), not relocations or DWARF.
-pub fn inspect_files(paths: &[std::path::PathBuf], symbols_only: bool) -> Result<Vec<FileReport>> {
-    let mut out = Vec::new();
-    for p in paths {
-        let data = map_file(p)?;
-        let name = p.display().to_string();
-        let parts = units(&name, &data)?;
-        let us: Vec<Unit<'_>> = parts
-            .iter()
-            .map(|(n, d)| Unit { name: n, data: d })
-            .collect();
-        let a = if symbols_only {
-            undefined_only(&us)?
-        } else {
-            analyze(&us, &[])?
-        };
-        out.push(FileReport {
-            file: name,
-            undefined: a.undefined,
-        });
-    }
-    Ok(out)
-}
-
-/// Print `inspect` results for people.
-pub fn print_human(reports: &[FileReport], out: &mut dyn Write) -> std::io::Result<()> {
-    for r in reports {
-        writeln!(out, "{}: {} undefined", r.file, r.undefined.len())?;
-        for u in &r.undefined {
-            let weak = if u.weak { " (weak)" } else { "" };
-            writeln!(
-                out,
-                "  U {}{weak}",
-                u.demangled.as_deref().unwrap_or(&u.symbol)
-            )?;
-            for rf in &u.referenced_by {
-                writeln!(out, "      <- {}{}{}", rf.function, rf.at(), rf.in_object())?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Group `analysis.undefined` by symbol, for callers that want a map.
-pub fn by_symbol(a: &Analysis) -> BTreeMap<&str, &Undefined> {
-    a.undefined.iter().map(|u| (u.symbol.as_str(), u)).collect()
-}
-
-/// Which unit defines each function symbol, for `analyze_with_origins`.
-pub fn origins(units: &[Unit<'_>]) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    for u in units {
-        let Ok(f) = parse(u) else { continue };
-        for s in f.symbols() {
-            if s.is_undefined() || s.kind() != SymbolKind::Text {
-                continue;
-            }
-            if let Ok(n) = s.name() {
-                out.entry(n.to_owned()).or_insert_with(|| u.name.to_owned());
-            }
-        }
-    }
-    out
 }

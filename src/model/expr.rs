@@ -9,11 +9,11 @@
 //! value). This module parses and evaluates; it does not know the config.
 use std::collections::BTreeSet;
 
-use crate::model::Value;
+use super::Value;
 
 /// A parsed expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Expr {
+pub(crate) enum Expr {
     /// A name: an option's value, or a literal word.
     Ident(String),
     /// Logical not.
@@ -28,11 +28,11 @@ pub enum Expr {
 
 /// A parse error: the message and the byte offset in the expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseError {
+pub(crate) struct ParseError {
     /// What is wrong.
-    pub message: String,
+    pub(crate) message: String,
     /// Byte offset of the problem.
-    pub offset: usize,
+    pub(crate) offset: usize,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -191,7 +191,7 @@ impl Parser {
 
 impl Expr {
     /// Parse an expression.
-    pub fn parse(src: &str) -> Result<Expr, ParseError> {
+    pub(crate) fn parse(src: &str) -> Result<Expr, ParseError> {
         let toks = lex(src)?;
         let mut p = Parser {
             toks,
@@ -207,7 +207,7 @@ impl Expr {
     }
 
     /// Every identifier used, for validation and rule ordering.
-    pub fn idents(&self, out: &mut BTreeSet<String>) {
+    pub(crate) fn idents(&self, out: &mut BTreeSet<String>) {
         match self {
             Expr::Ident(n) => {
                 out.insert(n.clone());
@@ -223,7 +223,7 @@ impl Expr {
     /// Identifiers in value position (operands of `==`/`!=` that are not
     /// names, e.g. `arm` in `arch == arm`) are literals; `lookup` gives a
     /// name's value or `None` for a literal word.
-    pub fn eval(&self, lookup: &dyn Fn(&str) -> Option<Value>) -> Value {
+    pub(crate) fn eval(&self, lookup: &dyn Fn(&str) -> Option<Value>) -> Value {
         match self {
             Expr::Ident(n) => lookup(n).unwrap_or_else(|| literal(n)),
             Expr::Not(e) => Value::Bool(!truthy(&e.eval(lookup))),
@@ -237,7 +237,7 @@ impl Expr {
     }
 
     /// Evaluate as a condition.
-    pub fn holds(&self, lookup: &dyn Fn(&str) -> Option<Value>) -> bool {
+    pub(crate) fn holds(&self, lookup: &dyn Fn(&str) -> Option<Value>) -> bool {
         truthy(&self.eval(lookup))
     }
 }

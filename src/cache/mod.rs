@@ -5,6 +5,8 @@
 //!
 //! A cache entry that is truncated, unparsable, of another schema, or a
 //! symlink is a miss, never an error.
+mod keys;
+
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,9 +15,11 @@ use anyhow::{Context, Result};
 use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 
+pub(crate) use keys::{CacheEntry, cell_keys, file_identity};
+
 /// The user-wide cache: `$LINKMATRIX_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/linkmatrix`, else `~/.cache/linkmatrix`.
-pub fn cache_dir() -> Result<PathBuf> {
+pub(crate) fn cache_dir() -> Result<PathBuf> {
     if let Some(d) = std::env::var_os("LINKMATRIX_CACHE_DIR") {
         return Ok(PathBuf::from(d));
     }
@@ -28,16 +32,16 @@ pub fn cache_dir() -> Result<PathBuf> {
 
 /// Incremental digest of a cell's inputs.
 #[derive(Clone, Default)]
-pub struct Key(Sha256);
+pub(crate) struct Key(Sha256);
 
 impl Key {
     /// An empty key.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self(Sha256::new())
     }
 
     /// Mix in a labelled string.
-    pub fn str(&mut self, label: &str, value: &str) -> &mut Self {
+    pub(crate) fn str(&mut self, label: &str, value: &str) -> &mut Self {
         self.0.update(label.as_bytes());
         self.0.update([0]);
         self.0.update((value.len() as u64).to_le_bytes());
@@ -46,7 +50,7 @@ impl Key {
     }
 
     /// Mix in a file's path and contents (a missing file mixes in a marker).
-    pub fn file(&mut self, path: &Path) -> &mut Self {
+    pub(crate) fn file(&mut self, path: &Path) -> &mut Self {
         let label = path.display().to_string();
         if let Ok(bytes) = std::fs::read(path) {
             self.0.update(label.as_bytes());
@@ -61,7 +65,7 @@ impl Key {
     }
 
     /// Mix in every file under `dir` (sorted; `target/` and dot-dirs skipped).
-    pub fn tree(&mut self, dir: &Path) -> &mut Self {
+    pub(crate) fn tree(&mut self, dir: &Path) -> &mut Self {
         let mut files = Vec::new();
         walk(dir, &mut files);
         files.sort();
@@ -72,9 +76,18 @@ impl Key {
     }
 
     /// The hex digest.
-    pub fn finish(&self) -> String {
-        crate::bundle::hex(&self.0.clone().finalize()[..16])
+    pub(crate) fn finish(&self) -> String {
+        hex(&self.0.clone().finalize()[..16])
     }
+}
+
+/// Lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -98,14 +111,14 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// Write `bytes` to a temp file beside `path` and sync it; `commit` then
 /// renames it into place. Dropped uncommitted, it leaves nothing behind.
-pub struct Staged {
+pub(crate) struct Staged {
     file: tempfile::NamedTempFile,
     path: PathBuf,
 }
 
 impl Staged {
     /// Rename into place: readers see the old file or the whole new one.
-    pub fn commit(self) -> Result<()> {
+    pub(crate) fn commit(self) -> Result<()> {
         let path = self.path;
         self.file
             .persist(&path)
@@ -116,7 +129,7 @@ impl Staged {
 }
 
 /// Stage `bytes` for `path` (see [`Staged`]).
-pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged> {
+pub(crate) fn stage(path: &Path, bytes: &[u8]) -> Result<Staged> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -136,12 +149,12 @@ pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged> {
 
 /// Write `bytes` to `path` atomically: a temp file in the same directory,
 /// fsync, rename. On failure the old file is intact and no temp file stays.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     stage(path, bytes)?.commit()
 }
 
 /// Read a JSON cache entry; anything wrong with it is a miss.
-pub fn read_entry<T: DeserializeOwned>(path: &Path) -> Option<T> {
+pub(crate) fn read_entry<T: DeserializeOwned>(path: &Path) -> Option<T> {
     let meta = std::fs::symlink_metadata(path).ok()?;
     if !meta.file_type().is_file() || meta.len() > 64 << 20 {
         return None;
@@ -151,7 +164,7 @@ pub fn read_entry<T: DeserializeOwned>(path: &Path) -> Option<T> {
 
 /// Write a JSON cache entry atomically; failures are ignored (a cache that
 /// cannot be written is a slower run, not a failed one).
-pub fn write_entry<T: Serialize>(path: &Path, value: &T) {
+pub(crate) fn write_entry<T: Serialize>(path: &Path, value: &T) {
     if let Some(parent) = path.parent() {
         let _ = std::fs::create_dir_all(parent);
     }
@@ -162,7 +175,7 @@ pub fn write_entry<T: Serialize>(path: &Path, value: &T) {
 
 /// An exclusive advisory lock on `path`, held until dropped. If another
 /// process holds it, `waiting` is called once before blocking.
-pub fn lock(path: &Path, waiting: impl FnOnce()) -> Result<File> {
+pub(crate) fn lock(path: &Path, waiting: impl FnOnce()) -> Result<File> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;

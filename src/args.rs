@@ -1,0 +1,232 @@
+//! Argument resolution: from clap's types ([`crate::cli`]) to the options
+//! each stage takes, in one step, with every argument check in one place
+//! (ripgrep's low-level → high-level arguments). Commands never read clap
+//! types beyond what this module hands them.
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::bundle;
+use crate::check::CheckOptions;
+use crate::cli::{CheckArgs, Cli, MatrixArgs, PlanFormat};
+use crate::config::{self, LoadOptions};
+use crate::model::{ConfigError, Plan};
+use crate::plan::{self, ExpandError, Limits};
+use crate::report::{self, Format, ReportSpec};
+
+/// The bundled default matrix, under the bundle root.
+const BUNDLED_DEFAULT: &str = "configs/default.yaml";
+
+/// Which matrix file a command uses.
+#[derive(Clone, Debug)]
+pub(crate) struct MatrixSource {
+    /// The file.
+    pub(crate) path: PathBuf,
+    /// The bundle root, when the file is the bundled default.
+    pub(crate) bundled_root: Option<PathBuf>,
+    /// The file as reproduce commands show it.
+    pub(crate) shown: String,
+}
+
+/// The matrix file to use: `--config`, else ./linkmatrix.yaml, else the
+/// bundled default.
+pub(crate) fn matrix_source(cli: &Cli) -> Result<MatrixSource> {
+    if let Some(c) = &cli.config {
+        return Ok(MatrixSource {
+            path: c.clone(),
+            bundled_root: None,
+            shown: c.display().to_string(),
+        });
+    }
+    let local = Path::new("linkmatrix.yaml");
+    if local.is_file() {
+        return Ok(MatrixSource {
+            path: local.to_path_buf(),
+            bundled_root: None,
+            shown: "linkmatrix.yaml".to_owned(),
+        });
+    }
+    let root = bundle::root()?;
+    Ok(MatrixSource {
+        path: root.join(BUNDLED_DEFAULT),
+        bundled_root: Some(root),
+        shown: BUNDLED_DEFAULT.to_owned(),
+    })
+}
+
+/// Why a matrix could not be planned: problems in the user's files (shown
+/// as they are, exit 2), not a failure of the tool.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PlanError {
+    /// Problems in the matrix or target files.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// Expansion failed.
+    #[error("{0}")]
+    Expand(#[from] ExpandError),
+}
+
+/// The expansion limits `--max-cells`, `--random`, `--seed` ask for.
+pub(crate) fn limits(m: &MatrixArgs) -> Result<Limits> {
+    let random = match (m.random, m.seed) {
+        (Some(n), Some(s)) => Some((n, s)),
+        (Some(_), None) => bail!("--random needs --seed"),
+        _ => None,
+    };
+    Ok(Limits {
+        max_cells: m.max_cells,
+        random,
+    })
+}
+
+/// Load the matrix (with `--manifest-path` applied) and expand it.
+pub(crate) fn load_plan(cli: &Cli, limits: Limits) -> Result<Result<Plan, PlanError>> {
+    let source = matrix_source(cli)?;
+    let opts = LoadOptions {
+        root: source.bundled_root,
+    };
+    let mut matrix = match config::load(&source.path, &opts) {
+        Ok(m) => m,
+        Err(e) => return Ok(Err(e.into())),
+    };
+    if let Some(mp) = &cli.manifest_path {
+        let mp = std::path::absolute(mp).with_context(|| format!("{}", mp.display()))?;
+        matrix.package = package_of(&mp)?;
+        matrix.manifest = mp;
+    }
+    Ok(plan::expand(matrix, limits).map_err(PlanError::from))
+}
+
+/// The package a manifest declares.
+fn package_of(manifest: &Path) -> Result<String> {
+    let meta = crate::process::cargo_metadata(
+        cargo_metadata::MetadataCommand::new()
+            .manifest_path(manifest)
+            .no_deps(),
+    )
+    .with_context(|| format!("reading {}", manifest.display()))?;
+    meta.root_package()
+        .map(|p| p.name.to_string())
+        .context("--manifest-path: not a package manifest")
+}
+
+/// `plan --format`.
+pub(crate) fn plan_format(f: PlanFormat) -> plan::Format {
+    match f {
+        PlanFormat::Table => plan::Format::Table,
+        PlanFormat::Json => plan::Format::Json,
+        PlanFormat::Github => plan::Format::Github,
+    }
+}
+
+/// `--report KIND=PATH`.
+pub(crate) fn report_spec(s: &str) -> Result<ReportSpec> {
+    let Some((kind, path)) = s.split_once('=') else {
+        bail!("--report {s}: expected KIND=PATH, e.g. json=report.json");
+    };
+    let Some(format) = Format::by_name(kind) else {
+        bail!("--report {kind}=…: unknown kind ({})", Format::names());
+    };
+    if path.is_empty() || path.starts_with('-') {
+        bail!("--report {s}: bad path");
+    }
+    Ok(ReportSpec {
+        format,
+        path: PathBuf::from(path),
+    })
+}
+
+/// Parse `K/N` (1 <= K <= N).
+pub(crate) fn shard(s: &str) -> Result<(usize, usize)> {
+    let (k, n) = s
+        .split_once('/')
+        .with_context(|| format!("--shard {s}: expected K/N, e.g. 1/4"))?;
+    let (k, n): (usize, usize) = (
+        k.trim()
+            .parse()
+            .with_context(|| format!("--shard {s}: K is not a number"))?,
+        n.trim()
+            .parse()
+            .with_context(|| format!("--shard {s}: N is not a number"))?,
+    );
+    if n == 0 || k == 0 || k > n {
+        bail!("--shard {s}: need 1 <= K <= N");
+    }
+    Ok((k, n))
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// The options `check` runs with.
+pub(crate) fn check_options(cli: &Cli, args: &CheckArgs) -> Result<CheckOptions> {
+    let source = matrix_source(cli)?;
+    Ok(CheckOptions {
+        jobs: args.jobs.unwrap_or_else(cores),
+        cells: args
+            .cell
+            .iter()
+            .map(|g| glob::Pattern::new(g).with_context(|| format!("--cell {g}")))
+            .collect::<Result<Vec<_>>>()?,
+        no_cache: args.no_cache,
+        no_provision: args.no_provision,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        config_arg: source.shown,
+        bundled_config: source.bundled_root.is_some(),
+        verbose: cli.verbose,
+        quiet: cli.quiet,
+        shard: args.shard.as_deref().map(shard).transpose()?,
+        timings: args
+            .timings
+            .as_deref()
+            .map(|p| {
+                report::load(p)
+                    .map(|r| r.cells.into_iter().map(|c| (c.id, c.duration_ms)).collect())
+            })
+            .transpose()?,
+        latent: args.latent || !args.deny.is_empty(),
+        deny_latent: args.deny.iter().any(|d| d == "latent"),
+    })
+}
+
+/// The quiet options the triage verbs run cells with.
+pub(crate) fn triage_options(cli: &Cli) -> Result<CheckOptions> {
+    let source = matrix_source(cli)?;
+    Ok(CheckOptions {
+        jobs: cores(),
+        cells: Vec::new(),
+        no_cache: false,
+        no_provision: false,
+        timeout: Duration::from_secs(900),
+        config_arg: source.shown,
+        bundled_config: source.bundled_root.is_some(),
+        verbose: cli.verbose,
+        quiet: true,
+        shard: None,
+        timings: None,
+        latent: false,
+        deny_latent: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_syntax() {
+        assert_eq!(shard("2/4").unwrap(), (2, 4));
+        assert!(shard("0/4").is_err());
+        assert!(shard("5/4").is_err());
+        assert!(shard("x").is_err());
+    }
+
+    #[test]
+    fn report_kinds() {
+        assert_eq!(report_spec("md=r.md").unwrap().format.name, "markdown");
+        assert!(report_spec("pdf=r.pdf").is_err());
+        assert!(report_spec("json=-x").is_err());
+    }
+}

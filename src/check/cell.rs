@@ -1,0 +1,288 @@
+//! One cell: build the crate and the platform, read the link inputs, link,
+//! and hand the results to `findings`. Every failure is an outcome.
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use super::CheckOptions;
+use super::findings::{image_findings, module_findings};
+use super::progress::Event;
+use crate::build::{self, BuildFailure, RustSetup};
+use crate::inspect::{self, Unit};
+use crate::link::LinkInputs;
+use crate::model::{
+    Cell, CellOutcome, Finding, FindingKind, Inspected, Matrix, Mode, Status, Target,
+};
+use crate::process::Cmd;
+use crate::toolchain::{self, StdProvider, Tool, Toolchains};
+use crate::workdir::WorkDir;
+
+/// A target ready to build: toolchain, sysroot, C compiler, linker.
+#[derive(Clone, Debug)]
+pub(super) struct Prepared {
+    setup: RustSetup,
+    cc: Tool,
+    linker: Tool,
+}
+
+pub(super) fn reproduce(opts: &CheckOptions, id: &str) -> String {
+    // The bundled default needs no --config (and its path is not the user's).
+    if opts.bundled_config {
+        format!("linkmatrix check --cell {id}")
+    } else {
+        format!("linkmatrix check --config {} --cell {id}", opts.config_arg)
+    }
+}
+
+pub(super) fn outcome(
+    cell: &Cell,
+    opts: &CheckOptions,
+    status: Status,
+    findings: Vec<Finding>,
+    error: Option<String>,
+    took: Duration,
+) -> CellOutcome {
+    CellOutcome {
+        id: cell.id.clone(),
+        target: cell.target.clone(),
+        options: cell.options.clone(),
+        features: cell.features.clone(),
+        profile: cell.profile.clone(),
+        status,
+        duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        reproduce: reproduce(opts, &cell.id),
+        findings,
+        error,
+        cached: false,
+    }
+}
+
+pub(super) fn prepare(
+    t: &Target,
+    chains: &Toolchains,
+    opts: &CheckOptions,
+    tx: &mpsc::Sender<Event>,
+) -> Result<Prepared, String> {
+    let tools = chains.for_target(t);
+    let fixes = tools.fixes();
+    if !fixes.is_empty() {
+        return Err(format!(
+            "missing toolchain for {} ({}); fix: {}",
+            t.name,
+            t.triple,
+            fixes.join("; ")
+        ));
+    }
+    let (Ok(cc), Ok(linker)) = (tools.cc, tools.linker) else {
+        return Err(format!("missing C compiler or linker for {}", t.name));
+    };
+    let setup = match tools.std {
+        StdProvider::Prebuilt(rust) => RustSetup {
+            rust,
+            sysroot: None,
+        },
+        StdProvider::BuildStd { rust, src } => {
+            let sysroot =
+                toolchain::ensure_sysroot(&rust, &src, &t.triple, Some(opts.timeout), &|lock| {
+                    let _ = tx.send(Event::Log(format!(
+                        "waiting for lock {} (another linkmatrix is building core for {})",
+                        lock.display(),
+                        t.triple
+                    )));
+                })
+                .map_err(|e| format!("{e:#}"))?;
+            RustSetup {
+                rust,
+                sysroot: Some(sysroot),
+            }
+        }
+        StdProvider::Missing { fix } => {
+            return Err(format!("no Rust std for {}; fix: {fix}", t.triple));
+        }
+    };
+    Ok(Prepared { setup, cc, linker })
+}
+
+pub(super) fn run_cell(
+    m: &Matrix,
+    cell: &Cell,
+    prepared: Option<&Result<Prepared, String>>,
+    work: &WorkDir,
+    opts: &CheckOptions,
+    tx: &mpsc::Sender<Event>,
+) -> CellOutcome {
+    let start = Instant::now();
+    let fail = |status, findings, error: Option<String>| {
+        outcome(cell, opts, status, findings, error, start.elapsed())
+    };
+    let p = match prepared {
+        Some(Ok(p)) => p,
+        Some(Err(e)) => return fail(Status::Error, Vec::new(), Some(e.clone())),
+        None => {
+            return fail(
+                Status::Error,
+                Vec::new(),
+                Some(format!("no target file for arch `{}`", cell.arch)),
+            );
+        }
+    };
+    let Some(target) = m.targets.get(&cell.arch) else {
+        return fail(
+            Status::Error,
+            Vec::new(),
+            Some(format!("no target `{}`", cell.arch)),
+        );
+    };
+    let remaining = || {
+        Some(
+            opts.timeout
+                .saturating_sub(start.elapsed())
+                .max(Duration::from_millis(1)),
+        )
+    };
+    let log = |c: &Cmd| {
+        if opts.verbose {
+            let _ = tx.send(Event::Log(format!("[{}] {c}", cell.id)));
+        }
+    };
+    let dir = work.cell(&cell.id);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return fail(
+            Status::Error,
+            Vec::new(),
+            Some(format!("creating {}: {e}", dir.display())),
+        );
+    }
+    let from_build = |f: BuildFailure| {
+        if f.is_code {
+            fail(
+                Status::Fail,
+                vec![Finding::message(FindingKind::BuildError, f.message)],
+                None,
+            )
+        } else {
+            fail(Status::Error, Vec::new(), Some(f.message))
+        }
+    };
+
+    let built = match build::build_crate(
+        &p.setup,
+        &m.manifest,
+        &m.package,
+        cell,
+        &dir.join("target"),
+        remaining(),
+        &log,
+    ) {
+        Ok(a) => a,
+        Err(f) => return from_build(f),
+    };
+    let objs = match build::build_platform(
+        target,
+        &p.cc,
+        cell,
+        &dir.join("platform"),
+        remaining(),
+        &log,
+    ) {
+        Ok(o) => o,
+        Err(f) => return from_build(f),
+    };
+    let staticlib = built.staticlib;
+    let (mut roots, origins) = match input_symbols(&objs, &staticlib, &built.crate_name) {
+        Ok(r) => r,
+        Err(e) => return fail(Status::Error, Vec::new(), Some(format!("{e:#}"))),
+    };
+    roots.extend(m.roots.iter().cloned());
+    if roots.is_empty() {
+        // Without a root nothing of the crate is linked: a pass would lie.
+        return fail(
+            Status::Error,
+            Vec::new(),
+            Some(format!(
+                "`{}` exports no #[no_mangle] function and policy.roots is empty: there is nothing to follow references from",
+                m.package
+            )),
+        );
+    }
+    let inputs = LinkInputs {
+        linker: &p.linker,
+        target,
+        platform: &objs,
+        staticlib: &staticlib,
+        roots: &roots,
+        dir: &dir,
+        timeout: remaining(),
+    };
+    let findings = match m.mode {
+        Mode::Image => image_findings(m, &inputs, &roots, &origins, &log),
+        Mode::Module => module_findings(m, target, &inputs, &roots, &origins, &log),
+    };
+    match findings {
+        Ok((f, image)) => {
+            // What `why` and `diff` need later, without rebuilding.
+            let roots = match m.mode {
+                Mode::Image => [vec![target.entry.clone()], roots].concat(),
+                Mode::Module => roots,
+            };
+            work.write_inspected(&cell.id, &Inspected { image, roots });
+            let status = if f.iter().any(|x| !x.is_warning()) {
+                Status::Fail
+            } else {
+                Status::Pass
+            };
+            fail(status, f, None)
+        }
+        Err(e) => fail(Status::Error, Vec::new(), Some(e)),
+    }
+}
+
+/// Read the link inputs once: the crate's exported (`#[no_mangle]`)
+/// functions, which are the roots, and for every function symbol the input
+/// object (archive member, platform object) it comes from.
+fn input_symbols(
+    platform: &[PathBuf],
+    staticlib: &Path,
+    crate_name: &str,
+) -> Result<(Vec<String>, HashMap<String, String>)> {
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for p in platform.iter().map(PathBuf::as_path).chain([staticlib]) {
+        let name = p
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        files.push((name, inspect::read_file(p)?));
+    }
+    let mut parts = Vec::new();
+    for (name, data) in &files {
+        parts.extend(inspect::units(name, data)?);
+    }
+    let units: Vec<Unit<'_>> = parts
+        .iter()
+        .map(|(n, d)| Unit { name: n, data: d })
+        .collect();
+    let origins = inspect::origins(&units);
+    let lib = files.last().map_or("", |(n, _)| n.as_str());
+    let prefix = format!("{lib}({crate_name}-");
+    let mut roots = BTreeSet::new();
+    for u in units.iter().filter(|u| u.name.starts_with(&prefix)) {
+        let f =
+            object::File::parse(u.data).with_context(|| format!("{}: not an object", u.name))?;
+        use object::{Object, ObjectSymbol};
+        for s in f.symbols() {
+            if s.is_global()
+                && !s.is_undefined()
+                && s.kind() == object::SymbolKind::Text
+                && let Ok(n) = s.name()
+                && !n.starts_with("_ZN")
+                && !n.starts_with("_R")
+                && !n.is_empty()
+            {
+                roots.insert(n.to_owned());
+            }
+        }
+    }
+    Ok((roots.into_iter().collect(), origins))
+}

@@ -1,0 +1,134 @@
+//! `plan`, `check` and `merge`: the matrix and the gate on its report.
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use super::{EXIT_INTERRUPTED, user_error};
+use crate::args;
+use crate::cli::{CheckArgs, CheckFormat, Cli, GateArgs, MergeArgs, PlanArgs};
+use crate::model::{Baseline, Report};
+use crate::report::{self, ReportSpec, baseline};
+use crate::{cache, check as stage, plan as planner, process};
+
+/// `plan`.
+pub(super) fn plan(cli: &Cli, args: &PlanArgs, out: &mut dyn Write) -> Result<u8> {
+    let p = match args::load_plan(cli, args::limits(&args.matrix)?)? {
+        Ok(p) => p,
+        Err(e) => return Ok(user_error(&e)),
+    };
+    planner::render(&p, args::plan_format(args.format), args.shards, out)?;
+    Ok(0)
+}
+
+/// `check`.
+pub(super) fn check(cli: &Cli, args: &CheckArgs, out: &mut dyn Write) -> Result<u8> {
+    let p = match args::load_plan(cli, args::limits(&args.matrix)?)? {
+        Ok(p) => p,
+        Err(e) => return Ok(user_error(&e)),
+    };
+    let gate = Gate::from_args(&args.gate)?;
+    let opts = args::check_options(cli, args)?;
+    let _ = ctrlc::set_handler(process::interrupt);
+    let started = std::time::Instant::now();
+    let mut err = anstream::stderr();
+    let report = stage::run(&p, &opts, &mut err)?;
+    if std::env::var_os("LINKMATRIX_STATS").is_some() {
+        let (n, children) = process::child_stats();
+        writeln!(
+            err,
+            "stats: wall_ms={} children={n} children_ms={}",
+            started.elapsed().as_millis(),
+            children.as_millis()
+        )?;
+    }
+    if process::interrupted() {
+        writeln!(err, "interrupted: no report written")?;
+        for c in report.cells.iter().filter(|c| {
+            c.error
+                .as_deref()
+                .is_some_and(|e| e.contains("interrupted"))
+        }) {
+            writeln!(err, "  {} interrupted", c.id)?;
+        }
+        return Ok(EXIT_INTERRUPTED);
+    }
+    if let Some(path) = &args.write_baseline {
+        let b = baseline::from_report(&report);
+        cache::write_atomic(path, &serde_json::to_vec_pretty(&b)?)?;
+    }
+    gate.finish(report, opts.deny_latent, out)
+}
+
+/// `merge`.
+pub(super) fn merge(args: &MergeArgs, out: &mut dyn Write) -> Result<u8> {
+    let gate = Gate::from_args(&args.gate)?;
+    let parts = args
+        .reports
+        .iter()
+        .map(|p| report::load(p))
+        .collect::<Result<Vec<_>>>()?;
+    let merged = report::merge(&parts)?;
+    gate.finish(merged, false, out)
+}
+
+/// What `check` and `merge` do with a finished report, resolved (report
+/// kinds parsed, baseline read) before any work starts.
+struct Gate {
+    specs: Vec<ReportSpec>,
+    baseline: Option<Baseline>,
+    format: CheckFormat,
+}
+
+impl Gate {
+    fn from_args(g: &GateArgs) -> Result<Self> {
+        Ok(Self {
+            specs: g
+                .report
+                .iter()
+                .map(|s| args::report_spec(s))
+                .collect::<Result<_>>()?,
+            baseline: g.baseline.as_deref().map(baseline::load).transpose()?,
+            format: g.format,
+        })
+    }
+
+    /// Apply the baseline, write the report files, print (GitHub commands
+    /// too under GitHub Actions, and the step summary), return the exit code.
+    fn finish(&self, mut report: Report, deny_warnings: bool, out: &mut dyn Write) -> Result<u8> {
+        let fixed = self
+            .baseline
+            .as_ref()
+            .map(|b| baseline::apply(&mut report, b, deny_warnings))
+            .unwrap_or_default();
+        report::write_reports(&report, &self.specs)?;
+        let github = std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true");
+        match self.format {
+            CheckFormat::Json => out.write_all(&report::to_json(&report)?)?,
+            CheckFormat::Human => {
+                if github {
+                    out.write_all(report::formats::github(&report).as_bytes())?;
+                }
+                report::print_human(&report, out)?;
+            }
+        }
+        if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&summary)
+                .with_context(|| {
+                    format!("GITHUB_STEP_SUMMARY {}", PathBuf::from(&summary).display())
+                })?;
+            f.write_all(report::formats::markdown(&report).as_bytes())?;
+        }
+        if !fixed.is_empty() {
+            let mut err = anstream::stderr();
+            writeln!(err, "fixed since the baseline (remove them from it):")?;
+            for e in &fixed {
+                writeln!(err, "  {}", e.signature)?;
+            }
+        }
+        Ok(report::exit_code(&report))
+    }
+}

@@ -1,0 +1,69 @@
+//! `init`, `inspect` and `explain`: the commands that read or write one
+//! file rather than run the matrix.
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::cli::{CheckFormat, Cli, ExplainArgs, InitArgs, InspectArgs};
+use crate::model::display_path;
+use crate::{cache, explain as parser, init as writer, inspect as reader};
+
+/// `init`: write a matrix for the crate.
+pub(super) fn init(cli: &Cli, args: &InitArgs, out: &mut dyn Write) -> Result<u8> {
+    let manifest = cli
+        .manifest_path
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("Cargo.toml"));
+    let manifest = std::path::absolute(&manifest)?;
+    let dest = manifest
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("linkmatrix.yaml");
+    if dest.exists() && !args.force {
+        bail!("{} exists; --force overwrites it", dest.display());
+    }
+    let text = writer::render(&manifest, &args.targets, &args.mode)?;
+    cache::write_atomic(&dest, text.as_bytes())?;
+    writeln!(out, "wrote {}", display_path(&dest))?;
+    Ok(0)
+}
+
+/// `inspect FILE…`.
+pub(super) fn inspect(args: &InspectArgs, out: &mut dyn Write) -> Result<u8> {
+    let reports = reader::inspect_files(&args.files, args.symbols_only)?;
+    match args.format {
+        CheckFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &reports)?;
+            writeln!(out)?;
+        }
+        CheckFormat::Human => reader::print_human(&reports, out)?,
+    }
+    Ok(0)
+}
+
+/// `explain [LOG|-]`.
+pub(super) fn explain(args: &ExplainArgs, out: &mut dyn Write) -> Result<u8> {
+    let explained = match args.log.as_deref().filter(|p| *p != Path::new("-")) {
+        Some(p) => {
+            let f =
+                std::fs::File::open(p).with_context(|| format!("{}: cannot read", p.display()))?;
+            parser::explain(&mut std::io::BufReader::with_capacity(1 << 16, f))
+                .with_context(|| format!("{}: read failed", p.display()))?
+        }
+        None => parser::explain(&mut std::io::stdin().lock()).context("reading standard input")?,
+    };
+    match args.format {
+        CheckFormat::Json => {
+            let v = serde_json::json!({
+                "schema": "linkmatrix/explain/v1",
+                "lines": explained.lines,
+                "findings": explained.findings,
+            });
+            serde_json::to_writer_pretty(&mut *out, &v)?;
+            writeln!(out)?;
+        }
+        CheckFormat::Human => parser::print_human(&explained, out)?,
+    }
+    Ok(u8::from(!explained.findings.is_empty()))
+}

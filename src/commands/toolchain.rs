@@ -1,0 +1,69 @@
+//! `doctor` and `setup`: toolchains per target, and installing what is
+//! missing.
+use std::io::Write;
+
+use anyhow::Result;
+
+use super::EXIT_TOOL;
+use crate::args;
+use crate::cli::Cli;
+use crate::config;
+use crate::model::Target;
+use crate::plan::Limits;
+use crate::toolchain::{self, Toolchains};
+
+/// Targets for doctor/setup: named ones (the matrix's, else bundled),
+/// else the matrix's.
+fn targets_for(cli: &Cli, names: &[String]) -> Result<Vec<Target>> {
+    let limits = Limits {
+        max_cells: usize::MAX,
+        random: None,
+    };
+    match args::load_plan(cli, limits)? {
+        Ok(p) if names.is_empty() => Ok(p.matrix.targets.into_values().collect()),
+        Ok(p) => names
+            .iter()
+            .map(|n| match p.matrix.targets.get(n) {
+                Some(t) => Ok(t.clone()),
+                None => bundled(n),
+            })
+            .collect(),
+        Err(e) if names.is_empty() => Err(anyhow::anyhow!("{e}")),
+        Err(_) => names.iter().map(|n| bundled(n)).collect(),
+    }
+}
+
+fn bundled(name: &str) -> Result<Target> {
+    config::bundled_target(name).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// `doctor [TARGET…]`.
+pub(super) fn doctor(cli: &Cli, names: &[String], out: &mut dyn Write) -> Result<u8> {
+    let targets = targets_for(cli, names)?;
+    let refs: Vec<&Target> = targets.iter().collect();
+    let chains = Toolchains::probe();
+    let ok = toolchain::doctor(&refs, &chains, out)?;
+    Ok(u8::from(!ok))
+}
+
+/// `setup [TARGET…] [--dry-run]`.
+pub(super) fn setup(cli: &Cli, names: &[String], dry_run: bool, out: &mut dyn Write) -> Result<u8> {
+    let targets = targets_for(cli, names)?;
+    let refs: Vec<&Target> = targets.iter().collect();
+    let chains = Toolchains::probe();
+    let cmds = toolchain::setup_plan(&refs, &chains);
+    if cmds.is_empty() {
+        writeln!(out, "nothing to install: every target is buildable")?;
+        return Ok(0);
+    }
+    if dry_run {
+        for c in &cmds {
+            writeln!(out, "{c}")?;
+        }
+        return Ok(0);
+    }
+    toolchain::setup(&cmds, out)?;
+    let chains = Toolchains::probe();
+    let ok = toolchain::doctor(&refs, &chains, out)?;
+    Ok(if ok { 0 } else { EXIT_TOOL })
+}

@@ -1,0 +1,51 @@
+//! `why`, `diff` and `minimize`: the triage verbs, on the matrix's cells.
+use std::io::Write;
+
+use anyhow::Result;
+
+use super::{EXIT_TOOL, user_error};
+use crate::args;
+use crate::check::CheckOptions;
+use crate::cli::Cli;
+use crate::model::Plan;
+use crate::plan::Limits;
+use crate::{process, triage as verbs};
+
+/// The plan and quiet check options the triage verbs run cells with;
+/// `None` when the matrix has problems (already printed).
+fn setup(cli: &Cli) -> Result<Option<(Plan, CheckOptions)>> {
+    let p = match args::load_plan(cli, Limits::default())? {
+        Ok(p) => p,
+        Err(e) => {
+            user_error(&e);
+            return Ok(None);
+        }
+    };
+    let opts = args::triage_options(cli)?;
+    let _ = ctrlc::set_handler(process::interrupt);
+    Ok(Some((p, opts)))
+}
+
+/// `why SYMBOL --cell ID`.
+pub(super) fn why(cli: &Cli, symbol: &str, cell: &str, out: &mut dyn Write) -> Result<u8> {
+    let Some((p, opts)) = setup(cli)? else {
+        return Ok(EXIT_TOOL);
+    };
+    verbs::why(&p, symbol, cell, &opts, out)
+}
+
+/// `diff A B`.
+pub(super) fn diff(cli: &Cli, a: &str, b: &str, out: &mut dyn Write) -> Result<u8> {
+    let Some((p, opts)) = setup(cli)? else {
+        return Ok(EXIT_TOOL);
+    };
+    verbs::diff(&p, a, b, &opts, out)
+}
+
+/// `minimize ID`.
+pub(super) fn minimize(cli: &Cli, id: &str, out: &mut dyn Write) -> Result<u8> {
+    let Some((p, opts)) = setup(cli)? else {
+        return Ok(EXIT_TOOL);
+    };
+    verbs::minimize(&p, id, &opts, out)
+}

@@ -1,0 +1,555 @@
+//! Validating a matrix file: the crate, options and their rules, axes,
+//! include/exclude entries and the policy. Targets are in `target`.
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::diag::{Validator, at, pos};
+use super::names::{contained, valid_feature, valid_name};
+use super::raw::{RawConfig, RawOption};
+use crate::model::Expr;
+use crate::model::closest;
+use crate::model::{Assignment, OptionDecl, OptionRule, Target, Value};
+
+impl Validator {
+    pub(super) fn resolve_crate(
+        &mut self,
+        krate: &Spanned<String>,
+        dir: &Path,
+        root: &Path,
+    ) -> (PathBuf, String) {
+        let value = krate.value.trim();
+        if value.starts_with('-') {
+            self.push(at(
+                &self.file,
+                pos(&krate.referenced),
+                format!("crate: `{value}` starts with `-` (it would read as a flag)"),
+            ));
+            return (PathBuf::new(), String::new());
+        }
+        let as_path = value.contains('/')
+            || value == "."
+            || value == ".."
+            || dir.join(value).join("Cargo.toml").is_file();
+        if as_path {
+            let resolved = match contained(dir, value, root) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.push(at(
+                        &self.file,
+                        pos(&krate.referenced),
+                        format!("crate: {e}"),
+                    ));
+                    return (PathBuf::new(), String::new());
+                }
+            };
+            let manifest = resolved.join("Cargo.toml");
+            match package_name(&manifest) {
+                Ok(name) => (manifest, name),
+                Err(e) => {
+                    self.push(at(
+                        &self.file,
+                        pos(&krate.referenced),
+                        format!("crate `{value}`: {e}"),
+                    ));
+                    (manifest, String::new())
+                }
+            }
+        } else {
+            match find_package(dir, value) {
+                Ok(manifest) => (manifest, value.to_owned()),
+                Err(e) => {
+                    self.push(at(
+                        &self.file,
+                        pos(&krate.referenced),
+                        format!("crate `{value}`: {e}"),
+                    ));
+                    (PathBuf::new(), String::new())
+                }
+            }
+        }
+    }
+
+    pub(super) fn option(&mut self, name: &str, raw: &RawOption) -> (OptionDecl, OptionRule) {
+        let file = self.file.clone();
+        let kind = raw.kind.as_ref().map_or("bool", |k| k.value.as_str());
+        let choices = match kind {
+            "bool" => {
+                if !raw.values.is_empty() {
+                    self.push(at(
+                        &file,
+                        pos(&raw.values[0].referenced),
+                        format!("option `{name}`: `values` is for `type: choice`"),
+                    ));
+                }
+                None
+            }
+            "choice" => {
+                if raw.values.is_empty() {
+                    let loc = raw
+                        .kind
+                        .as_ref()
+                        .map(|k| pos(&k.referenced))
+                        .unwrap_or_default();
+                    self.push(at(
+                        &file,
+                        loc,
+                        format!("option `{name}`: a choice needs `values`"),
+                    ));
+                }
+                for val in &raw.values {
+                    if !valid_name(&val.value) {
+                        self.push(at(
+                            &file,
+                            pos(&val.referenced),
+                            format!("option `{name}`: `{}` is not a valid value", val.value),
+                        ));
+                    }
+                }
+                Some(
+                    raw.values
+                        .iter()
+                        .map(|v| v.value.clone())
+                        .collect::<Vec<_>>(),
+                )
+            }
+            other => {
+                let loc = raw
+                    .kind
+                    .as_ref()
+                    .map(|k| pos(&k.referenced))
+                    .unwrap_or_default();
+                self.push(at(
+                    &file,
+                    loc,
+                    format!("option `{name}`: type `{other}`: expected `bool` or `choice`"),
+                ));
+                None
+            }
+        };
+        let mut features: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(f) = &raw.feature {
+            if choices.is_some() {
+                self.push(at(
+                    &file,
+                    pos(&f.referenced),
+                    format!("option `{name}`: a choice maps values to features with `features:`"),
+                ));
+            }
+            self.check_feature(f);
+            features.insert("true".to_owned(), f.value.clone());
+        }
+        for (val, feat) in &raw.features {
+            if !choices.as_ref().is_some_and(|c| c.contains(&val.value)) {
+                self.push(at(
+                    &file,
+                    pos(&val.referenced),
+                    format!("option `{name}`: `{}` is not one of its values", val.value),
+                ));
+            }
+            self.check_feature(feat);
+            features.insert(val.value.clone(), feat.value.clone());
+        }
+        for l in &raw.labels {
+            if !valid_name(&l.value) {
+                self.push(at(
+                    &file,
+                    pos(&l.referenced),
+                    format!("option `{name}`: label `{}` cannot be part of a cell id (letters, digits, `-`, `_`, `.`)", l.value),
+                ));
+            }
+        }
+        let labels = match (&choices, raw.labels.as_slice()) {
+            (_, []) => None,
+            (None, [off, on]) => Some([off.value.clone(), on.value.clone()]),
+            (_, [first, ..]) => {
+                self.push(at(
+                    &file,
+                    pos(&first.referenced),
+                    format!("option `{name}`: `labels` takes two names, for false and true"),
+                ));
+                None
+            }
+        };
+        let depends_on = raw
+            .depends_on
+            .as_ref()
+            .and_then(|d| self.expr(name, "depends-on", d));
+        let mut defaults = Vec::new();
+        for d in &raw.defaults {
+            if let Some(cond) = self.expr(name, "defaults.if", &d.cond) {
+                let value = self.literal_value(name, choices.as_ref(), &d.value);
+                defaults.push((Some(cond), value));
+            }
+        }
+        if let Some(d) = &raw.default {
+            match &choices {
+                Some(_) => {
+                    let value = self.literal_value(name, choices.as_ref(), d);
+                    defaults.push((None, value));
+                }
+                None => {
+                    if let Some(e) = self.expr(name, "default", d) {
+                        defaults.push((Some(e), Value::Bool(true)));
+                        defaults.push((None, Value::Bool(false)));
+                    }
+                }
+            }
+        }
+        (
+            OptionDecl {
+                name: name.to_owned(),
+                choices: choices.clone(),
+                features: features.clone(),
+            },
+            OptionRule {
+                name: name.to_owned(),
+                choices,
+                features,
+                labels,
+                depends_on,
+                defaults,
+            },
+        )
+    }
+
+    pub(super) fn literal_value(
+        &mut self,
+        name: &str,
+        choices: Option<&Vec<String>>,
+        v: &Spanned<String>,
+    ) -> Value {
+        match choices {
+            Some(c) => {
+                if !c.contains(&v.value) {
+                    self.push(at(
+                        &self.file.clone(),
+                        pos(&v.referenced),
+                        format!(
+                            "option `{name}`: `{}` is not one of {}",
+                            v.value,
+                            c.join(", ")
+                        ),
+                    ));
+                }
+                Value::Str(v.value.clone())
+            }
+            None => match v.value.as_str() {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                other => {
+                    self.push(at(
+                        &self.file.clone(),
+                        pos(&v.referenced),
+                        format!("option `{name}`: `{other}` is not true or false"),
+                    ));
+                    Value::Bool(false)
+                }
+            },
+        }
+    }
+
+    pub(super) fn check_feature(&mut self, f: &Spanned<String>) {
+        if !valid_feature(&f.value) {
+            self.push(at(
+                &self.file.clone(),
+                pos(&f.referenced),
+                format!("`{}` is not a cargo feature name (letters, digits, `-`, `_`, `+`, `/`; not a flag)", f.value),
+            ));
+        }
+    }
+
+    pub(super) fn expr(&mut self, option: &str, what: &str, src: &Spanned<String>) -> Option<Expr> {
+        match Expr::parse(&src.value) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                // Point into the expression (past its opening quote).
+                let mut loc = pos(&src.referenced);
+                loc.col += e.offset as u64 + 1;
+                self.push(at(
+                    &self.file.clone(),
+                    loc,
+                    format!(
+                        "option `{option}`, {what}: {} in `{}`",
+                        e.message, src.value
+                    ),
+                ));
+                None
+            }
+        }
+    }
+
+    pub(super) fn check_rule_names(&mut self, raw: &RawConfig, known: &BTreeSet<String>) {
+        let cands: Vec<&str> = known.iter().map(String::as_str).collect();
+        for (name, opt) in &raw.options {
+            let exprs = opt
+                .value
+                .depends_on
+                .iter()
+                .map(|d| ("depends-on", d))
+                .chain(opt.value.defaults.iter().map(|d| ("defaults.if", &d.cond)))
+                .chain(
+                    opt.value
+                        .default
+                        .iter()
+                        .filter(|_| opt.value.kind.as_ref().is_none_or(|k| k.value == "bool"))
+                        .map(|d| ("default", d)),
+                );
+            for (what, src) in exprs {
+                let Ok(e) = Expr::parse(&src.value) else {
+                    continue;
+                };
+                for ident in bare_idents(&e) {
+                    if known.contains(&ident) || matches!(ident.as_str(), "true" | "false") {
+                        continue;
+                    }
+                    let hint = closest(&ident, &cands)
+                        .map(|c| format!("; did you mean `{c}`?"))
+                        .unwrap_or_default();
+                    self.push(at(
+                        &self.file.clone(),
+                        pos(&src.referenced),
+                        format!(
+                            "option `{}`, {what}: unknown option `{ident}` in `{}`{hint}",
+                            name.value, src.value
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    pub(super) fn axis_value(
+        &mut self,
+        axis: &str,
+        val: &Spanned<String>,
+        decls: &[OptionDecl],
+        targets: &BTreeMap<String, Target>,
+    ) -> Option<Value> {
+        let file = self.file.clone();
+        match axis {
+            "arch" => {
+                if targets.contains_key(&val.value) {
+                    Some(Value::Str(val.value.clone()))
+                } else {
+                    let names: Vec<&str> = targets.keys().map(String::as_str).collect();
+                    self.push(at(
+                        &file,
+                        pos(&val.referenced),
+                        format!(
+                            "arch `{}` has no target file (targets: {})",
+                            val.value,
+                            names.join(", ")
+                        ),
+                    ));
+                    None
+                }
+            }
+            "profile" => {
+                if valid_name(&val.value) {
+                    Some(Value::Str(val.value.clone()))
+                } else {
+                    self.push(at(
+                        &file,
+                        pos(&val.referenced),
+                        format!("`{}` is not a cargo profile name", val.value),
+                    ));
+                    None
+                }
+            }
+            _ => {
+                let decl = decls.iter().find(|d| d.name == axis)?;
+                self.decl_value(decl, val)
+            }
+        }
+    }
+
+    pub(super) fn decl_value(&mut self, decl: &OptionDecl, val: &Spanned<String>) -> Option<Value> {
+        let file = self.file.clone();
+        match &decl.choices {
+            None => match val.value.as_str() {
+                "true" => Some(Value::Bool(true)),
+                "false" => Some(Value::Bool(false)),
+                other => {
+                    self.push(at(
+                        &file,
+                        pos(&val.referenced),
+                        format!(
+                            "option `{}` is bool: `{other}` is not true or false",
+                            decl.name
+                        ),
+                    ));
+                    None
+                }
+            },
+            Some(c) if c.contains(&val.value) => Some(Value::Str(val.value.clone())),
+            Some(c) => {
+                self.push(at(
+                    &file,
+                    pos(&val.referenced),
+                    format!(
+                        "option `{}`: `{}` is not one of {}",
+                        decl.name,
+                        val.value,
+                        c.join(", ")
+                    ),
+                ));
+                None
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    pub(super) fn assignments(
+        &mut self,
+        list: &[Spanned<IndexMap<Spanned<String>, Spanned<String>>>],
+        decls: &[OptionDecl],
+        targets: &BTreeMap<String, Target>,
+        what: &str,
+    ) -> Vec<Assignment> {
+        let file = self.file.clone();
+        let mut out = Vec::new();
+        for entry in list {
+            let mut values = BTreeMap::new();
+            let mut id = None;
+            for (k, val) in &entry.value {
+                let key = k.value.as_str();
+                if key == "id" && what == "include" {
+                    if valid_name(&val.value) {
+                        id = Some(val.value.clone());
+                    } else {
+                        self.push(at(
+                            &file,
+                            pos(&val.referenced),
+                            format!("cell id `{}` is not valid", val.value),
+                        ));
+                    }
+                    continue;
+                }
+                if key != "arch" && key != "profile" && !decls.iter().any(|d| d.name == key) {
+                    let cands: Vec<&str> = decls
+                        .iter()
+                        .map(|d| d.name.as_str())
+                        .chain(["arch", "profile"])
+                        .collect();
+                    let hint = closest(key, &cands)
+                        .map(|c| format!("; did you mean `{c}`?"))
+                        .unwrap_or_default();
+                    self.push(at(
+                        &file,
+                        pos(&k.referenced),
+                        format!("{what}: unknown option `{key}`{hint}"),
+                    ));
+                    continue;
+                }
+                if let Some(v) = self.axis_value(key, val, decls, targets) {
+                    values.insert(key.to_owned(), v);
+                }
+            }
+            if what == "include" && !values.contains_key("arch") {
+                self.push(at(
+                    &file,
+                    pos(&entry.referenced),
+                    "include: an entry needs `arch`",
+                ));
+            }
+            out.push(Assignment {
+                values,
+                id,
+                line: entry.referenced.line(),
+                col: entry.referenced.column(),
+            });
+        }
+        out
+    }
+
+    pub(super) fn globs(&mut self, list: &[Spanned<String>]) -> Vec<glob::Pattern> {
+        let file = self.file.clone();
+        list.iter()
+            .filter_map(|g| match glob::Pattern::new(&g.value) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    self.push(at(
+                        &file,
+                        pos(&g.referenced),
+                        format!("bad symbol pattern `{}`: {e}", g.value),
+                    ));
+                    None
+                }
+            })
+            .collect()
+    }
+}
+
+/// Identifiers used as names (not as `==` operands).
+fn bare_idents(e: &Expr) -> Vec<String> {
+    let mut out = Vec::new();
+    pub(super) fn walk(e: &Expr, out: &mut Vec<String>) {
+        match e {
+            Expr::Ident(n) => out.push(n.clone()),
+            Expr::Not(x) => walk(x, out),
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                walk(a, out);
+                walk(b, out);
+            }
+            Expr::Eq(a, b, _) => {
+                // The left side names an option; the right may be a literal.
+                if let Expr::Ident(n) = a.as_ref() {
+                    out.push(n.clone());
+                } else {
+                    walk(a, out);
+                }
+                if !matches!(b.as_ref(), Expr::Ident(_)) {
+                    walk(b, out);
+                }
+            }
+        }
+    }
+    walk(e, &mut out);
+    out
+}
+
+pub(super) fn package_name(manifest: &Path) -> Result<String, String> {
+    #[derive(Deserialize)]
+    struct Manifest {
+        package: Option<Package>,
+    }
+    #[derive(Deserialize)]
+    struct Package {
+        name: String,
+    }
+    let text = std::fs::read_to_string(manifest)
+        .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
+    let m: Manifest = toml::from_str(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
+    m.package
+        .map(|p| p.name)
+        .ok_or_else(|| format!("{} has no [package]", manifest.display()))
+}
+
+pub(super) fn find_package(dir: &Path, name: &str) -> Result<PathBuf, String> {
+    let meta = crate::process::cargo_metadata(
+        cargo_metadata::MetadataCommand::new()
+            .current_dir(dir)
+            .no_deps(),
+    )
+    .map_err(|e| {
+        format!(
+            "not a path, and `cargo metadata` in {} failed: {e}",
+            dir.display()
+        )
+    })?;
+    meta.packages
+        .iter()
+        .find(|p| p.name.as_str() == name)
+        .map(|p| p.manifest_path.clone().into_std_path_buf())
+        .ok_or_else(|| {
+            let names: Vec<&str> = meta.packages.iter().map(|p| p.name.as_str()).collect();
+            format!(
+                "no package of that name in the workspace (packages: {})",
+                names.join(", ")
+            )
+        })
+}

@@ -1,0 +1,280 @@
+//! Loading matrix files and target files in two phases: parse the YAML
+//! into `Raw*` types (serde, kebab-case, unknown keys are errors, with
+//! depth and alias budgets), then `validate` every field and collect every
+//! problem with <file:line:col> before anything runs.
+//!
+//! This module reads files and asks `cargo metadata` where a crate is given
+//! by package name; it never builds, links or prints.
+mod diag;
+mod matrix;
+mod names;
+mod parse;
+mod raw;
+mod target;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde_saphyr::Spanned;
+
+use crate::model::closest;
+use crate::model::{ConfigError, Matrix, Mode, OptionDecl, Policy, Problem, Rules, Target, Value};
+use diag::{Pos, Validator, at, pos, whole};
+use names::valid_symbol;
+pub(crate) use names::{project_root, valid_name};
+use parse::parse_file;
+pub(crate) use parse::parse_text_only;
+use raw::RawConfig;
+pub(crate) use target::bundled_target;
+
+/// Options for loading a matrix.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LoadOptions {
+    /// The directory paths may not escape (default: the repository that
+    /// holds the matrix file, or its directory).
+    pub(crate) root: Option<PathBuf>,
+}
+
+/// Load and validate a matrix file and its targets; `plan` expands it.
+pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigError> {
+    let fail = |p: Problem| ConfigError { problems: vec![p] };
+    let shown = path.to_path_buf();
+    let path = &std::path::absolute(path)
+        .map_err(|e| fail(whole(&shown, format!("cannot resolve: {e}"))))?;
+    let (raw, _text): (RawConfig, String) = parse_file(path).map_err(fail)?;
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let root = opts.root.clone().unwrap_or_else(|| project_root(&dir));
+    let mut v = Validator {
+        file: path.to_owned(),
+        problems: Vec::new(),
+    };
+
+    let mode = match raw
+        .mode
+        .as_ref()
+        .map(|m| (m.value.as_str(), pos(&m.referenced)))
+    {
+        None | Some(("image", _)) => Mode::Image,
+        Some(("module", _)) => Mode::Module,
+        Some((other, loc)) => {
+            v.push(at(
+                path,
+                loc,
+                format!("mode `{other}`: expected `image` or `module`"),
+            ));
+            Mode::Image
+        }
+    };
+
+    let (manifest, package) = v.resolve_crate(&raw.krate, &dir, &root);
+
+    // Options.
+    let mut decls: Vec<OptionDecl> = Vec::new();
+    let mut rules = Rules::default();
+    let mut seen: HashMap<String, Pos> = HashMap::new();
+    for (name, opt) in &raw.options {
+        if let Some(first) = seen.get(&name.value) {
+            v.push(at(
+                path,
+                pos(&name.referenced),
+                format!(
+                    "option `{}` declared twice (first at line {})",
+                    name.value, first.line
+                ),
+            ));
+            continue;
+        }
+        seen.insert(name.value.clone(), pos(&name.referenced));
+        if matches!(name.value.as_str(), "arch" | "profile") || !valid_name(&name.value) {
+            v.push(at(
+                path,
+                pos(&name.referenced),
+                format!("`{}` cannot name an option (use letters, digits, `-`, `_`; `arch` and `profile` are reserved)", name.value),
+            ));
+            continue;
+        }
+        let (decl, rule) = v.option(&name.value, &opt.value);
+        decls.push(decl);
+        rules.options.push(rule);
+    }
+
+    // Rules refer only to known names, and do not form cycles.
+    let known: BTreeSet<String> = decls
+        .iter()
+        .map(|d| d.name.clone())
+        .chain(["arch".to_owned(), "profile".to_owned()])
+        .collect();
+    v.check_rule_names(&raw, &known);
+    if let Err(cycle) = rules.order() {
+        let loc = raw
+            .options
+            .iter()
+            .find(|(n, _)| n.value == cycle[0])
+            .map(|(n, _)| pos(&n.referenced));
+        let msg = format!("rules form a cycle: {}", cycle.join(" -> "));
+        match loc {
+            Some(l) => v.push(at(path, l, msg)),
+            None => v.push(whole(path, msg)),
+        }
+    }
+
+    // Targets.
+    let arch_axis: Vec<&Spanned<String>> = raw
+        .axes
+        .iter()
+        .find(|(k, _)| k.value == "arch")
+        .map(|(_, vals)| vals.iter().collect())
+        .unwrap_or_default();
+    let target_refs: Vec<&Spanned<String>> = match &raw.targets {
+        Some(t) => t.iter().collect(),
+        None => arch_axis.clone(),
+    };
+    if target_refs.is_empty() {
+        v.push(whole(
+            path,
+            "no targets: add `targets: [arm, x86]` or an `arch` axis",
+        ));
+    }
+    let mut targets: BTreeMap<String, Target> = BTreeMap::new();
+    for t in target_refs {
+        if let Some(target) = v.target(&t.value, pos(&t.referenced), &dir, &root) {
+            if let Some(prev) = targets.get(&target.name) {
+                if prev.source != target.source {
+                    v.push(at(
+                        path,
+                        pos(&t.referenced),
+                        format!(
+                            "two target files are named `{}`: {} and {}",
+                            target.name, prev.source, target.source
+                        ),
+                    ));
+                }
+                continue;
+            }
+            targets.insert(target.name.clone(), target);
+        }
+    }
+
+    // Axes.
+    let mut axes: Vec<(String, Vec<Value>)> = Vec::new();
+    for (key, vals) in &raw.axes {
+        if vals.is_empty() {
+            v.push(at(
+                path,
+                pos(&key.referenced),
+                format!("axis `{}` has no values", key.value),
+            ));
+            continue;
+        }
+        let mut out = Vec::new();
+        for val in vals {
+            if let Some(x) = v.axis_value(&key.value, val, &decls, &targets) {
+                out.push(x);
+            }
+        }
+        if !known.contains(&key.value) {
+            let cands: Vec<&str> = known.iter().map(String::as_str).collect();
+            let hint = closest(&key.value, &cands)
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default();
+            v.push(at(
+                path,
+                pos(&key.referenced),
+                format!("axis `{}` is not a declared option{hint}", key.value),
+            ));
+            continue;
+        }
+        axes.push((key.value.clone(), out));
+    }
+    if !axes.iter().any(|(k, _)| k == "arch") {
+        axes.insert(
+            0,
+            (
+                "arch".to_owned(),
+                targets.keys().map(|k| Value::Str(k.clone())).collect(),
+            ),
+        );
+    }
+    if !axes.iter().any(|(k, _)| k == "profile") {
+        axes.push(("profile".to_owned(), vec![Value::Str("release".to_owned())]));
+    }
+
+    let include = v.assignments(&raw.include, &decls, &targets, "include");
+    let exclude = v.assignments(&raw.exclude, &decls, &targets, "exclude");
+
+    let policy = Policy {
+        forbidden: v.globs(&raw.policy.forbidden),
+        allow_undefined: v.globs(&raw.policy.allow_undefined),
+    };
+    let roots: Vec<String> = raw.policy.roots.iter().map(|r| r.value.clone()).collect();
+    for r in &raw.policy.roots {
+        if !valid_symbol(&r.value) {
+            v.push(at(
+                path,
+                pos(&r.referenced),
+                format!("`{}` is not a symbol name", r.value),
+            ));
+        }
+    }
+
+    if !v.problems.is_empty() {
+        return Err(ConfigError {
+            problems: v.problems,
+        });
+    }
+    Ok(Matrix {
+        path: path.to_owned(),
+        root,
+        manifest,
+        package,
+        mode,
+        options: decls,
+        axes,
+        rules,
+        include,
+        exclude,
+        targets,
+        policy,
+        roots,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names::{contained, valid_feature, valid_triple};
+    use super::parse::first_key_line;
+    use super::*;
+
+    #[test]
+    fn closest_suggests_typos_only() {
+        assert_eq!(
+            closest("depend-on", &["depends-on", "default"]),
+            Some("depends-on")
+        );
+        assert_eq!(closest("zzzz", &["depends-on", "default"]), None);
+    }
+
+    #[test]
+    fn contained_refuses_escapes_and_flags() {
+        let root = Path::new("/proj");
+        assert!(contained(Path::new("/proj/configs"), "../fixtures/k", root).is_ok());
+        assert!(contained(Path::new("/proj/configs"), "../../etc", root).is_err());
+        assert!(contained(Path::new("/proj"), "-rf", root).is_err());
+        assert!(contained(Path::new("/proj"), "/etc/passwd", root).is_err());
+    }
+
+    #[test]
+    fn names_and_features() {
+        assert!(valid_feature("percpu-km"));
+        assert!(!valid_feature("--config=x"));
+        assert!(!valid_triple("armv7a none"));
+        assert!(!valid_triple("arm;rm"));
+        assert!(valid_triple("armv7a-none-eabi"));
+    }
+
+    #[test]
+    fn duplicate_key_names_the_first_place() {
+        let text = "crate: .\noptions:\n  smp: {}\n  mmu: {}\n  smp: {}\n";
+        assert_eq!(first_key_line(text, "smp", 5, 3), Some(3));
+    }
+}

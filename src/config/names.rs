@@ -1,0 +1,78 @@
+//! What a name, feature, triple, symbol or path in a matrix may be, and
+//! the project boundary paths may not leave.
+use std::path::{Component, Path, PathBuf};
+
+/// The repository that holds `dir` (nearest ancestor with `.git`), else `dir`.
+pub(crate) fn project_root(dir: &Path) -> PathBuf {
+    let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    abs.ancestors()
+        .find(|a| a.join(".git").exists())
+        .map_or(abs.clone(), Path::to_path_buf)
+}
+
+/// Names of options, axes, cells: letters, digits, `-`, `_`, `.`.
+pub(crate) fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A cargo feature: letters, digits, `-`, `_`, `+`, `/`, not starting with `-`.
+pub(crate) fn valid_feature(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '/'))
+}
+
+/// A target triple: letters, digits, `-`, `_`, `.`.
+pub(crate) fn valid_triple(s: &str) -> bool {
+    valid_name(s) && s.contains('-')
+}
+
+pub(super) fn valid_symbol(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$'))
+}
+
+/// Resolve `rel` against `base`, refusing absolute paths, paths that start
+/// with `-`, and paths that leave `root`.
+pub(super) fn contained(base: &Path, rel: &str, root: &Path) -> Result<PathBuf, String> {
+    if rel.is_empty() {
+        return Err("empty path".to_owned());
+    }
+    if rel.starts_with('-') {
+        return Err(format!(
+            "path `{rel}` starts with `-` (it would read as a flag)"
+        ));
+    }
+    let p = Path::new(rel);
+    if p.is_absolute() {
+        return Err(format!(
+            "path `{rel}` is absolute; write it relative to the file"
+        ));
+    }
+    let mut out = std::path::absolute(base).map_err(|e| e.to_string())?;
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+            _ => {}
+        }
+    }
+    let root = std::path::absolute(root).map_err(|e| e.to_string())?;
+    if !out.starts_with(&root) {
+        return Err(format!(
+            "path `{rel}` leaves the project ({})",
+            root.display()
+        ));
+    }
+    Ok(out)
+}

@@ -1,0 +1,134 @@
+//! The matrix and target files as written: serde types, kebab-case, unknown
+//! keys are errors, every scalar with its place in the file.
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+/// A matrix file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawConfig {
+    #[serde(rename = "crate")]
+    pub(super) krate: Spanned<String>,
+    #[serde(default)]
+    pub(super) mode: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) targets: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub(super) options: IndexMap<Spanned<String>, Spanned<RawOption>>,
+    #[serde(default)]
+    pub(super) axes: IndexMap<Spanned<String>, Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub(super) include: Vec<Spanned<IndexMap<Spanned<String>, Spanned<String>>>>,
+    #[serde(default)]
+    pub(super) exclude: Vec<Spanned<IndexMap<Spanned<String>, Spanned<String>>>>,
+    #[serde(default)]
+    pub(super) policy: RawPolicy,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawOption {
+    #[serde(default, rename = "type")]
+    pub(super) kind: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) values: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) feature: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) features: IndexMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    pub(super) depends_on: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) default: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) defaults: Vec<RawDefault>,
+    #[serde(default)]
+    pub(super) labels: Vec<Spanned<String>>,
+    /// Documentation for people reading the file.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub(super) help: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawDefault {
+    #[serde(rename = "if")]
+    pub(super) cond: Spanned<String>,
+    pub(super) value: Spanned<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawPolicy {
+    #[serde(default)]
+    pub(super) forbidden: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) allow_undefined: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) roots: Vec<Spanned<String>>,
+}
+
+/// A target file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawTarget {
+    #[serde(default)]
+    pub(super) name: Option<Spanned<String>>,
+    pub(super) triple: Spanned<String>,
+    /// Documentation for people reading the file.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub(super) description: Option<String>,
+    pub(super) cc: RawCc,
+    pub(super) linker: RawLinker,
+    #[serde(default)]
+    pub(super) platform: RawPlatform,
+    #[serde(default)]
+    pub(super) toolchain: RawToolchain,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawCc {
+    pub(super) compiler: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) target: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) flags: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawLinker {
+    pub(super) program: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) flags: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) script: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) vars: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) entry: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawPlatform {
+    #[serde(default)]
+    pub(super) sources: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) include: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) exports: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawToolchain {
+    #[serde(default)]
+    pub(super) apt: Vec<String>,
+}

@@ -1,0 +1,284 @@
+//! Validating a target file: triple, C compiler and flags, linker and its
+//! script, platform sources, exports; and finding the file a target name
+//! means (the matrix's `targets/`, the project's, then the bundled ones).
+use std::path::{Path, PathBuf};
+
+use serde_saphyr::Spanned;
+
+use super::diag::{Pos, Validator, at, pos, whole};
+use super::names::{contained, project_root, valid_name, valid_symbol, valid_triple};
+use super::parse::parse_file;
+use super::raw::RawTarget;
+use crate::bundle;
+use crate::model::closest;
+use crate::model::{ConfigError, Exports, Target};
+
+/// A bundled target by name alone (for `doctor` and `setup` outside a
+/// matrix), validated like any other.
+pub(crate) fn bundled_target(name: &str) -> Result<Target, ConfigError> {
+    let fail = |message: String| ConfigError {
+        problems: vec![whole(Path::new(name), message)],
+    };
+    let root = bundle::root().map_err(|e| fail(format!("{e:#}")))?;
+    let mut v = Validator {
+        file: PathBuf::from(format!("target `{name}`")),
+        problems: Vec::new(),
+    };
+    match v.target(name, Pos::default(), &root, &root) {
+        Some(t) => Ok(t),
+        None => Err(ConfigError {
+            problems: v.problems,
+        }),
+    }
+}
+
+impl Validator {
+    /// The target `name` (written at `loc`) means, validated.
+    pub(super) fn target(
+        &mut self,
+        name: &str,
+        loc: Pos,
+        dir: &Path,
+        root: &Path,
+    ) -> Option<Target> {
+        let file = self.file.clone();
+        let path = match find_target(name, dir, root) {
+            Ok(p) => p,
+            Err(e) => {
+                self.push(at(&file, loc, e));
+                return None;
+            }
+        };
+        let (raw, text): (RawTarget, String) = match parse_file(&path) {
+            Ok(x) => x,
+            Err(p) => {
+                self.push(p);
+                return None;
+            }
+        };
+        let tdir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        // Paths in a target file stay inside its own project: the matrix's,
+        // the bundle's, or the repository that holds it.
+        let troot = match bundle::root() {
+            _ if path.starts_with(root) => root.to_path_buf(),
+            Ok(b) if path.starts_with(&b) => b,
+            _ => project_root(&tdir),
+        };
+        let name = raw.name.as_ref().map_or_else(
+            || {
+                path.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            },
+            |n| n.value.clone(),
+        );
+        let mut tv = Validator {
+            file: path.clone(),
+            problems: Vec::new(),
+        };
+        if !valid_name(&name) {
+            let loc = raw
+                .name
+                .as_ref()
+                .map(|n| pos(&n.referenced))
+                .unwrap_or_default();
+            tv.push(at(&path, loc, format!("target name `{name}` is not valid")));
+        }
+        if !valid_triple(&raw.triple.value) {
+            tv.push(at(
+                &path,
+                pos(&raw.triple.referenced),
+                format!(
+                    "`{}` is not a target triple (letters, digits, `-`, `_`, `.`)",
+                    raw.triple.value
+                ),
+            ));
+        }
+        let words = |tv: &mut Validator,
+                     list: &[Spanned<String>],
+                     what: &str,
+                     flags: bool|
+         -> Vec<String> {
+            list.iter()
+                .filter_map(|w| {
+                    let ok = if flags {
+                        !w.value.is_empty() && !w.value.contains('\0')
+                    } else {
+                        valid_program(&w.value)
+                    };
+                    if ok {
+                        Some(w.value.clone())
+                    } else {
+                        tv.push(at(
+                            &path,
+                            pos(&w.referenced),
+                            format!("{what} `{}` is not valid", w.value),
+                        ));
+                        None
+                    }
+                })
+                .collect()
+        };
+        let cc = words(&mut tv, &raw.cc.compiler, "C compiler", false);
+        let cflags = words(&mut tv, &raw.cc.flags, "C flag", true);
+        let linker = words(&mut tv, &raw.linker.program, "linker", false);
+        let ldflags = words(&mut tv, &raw.linker.flags, "linker flag", true);
+        let paths = |tv: &mut Validator, list: &[Spanned<String>]| -> Vec<PathBuf> {
+            list.iter()
+                .filter_map(|s| match contained(&tdir, &s.value, &troot) {
+                    Ok(p) if p.exists() => Some(p),
+                    Ok(p) => {
+                        tv.push(at(
+                            &path,
+                            pos(&s.referenced),
+                            format!("`{}` does not exist ({})", s.value, p.display()),
+                        ));
+                        None
+                    }
+                    Err(e) => {
+                        tv.push(at(&path, pos(&s.referenced), e));
+                        None
+                    }
+                })
+                .collect()
+        };
+        let sources = paths(&mut tv, &raw.platform.sources);
+        let include = paths(&mut tv, &raw.platform.include);
+        let script = raw
+            .linker
+            .script
+            .as_ref()
+            .and_then(|s| paths(&mut tv, std::slice::from_ref(s)).pop());
+        let cc_triple = raw
+            .cc
+            .target
+            .as_ref()
+            .map_or_else(|| raw.triple.value.clone(), |t| t.value.clone());
+        if !valid_triple(&cc_triple) {
+            let loc = raw
+                .cc
+                .target
+                .as_ref()
+                .map(|t| pos(&t.referenced))
+                .unwrap_or_default();
+            tv.push(at(
+                &path,
+                loc,
+                format!("`{cc_triple}` is not a target triple"),
+            ));
+        }
+        let exports = match raw
+            .platform
+            .exports
+            .as_ref()
+            .map(|e| (e.value.as_str(), e.referenced))
+        {
+            None | Some(("all", _)) => Exports::All,
+            Some((s, loc)) => match s.strip_prefix("section:") {
+                Some(sec) if !sec.is_empty() => Exports::Section(sec.to_owned()),
+                _ => {
+                    tv.push(at(
+                        &path,
+                        pos(&loc),
+                        format!("exports `{s}`: expected `all` or `section:<name>`"),
+                    ));
+                    Exports::All
+                }
+            },
+        };
+        let entry = raw
+            .linker
+            .entry
+            .as_ref()
+            .map_or_else(|| "_start".to_owned(), |e| e.value.clone());
+        if !valid_symbol(&entry) {
+            let loc = raw
+                .linker
+                .entry
+                .as_ref()
+                .map(|e| pos(&e.referenced))
+                .unwrap_or_default();
+            tv.push(at(
+                &path,
+                loc,
+                format!("entry `{entry}` is not a symbol name"),
+            ));
+        }
+        if cc.is_empty() && tv.problems.is_empty() {
+            tv.push(whole(&path, "cc.compiler lists no compiler"));
+        }
+        if linker.is_empty() && tv.problems.is_empty() {
+            tv.push(whole(&path, "linker.program lists no linker"));
+        }
+        if !tv.problems.is_empty() {
+            self.problems.append(&mut tv.problems);
+            return None;
+        }
+        Some(Target {
+            name,
+            source: path.display().to_string(),
+            digest_input: text,
+            triple: raw.triple.value.clone(),
+            cc,
+            cc_triple,
+            cflags,
+            linker,
+            ldflags,
+            script,
+            script_vars: raw.linker.vars.clone(),
+            entry,
+            sources,
+            include,
+            exports,
+            apt: raw.toolchain.apt.clone(),
+        })
+    }
+}
+
+fn valid_program(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '+'))
+}
+
+/// Where a target name or path leads: `<matrix dir>/targets/<name>.yaml`,
+/// `<project>/targets/<name>.yaml`, then the bundled targets.
+fn find_target(value: &str, dir: &Path, root: &Path) -> Result<PathBuf, String> {
+    if value.contains('/') || value.ends_with(".yaml") || value.ends_with(".yml") {
+        let p = contained(dir, value, root)?;
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(format!(
+                "target file `{value}` does not exist ({})",
+                p.display()
+            ))
+        };
+    }
+    if !valid_name(value) {
+        return Err(format!("`{value}` is not a target name"));
+    }
+    let file = format!("{value}.yaml");
+    for d in [dir.join("targets"), root.join("targets")] {
+        if d.join(&file).is_file() {
+            return Ok(d.join(file));
+        }
+    }
+    let bundled = bundle::root().map_err(|e| format!("target `{value}`: {e:#}"))?;
+    let p = bundled.join("targets").join(&file);
+    if p.is_file() {
+        return Ok(p);
+    }
+    let known = bundle::target_names(&bundled);
+    let cands: Vec<&str> = known.iter().map(String::as_str).collect();
+    let hint = closest(value, &cands)
+        .map(|c| format!("; did you mean `{c}`?"))
+        .unwrap_or_default();
+    Err(format!(
+        "no target file `{file}` in {}/targets, {}/targets or the bundled targets ({}){hint}",
+        dir.display(),
+        root.display(),
+        known.join(", ")
+    ))
+}

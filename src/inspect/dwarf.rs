@@ -1,0 +1,58 @@
+//! Source locations from DWARF: file, line and the inlined frames at an
+//! address of a relocatable object or a linked image.
+use std::borrow::Cow;
+
+use object::{Object, ObjectKind, ObjectSection};
+
+pub(super) struct Dwarf<'a> {
+    ctx: addr2line::Context<gimli::EndianSlice<'a, gimli::RunTimeEndian>>,
+}
+
+pub(super) fn dwarf<'a>(f: &object::File<'a>) -> Option<Dwarf<'a>> {
+    if f.kind() == ObjectKind::Relocatable || f.section_by_name(".debug_info").is_none() {
+        return None;
+    }
+    let endian = if f.is_little_endian() {
+        gimli::RunTimeEndian::Little
+    } else {
+        gimli::RunTimeEndian::Big
+    };
+    let load = |id: gimli::SectionId| -> Result<gimli::EndianSlice<'a, gimli::RunTimeEndian>, gimli::Error> {
+        let data = f
+            .section_by_name(id.name())
+            .and_then(|s| s.data().ok())
+            .unwrap_or(&[]);
+        Ok(gimli::EndianSlice::new(data, endian))
+    };
+    let d = gimli::Dwarf::load(load).ok()?;
+    let ctx = addr2line::Context::from_dwarf(d).ok()?;
+    Some(Dwarf { ctx })
+}
+
+/// Source location and inlined callees (outermost first) at `addr`.
+pub(super) fn locate(d: &Dwarf<'_>, addr: u64) -> (Option<String>, Option<u32>, Vec<String>) {
+    let Ok(mut frames) = d.ctx.find_frames(addr).skip_all_loads() else {
+        return (None, None, Vec::new());
+    };
+    let mut file = None;
+    let mut line = None;
+    let mut names = Vec::new();
+    while let Ok(Some(frame)) = frames.next() {
+        // Innermost first; a compiler-made location (line 0) says nothing,
+        // so the call site in the next frame out is used instead.
+        if line.is_none()
+            && let Some(loc) = frame
+                .location
+                .as_ref()
+                .filter(|l| l.line.is_some_and(|n| n > 0))
+        {
+            file = loc.file.map(str::to_owned);
+            line = loc.line;
+        }
+        if let Some(func) = &frame.function {
+            names.push(func.demangle().map(Cow::into_owned).unwrap_or_default());
+        }
+    }
+    names.reverse(); // outermost first
+    (file, line, names)
+}

@@ -1,0 +1,263 @@
+//! ELF inspection as pure functions over bytes: which symbols a set of
+//! objects leaves undefined, which functions reference each one (from
+//! relocations), where (DWARF, inlined frames resolved), and a chain of
+//! references from a root to it (breadth-first over the relocation call
+//! graph). Works on linked images (with `--emit-relocs`), shared objects,
+//! relocatable objects and archive members; an archive's members resolve
+//! against each other, so only what no member defines is undefined.
+//!
+//! No process, no terminal: printers take `&mut dyn Write`.
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use object::read::archive::ArchiveFile;
+use object::{BinaryFormat, Object, ObjectSection, ObjectSymbol, SymbolKind};
+use serde::Serialize;
+
+use crate::model::Undefined;
+
+mod dwarf;
+mod graph;
+
+pub(crate) use graph::{analyze, analyze_with_origins, undefined_only};
+
+/// Refuse inputs larger than this (an archive member claiming more is bad).
+pub(crate) const MAX_INPUT: u64 = 4 << 30;
+
+/// One object to analyse: a name for reports and its bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Unit<'a> {
+    /// `file.o` or `lib.a(member.o)`.
+    pub(crate) name: &'a str,
+    /// The ELF bytes.
+    pub(crate) data: &'a [u8],
+}
+
+/// Demangle a Rust (legacy or v0) name without its hash; `None` if it is
+/// not mangled.
+pub(crate) fn demangle(name: &str) -> Option<String> {
+    rustc_demangle::try_demangle(name)
+        .ok()
+        .map(|d| format!("{d:#}"))
+}
+
+pub(super) fn pretty(name: &str) -> String {
+    demangle(name).unwrap_or_else(|| name.to_owned())
+}
+
+/// Read a file for inspection (size-capped).
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    if meta.len() > MAX_INPUT {
+        bail!(
+            "{}: {} bytes is larger than the {MAX_INPUT}-byte limit",
+            path.display(),
+            meta.len()
+        );
+    }
+    std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
+}
+
+/// Split a file into units: itself, or an archive's members (names only;
+/// thin-archive members naming outside files are never opened).
+pub(crate) fn units<'a>(name: &'a str, data: &'a [u8]) -> Result<Vec<(String, &'a [u8])>> {
+    if data.starts_with(b"!<arch>\n") || data.starts_with(b"!<thin>\n") {
+        let ar = ArchiveFile::parse(data).with_context(|| format!("{name}: bad archive"))?;
+        if ar.is_thin() {
+            bail!(
+                "{name}: thin archive: its members are outside files, which linkmatrix never follows"
+            );
+        }
+        let mut out = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for m in ar.members() {
+            let m = m.with_context(|| format!("{name}: bad archive member"))?;
+            let mname = String::from_utf8_lossy(m.name()).into_owned();
+            let bytes = m.data(data).with_context(|| {
+                format!("{name}({mname}): member data lies outside the archive")
+            })?;
+            if !bytes.starts_with(b"\x7fELF") {
+                continue; // symbol tables, metadata (lib.rmeta), bitcode
+            }
+            let n = seen.entry(mname.clone()).or_insert(0);
+            *n += 1;
+            let label = if *n > 1 {
+                format!("{name}({mname}#{n})")
+            } else {
+                format!("{name}({mname})")
+            };
+            out.push((label, bytes));
+        }
+        Ok(out)
+    } else {
+        Ok(vec![(name.to_owned(), data)])
+    }
+}
+
+pub(super) fn parse<'a>(u: &Unit<'a>) -> Result<object::File<'a>> {
+    let f = object::File::parse(u.data)
+        .with_context(|| format!("{}: not a valid object file", u.name))?;
+    if f.format() != BinaryFormat::Elf {
+        bail!(
+            "{}: {:?} object, linkmatrix reads ELF only",
+            u.name,
+            f.format()
+        );
+    }
+    Ok(f)
+}
+
+/// The symbols a platform image exports: names in `section` (NUL-separated),
+/// or every global defined symbol when `section` is `None`.
+pub(crate) fn exports(data: &[u8], name: &str, section: Option<&str>) -> Result<BTreeSet<String>> {
+    let f = parse(&Unit { name, data })?;
+    match section {
+        Some(sec) => {
+            let Some(s) = f.section_by_name(sec) else {
+                return Ok(BTreeSet::new());
+            };
+            let bytes = s
+                .data()
+                .with_context(|| format!("{name}: section {sec} lies outside the file"))?;
+            Ok(bytes
+                .split(|&b| b == 0)
+                .filter(|w| !w.is_empty())
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect())
+        }
+        None => Ok(f
+            .symbols()
+            .filter(|s| s.is_global() && !s.is_undefined())
+            .filter_map(|s| s.name().ok().map(str::to_owned))
+            .collect()),
+    }
+}
+
+/// A file's bytes: memory-mapped when large, read otherwise.
+pub(crate) enum Input {
+    /// A read-only private mapping.
+    Mapped(memmap2::Mmap),
+    /// Read into memory.
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Input {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Input::Mapped(m) => m,
+            Input::Owned(v) => v,
+        }
+    }
+}
+
+/// Files at least this large are mapped rather than read (reading a
+/// 150 MB shared object costs more than analysing it).
+const MAP_THRESHOLD: u64 = 4 << 20;
+
+/// Open a file for `inspect`: large files are memory-mapped.
+///
+/// A mapped file that another process truncates while we read it raises
+/// SIGBUS: the run dies, but it cannot report anything wrong, which is the
+/// bargain ROBUSTNESS.md 16 allows for the 5-50x speed of a mapping. `check`
+/// reads its own small outputs instead ([`read_file`]).
+#[allow(unsafe_code)]
+pub(crate) fn map_file(path: &Path) -> Result<Input> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let len = file
+        .metadata()
+        .with_context(|| format!("{}: cannot read", path.display()))?
+        .len();
+    if len > MAX_INPUT {
+        bail!(
+            "{}: {len} bytes is larger than the {MAX_INPUT}-byte limit",
+            path.display()
+        );
+    }
+    if len < MAP_THRESHOLD {
+        return read_file(path).map(Input::Owned);
+    }
+    // SAFETY: the mapping is read-only and private; see the doc comment for
+    // what a concurrent truncation does.
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .with_context(|| format!("{}: cannot map", path.display()))?;
+    Ok(Input::Mapped(map))
+}
+
+/// `inspect`'s report for one file.
+#[derive(Debug, Serialize)]
+pub(crate) struct FileReport {
+    /// The file.
+    pub(crate) file: String,
+    /// Its undefined symbols.
+    pub(crate) undefined: Vec<Undefined>,
+}
+
+/// Inspect files for the `inspect` command.
+/// With `symbols_only`, only the symbol tables are read (what `nm -u`
+/// does, resolved across archive members), not relocations or DWARF.
+pub(crate) fn inspect_files(
+    paths: &[std::path::PathBuf],
+    symbols_only: bool,
+) -> Result<Vec<FileReport>> {
+    let mut out = Vec::new();
+    for p in paths {
+        let data = map_file(p)?;
+        let name = p.display().to_string();
+        let parts = units(&name, &data)?;
+        let us: Vec<Unit<'_>> = parts
+            .iter()
+            .map(|(n, d)| Unit { name: n, data: d })
+            .collect();
+        let a = if symbols_only {
+            undefined_only(&us)?
+        } else {
+            analyze(&us, &[])?
+        };
+        out.push(FileReport {
+            file: name,
+            undefined: a.undefined,
+        });
+    }
+    Ok(out)
+}
+
+/// Print `inspect` results for people.
+pub(crate) fn print_human(reports: &[FileReport], out: &mut dyn Write) -> std::io::Result<()> {
+    for r in reports {
+        writeln!(out, "{}: {} undefined", r.file, r.undefined.len())?;
+        for u in &r.undefined {
+            let weak = if u.weak { " (weak)" } else { "" };
+            writeln!(
+                out,
+                "  U {}{weak}",
+                u.demangled.as_deref().unwrap_or(&u.symbol)
+            )?;
+            for rf in &u.referenced_by {
+                writeln!(out, "      <- {}{}{}", rf.function, rf.at(), rf.in_object())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Which unit defines each function symbol, for `analyze_with_origins`.
+pub(crate) fn origins(units: &[Unit<'_>]) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for u in units {
+        let Ok(f) = parse(u) else { continue };
+        for s in f.symbols() {
+            if s.is_undefined() || s.kind() != SymbolKind::Text {
+                continue;
+            }
+            if let Ok(n) = s.name() {
+                out.entry(n.to_owned()).or_insert_with(|| u.name.to_owned());
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,280 @@
+//! The validated matrix and what it is made of: options, rules, targets,
+//! policy, and the cells `plan` expands it into.
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Expr;
+
+/// A value an option (or `arch`, `profile`) takes in one cell.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Value {
+    /// A bool option.
+    Bool(bool),
+    /// A choice option, `arch` or `profile`.
+    Str(String),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+/// How a cell is linked and checked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Mode {
+    /// Startup + platform + crate linked into one executable image.
+    #[default]
+    Image,
+    /// The crate as a relocatable module, checked against the exports of the
+    /// linked platform image (as modpost checks a `.ko`).
+    Module,
+}
+
+/// One configuration of the matrix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Cell {
+    /// Stable, readable id, e.g. `arm-smp-nommu-release`.
+    pub(crate) id: String,
+    /// Name of the target file (the `arch` value).
+    pub(crate) arch: String,
+    /// The Rust target triple.
+    pub(crate) target: String,
+    /// Every option's effective value after rules, `arch` first.
+    pub(crate) options: BTreeMap<String, Value>,
+    /// Cargo features the options turn on, sorted.
+    pub(crate) features: Vec<String>,
+    /// Cargo profile name (`dev`, `release`, or a custom one).
+    pub(crate) profile: String,
+}
+
+/// A validated matrix file with its resolved targets; `plan` expands it
+/// into cells.
+#[derive(Clone, Debug)]
+pub(crate) struct Matrix {
+    /// The matrix file.
+    pub(crate) path: PathBuf,
+    /// The project root paths are shown relative to (the crate's workspace
+    /// root, or the matrix file's directory).
+    pub(crate) root: PathBuf,
+    /// The crate's manifest.
+    pub(crate) manifest: PathBuf,
+    /// The cargo package name.
+    pub(crate) package: String,
+    /// Image or module.
+    pub(crate) mode: Mode,
+    /// Option declarations, in file order.
+    pub(crate) options: Vec<OptionDecl>,
+    /// The axes in file order, each with its values (`arch` and `profile`
+    /// always present).
+    pub(crate) axes: Vec<(String, Vec<Value>)>,
+    /// The option rules (`depends-on`, defaults, features, labels).
+    pub(crate) rules: Rules,
+    /// Extra cells.
+    pub(crate) include: Vec<Assignment>,
+    /// Cells left out.
+    pub(crate) exclude: Vec<Assignment>,
+    /// The targets the cells use, by `arch` name.
+    pub(crate) targets: BTreeMap<String, Target>,
+    /// Symbol policy.
+    pub(crate) policy: Policy,
+    /// Extra root symbols to follow references from.
+    pub(crate) roots: Vec<String>,
+}
+
+/// One declared option.
+#[derive(Clone, Debug)]
+pub(crate) struct OptionDecl {
+    /// Its name.
+    pub(crate) name: String,
+    /// `None` for bool; the allowed values for a choice.
+    pub(crate) choices: Option<Vec<String>>,
+    /// Value (`true` for a bool) to the cargo feature it turns on.
+    pub(crate) features: BTreeMap<String, String>,
+}
+
+impl OptionDecl {
+    /// The cargo feature `value` turns on, if any.
+    pub(crate) fn feature(&self, value: &Value) -> Option<&String> {
+        match value {
+            Value::Bool(true) => self.features.get("true"),
+            Value::Bool(false) => None,
+            Value::Str(s) => self.features.get(s),
+        }
+    }
+}
+
+/// Symbols that must never appear, and symbols that may stay undefined.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Policy {
+    /// Glob patterns of symbols that must not be referenced.
+    pub(crate) forbidden: Vec<glob::Pattern>,
+    /// Glob patterns of symbols allowed to stay undefined.
+    pub(crate) allow_undefined: Vec<glob::Pattern>,
+}
+
+/// A validated target file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// The `arch` name.
+    pub(crate) name: String,
+    /// The file it came from (a path, or `bundled:targets/x.yaml`).
+    pub(crate) source: String,
+    /// Its bytes, for the cache key.
+    pub(crate) digest_input: String,
+    /// Rust target triple.
+    pub(crate) triple: String,
+    /// C compiler candidates, first found wins.
+    pub(crate) cc: Vec<String>,
+    /// `--target=` for the C compiler.
+    pub(crate) cc_triple: String,
+    /// C flags.
+    pub(crate) cflags: Vec<String>,
+    /// Linker candidates, first found wins.
+    pub(crate) linker: Vec<String>,
+    /// Linker flags.
+    pub(crate) ldflags: Vec<String>,
+    /// The linker script template, resolved.
+    pub(crate) script: Option<PathBuf>,
+    /// Values substituted into the script template.
+    pub(crate) script_vars: BTreeMap<String, String>,
+    /// Entry symbol.
+    pub(crate) entry: String,
+    /// Platform sources, resolved.
+    pub(crate) sources: Vec<PathBuf>,
+    /// Include directories, resolved.
+    pub(crate) include: Vec<PathBuf>,
+    /// How the platform exports symbols to modules.
+    pub(crate) exports: Exports,
+    /// Debian packages that provide the C compiler and linker.
+    pub(crate) apt: Vec<String>,
+}
+
+/// How a platform image says which symbols modules may use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Exports {
+    /// Every global defined symbol.
+    All,
+    /// NUL-separated names in this section.
+    Section(String),
+}
+
+/// One option's rules, from the matrix file.
+#[derive(Clone, Debug)]
+pub(crate) struct OptionRule {
+    /// The option.
+    pub(crate) name: String,
+    /// The values of a choice; `None` for bool.
+    pub(crate) choices: Option<Vec<String>>,
+    /// Value (`true` for bool) to cargo feature.
+    pub(crate) features: BTreeMap<String, String>,
+    /// Id labels for false and true (bool only).
+    pub(crate) labels: Option<[String; 2]>,
+    /// The option is forced off when this is false.
+    pub(crate) depends_on: Option<Expr>,
+    /// Defaults, first match wins; `None` condition always matches.
+    pub(crate) defaults: Vec<(Option<Expr>, Value)>,
+}
+
+/// All option rules.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Rules {
+    /// In declaration order.
+    pub(crate) options: Vec<OptionRule>,
+}
+
+impl Rules {
+    /// An evaluation order in which every rule's inputs come first, or the
+    /// names that form a cycle.
+    pub(crate) fn order(&self) -> Result<Vec<usize>, Vec<String>> {
+        let index: HashMap<&str, usize> = self
+            .options
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.name.as_str(), i))
+            .collect();
+        let deps: Vec<Vec<usize>> = self
+            .options
+            .iter()
+            .map(|o| {
+                let mut names = BTreeSet::new();
+                o.depends_on.iter().for_each(|e| e.idents(&mut names));
+                o.defaults
+                    .iter()
+                    .filter_map(|(c, _)| c.as_ref())
+                    .for_each(|e| e.idents(&mut names));
+                names
+                    .iter()
+                    .filter_map(|n| index.get(n.as_str()).copied())
+                    .collect()
+            })
+            .collect();
+        // Iterative DFS with colours; a grey node reached again is a cycle.
+        let n = self.options.len();
+        let mut colour = vec![0u8; n];
+        let mut order = Vec::with_capacity(n);
+        for start in 0..n {
+            if colour[start] != 0 {
+                continue;
+            }
+            let mut stack = vec![(start, 0usize)];
+            colour[start] = 1;
+            while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+                if let Some(&dep) = deps[node].get(*next) {
+                    *next += 1;
+                    match colour[dep] {
+                        0 => {
+                            colour[dep] = 1;
+                            stack.push((dep, 0));
+                        }
+                        1 => {
+                            let pos = stack.iter().position(|&(x, _)| x == dep).unwrap_or(0);
+                            let mut cycle: Vec<String> = stack[pos..]
+                                .iter()
+                                .map(|&(x, _)| self.options[x].name.clone())
+                                .collect();
+                            cycle.push(self.options[dep].name.clone());
+                            return Err(cycle);
+                        }
+                        _ => {}
+                    }
+                } else {
+                    colour[node] = 2;
+                    order.push(node);
+                    stack.pop();
+                }
+            }
+        }
+        Ok(order)
+    }
+}
+
+/// Values written in an `include` or `exclude` entry.
+#[derive(Clone, Debug)]
+pub(crate) struct Assignment {
+    /// Option (or `arch`, `profile`) to value.
+    pub(crate) values: BTreeMap<String, Value>,
+    /// An explicit cell id (include only).
+    pub(crate) id: Option<String>,
+    /// Where the entry is.
+    pub(crate) line: u64,
+    /// Where the entry is.
+    pub(crate) col: u64,
+}
+
+/// A matrix and the cells `plan` expanded it into.
+#[derive(Clone, Debug)]
+pub(crate) struct Plan {
+    /// The validated matrix.
+    pub(crate) matrix: Matrix,
+    /// Cells after axes, rules, include and exclude, in plan order.
+    pub(crate) cells: Vec<Cell>,
+}

@@ -1,0 +1,19 @@
+//! Every data type shared between pipeline stages, defined once: the
+//! validated [`Matrix`] and its [`Plan`] of [`Cell`]s, what running a cell
+//! produced ([`CellOutcome`], [`Finding`]) and the [`Report`], the
+//! inspection of an image ([`Analysis`]), and [`Problem`]s in the user's
+//! files.
+//!
+//! This module holds data and small pure helpers only: no I/O, no process,
+//! no terminal.
+mod analysis;
+mod diag;
+mod expr;
+mod matrix;
+mod outcome;
+
+pub(crate) use analysis::*;
+pub(crate) use diag::*;
+pub(crate) use expr::Expr;
+pub(crate) use matrix::*;
+pub(crate) use outcome::*;

@@ -1,0 +1,336 @@
+//! What running cells produced: each cell's [`CellOutcome`] with its
+//! [`Finding`]s, the [`Report`] (JSON schema `linkmatrix/report/v1`), and
+//! the [`Baseline`] of accepted findings.
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::Value;
+
+/// The report schema identifier.
+pub(crate) const REPORT_SCHEMA: &str = "linkmatrix/report/v1";
+
+/// A cell's final status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Status {
+    /// Built, linked, no finding.
+    Pass,
+    /// Findings.
+    Fail,
+    /// The tool could not build or inspect the cell (missing toolchain,
+    /// timeout, unreadable output, interrupted).
+    Error,
+    /// Not run (filtered out, another shard).
+    Skipped,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Error => "error",
+            Status::Skipped => "skipped",
+        })
+    }
+}
+
+/// What a finding is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum FindingKind {
+    /// Image mode: nothing defines the symbol.
+    UndefinedSymbol,
+    /// Module mode: the platform image defines it but does not export it.
+    UnexportedSymbol,
+    /// A policy rule forbids the symbol.
+    ForbiddenSymbol,
+    /// The crate or the platform did not compile.
+    BuildError,
+    /// The linker refused for another reason.
+    LinkError,
+    /// Undefined in the cell's debug build only: the optimizer removed the
+    /// reference in this build, and a change may bring it back (seed 001).
+    /// A warning unless `--deny latent`.
+    LatentUndefined,
+}
+
+impl FindingKind {
+    /// Every kind, in report order: SARIF rules, docs and the JSON schema
+    /// list them from here.
+    pub(crate) const ALL: [FindingKind; 6] = [
+        FindingKind::UndefinedSymbol,
+        FindingKind::UnexportedSymbol,
+        FindingKind::ForbiddenSymbol,
+        FindingKind::BuildError,
+        FindingKind::LinkError,
+        FindingKind::LatentUndefined,
+    ];
+
+    /// One sentence for people (SARIF rule text, docs).
+    pub(crate) fn description(self) -> &'static str {
+        match self {
+            FindingKind::UndefinedSymbol => {
+                "A symbol is referenced that nothing in the image defines."
+            }
+            FindingKind::UnexportedSymbol => {
+                "A module references a symbol the platform defines but does not export."
+            }
+            FindingKind::ForbiddenSymbol => "A symbol the policy forbids is reachable.",
+            FindingKind::BuildError => "The crate or the platform did not compile.",
+            FindingKind::LinkError => {
+                "The linker refused the image for a reason other than undefined symbols."
+            }
+            FindingKind::LatentUndefined => {
+                "Undefined only in the debug build: optimization removed the reference, and a change may bring it back."
+            }
+        }
+    }
+
+    /// Its index in [`FindingKind::ALL`] (the SARIF rule index). A new
+    /// kind fails to compile here until it is given its place in `ALL`.
+    pub(crate) fn index(self) -> usize {
+        match self {
+            FindingKind::UndefinedSymbol => 0,
+            FindingKind::UnexportedSymbol => 1,
+            FindingKind::ForbiddenSymbol => 2,
+            FindingKind::BuildError => 3,
+            FindingKind::LinkError => 4,
+            FindingKind::LatentUndefined => 5,
+        }
+    }
+
+    /// The kebab-case name used in reports.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::UndefinedSymbol => "undefined-symbol",
+            FindingKind::UnexportedSymbol => "unexported-symbol",
+            FindingKind::ForbiddenSymbol => "forbidden-symbol",
+            FindingKind::BuildError => "build-error",
+            FindingKind::LinkError => "link-error",
+            FindingKind::LatentUndefined => "latent-undefined",
+        }
+    }
+}
+
+impl fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One place that references a symbol.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub(crate) struct Reference {
+    /// The referencing function, demangled.
+    pub(crate) function: String,
+    /// The object (or `archive(member)`) that defines the function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) object: Option<String>,
+    /// Source file of the reference, relative to the project when inside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) file: Option<String>,
+    /// Source line of the reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) line: Option<u32>,
+}
+
+impl Reference {
+    /// ` at file:line`, ` at file`, or nothing: where, for people.
+    pub(crate) fn at(&self) -> String {
+        match (&self.file, self.line) {
+            (Some(file), Some(l)) => format!(" at {file}:{l}"),
+            (Some(file), None) => format!(" at {file}"),
+            _ => String::new(),
+        }
+    }
+
+    /// ` [object]`, or nothing.
+    pub(crate) fn in_object(&self) -> String {
+        self.object
+            .as_deref()
+            .map(|o| format!(" [{o}]"))
+            .unwrap_or_default()
+    }
+}
+
+/// One problem in one cell.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Finding {
+    /// What kind of problem.
+    pub(crate) kind: FindingKind,
+    /// The symbol, for symbol findings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) symbol: Option<String>,
+    /// Where it is referenced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) referenced_by: Vec<Reference>,
+    /// A path from a root (entry point, exported function) to the symbol.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) chain: Vec<String>,
+    /// The compiler's or linker's own words, for build and link errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) message: Option<String>,
+    /// Known and accepted by the baseline.
+    #[serde(default)]
+    pub(crate) baseline: bool,
+}
+
+impl Finding {
+    /// A warning: reported, but the cell still passes.
+    pub(crate) fn is_warning(&self) -> bool {
+        self.kind == FindingKind::LatentUndefined
+    }
+
+    /// A finding about a symbol.
+    pub(crate) fn symbol(kind: FindingKind, symbol: impl Into<String>) -> Self {
+        Self {
+            kind,
+            symbol: Some(symbol.into()),
+            referenced_by: Vec::new(),
+            chain: Vec::new(),
+            message: None,
+            baseline: false,
+        }
+    }
+
+    /// A build or link error carrying the tool's message.
+    pub(crate) fn message(kind: FindingKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            symbol: None,
+            referenced_by: Vec::new(),
+            chain: Vec::new(),
+            message: Some(message.into()),
+            baseline: false,
+        }
+    }
+}
+
+/// What running one cell produced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CellOutcome {
+    /// The cell's id.
+    pub(crate) id: String,
+    /// Rust target triple.
+    pub(crate) target: String,
+    /// Effective option values.
+    pub(crate) options: BTreeMap<String, Value>,
+    /// Cargo features.
+    pub(crate) features: Vec<String>,
+    /// Cargo profile.
+    pub(crate) profile: String,
+    /// Final status.
+    pub(crate) status: Status,
+    /// Wall time spent on the cell (0 when served from the cache).
+    pub(crate) duration_ms: u64,
+    /// The command that runs this cell alone.
+    pub(crate) reproduce: String,
+    /// Findings, sorted.
+    pub(crate) findings: Vec<Finding>,
+    /// Why the tool could not finish the cell (status `error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<String>,
+    /// Served from the cache.
+    #[serde(default)]
+    pub(crate) cached: bool,
+}
+
+/// Counts per status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Summary {
+    /// Cells in the report.
+    pub(crate) cells: usize,
+    /// Cells that passed.
+    pub(crate) pass: usize,
+    /// Cells with findings.
+    pub(crate) fail: usize,
+    /// Cells the tool could not finish.
+    pub(crate) error: usize,
+    /// Cells not run.
+    pub(crate) skipped: usize,
+}
+
+/// The whole result of a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Report {
+    /// Always [`REPORT_SCHEMA`].
+    pub(crate) schema: String,
+    /// linkmatrix's version.
+    pub(crate) tool_version: String,
+    /// The matrix file, as given.
+    pub(crate) config: String,
+    /// One outcome per cell, in plan order.
+    pub(crate) cells: Vec<CellOutcome>,
+    /// Counts.
+    pub(crate) summary: Summary,
+}
+
+impl Report {
+    /// A report over `cells`, with the summary computed.
+    pub(crate) fn new(config: String, cells: Vec<CellOutcome>) -> Self {
+        let mut summary = Summary {
+            cells: cells.len(),
+            ..Summary::default()
+        };
+        for c in &cells {
+            match c.status {
+                Status::Pass => summary.pass += 1,
+                Status::Fail => summary.fail += 1,
+                Status::Error => summary.error += 1,
+                Status::Skipped => summary.skipped += 1,
+            }
+        }
+        Self {
+            schema: REPORT_SCHEMA.to_owned(),
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            config,
+            cells,
+            summary,
+        }
+    }
+}
+
+/// The baseline file schema.
+pub(crate) const BASELINE_SCHEMA: &str = "linkmatrix/baseline/v1";
+
+/// A baseline file: findings a team has accepted.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Baseline {
+    /// Always [`BASELINE_SCHEMA`].
+    pub(crate) schema: String,
+    /// Accepted findings.
+    pub(crate) findings: Vec<BaselineEntry>,
+}
+
+/// One accepted finding.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub(crate) struct BaselineEntry {
+    /// The stable signature.
+    pub(crate) signature: String,
+    /// Its cell.
+    pub(crate) cell: String,
+    /// Its kind.
+    pub(crate) kind: String,
+    /// Its symbol.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) symbol: Option<String>,
+    /// The first referencing function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) function: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_every_kind_at_its_index() {
+        for (i, k) in FindingKind::ALL.iter().enumerate() {
+            assert_eq!(k.index(), i, "{k}");
+            assert!(!k.description().is_empty());
+        }
+    }
+}

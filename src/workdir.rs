@@ -1,0 +1,60 @@
+//! The work directory of a matrix, shared by `check` and the triage verbs:
+//!
+//! ```text
+//! <root>/target/linkmatrix/<matrix file stem>/
+//!   .lock               one run at a time
+//!   cache/<cell>.json   the cell's key and outcome
+//!   cells/<cell>/       its build, link and inspect outputs
+//!     inspect.json      what the triage verbs read (the image and roots)
+//! ```
+use std::path::PathBuf;
+
+use crate::model::{Inspected, Matrix};
+
+/// A matrix's work directory.
+#[derive(Clone, Debug)]
+pub(crate) struct WorkDir {
+    dir: PathBuf,
+}
+
+impl WorkDir {
+    /// The work directory of `m`.
+    pub(crate) fn of(m: &Matrix) -> Self {
+        let stem = m
+            .path
+            .file_stem()
+            .map_or_else(|| "matrix".to_owned(), |s| s.to_string_lossy().into_owned());
+        Self {
+            dir: m.root.join("target").join("linkmatrix").join(stem),
+        }
+    }
+
+    /// The lock file one run holds.
+    pub(crate) fn lock_file(&self) -> PathBuf {
+        self.dir.join(".lock")
+    }
+
+    /// A cell's cache entry.
+    pub(crate) fn cache_entry(&self, id: &str) -> PathBuf {
+        self.dir.join("cache").join(format!("{id}.json"))
+    }
+
+    /// A cell's own directory.
+    pub(crate) fn cell(&self, id: &str) -> PathBuf {
+        self.dir.join("cells").join(id)
+    }
+
+    /// What a cell's inspection used, if it got that far.
+    pub(crate) fn read_inspected(&self, id: &str) -> Option<Inspected> {
+        crate::cache::read_entry(&self.inspected(id))
+    }
+
+    /// Keep what a cell's inspection used.
+    pub(crate) fn write_inspected(&self, id: &str, ins: &Inspected) {
+        crate::cache::write_entry(&self.inspected(id), ins);
+    }
+
+    fn inspected(&self, id: &str) -> PathBuf {
+        self.cell(id).join("inspect.json")
+    }
+}
