@@ -1,5 +1,6 @@
 //! Entry points shared by the cargo-fuzz targets (`fuzz/`) and the test
-//! that replays their corpus (`tests/integration/fuzz_corpus.rs`): each
+//! that replays their corpus (`fuzz_corpus_replays_without_panics` in
+//! `tests/integration/robustness.rs`): each
 //! feeds untrusted bytes to one reader. They return nothing; an error is a
 //! fine outcome, a panic is a bug.
 use std::path::Path;

@@ -162,7 +162,7 @@ const MAP_THRESHOLD: u64 = 4 << 20;
 ///
 /// A mapped file that another process truncates while we read it raises
 /// SIGBUS: the run dies, but it cannot report anything wrong, which is the
-/// bargain ROBUSTNESS.md 16 allows for the 5-50x speed of a mapping. `check`
+/// bargain README's "Robustness" section states for the 5-50x speed of a mapping. `check`
 /// reads its own small outputs instead ([`read_file`]).
 #[allow(unsafe_code)]
 pub(crate) fn map_file(path: &Path) -> Result<Input> {

@@ -1,4 +1,4 @@
-//! Faults in the programs linkmatrix runs (ROBUSTNESS.md 9-12), injected
+//! Faults in the programs linkmatrix runs (robustness items 9-12, README "Robustness"), injected
 //! with fake compilers and linkers declared in a test target file.
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

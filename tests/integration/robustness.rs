@@ -1,4 +1,4 @@
-//! ROBUSTNESS.md items 13-20 that the other modules do not cover, and the
+//! Robustness items 13-20 (README, "Robustness") that the other modules do not cover, and the
 //! fuzz corpus replayed on every test run (no nightly needed).
 use std::path::Path;
 
