@@ -284,40 +284,68 @@ impl Validator {
 
     pub(super) fn check_rule_names(&mut self, raw: &RawConfig, known: &BTreeSet<String>) {
         let cands: Vec<&str> = known.iter().map(String::as_str).collect();
-        for (name, opt) in &raw.options {
-            let exprs = opt
-                .value
-                .depends_on
-                .iter()
-                .map(|d| ("depends-on", d))
-                .chain(opt.value.defaults.iter().map(|d| ("defaults.if", &d.cond)))
-                .chain(
-                    opt.value
-                        .default
-                        .iter()
-                        .filter(|_| opt.value.kind.as_ref().is_none_or(|k| k.value == "bool"))
-                        .map(|d| ("default", d)),
-                );
-            for (what, src) in exprs {
-                let Ok(e) = Expr::parse(&src.value) else {
+        for (name, what, src) in rule_sources(raw) {
+            let Ok(e) = Expr::parse(&src.value) else {
+                continue;
+            };
+            for ident in bare_idents(&e) {
+                if known.contains(&ident) || matches!(ident.as_str(), "true" | "false") {
+                    continue;
+                }
+                let hint = closest(&ident, &cands)
+                    .map(|c| format!("; did you mean `{c}`?"))
+                    .unwrap_or_default();
+                self.push(at(
+                    &self.file.clone(),
+                    pos(&src.referenced),
+                    format!(
+                        "option `{name}`, {what}: unknown option `{ident}` in `{}`{hint}",
+                        src.value
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// Every `name == literal` (or `!=`) in a rule compares with a value
+    /// `name` can take: a typo (`arch == amr`, `fast == ture`) would make
+    /// the rule silently never (or always) hold.
+    pub(super) fn check_rule_literals(
+        &mut self,
+        raw: &RawConfig,
+        domains: &BTreeMap<String, Vec<String>>,
+    ) {
+        for (name, what, src) in rule_sources(raw) {
+            let Ok(e) = Expr::parse(&src.value) else {
+                continue;
+            };
+            let mut pairs = Vec::new();
+            comparisons(&e, &mut pairs);
+            for (option, literal) in pairs {
+                let Some(domain) = domains.get(&option) else {
                     continue;
                 };
-                for ident in bare_idents(&e) {
-                    if known.contains(&ident) || matches!(ident.as_str(), "true" | "false") {
-                        continue;
-                    }
-                    let hint = closest(&ident, &cands)
-                        .map(|c| format!("; did you mean `{c}`?"))
-                        .unwrap_or_default();
-                    self.push(at(
-                        &self.file.clone(),
-                        pos(&src.referenced),
-                        format!(
-                            "option `{}`, {what}: unknown option `{ident}` in `{}`{hint}",
-                            name.value, src.value
-                        ),
-                    ));
+                let bool_word = matches!(literal.as_str(), "y" | "yes" | "n" | "no")
+                    && domain.iter().any(|d| d == "true");
+                if bool_word
+                    || domain.iter().any(|d| *d == literal)
+                    || domains.contains_key(&literal)
+                {
+                    continue;
                 }
+                let cands: Vec<&str> = domain.iter().map(String::as_str).collect();
+                let hint = closest(&literal, &cands)
+                    .map(|c| format!("; did you mean `{c}`?"))
+                    .unwrap_or_default();
+                self.push(at(
+                    &self.file.clone(),
+                    pos(&src.referenced),
+                    format!(
+                        "option `{name}`, {what}: `{literal}` is not a value of `{option}` in `{}` (values: {}){hint}",
+                        src.value,
+                        domain.join(", ")
+                    ),
+                ));
             }
         }
     }
@@ -481,6 +509,44 @@ impl Validator {
                 }
             })
             .collect()
+    }
+}
+
+/// Every rule expression of every option: (option, which rule, source).
+fn rule_sources(raw: &RawConfig) -> Vec<(&str, &'static str, &Spanned<String>)> {
+    let mut out = Vec::new();
+    for (name, opt) in &raw.options {
+        let o = &opt.value;
+        let bool_default = o.kind.as_ref().is_none_or(|k| k.value == "bool");
+        if let Some(d) = &o.depends_on {
+            out.push((name.value.as_str(), "depends-on", d));
+        }
+        for d in &o.defaults {
+            out.push((name.value.as_str(), "defaults.if", &d.cond));
+        }
+        for d in o.default.iter().filter(|_| bool_default) {
+            out.push((name.value.as_str(), "default", d));
+        }
+    }
+    out
+}
+
+/// The `(name, literal)` pairs of every `==`/`!=` whose sides are a name
+/// and a bare word.
+fn comparisons(e: &Expr, out: &mut Vec<(String, String)>) {
+    match e {
+        Expr::Ident(_) => {}
+        Expr::Not(x) => comparisons(x, out),
+        Expr::And(a, b) | Expr::Or(a, b) => {
+            comparisons(a, out);
+            comparisons(b, out);
+        }
+        Expr::Eq(a, b, _) => {
+            if let (Expr::Ident(x), Expr::Ident(y)) = (a.as_ref(), b.as_ref()) {
+                out.push((x.clone(), y.clone()));
+                out.push((y.clone(), x.clone()));
+            }
+        }
     }
 }
 

@@ -199,6 +199,29 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
         axes.push(("profile".to_owned(), vec![Value::Str("release".to_owned())]));
     }
 
+    // Rule literals are values their option can take.
+    let mut domains: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    domains.insert("arch".to_owned(), targets.keys().cloned().collect());
+    let mut profiles = vec!["dev".to_owned(), "release".to_owned()];
+    for (k, vals) in &axes {
+        if k == "profile" {
+            profiles.extend(vals.iter().map(ToString::to_string));
+        }
+    }
+    profiles.sort();
+    profiles.dedup();
+    domains.insert("profile".to_owned(), profiles);
+    for d in &decls {
+        let values = match &d.choices {
+            None => vec!["true".to_owned(), "false".to_owned()],
+            Some(c) => c.iter().cloned().chain(["off".to_owned()]).collect(),
+        };
+        domains.insert(d.name.clone(), values);
+    }
+    if !targets.is_empty() {
+        v.check_rule_literals(&raw, &domains);
+    }
+
     let include = v.assignments(&raw.include, &decls, &targets, "include");
     let exclude = v.assignments(&raw.exclude, &decls, &targets, "exclude");
 

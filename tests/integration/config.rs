@@ -1,4 +1,4 @@
-//! Bad matrix files (ROBUSTNESS.md items 1-8): each gets a one-screen error
+//! Bad matrix files (robustness items 1-8, README "Robustness"): each gets a one-screen error
 //! naming the file and place, exit 2, and no panic.
 use std::time::{Duration, Instant};
 
@@ -251,4 +251,42 @@ fn every_yaml_block_in_the_readme_loads() {
             stderr(&o)
         );
     }
+}
+
+/// A typo'd literal in a comparison (`arch == amr`, `fast == ture`) made
+/// the rule never hold and silently shrank the matrix: an error at the
+/// rule, with the closest value.
+#[test]
+fn a_typod_literal_in_a_rule_is_an_error_with_the_closest_value() {
+    let e = plan_err(&format!(
+        "{HEAD}options:\n  fast: {{feature: fast, depends-on: \"arch == amr\"}}\n  small: {{}}\naxes:\n  fast: [false, true]\n"
+    ));
+    assert!(
+        e.contains("linkmatrix.yaml:4:") && e.contains("`amr`") && e.contains("did you mean `arm`"),
+        "{e}"
+    );
+    let e = plan_err(&format!(
+        "{HEAD}options:\n  fast: {{feature: fast}}\n  small: {{depends-on: \"fast == ture\"}}\naxes:\n  fast: [false, true]\n"
+    ));
+    assert!(
+        e.contains("linkmatrix.yaml:5:")
+            && e.contains("`ture`")
+            && e.contains("did you mean `true`"),
+        "{e}"
+    );
+    let e = plan_err(&format!(
+        "{HEAD}options:\n  mode: {{type: choice, values: [fast, small]}}\n  x: {{depends-on: \"mode != smal\"}}\n"
+    ));
+    assert!(e.contains("did you mean `small`"), "{e}");
+    // The right values (and a choice disabled by its rule, `off`) are fine.
+    let d = project();
+    write(
+        d.path(),
+        "linkmatrix.yaml",
+        &format!(
+            "{HEAD}options:\n  fast: {{feature: fast, depends-on: \"arch == arm\"}}\n  mode: {{type: choice, values: [a, b], depends-on: \"fast == true\"}}\n  small: {{depends-on: \"mode != off && profile == release\"}}\naxes:\n  fast: [false, true]\n"
+        ),
+    );
+    let o = run(d.path(), &["plan"]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
