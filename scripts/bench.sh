@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of `linkmatrix check` on the default matrix (8 cells), printed
+# Benchmark of `linkmatrix check` on the repository's matrix, linkmatrix.yaml (8 cells), printed
 # as ratios. Not a test: run it by hand, copy the table into README.
 #
 #   cold  : no cell cache and no cargo target dirs (the per-target core
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -q
 bin=./target/release/linkmatrix
-work=target/linkmatrix/default
+work=target/linkmatrix/linkmatrix
 runs=${RUNS:-3}
 
 now() { date +%s.%N; }
@@ -61,7 +61,7 @@ rm -f "$cmds"
 python3 - "$cold" "$warm" "$jobs1" "$jobsn" "$(nproc)" "$wall_ms" "$child_ms" "$loop" <<'PY'
 import sys
 cold, warm, j1, jn, cores, wall_ms, child_ms, loop = map(float, sys.argv[1:])
-print(f"linkmatrix check, default matrix (8 cells), {int(cores)} cores, median of runs")
+print(f"linkmatrix check, linkmatrix.yaml (8 cells), {int(cores)} cores, median of runs")
 print(f"| measure | seconds | ratio |")
 print(f"|---|---|---|")
 print(f"| cold run (default --jobs) | {cold:.2f} | 1.00 |")

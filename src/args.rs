@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::bundle;
 use crate::check::CheckOptions;
 use crate::cli::{CheckArgs, Cli, MatrixArgs, PlanFormat};
 use crate::config::{self, LoadOptions};
@@ -15,27 +14,24 @@ use crate::model::{ConfigError, Plan};
 use crate::plan::{self, ExpandError, Limits};
 use crate::report::{self, Format, ReportSpec};
 
-/// The bundled default matrix, under the bundle root.
-const BUNDLED_DEFAULT: &str = "configs/default.yaml";
-
 /// Which matrix file a command uses.
 #[derive(Clone, Debug)]
 pub(crate) struct MatrixSource {
     /// The file.
     pub(crate) path: PathBuf,
-    /// The bundle root, when the file is the bundled default.
-    pub(crate) bundled_root: Option<PathBuf>,
+    /// It is `./linkmatrix.yaml`, found without `--config`.
+    pub(crate) implicit: bool,
     /// The file as reproduce commands show it.
     pub(crate) shown: String,
 }
 
-/// The matrix file to use: `--config`, else ./linkmatrix.yaml, else the
-/// bundled default.
+/// The matrix file to use: `--config`, else `./linkmatrix.yaml`. There is
+/// no fallback: a user's crate is never replaced by a demo matrix.
 pub(crate) fn matrix_source(cli: &Cli) -> Result<MatrixSource> {
     if let Some(c) = &cli.config {
         return Ok(MatrixSource {
             path: c.clone(),
-            bundled_root: None,
+            implicit: false,
             shown: c.display().to_string(),
         });
     }
@@ -43,16 +39,14 @@ pub(crate) fn matrix_source(cli: &Cli) -> Result<MatrixSource> {
     if local.is_file() {
         return Ok(MatrixSource {
             path: local.to_path_buf(),
-            bundled_root: None,
+            implicit: true,
             shown: "linkmatrix.yaml".to_owned(),
         });
     }
-    let root = bundle::root()?;
-    Ok(MatrixSource {
-        path: root.join(BUNDLED_DEFAULT),
-        bundled_root: Some(root),
-        shown: BUNDLED_DEFAULT.to_owned(),
-    })
+    let here = std::env::current_dir().map_or_else(|_| ".".to_owned(), |d| d.display().to_string());
+    bail!(
+        "no linkmatrix.yaml in {here}: run `linkmatrix init` to write one for the crate here, or pass --config FILE"
+    )
 }
 
 /// Why a matrix could not be planned: problems in the user's files (shown
@@ -83,9 +77,7 @@ pub(crate) fn limits(m: &MatrixArgs) -> Result<Limits> {
 /// Load the matrix (with `--manifest-path` applied) and expand it.
 pub(crate) fn load_plan(cli: &Cli, limits: Limits) -> Result<Result<Plan, PlanError>> {
     let source = matrix_source(cli)?;
-    let opts = LoadOptions {
-        root: source.bundled_root,
-    };
+    let opts = LoadOptions::default();
     let mut matrix = match config::load(&source.path, &opts) {
         Ok(m) => m,
         Err(e) => return Ok(Err(e.into())),
@@ -174,7 +166,7 @@ pub(crate) fn check_options(cli: &Cli, args: &CheckArgs) -> Result<CheckOptions>
         no_provision: args.no_provision,
         timeout: Duration::from_secs(args.timeout.max(1)),
         config_arg: source.shown,
-        bundled_config: source.bundled_root.is_some(),
+        default_config: source.implicit,
         verbose: cli.verbose,
         quiet: cli.quiet,
         shard: args.shard.as_deref().map(shard).transpose()?,
@@ -201,7 +193,7 @@ pub(crate) fn triage_options(cli: &Cli) -> Result<CheckOptions> {
         no_provision: false,
         timeout: Duration::from_secs(900),
         config_arg: source.shown,
-        bundled_config: source.bundled_root.is_some(),
+        default_config: source.implicit,
         verbose: cli.verbose,
         quiet: true,
         shard: None,

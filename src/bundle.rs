@@ -19,6 +19,7 @@ static CONFIGS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/configs");
 static PLATFORM: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/platform");
 static KALLOC_SRC: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/kalloc/src");
 static KALLOC_MANIFEST: &str = include_str!("../fixtures/kalloc/Cargo.toml");
+static OWN_MATRIX: &str = include_str!("../linkmatrix.yaml");
 
 fn dirs() -> [(&'static str, &'static Dir<'static>); 5] {
     [
@@ -32,10 +33,13 @@ fn dirs() -> [(&'static str, &'static Dir<'static>); 5] {
 
 /// Every bundled file: its path under the bundle root, and its bytes.
 pub(crate) fn files() -> Vec<(String, &'static [u8])> {
-    let mut out = vec![(
-        "fixtures/kalloc/Cargo.toml".to_owned(),
-        KALLOC_MANIFEST.as_bytes(),
-    )];
+    let mut out = vec![
+        (
+            "fixtures/kalloc/Cargo.toml".to_owned(),
+            KALLOC_MANIFEST.as_bytes(),
+        ),
+        ("linkmatrix.yaml".to_owned(), OWN_MATRIX.as_bytes()),
+    ];
     for (prefix, dir) in dirs() {
         collect(dir, prefix, &mut out);
     }
@@ -56,7 +60,7 @@ fn collect(dir: &'static Dir<'static>, prefix: &str, out: &mut Vec<(String, &'st
 pub(crate) fn root() -> Result<PathBuf> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"));
     let forced = std::env::var_os("LINKMATRIX_BUNDLE").is_some_and(|v| v == "embedded");
-    if !forced && src.join("targets").is_dir() && src.join("configs/default.yaml").is_file() {
+    if !forced && src.join("targets").is_dir() && src.join("linkmatrix.yaml").is_file() {
         return Ok(src.to_path_buf());
     }
     materialize(&crate::cache::cache_dir()?.join("bundle"))

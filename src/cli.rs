@@ -15,8 +15,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     max_term_width = 100
 )]
 pub struct Cli {
-    /// The matrix file (default: ./linkmatrix.yaml, else the bundled
-    /// configs/default.yaml).
+    /// The matrix file (default: ./linkmatrix.yaml; `linkmatrix init` writes
+    /// one).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Build this crate instead of the one the matrix names (init: the crate

@@ -29,8 +29,8 @@ pub(super) struct Prepared {
 }
 
 pub(super) fn reproduce(opts: &CheckOptions, id: &str) -> String {
-    // The bundled default needs no --config (and its path is not the user's).
-    if opts.bundled_config {
+    // `./linkmatrix.yaml` needs no --config.
+    if opts.default_config {
         format!("linkmatrix check --cell {id}")
     } else {
         format!("linkmatrix check --config {} --cell {id}", opts.config_arg)

@@ -42,8 +42,8 @@ pub(crate) struct CheckOptions {
     pub(crate) timeout: Duration,
     /// The matrix file as the user wrote it (for reproduce commands).
     pub(crate) config_arg: String,
-    /// No matrix was named and none is here: the bundled default is used.
-    pub(crate) bundled_config: bool,
+    /// The matrix is `./linkmatrix.yaml`, found without `--config`.
+    pub(crate) default_config: bool,
     /// Print commands.
     pub(crate) verbose: bool,
     /// Print only the summary.

@@ -165,7 +165,7 @@ fn cached_ids(r: &Value) -> Vec<String> {
 #[test]
 fn unchanged_cells_come_from_the_cache_and_a_platform_edit_rebuilds_only_its_arch() {
     let d = project_copy();
-    let cfg = ["--config", "configs/default.yaml"];
+    let cfg = ["--config", "linkmatrix.yaml"];
     let (code, r1, err) = check_json(d.path(), &cfg);
     assert_eq!(code, 0, "{err}\n{r1:#}");
     assert!(cached_ids(&r1).is_empty());
@@ -198,7 +198,7 @@ fn unchanged_cells_come_from_the_cache_and_a_platform_edit_rebuilds_only_its_arc
         d.path(),
         &[
             "--config",
-            "configs/default.yaml",
+            "linkmatrix.yaml",
             "--no-cache",
             "--cell",
             "x86-up-*",

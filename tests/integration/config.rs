@@ -194,8 +194,11 @@ fn every_problem_is_reported_at_once() {
 #[test]
 fn bundled_configs_and_targets_all_load() {
     let repo = crate::util::repo();
-    for entry in std::fs::read_dir(repo.join("configs")).unwrap() {
-        let p = entry.unwrap().path();
+    let files = std::fs::read_dir(repo.join("configs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .chain([repo.join("linkmatrix.yaml")]);
+    for p in files {
         let o = run(&repo, &["plan", "--config", p.to_str().unwrap()]);
         assert!(o.status.success(), "{}: {}", p.display(), stderr(&o));
     }
@@ -289,4 +292,48 @@ fn a_typod_literal_in_a_rule_is_an_error_with_the_closest_value() {
     );
     let o = run(d.path(), &["plan"]);
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// A directory without linkmatrix.yaml (here a virtual workspace root)
+/// once ran the bundled kalloc demo in place of the user's crate: now it is
+/// an error that says what to do, and nothing is built.
+#[test]
+fn no_matrix_file_is_an_error_never_the_demo() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"a\"]\nresolver = \"2\"\n",
+    );
+    write(
+        d.path(),
+        "a/Cargo.toml",
+        "[package]\nname = \"a\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    write(d.path(), "a/src/lib.rs", "#![no_std]\n");
+    for cmd in [&["plan"][..], &["check", "--no-provision"]] {
+        let o = run(d.path(), cmd);
+        let e = stderr(&o);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{cmd:?}: {e}{}",
+            crate::util::stdout(&o)
+        );
+        assert!(
+            e.contains("no linkmatrix.yaml")
+                && e.contains("linkmatrix init")
+                && e.contains("--config"),
+            "{e}"
+        );
+        assert!(!crate::util::stdout(&o).contains("kalloc"), "ran the demo");
+        assert!(!d.path().join("target").exists(), "built something");
+    }
+    // In linkmatrix's own repository, its own matrix is found.
+    let o = run(&crate::util::repo(), &["plan"]);
+    assert!(
+        crate::util::stdout(&o).contains("8 cells from linkmatrix.yaml"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -207,7 +207,7 @@ const CHECK_X86_UP: [&str; 6] = [
     "check",
     "--no-provision",
     "--config",
-    "configs/default.yaml",
+    "linkmatrix.yaml",
     "--cell",
     "x86-up-*",
 ];

@@ -93,6 +93,11 @@ pub fn project_copy() -> tempfile::TempDir {
         copy_tree(&repo().join(sub), &d.path().join(sub));
     }
     std::fs::copy(
+        repo().join("linkmatrix.yaml"),
+        d.path().join("linkmatrix.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(
         repo().join("fixtures/kalloc/Cargo.toml"),
         d.path().join("fixtures/kalloc/Cargo.toml"),
     )
