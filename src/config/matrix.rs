@@ -327,10 +327,7 @@ impl Validator {
                 };
                 let bool_word = matches!(literal.as_str(), "y" | "yes" | "n" | "no")
                     && domain.iter().any(|d| d == "true");
-                if bool_word
-                    || domain.iter().any(|d| *d == literal)
-                    || domains.contains_key(&literal)
-                {
+                if bool_word || domain.contains(&literal) || domains.contains_key(&literal) {
                     continue;
                 }
                 let cands: Vec<&str> = domain.iter().map(String::as_str).collect();
