@@ -123,18 +123,47 @@ pub(super) fn image_findings(
         }
         policy_findings(m, &a, &mut out);
     }
-    // A failed link is a link error unless undefined symbols explain it
-    // (reported above, or allowed by the policy).
-    let other_errors = real.diagnostics.lines().any(|l| {
+    if !real.success && (image.is_none() || !explained(m, &real.diagnostics, &out)) {
+        out.push(link_error(&real));
+    }
+    Ok((out, image))
+}
+
+/// A failed link is explained when the linker's diagnostics name at least
+/// one undefined symbol, every symbol they name is a finding of this cell
+/// or allowed by the policy, and they report no other error.
+fn explained(m: &Matrix, diagnostics: &str, findings: &[Finding]) -> bool {
+    let other_errors = diagnostics.lines().any(|l| {
         l.contains("error:")
             && !l.contains("undefined symbol")
             && !l.contains("undefined reference")
     });
-    if !real.success && (image.is_none() || other_errors || !real.diagnostics.contains("undefined"))
-    {
-        out.push(link_error(&real));
+    if other_errors {
+        return false;
     }
-    Ok((out, image))
+    let Ok(parsed) = crate::explain::explain(&mut diagnostics.as_bytes()) else {
+        return false;
+    };
+    let named: Vec<&str> = parsed
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::UndefinedSymbol)
+        .filter_map(|f| f.symbol.as_deref())
+        .collect();
+    // The linker may print a symbol demangled (lld does) or mangled.
+    let names = |raw: &str| {
+        let d = crate::explain::demangle_any(raw);
+        [raw.to_owned(), d]
+    };
+    let found: BTreeSet<String> = findings
+        .iter()
+        .filter_map(|f| f.symbol.as_deref())
+        .flat_map(names)
+        .collect();
+    !named.is_empty()
+        && named
+            .iter()
+            .all(|n| names(n).iter().any(|x| found.contains(x) || allowed(m, x)))
 }
 
 fn link_error(r: &LinkResult) -> Finding {

@@ -188,3 +188,46 @@ fn robustness_12_ctrl_c_ends_every_child_and_writes_no_report() {
     let out = child.wait_with_output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
 }
+
+/// A failed link once counted as explained when its log said "undefined"
+/// anywhere. Now every symbol the linker names must be a finding or
+/// allowed: a linker that also names `ghost_symbol`, which inspection
+/// cannot account for, makes a `link-error` with the linker's words.
+#[test]
+fn a_failed_link_naming_an_unaccounted_symbol_is_a_link_error() {
+    let run = |linker: &str, body: &str| -> Value {
+        let d = faulty_project("clang", linker);
+        write(
+            d.path(),
+            "src/lib.rs",
+            "#![no_std]\nextern \"C\" { fn board_led_on(m: u32); }\n#[no_mangle]\npub extern \"C\" fn f_entry() -> u32 { unsafe { board_led_on(1) }; 7 }\n#[cfg(target_os = \"none\")]\n#[panic_handler]\nfn p(_: &core::panic::PanicInfo<'_>) -> ! { loop {} }\n",
+        );
+        write(
+            d.path(),
+            "linkmatrix.yaml",
+            "crate: .\ntargets: [fake]\npolicy:\n  allow-undefined: [board_led_*]\n",
+        );
+        script(d.path(), linker.trim_start_matches("./"), body);
+        let o = linkmatrix(d.path())
+            .args(["check", "--no-provision", "--format", "json"])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)))
+    };
+    // The real linker fails on `board_led_on` only, which the policy allows.
+    let r = run("./plain-ld", "exec ld.lld \"$@\"");
+    assert_eq!(r["cells"][0]["status"], "pass", "{r:#}");
+    // The same, but the linker also names a symbol nothing accounts for.
+    let r = run(
+        "./ghost-ld",
+        "ld.lld \"$@\"; rc=$?\ncase \" $* \" in *unresolved-symbols=ignore-all*) exit $rc;; esac\necho 'ld.lld: error: undefined symbol: ghost_symbol' >&2\necho '>>> referenced by the linker script' >&2\nexit 1",
+    );
+    let c = &r["cells"][0];
+    assert_eq!(c["status"], "fail", "{r:#}");
+    let f = c["findings"].as_array().unwrap();
+    assert!(
+        f.iter().any(|f| f["kind"] == "link-error"
+            && f["message"].as_str().unwrap().contains("ghost_symbol")),
+        "{c:#}"
+    );
+}
