@@ -151,14 +151,14 @@ fn explained(m: &Matrix, diagnostics: &str, findings: &[Finding]) -> bool {
         .filter_map(|f| f.symbol.as_deref())
         .collect();
     // The linker may print a symbol demangled (lld does) or mangled.
-    let names = |raw: &str| {
+    let spellings = |raw: &str| {
         let d = crate::explain::demangle_any(raw);
         [raw.to_owned(), d]
     };
     let found: BTreeSet<String> = findings
         .iter()
         .filter_map(|f| f.symbol.as_deref())
-        .flat_map(names)
+        .flat_map(spellings)
         .collect();
     !named.is_empty()
         && named
