@@ -161,9 +161,11 @@ fn explained(m: &Matrix, diagnostics: &str, findings: &[Finding]) -> bool {
         .flat_map(spellings)
         .collect();
     !named.is_empty()
-        && named
-            .iter()
-            .all(|n| names(n).iter().any(|x| found.contains(x) || allowed(m, x)))
+        && named.iter().all(|n| {
+            spellings(n)
+                .iter()
+                .any(|x| found.contains(x) || allowed(m, x))
+        })
 }
 
 fn link_error(r: &LinkResult) -> Finding {
