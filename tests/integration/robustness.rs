@@ -257,7 +257,7 @@ fn robustness_18_19_a_damaged_or_planted_cache_entry_is_a_miss() {
     let d = project_copy();
     let (code, _, err) = check_json(d.path(), &[]);
     assert_eq!(code, 0, "{err}");
-    let cache = d.path().join("target/linkmatrix/default/cache");
+    let cache = d.path().join("target/linkmatrix/linkmatrix/cache");
     let mmu = cache.join("x86-up-mmu-release.json");
     let nommu = cache.join("x86-up-nommu-release.json");
     // Cut mid-write.
