@@ -346,3 +346,48 @@ pub(crate) fn cell_summary(c: &CellOutcome) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CellOutcome, Finding};
+
+    /// Every finding kind has a SARIF rule, and each result points at the
+    /// rule of its own kind.
+    #[test]
+    fn every_kind_has_its_sarif_rule() {
+        let findings: Vec<Finding> = FindingKind::ALL
+            .iter()
+            .map(|k| Finding::symbol(*k, "sym"))
+            .collect();
+        let cell = CellOutcome {
+            id: "c".to_owned(),
+            target: "t".to_owned(),
+            options: std::collections::BTreeMap::new(),
+            features: Vec::new(),
+            profile: "release".to_owned(),
+            status: Status::Fail,
+            duration_ms: 0,
+            reproduce: String::new(),
+            findings,
+            error: None,
+            cached: false,
+        };
+        let s = sarif(&Report::new("m.yaml".to_owned(), vec![cell]));
+        let rules = s["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+        assert_eq!(rules.len(), FindingKind::ALL.len());
+        let results = s["runs"][0]["results"].as_array().unwrap();
+        assert_eq!(results.len(), FindingKind::ALL.len());
+        for (res, kind) in results.iter().zip(FindingKind::ALL) {
+            let i = usize::try_from(res["ruleIndex"].as_u64().unwrap()).unwrap();
+            assert_eq!(rules[i]["id"], kind.as_str());
+            assert_eq!(res["ruleId"], kind.as_str());
+            assert!(
+                !rules[i]["shortDescription"]["text"]
+                    .as_str()
+                    .unwrap()
+                    .is_empty()
+            );
+        }
+    }
+}
