@@ -85,6 +85,9 @@ pub(crate) fn load_plan(cli: &Cli, limits: Limits) -> Result<Result<Plan, PlanEr
     if let Some(mp) = &cli.manifest_path {
         let mp = std::path::absolute(mp).with_context(|| format!("{}", mp.display()))?;
         matrix.package = package_of(&mp)?;
+        matrix.crate_defaults = config::read_manifest(&mp)
+            .map(|(_, d)| d)
+            .unwrap_or_default();
         matrix.manifest = mp;
     }
     Ok(plan::expand(matrix, limits).map_err(PlanError::from))

@@ -121,6 +121,9 @@ pub(crate) fn cargo_command(
         .arg(manifest)
         .args(["--target", &cell.target])
         .args(["--profile", &cell.profile])
+        // Exactly the cell's features: an option that is a default feature
+        // is off in the cells that say so.
+        .arg("--no-default-features")
         .args([
             "--message-format",
             "json-render-diagnostics",

@@ -41,6 +41,11 @@ pub(crate) fn render(manifest: &Path, targets: &[String], mode: &str) -> Result<
         .filter(|f| *f != "default")
         .collect();
     features.sort_unstable();
+    let defaults: Vec<&str> = pkg
+        .features
+        .get("default")
+        .map(|d| d.iter().map(String::as_str).collect())
+        .unwrap_or_default();
 
     let mut y = String::new();
     let _ = writeln!(
@@ -55,6 +60,16 @@ pub(crate) fn render(manifest: &Path, targets: &[String], mode: &str) -> Result<
     let _ = writeln!(y, "crate: .");
     let _ = writeln!(y, "mode: {mode}");
     let _ = writeln!(y, "targets: [{}]", targets.join(", "));
+    let _ = writeln!(
+        y,
+        "# Every cell builds with --no-default-features plus the features its"
+    );
+    let _ = writeln!(
+        y,
+        "# options turn on; default features no option controls are added back"
+    );
+    let _ = writeln!(y, "# (false: leave them off too).");
+    let _ = writeln!(y, "default-features: true");
     let _ = writeln!(y);
     let _ = writeln!(
         y,
@@ -71,6 +86,12 @@ pub(crate) fn render(manifest: &Path, targets: &[String], mode: &str) -> Result<
         for f in &features {
             let _ = writeln!(y, "  {f}:");
             let _ = writeln!(y, "    feature: {f}");
+            if defaults.contains(f) {
+                let _ = writeln!(
+                    y,
+                    "    help: a default feature; the {f}=false cells build without it"
+                );
+            }
         }
     }
     let _ = writeln!(y);

@@ -244,6 +244,22 @@ fn complete(
             r.features.get(&key).cloned()
         })
         .collect();
+    // Cells build with --no-default-features: the crate's defaults that no
+    // option controls come back here, so `features` is exactly the build's.
+    if spec.keep_defaults {
+        let controlled = |f: &str| {
+            spec.rules
+                .options
+                .iter()
+                .any(|r| r.features.values().any(|v| v == f))
+        };
+        features.extend(
+            spec.crate_defaults
+                .iter()
+                .filter(|f| !controlled(f) && !f.starts_with("dep:"))
+                .cloned(),
+        );
+    }
     features.sort();
     features.dedup();
 

@@ -576,9 +576,17 @@ fn bare_idents(e: &Expr) -> Vec<String> {
 }
 
 pub(super) fn package_name(manifest: &Path) -> Result<String, String> {
+    read_manifest(manifest).map(|(name, _)| name)
+}
+
+/// A package manifest's name and its `default` feature list (what cargo
+/// turns on unless `--no-default-features`).
+pub(crate) fn read_manifest(manifest: &Path) -> Result<(String, Vec<String>), String> {
     #[derive(Deserialize)]
     struct Manifest {
         package: Option<Package>,
+        #[serde(default)]
+        features: BTreeMap<String, Vec<String>>,
     }
     #[derive(Deserialize)]
     struct Package {
@@ -587,9 +595,12 @@ pub(super) fn package_name(manifest: &Path) -> Result<String, String> {
     let text = std::fs::read_to_string(manifest)
         .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
     let m: Manifest = toml::from_str(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
-    m.package
+    let name = m
+        .package
         .map(|p| p.name)
-        .ok_or_else(|| format!("{} has no [package]", manifest.display()))
+        .ok_or_else(|| format!("{} has no [package]", manifest.display()))?;
+    let defaults = m.features.get("default").cloned().unwrap_or_default();
+    Ok((name, defaults))
 }
 
 pub(super) fn find_package(dir: &Path, name: &str) -> Result<PathBuf, String> {

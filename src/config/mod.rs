@@ -20,6 +20,7 @@ use serde_saphyr::Spanned;
 use crate::model::closest;
 use crate::model::{ConfigError, Matrix, Mode, OptionDecl, Policy, Problem, Rules, Target, Value};
 use diag::{Pos, Validator, at, pos, whole};
+pub(crate) use matrix::read_manifest;
 use names::valid_symbol;
 pub(crate) use names::{project_root, valid_name};
 use parse::parse_file;
@@ -248,6 +249,8 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
     Ok(Matrix {
         path: path.to_owned(),
         root,
+        crate_defaults: read_manifest(&manifest).map(|(_, d)| d).unwrap_or_default(),
+        keep_defaults: raw.default_features.is_none_or(|d| d),
         manifest,
         package,
         mode,

@@ -26,6 +26,10 @@ pub(super) struct RawConfig {
     pub(super) exclude: Vec<Spanned<IndexMap<Spanned<String>, Spanned<String>>>>,
     #[serde(default)]
     pub(super) policy: RawPolicy,
+    /// Whether the crate's default features that no option controls stay
+    /// on (default true); options always control their own features.
+    #[serde(default)]
+    pub(super) default_features: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

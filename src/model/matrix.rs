@@ -69,6 +69,12 @@ pub(crate) struct Matrix {
     pub(crate) manifest: PathBuf,
     /// The cargo package name.
     pub(crate) package: String,
+    /// The crate's `default` features. Every cell builds with
+    /// `--no-default-features`; those no option controls are added back
+    /// unless the matrix says `default-features: false`.
+    pub(crate) crate_defaults: Vec<String>,
+    /// `default-features` of the matrix file (default true).
+    pub(crate) keep_defaults: bool,
     /// Image or module.
     pub(crate) mode: Mode,
     /// Option declarations, in file order.

@@ -377,3 +377,98 @@ fn a_crate_with_nothing_to_follow_is_an_error_not_a_pass() {
     let (code, r, err) = check_json(d.path(), &[]);
     assert_eq!(code, 0, "{err}\n{r:#}");
 }
+
+const DEFAULTS_LIB: &str = r#"#![no_std]
+extern "C" {
+    #[cfg(feature = "a")]
+    fn a_hook() -> u32;
+    #[cfg(feature = "b")]
+    fn b_hook() -> u32;
+}
+
+#[no_mangle]
+pub extern "C" fn entry() -> u32 {
+    let mut n = 1;
+    #[cfg(feature = "a")]
+    {
+        n += unsafe { a_hook() };
+    }
+    #[cfg(feature = "b")]
+    {
+        n += unsafe { b_hook() };
+    }
+    n
+}
+
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    loop {}
+}
+"#;
+
+fn undefined_symbols(c: &Value) -> Vec<String> {
+    let mut v: Vec<String> = c["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "undefined-symbol")
+        .map(|f| f["symbol"].as_str().unwrap().to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A crate with `default = ["a", "b"]`: the `a=false` cells once built with
+/// `a` on (no --no-default-features), so the cell id said one thing and the
+/// build did another. Now a cell builds with exactly its features: `a`
+/// follows its option, `b` (no option controls it) stays a default unless
+/// the matrix says `default-features: false`; `init` writes the key.
+#[test]
+fn default_features_follow_the_options_and_the_cell_features() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "Cargo.toml",
+        "[package]\nname = \"defaults\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[features]\ndefault = [\"a\", \"b\"]\na = []\nb = []\n",
+    );
+    write(d.path(), "src/lib.rs", DEFAULTS_LIB);
+    let o = linkmatrix(d.path())
+        .args(["init", "--target", "x86"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let init = std::fs::read_to_string(d.path().join("linkmatrix.yaml")).unwrap();
+    assert!(init.contains("default-features: true"), "{init}");
+    assert!(init.contains("a default feature"), "{init}");
+
+    // Only `a` is an option; `b` is a default no option controls.
+    let matrix =
+        "crate: .\ntargets: [x86]\noptions:\n  a: {feature: a}\naxes:\n  a: [false, true]\n";
+    write(d.path(), "linkmatrix.yaml", matrix);
+    let o = linkmatrix(d.path())
+        .args(["check", "--no-provision", "--format", "json", "-v"])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert!(err.contains("--no-default-features"), "{err}");
+    let off = cell(&r, "x86-no-a-release");
+    assert_eq!(off["features"], serde_json::json!(["b"]), "{off:#}");
+    assert_eq!(undefined_symbols(off), ["b_hook"], "{off:#}");
+    let on = cell(&r, "x86-a-release");
+    assert_eq!(on["features"], serde_json::json!(["a", "b"]), "{on:#}");
+    assert_eq!(undefined_symbols(on), ["a_hook", "b_hook"], "{on:#}");
+
+    // default-features: false leaves `b` off too.
+    write(
+        d.path(),
+        "linkmatrix.yaml",
+        &format!("default-features: false\n{matrix}"),
+    );
+    let (_, r, err) = check_json(d.path(), &[]);
+    let off = cell(&r, "x86-no-a-release");
+    assert_eq!(off["features"], serde_json::json!([]), "{err}\n{off:#}");
+    assert_eq!(off["status"], "pass", "{off:#}");
+    assert_eq!(undefined_symbols(cell(&r, "x86-a-release")), ["a_hook"]);
+}
