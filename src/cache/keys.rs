@@ -16,6 +16,127 @@ pub(crate) struct CacheEntry {
     pub(crate) key: String,
     /// The outcome.
     pub(crate) outcome: CellOutcome,
+    /// Environment variables the build's build scripts declared with
+    /// `cargo:rerun-if-env-changed`, with their values at build time
+    /// (`None`: unset). The entry holds only while they are unchanged.
+    #[serde(default)]
+    pub(crate) env: BTreeMap<String, Option<String>>,
+}
+
+impl CacheEntry {
+    /// The entry still describes a build under `key` in this environment.
+    pub(crate) fn holds(&self, key: &str) -> bool {
+        self.key == key
+            && self
+                .env
+                .iter()
+                .all(|(k, v)| std::env::var(k).ok().as_ref() == v.as_ref())
+    }
+}
+
+/// Environment variables cargo, rustc, build scripts and C compilers read
+/// (by prefix), sorted with their values: any change is a cache miss.
+fn build_env() -> String {
+    const PREFIXES: &[&str] = &[
+        "CARGO",
+        "RUST",
+        "CC",
+        "CFLAGS",
+        "CXX",
+        "CPPFLAGS",
+        "AR",
+        "LD",
+        "TARGET_",
+        "HOST_",
+        "PKG_CONFIG",
+        "LIBRARY_PATH",
+        "CPATH",
+        "C_INCLUDE_PATH",
+        "SOURCE_DATE_EPOCH",
+    ];
+    let mut vars: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())))
+        .filter(|(k, _)| PREFIXES.iter().any(|p| k.starts_with(p)) && !k.starts_with("CARGO_TERM_"))
+        .collect();
+    vars.sort();
+    vars.iter().fold(String::new(), |mut s, (k, v)| {
+        s.push_str(k);
+        s.push('=');
+        s.push_str(v);
+        s.push('\n');
+        s
+    })
+}
+
+/// Cargo configuration and toolchain files that change a build: every
+/// `.cargo/config(.toml)` and `rust-toolchain(.toml)` from the crate's
+/// directory up to the root, and `$CARGO_HOME/config(.toml)`.
+fn config_files(manifest: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let dir = manifest.parent().unwrap_or(Path::new("."));
+    for d in dir.ancestors() {
+        for f in [
+            ".cargo/config.toml",
+            ".cargo/config",
+            "rust-toolchain.toml",
+            "rust-toolchain",
+        ] {
+            out.push(d.join(f));
+        }
+    }
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    if let Some(h) = home {
+        out.push(h.join("config.toml"));
+        out.push(h.join("config"));
+    }
+    out
+}
+
+/// The variables build scripts under `target_dir` declared with
+/// `cargo:rerun-if-env-changed` (cargo keeps each script's output in
+/// `build/<pkg>-<hash>/output`), with their current values.
+pub(crate) fn declared_env(target_dir: &Path) -> BTreeMap<String, Option<String>> {
+    let mut outputs = Vec::new();
+    find_build_outputs(target_dir, 0, &mut outputs);
+    let mut out = BTreeMap::new();
+    for f in outputs {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        for line in text.lines() {
+            let var = line
+                .strip_prefix("cargo::rerun-if-env-changed=")
+                .or_else(|| line.strip_prefix("cargo:rerun-if-env-changed="));
+            if let Some(v) = var.map(str::trim).filter(|v| !v.is_empty()) {
+                out.insert(v.to_owned(), std::env::var(v).ok());
+            }
+        }
+    }
+    out
+}
+
+fn find_build_outputs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    // <target>/<triple>/<profile>/build/<pkg>-<hash>/output, and the host
+    // profile's <target>/<profile>/build/…: at most 5 levels down.
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let Ok(ft) = e.file_type() else { continue };
+        let p = e.path();
+        if ft.is_dir() && depth < 5 && e.file_name() != "deps" && e.file_name() != "incremental" {
+            find_build_outputs(&p, depth + 1, out);
+        } else if ft.is_file()
+            && e.file_name() == "output"
+            && p.parent()
+                .and_then(Path::parent)
+                .is_some_and(|b| b.file_name().is_some_and(|n| n == "build"))
+        {
+            out.push(p);
+        }
+    }
 }
 
 /// Local packages the crate depends on (path dependencies and itself), by
@@ -100,6 +221,10 @@ fn shared_key(m: &Matrix, inputs: &[PathBuf]) -> String {
                     .collect::<Vec<_>>()
             ),
         );
+    k.str("env", &build_env());
+    for f in config_files(&m.manifest) {
+        k.file(&f);
+    }
     for p in inputs {
         if p.is_dir() {
             k.tree(p);

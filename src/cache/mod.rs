@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 
-pub(crate) use keys::{CacheEntry, cell_keys, file_identity};
+pub(crate) use keys::{CacheEntry, cell_keys, declared_env, file_identity};
 
 /// The user-wide cache: `$LINKMATRIX_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/linkmatrix`, else `~/.cache/linkmatrix`.
@@ -91,6 +91,15 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    walk_at(dir, 0, out);
+}
+
+/// Symlinked files and directories are followed (a crate may link its
+/// sources in); the depth cap ends symlink loops.
+fn walk_at(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    if depth > 24 {
+        return;
+    }
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
@@ -100,10 +109,12 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         if name.starts_with('.') || name == "target" {
             continue;
         }
-        let Ok(ft) = e.file_type() else { continue };
-        if ft.is_dir() {
-            walk(&e.path(), out);
-        } else if ft.is_file() {
+        let Ok(meta) = std::fs::metadata(e.path()) else {
+            continue;
+        };
+        if meta.is_dir() {
+            walk_at(&e.path(), depth + 1, out);
+        } else if meta.is_file() {
             out.push(e.path());
         }
     }

@@ -149,7 +149,7 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
             .iter()
             .filter_map(|c| {
                 let e: CacheEntry = cache::read_entry(&work.cache_entry(&c.id))?;
-                (e.key == keys[c.id.as_str()] && e.outcome.id == c.id).then(|| {
+                (e.holds(&keys[c.id.as_str()]) && e.outcome.id == c.id).then(|| {
                     let mut o = e.outcome;
                     o.cached = true;
                     o.duration_ms = 0;
@@ -206,6 +206,7 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
                                 &CacheEntry {
                                     key: keys[cell.id.as_str()].clone(),
                                     outcome: o.clone(),
+                                    env: cache::declared_env(&work.cell(&cell.id)),
                                 },
                             );
                         }

@@ -472,3 +472,120 @@ fn default_features_follow_the_options_and_the_cell_features() {
     assert_eq!(off["status"], "pass", "{off:#}");
     assert_eq!(undefined_symbols(cell(&r, "x86-a-release")), ["a_hook"]);
 }
+
+const ENV_LIB: &str = r#"#![no_std]
+mod linked;
+
+#[cfg(backend_ext)]
+extern "C" {
+    fn ext_backend_init() -> u32;
+}
+
+#[no_mangle]
+pub extern "C" fn entry() -> u32 {
+    #[cfg(backend_ext)]
+    let n = unsafe { ext_backend_init() };
+    #[cfg(not(backend_ext))]
+    let n = 1;
+    n + linked::extra()
+}
+
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    loop {}
+}
+"#;
+
+const ENV_BUILD: &str = r#"fn main() {
+    println!("cargo:rerun-if-env-changed=DEMO_BACKEND");
+    println!("cargo::rustc-check-cfg=cfg(backend_ext)");
+    if std::env::var("DEMO_BACKEND").as_deref() == Ok("ext") {
+        println!("cargo:rustc-cfg=backend_ext");
+    }
+}
+"#;
+
+/// A cached pass once survived a change that breaks the real build (and a
+/// cached failure one that fixes it): the key now covers the environment
+/// (variables build scripts declare with rerun-if-env-changed, and those
+/// cargo, rustc and C compilers read), `.cargo/config.toml` and symlinked
+/// sources.
+#[test]
+fn the_cache_follows_the_environment_cargo_config_and_symlinked_sources() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "Cargo.toml",
+        "[package]\nname = \"envdemo\"\nversion = \"0.1.0\"\nedition = \"2021\"\nbuild = \"build.rs\"\n",
+    );
+    write(d.path(), "build.rs", ENV_BUILD);
+    write(d.path(), "src/lib.rs", ENV_LIB);
+    let shared = write(
+        d.path(),
+        "shared/linked.rs",
+        "pub fn extra() -> u32 { 2 }\n",
+    );
+    std::os::unix::fs::symlink(&shared, d.path().join("src/linked.rs")).unwrap();
+    write(d.path(), "linkmatrix.yaml", "crate: .\ntargets: [x86]\n");
+    let id = "x86-release";
+    let check = |env: Option<&str>| -> Value {
+        let mut c = linkmatrix(d.path());
+        c.args(["check", "--no-provision", "--format", "json"])
+            .env_remove("DEMO_BACKEND");
+        if let Some(v) = env {
+            c.env("DEMO_BACKEND", v);
+        }
+        let o = c.output().unwrap();
+        let r: Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
+        cell(&r, id).clone()
+    };
+    let undefined = |c: &Value| -> Vec<String> {
+        c["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["symbol"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let c = check(None);
+    assert_eq!(
+        (c["status"].as_str(), c["cached"].as_bool()),
+        (Some("pass"), Some(false)),
+        "{c:#}"
+    );
+    assert_eq!(check(None)["cached"], true);
+    // A variable the build script declares: a miss, and the real answer.
+    let c = check(Some("ext"));
+    assert_eq!(c["cached"], false, "{c:#}");
+    assert_eq!(undefined(&c), ["ext_backend_init"], "{c:#}");
+    assert_eq!(check(Some("ext"))["cached"], true);
+    // And back: the cached failure does not outlive the variable.
+    let c = check(None);
+    assert_eq!(
+        (c["status"].as_str(), c["cached"].as_bool()),
+        (Some("pass"), Some(false)),
+        "{c:#}"
+    );
+    // .cargo/config.toml sets it for the build: a miss.
+    write(
+        d.path(),
+        ".cargo/config.toml",
+        "[env]\nDEMO_BACKEND = \"ext\"\n",
+    );
+    let c = check(None);
+    assert_eq!(c["cached"], false, "{c:#}");
+    assert_eq!(undefined(&c), ["ext_backend_init"], "{c:#}");
+    std::fs::remove_file(d.path().join(".cargo/config.toml")).unwrap();
+    assert_eq!(check(None)["status"], "pass");
+    // A symlinked source changes: a miss, and the new reference is found.
+    write(
+        d.path(),
+        "shared/linked.rs",
+        "extern \"C\" { fn linked_hook() -> u32; }\npub fn extra() -> u32 { unsafe { linked_hook() } }\n",
+    );
+    let c = check(None);
+    assert_eq!(c["cached"], false, "{c:#}");
+    assert_eq!(undefined(&c), ["linked_hook"], "{c:#}");
+}
