@@ -145,8 +145,11 @@ pub(crate) fn stage(path: &Path, bytes: &[u8]) -> Result<Staged> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    // Mode 0666 at creation: the kernel applies the user's umask, as for
+    // any file a tool writes (a temp file's default 0600 would stay).
     let mut file = tempfile::Builder::new()
         .prefix(".linkmatrix-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(dir)
         .with_context(|| format!("cannot write {}", path.display()))?;
     file.write_all(bytes)

@@ -23,6 +23,17 @@ pub(super) fn init(cli: &Cli, args: &InitArgs, out: &mut dyn Write) -> Result<u8
     if dest.exists() && !args.force {
         bail!("{} exists; --force overwrites it", dest.display());
     }
+    // A target must be one `check` will find: the crate's own
+    // targets/<name>.yaml, or a bundled one.
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    for t in &args.targets {
+        let own = dir.join("targets").join(format!("{t}.yaml"));
+        if !own.is_file()
+            && let Err(e) = crate::config::bundled_target(t)
+        {
+            bail!("init --target {t}: {e}");
+        }
+    }
     let text = writer::render(&manifest, &args.targets, &args.mode)?;
     cache::write_atomic(&dest, text.as_bytes())?;
     writeln!(out, "wrote {}", display_path(&dest))?;

@@ -17,9 +17,20 @@ use crate::model::{ConfigError, Exports, Target};
 /// matrix), validated like any other.
 pub(crate) fn bundled_target(name: &str) -> Result<Target, ConfigError> {
     let fail = |message: String| ConfigError {
-        problems: vec![whole(Path::new(name), message)],
+        problems: vec![whole(Path::new(&format!("target `{name}`")), message)],
     };
     let root = bundle::root().map_err(|e| fail(format!("{e:#}")))?;
+    if !root.join("targets").join(format!("{name}.yaml")).is_file() {
+        let known = bundle::target_names(&root);
+        let cands: Vec<&str> = known.iter().map(String::as_str).collect();
+        let hint = closest(name, &cands)
+            .map(|c| format!("; did you mean `{c}`?"))
+            .unwrap_or_default();
+        return Err(fail(format!(
+            "no such target (bundled: {}){hint}",
+            known.join(", ")
+        )));
+    }
     let mut v = Validator {
         file: PathBuf::from(format!("target `{name}`")),
         problems: Vec::new(),

@@ -115,3 +115,36 @@ fn help_snapshots() {
         insta::assert_snapshot!(name, stdout(&o));
     }
 }
+
+/// Report and matrix files were created 0600 whatever the umask (a temp
+/// file's mode survived the rename): they follow the umask like any file.
+#[test]
+fn written_files_follow_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    for (umask, mode) in [("022", 0o644), ("077", 0o600)] {
+        let d = crate::util::project();
+        let o = std::process::Command::new("sh")
+            .args(["-c", &format!("umask {umask} && exec \"$0\" \"$@\"")])
+            .arg(env!("CARGO_BIN_EXE_linkmatrix"))
+            .args(["init", "--target", "x86"])
+            .current_dir(d.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let m = std::fs::metadata(d.path().join("linkmatrix.yaml")).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, mode, "umask {umask}");
+    }
+}
+
+/// `init --target` once wrote any name into the matrix; an unknown one is
+/// now refused with the bundled names and the closest one, and nothing is
+/// written.
+#[test]
+fn init_refuses_an_unknown_target() {
+    let d = crate::util::project();
+    let o = crate::util::run(d.path(), &["init", "--target", "x68"]);
+    let e = crate::util::stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("x68") && e.contains("did you mean `x86`"), "{e}");
+    assert!(!d.path().join("linkmatrix.yaml").exists());
+}
