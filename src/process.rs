@@ -491,13 +491,29 @@ mod tests {
 
     #[test]
     fn timeout_kills_the_whole_group() {
-        let start = Instant::now();
+        // The mechanism, not a time: the background child, in the group
+        // but not the direct child, is gone after the timeout.
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("bg");
         let e = Cmd::new("sh")
-            .args(["-c", "sleep 30 & sleep 30"])
+            .args(["-c", "sleep 120 & echo $! > \"$0\"; sleep 120"])
+            .arg(&pidfile)
             .timeout(Some(Duration::from_millis(300)))
             .run()
             .unwrap_err();
         assert!(matches!(e, ProcessError::Timeout { .. }), "{e}");
-        assert!(start.elapsed() < Duration::from_secs(5));
+        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        let stat = format!("/proc/{}/stat", pid.trim());
+        let until = Instant::now() + Duration::from_secs(30);
+        let alive = || {
+            std::fs::read_to_string(&stat).is_ok_and(|s| {
+                s.rsplit_once(") ")
+                    .is_some_and(|(_, r)| !r.starts_with('Z'))
+            })
+        };
+        while alive() {
+            assert!(Instant::now() < until, "background child {pid} survived");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }

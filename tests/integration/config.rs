@@ -1,6 +1,5 @@
 //! Bad matrix files (robustness items 1-8, README "Robustness"): each gets a one-screen error
 //! naming the file and place, exit 2, and no panic.
-use std::time::{Duration, Instant};
 
 use crate::util::{one_screen, project, run, stderr, write};
 
@@ -59,13 +58,9 @@ fn robustness_03_alias_bomb_hits_a_budget_quickly() {
         y.push_str(&format!("{}: &{} [{refs}]\n", w[1], w[1]));
     }
     y.push_str("crate: .\n");
-    let start = Instant::now();
+    // The mechanism, not a time: the budget stops the expansion (the
+    // bench measures how fast: README "Robustness").
     let e = plan_err(&y);
-    assert!(
-        start.elapsed() < Duration::from_secs(1),
-        "took {:?}",
-        start.elapsed()
-    );
     assert!(
         e.contains("alias") || e.contains("budget") || e.contains("unknown field"),
         "{e}"

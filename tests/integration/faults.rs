@@ -42,11 +42,11 @@ fn script(dir: &Path, name: &str, body: &str) {
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// Still running 3 s from now? (SIGKILL is delivered asynchronously: a
-/// killed process may take a moment to die. A zombie waiting for a reaper
-/// that is not us does not count.)
+/// Still running 30 s from now? (SIGKILL is delivered asynchronously: a
+/// killed process may take a moment to die, longer on a busy machine. A
+/// zombie waiting for a reaper that is not us does not count.)
 fn survives(pid: i32) -> bool {
-    let until = Instant::now() + Duration::from_secs(3);
+    let until = Instant::now() + Duration::from_secs(30);
     while pid_alive(pid) {
         if Instant::now() > until {
             return true;
@@ -173,9 +173,10 @@ fn robustness_12_ctrl_c_ends_every_child_and_writes_no_report() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
+        // A hang guard, not a speed check (a busy machine is slow).
         assert!(
-            sent.elapsed() < Duration::from_secs(5),
-            "not stopped within 5 s of Ctrl-C"
+            sent.elapsed() < Duration::from_secs(60),
+            "not stopped within 60 s of Ctrl-C"
         );
         std::thread::sleep(Duration::from_millis(50));
     };
