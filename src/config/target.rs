@@ -20,17 +20,6 @@ pub(crate) fn bundled_target(name: &str) -> Result<Target, ConfigError> {
         problems: vec![whole(Path::new(&format!("target `{name}`")), message)],
     };
     let root = bundle::root().map_err(|e| fail(format!("{e:#}")))?;
-    if !root.join("targets").join(format!("{name}.yaml")).is_file() {
-        let known = bundle::target_names(&root);
-        let cands: Vec<&str> = known.iter().map(String::as_str).collect();
-        let hint = closest(name, &cands)
-            .map(|c| format!("; did you mean `{c}`?"))
-            .unwrap_or_default();
-        return Err(fail(format!(
-            "no such target (bundled: {}){hint}",
-            known.join(", ")
-        )));
-    }
     let mut v = Validator {
         file: PathBuf::from(format!("target `{name}`")),
         problems: Vec::new(),
@@ -271,25 +260,29 @@ fn find_target(value: &str, dir: &Path, root: &Path) -> Result<PathBuf, String> 
         return Err(format!("`{value}` is not a target name"));
     }
     let file = format!("{value}.yaml");
-    for d in [dir.join("targets"), root.join("targets")] {
+    let bundled = bundle::root().map_err(|e| format!("target `{value}`: {e:#}"))?;
+    // Each place once: the matrix's directory, the project, the bundle.
+    let mut searched = vec![dir.join("targets"), root.join("targets")];
+    searched.dedup();
+    searched.retain(|d| *d != bundled.join("targets"));
+    for d in searched.iter().chain([&bundled.join("targets")]) {
         if d.join(&file).is_file() {
             return Ok(d.join(file));
         }
-    }
-    let bundled = bundle::root().map_err(|e| format!("target `{value}`: {e:#}"))?;
-    let p = bundled.join("targets").join(&file);
-    if p.is_file() {
-        return Ok(p);
     }
     let known = bundle::target_names(&bundled);
     let cands: Vec<&str> = known.iter().map(String::as_str).collect();
     let hint = closest(value, &cands)
         .map(|c| format!("; did you mean `{c}`?"))
         .unwrap_or_default();
+    let places: Vec<String> = searched.iter().map(|d| d.display().to_string()).collect();
+    let places = if places.is_empty() {
+        " among".to_owned()
+    } else {
+        format!(" in {} or", places.join(", "))
+    };
     Err(format!(
-        "no target file `{file}` in {}/targets, {}/targets or the bundled targets ({}){hint}",
-        dir.display(),
-        root.display(),
+        "no target file `{file}`{places} the bundled targets ({}){hint}",
         known.join(", ")
     ))
 }
