@@ -75,8 +75,11 @@ pub(crate) fn limits(m: &MatrixArgs) -> Result<Limits> {
 }
 
 /// Load the matrix (with `--manifest-path` applied) and expand it.
-pub(crate) fn load_plan(cli: &Cli, limits: Limits) -> Result<Result<Plan, PlanError>> {
-    let source = matrix_source(cli)?;
+pub(crate) fn load_plan(
+    cli: &Cli,
+    source: &MatrixSource,
+    limits: Limits,
+) -> Result<Result<Plan, PlanError>> {
     let opts = LoadOptions::default();
     let mut matrix = match config::load(&source.path, &opts) {
         Ok(m) => m,
@@ -84,17 +87,14 @@ pub(crate) fn load_plan(cli: &Cli, limits: Limits) -> Result<Result<Plan, PlanEr
     };
     if let Some(mp) = &cli.manifest_path {
         let mp = std::path::absolute(mp).with_context(|| format!("{}", mp.display()))?;
-        matrix.package = package_of(&mp)?;
-        matrix.crate_defaults = config::read_manifest(&mp)
-            .map(|(_, d)| d)
-            .unwrap_or_default();
+        (matrix.package, matrix.crate_defaults) = package_of(&mp)?;
         matrix.manifest = mp;
     }
     Ok(plan::expand(matrix, limits).map_err(PlanError::from))
 }
 
-/// The package a manifest declares.
-fn package_of(manifest: &Path) -> Result<String> {
+/// The package a manifest declares, and its `default` features.
+fn package_of(manifest: &Path) -> Result<(String, Vec<String>)> {
     let meta = crate::process::cargo_metadata(
         cargo_metadata::MetadataCommand::new()
             .manifest_path(manifest)
@@ -102,7 +102,10 @@ fn package_of(manifest: &Path) -> Result<String> {
     )
     .with_context(|| format!("reading {}", manifest.display()))?;
     meta.root_package()
-        .map(|p| p.name.to_string())
+        .map(|p| {
+            let defaults = p.features.get("default").cloned().unwrap_or_default();
+            (p.name.to_string(), defaults)
+        })
         .context("--manifest-path: not a package manifest")
 }
 
@@ -155,9 +158,13 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
-/// The options `check` runs with.
-pub(crate) fn check_options(cli: &Cli, args: &CheckArgs) -> Result<CheckOptions> {
-    let source = matrix_source(cli)?;
+/// The options `check` runs with: the command line over the defaults the
+/// triage verbs use.
+pub(crate) fn check_options(
+    cli: &Cli,
+    args: &CheckArgs,
+    source: &MatrixSource,
+) -> Result<CheckOptions> {
     Ok(CheckOptions {
         jobs: args.jobs.unwrap_or_else(cores),
         cells: args
@@ -168,9 +175,6 @@ pub(crate) fn check_options(cli: &Cli, args: &CheckArgs) -> Result<CheckOptions>
         no_cache: args.no_cache,
         no_provision: args.no_provision,
         timeout: Duration::from_secs(args.timeout.max(1)),
-        config_arg: source.shown,
-        default_config: source.implicit,
-        verbose: cli.verbose,
         quiet: cli.quiet,
         shard: args.shard.as_deref().map(shard).transpose()?,
         timings: args
@@ -183,19 +187,19 @@ pub(crate) fn check_options(cli: &Cli, args: &CheckArgs) -> Result<CheckOptions>
             .transpose()?,
         latent: args.latent || !args.deny.is_empty(),
         deny_latent: args.deny.iter().any(|d| d == "latent"),
+        ..triage_options(cli, source)
     })
 }
 
 /// The quiet options the triage verbs run cells with.
-pub(crate) fn triage_options(cli: &Cli) -> Result<CheckOptions> {
-    let source = matrix_source(cli)?;
-    Ok(CheckOptions {
+pub(crate) fn triage_options(cli: &Cli, source: &MatrixSource) -> CheckOptions {
+    CheckOptions {
         jobs: cores(),
         cells: Vec::new(),
         no_cache: false,
         no_provision: false,
         timeout: Duration::from_secs(900),
-        config_arg: source.shown,
+        config_arg: source.shown.clone(),
         default_config: source.implicit,
         verbose: cli.verbose,
         quiet: true,
@@ -203,7 +207,7 @@ pub(crate) fn triage_options(cli: &Cli) -> Result<CheckOptions> {
         timings: None,
         latent: false,
         deny_latent: false,
-    })
+    }
 }
 
 #[cfg(test)]

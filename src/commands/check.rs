@@ -13,7 +13,8 @@ use crate::{cache, check as stage, plan as planner, process};
 
 /// `plan`.
 pub(super) fn plan(cli: &Cli, args: &PlanArgs, out: &mut dyn Write) -> Result<u8> {
-    let p = match args::load_plan(cli, args::limits(&args.matrix)?)? {
+    let source = args::matrix_source(cli)?;
+    let p = match args::load_plan(cli, &source, args::limits(&args.matrix)?)? {
         Ok(p) => p,
         Err(e) => return Ok(user_error(&e)),
     };
@@ -23,12 +24,13 @@ pub(super) fn plan(cli: &Cli, args: &PlanArgs, out: &mut dyn Write) -> Result<u8
 
 /// `check`.
 pub(super) fn check(cli: &Cli, args: &CheckArgs, out: &mut dyn Write) -> Result<u8> {
-    let p = match args::load_plan(cli, args::limits(&args.matrix)?)? {
+    let source = args::matrix_source(cli)?;
+    let p = match args::load_plan(cli, &source, args::limits(&args.matrix)?)? {
         Ok(p) => p,
         Err(e) => return Ok(user_error(&e)),
     };
     let gate = Gate::from_args(&args.gate)?;
-    let opts = args::check_options(cli, args)?;
+    let opts = args::check_options(cli, args, &source)?;
     let _ = ctrlc::set_handler(process::interrupt);
     let started = std::time::Instant::now();
     let mut err = anstream::stderr();

@@ -12,14 +12,19 @@ use crate::model::Target;
 use crate::plan::Limits;
 use crate::toolchain::{self, Toolchains};
 
-/// Targets for doctor/setup: named ones (the matrix's, else bundled),
-/// else the matrix's.
+/// Targets for doctor/setup: named ones (the matrix's, else bundled, also
+/// where there is no matrix), else the matrix's.
 fn targets_for(cli: &Cli, names: &[String]) -> Result<Vec<Target>> {
+    let source = match args::matrix_source(cli) {
+        Ok(s) => s,
+        Err(_) if !names.is_empty() => return names.iter().map(|n| bundled(n)).collect(),
+        Err(e) => return Err(e),
+    };
     let limits = Limits {
         max_cells: usize::MAX,
         random: None,
     };
-    match args::load_plan(cli, limits)? {
+    match args::load_plan(cli, &source, limits)? {
         Ok(p) if names.is_empty() => Ok(p.matrix.targets.into_values().collect()),
         Ok(p) => names
             .iter()

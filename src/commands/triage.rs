@@ -14,14 +14,15 @@ use crate::{process, triage as verbs};
 /// The plan and quiet check options the triage verbs run cells with;
 /// `None` when the matrix has problems (already printed).
 fn setup(cli: &Cli) -> Result<Option<(Plan, CheckOptions)>> {
-    let p = match args::load_plan(cli, Limits::default())? {
+    let source = args::matrix_source(cli)?;
+    let p = match args::load_plan(cli, &source, Limits::default())? {
         Ok(p) => p,
         Err(e) => {
             user_error(&e);
             return Ok(None);
         }
     };
-    let opts = args::triage_options(cli)?;
+    let opts = args::triage_options(cli, &source);
     let _ = ctrlc::set_handler(process::interrupt);
     Ok(Some((p, opts)))
 }

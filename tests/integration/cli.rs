@@ -148,3 +148,20 @@ fn init_refuses_an_unknown_target() {
     assert!(e.contains("x68") && e.contains("did you mean `x86`"), "{e}");
     assert!(!d.path().join("linkmatrix.yaml").exists());
 }
+
+/// Outside any project, `doctor` with named targets uses the bundled ones
+/// (without names it asks for a matrix).
+#[test]
+fn doctor_with_named_targets_needs_no_matrix() {
+    let d = tempfile::tempdir().unwrap();
+    let o = crate::util::run(d.path(), &["doctor", "--target", "x86"]);
+    let out = crate::util::stdout(&o);
+    assert!(
+        out.contains("x86 (x86_64-unknown-none)"),
+        "{out}{}",
+        crate::util::stderr(&o)
+    );
+    let o = crate::util::run(d.path(), &["doctor"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(crate::util::stderr(&o).contains("linkmatrix init"));
+}
