@@ -14,13 +14,22 @@ use crate::model::Expr;
 use crate::model::closest;
 use crate::model::{Assignment, OptionDecl, OptionRule, Target, Value};
 
+/// The crate a matrix names: its manifest, package name and `default`
+/// features (empty where it could not be read; the problem is reported).
+#[derive(Default)]
+pub(super) struct ResolvedCrate {
+    pub(super) manifest: PathBuf,
+    pub(super) package: String,
+    pub(super) defaults: Vec<String>,
+}
+
 impl Validator {
     pub(super) fn resolve_crate(
         &mut self,
         krate: &Spanned<String>,
         dir: &Path,
         root: &Path,
-    ) -> (PathBuf, String) {
+    ) -> ResolvedCrate {
         let value = krate.value.trim();
         if value.starts_with('-') {
             self.push(at(
@@ -28,7 +37,7 @@ impl Validator {
                 pos(&krate.referenced),
                 format!("crate: `{value}` starts with `-` (it would read as a flag)"),
             ));
-            return (PathBuf::new(), String::new());
+            return ResolvedCrate::default();
         }
         let as_path = value.contains('/')
             || value == "."
@@ -43,31 +52,42 @@ impl Validator {
                         pos(&krate.referenced),
                         format!("crate: {e}"),
                     ));
-                    return (PathBuf::new(), String::new());
+                    return ResolvedCrate::default();
                 }
             };
             let manifest = resolved.join("Cargo.toml");
-            match package_name(&manifest) {
-                Ok(name) => (manifest, name),
+            match read_manifest(&manifest) {
+                Ok((package, defaults)) => ResolvedCrate {
+                    manifest,
+                    package,
+                    defaults,
+                },
                 Err(e) => {
                     self.push(at(
                         &self.file,
                         pos(&krate.referenced),
                         format!("crate `{value}`: {e}"),
                     ));
-                    (manifest, String::new())
+                    ResolvedCrate {
+                        manifest,
+                        ..ResolvedCrate::default()
+                    }
                 }
             }
         } else {
             match find_package(dir, value) {
-                Ok(manifest) => (manifest, value.to_owned()),
+                Ok((manifest, defaults)) => ResolvedCrate {
+                    manifest,
+                    package: value.to_owned(),
+                    defaults,
+                },
                 Err(e) => {
                     self.push(at(
                         &self.file,
                         pos(&krate.referenced),
                         format!("crate `{value}`: {e}"),
                     ));
-                    (PathBuf::new(), String::new())
+                    ResolvedCrate::default()
                 }
             }
         }
@@ -575,13 +595,9 @@ fn bare_idents(e: &Expr) -> Vec<String> {
     out
 }
 
-pub(super) fn package_name(manifest: &Path) -> Result<String, String> {
-    read_manifest(manifest).map(|(name, _)| name)
-}
-
 /// A package manifest's name and its `default` feature list (what cargo
 /// turns on unless `--no-default-features`).
-pub(crate) fn read_manifest(manifest: &Path) -> Result<(String, Vec<String>), String> {
+fn read_manifest(manifest: &Path) -> Result<(String, Vec<String>), String> {
     #[derive(Deserialize)]
     struct Manifest {
         package: Option<Package>,
@@ -603,7 +619,8 @@ pub(crate) fn read_manifest(manifest: &Path) -> Result<(String, Vec<String>), St
     Ok((name, defaults))
 }
 
-pub(super) fn find_package(dir: &Path, name: &str) -> Result<PathBuf, String> {
+/// The manifest of the workspace package `name`, and its default features.
+fn find_package(dir: &Path, name: &str) -> Result<(PathBuf, Vec<String>), String> {
     let meta = crate::process::cargo_metadata(
         cargo_metadata::MetadataCommand::new()
             .current_dir(dir)
@@ -618,7 +635,10 @@ pub(super) fn find_package(dir: &Path, name: &str) -> Result<PathBuf, String> {
     meta.packages
         .iter()
         .find(|p| p.name.as_str() == name)
-        .map(|p| p.manifest_path.clone().into_std_path_buf())
+        .map(|p| {
+            let defaults = p.features.get("default").cloned().unwrap_or_default();
+            (p.manifest_path.clone().into_std_path_buf(), defaults)
+        })
         .ok_or_else(|| {
             let names: Vec<&str> = meta.packages.iter().map(|p| p.name.as_str()).collect();
             format!(

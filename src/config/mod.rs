@@ -20,7 +20,6 @@ use serde_saphyr::Spanned;
 use crate::model::closest;
 use crate::model::{ConfigError, Matrix, Mode, OptionDecl, Policy, Problem, Rules, Target, Value};
 use diag::{Pos, Validator, at, pos, whole};
-pub(crate) use matrix::read_manifest;
 use names::valid_symbol;
 pub(crate) use names::{project_root, valid_name};
 use parse::parse_file;
@@ -67,7 +66,7 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
         }
     };
 
-    let (manifest, package) = v.resolve_crate(&raw.krate, &dir, &root);
+    let krate = v.resolve_crate(&raw.krate, &dir, &root);
 
     // Options.
     let mut decls: Vec<OptionDecl> = Vec::new();
@@ -249,10 +248,10 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
     Ok(Matrix {
         path: path.to_owned(),
         root,
-        crate_defaults: read_manifest(&manifest).map(|(_, d)| d).unwrap_or_default(),
+        crate_defaults: krate.defaults,
         keep_defaults: raw.default_features.is_none_or(|d| d),
-        manifest,
-        package,
+        manifest: krate.manifest,
+        package: krate.package,
         mode,
         options: decls,
         axes,
