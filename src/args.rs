@@ -87,26 +87,11 @@ pub(crate) fn load_plan(
     };
     if let Some(mp) = &cli.manifest_path {
         let mp = std::path::absolute(mp).with_context(|| format!("{}", mp.display()))?;
-        (matrix.package, matrix.crate_defaults) = package_of(&mp)?;
+        let p = config::package_at(&mp).map_err(|e| anyhow::anyhow!("--manifest-path: {e}"))?;
+        (matrix.package, matrix.crate_defaults) = (p.name, p.defaults);
         matrix.manifest = mp;
     }
     Ok(plan::expand(matrix, limits).map_err(PlanError::from))
-}
-
-/// The package a manifest declares, and its `default` features.
-fn package_of(manifest: &Path) -> Result<(String, Vec<String>)> {
-    let meta = crate::process::cargo_metadata(
-        cargo_metadata::MetadataCommand::new()
-            .manifest_path(manifest)
-            .no_deps(),
-    )
-    .with_context(|| format!("reading {}", manifest.display()))?;
-    meta.root_package()
-        .map(|p| {
-            let defaults = p.features.get("default").cloned().unwrap_or_default();
-            (p.name.to_string(), defaults)
-        })
-        .context("--manifest-path: not a package manifest")
 }
 
 /// `plan --format`.
@@ -201,6 +186,10 @@ pub(crate) fn triage_options(cli: &Cli, source: &MatrixSource) -> CheckOptions {
         timeout: Duration::from_secs(900),
         config_arg: source.shown.clone(),
         default_config: source.implicit,
+        manifest_arg: cli
+            .manifest_path
+            .as_ref()
+            .map(|p| p.display().to_string()),
         verbose: cli.verbose,
         quiet: true,
         shard: None,

@@ -251,6 +251,9 @@ pub struct InitArgs {
     /// Overwrite an existing linkmatrix.yaml.
     #[arg(long)]
     pub force: bool,
+    /// The workspace member to describe (needed at a virtual workspace root).
+    #[arg(long, short = 'p', value_name = "NAME")]
+    pub package: Option<String>,
 }
 
 /// `doctor`.

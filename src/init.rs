@@ -2,12 +2,13 @@
 //! directory, from its cargo features (via `cargo metadata`) and the
 //! targets the user names. It writes text; it builds nothing.
 use std::fmt::Write as _;
-use std::path::Path;
+use anyhow::{Result, bail};
 
-use anyhow::{Context, Result, bail};
+use crate::config::Package;
 
-/// The text of a starting `linkmatrix.yaml`.
-pub(crate) fn render(manifest: &Path, targets: &[String], mode: &str) -> Result<String> {
+/// The text of a starting `linkmatrix.yaml` for `pkg`, which the file
+/// names as `krate` (a path relative to the file, or a package name).
+pub(crate) fn render(pkg: &Package, krate: &str, targets: &[String], mode: &str) -> Result<String> {
     if mode != "image" && mode != "module" {
         bail!("--mode {mode}: expected image or module");
     }
@@ -16,36 +17,8 @@ pub(crate) fn render(manifest: &Path, targets: &[String], mode: &str) -> Result<
             bail!("--target {t}: not a target name");
         }
     }
-    let meta = crate::process::cargo_metadata(
-        cargo_metadata::MetadataCommand::new()
-            .manifest_path(manifest)
-            .no_deps(),
-    )
-    .with_context(|| format!("reading {} with cargo metadata", manifest.display()))?;
-    let dir = manifest.parent().unwrap_or(Path::new("."));
-    let pkg = meta
-        .packages
-        .iter()
-        .find(|p| {
-            p.manifest_path.as_std_path() == manifest
-                || p.manifest_path
-                    .parent()
-                    .is_some_and(|d| d.as_std_path() == dir)
-        })
-        .or_else(|| meta.root_package())
-        .context("no package in this manifest")?;
-    let mut features: Vec<&str> = pkg
-        .features
-        .keys()
-        .map(String::as_str)
-        .filter(|f| *f != "default")
-        .collect();
-    features.sort_unstable();
-    let defaults: Vec<&str> = pkg
-        .features
-        .get("default")
-        .map(|d| d.iter().map(String::as_str).collect())
-        .unwrap_or_default();
+    let features: Vec<&str> = pkg.features.iter().map(String::as_str).collect();
+    let defaults: Vec<&str> = pkg.defaults.iter().map(String::as_str).collect();
 
     let mut y = String::new();
     let _ = writeln!(
@@ -57,7 +30,7 @@ pub(crate) fn render(manifest: &Path, targets: &[String], mode: &str) -> Result<
         y,
         "# Run `linkmatrix plan` to see the cells, `linkmatrix check` to build them."
     );
-    let _ = writeln!(y, "crate: .");
+    let _ = writeln!(y, "crate: {krate}");
     let _ = writeln!(y, "mode: {mode}");
     let _ = writeln!(y, "targets: [{}]", targets.join(", "));
     let _ = writeln!(

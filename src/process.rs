@@ -385,13 +385,17 @@ pub(crate) fn describe_status(status: ExitStatus) -> String {
 /// Quote a word so that a POSIX shell (bash for control characters, as
 /// `$'…'`) reads it back exactly: the displayed command is runnable.
 fn quote(s: &OsStr) -> String {
+    quote_word(&s.to_string_lossy())
+}
+
+/// [`quote`] for a string.
+pub(crate) fn quote_word(s: &str) -> String {
     use std::fmt::Write as _;
-    let s = s.to_string_lossy();
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
     {
-        s.into_owned()
+        s.to_owned()
     } else if s.chars().any(char::is_control) {
         let mut out = String::from("$'");
         for c in s.chars() {

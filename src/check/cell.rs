@@ -29,12 +29,19 @@ pub(super) struct Prepared {
 }
 
 pub(super) fn reproduce(opts: &CheckOptions, id: &str) -> String {
+    let mut cmd = String::from("linkmatrix check");
     // `./linkmatrix.yaml` needs no --config.
-    if opts.default_config {
-        format!("linkmatrix check --cell {id}")
-    } else {
-        format!("linkmatrix check --config {} --cell {id}", opts.config_arg)
+    if !opts.default_config {
+        cmd.push_str(" --config ");
+        cmd.push_str(&crate::process::quote_word(&opts.config_arg));
     }
+    if let Some(m) = &opts.manifest_arg {
+        cmd.push_str(" --manifest-path ");
+        cmd.push_str(&crate::process::quote_word(m));
+    }
+    cmd.push_str(" --cell ");
+    cmd.push_str(&crate::process::quote_word(id));
+    cmd
 }
 
 pub(super) fn outcome(

@@ -44,6 +44,8 @@ pub(crate) struct CheckOptions {
     pub(crate) config_arg: String,
     /// The matrix is `./linkmatrix.yaml`, found without `--config`.
     pub(crate) default_config: bool,
+    /// `--manifest-path` as the user wrote it (for reproduce commands).
+    pub(crate) manifest_arg: Option<String>,
     /// Print commands.
     pub(crate) verbose: bool,
     /// Print only the summary.

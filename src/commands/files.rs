@@ -16,16 +16,32 @@ pub(super) fn init(cli: &Cli, args: &InitArgs, out: &mut dyn Write) -> Result<u8
         .clone()
         .unwrap_or_else(|| PathBuf::from("Cargo.toml"));
     let manifest = std::path::absolute(&manifest)?;
-    let dest = manifest
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join("linkmatrix.yaml");
+    let pkg = match &args.package {
+        Some(name) => crate::config::member(&manifest, name),
+        None => crate::config::package_at(&manifest).map_err(|e| {
+            if e.contains("virtual workspace") {
+                format!("{e}; pass --package NAME")
+            } else {
+                e
+            }
+        }),
+    }
+    .map_err(|e| anyhow::anyhow!("init: {e}"))?;
+    let dir = manifest.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let dest = dir.join("linkmatrix.yaml");
     if dest.exists() && !args.force {
         bail!("{} exists; --force overwrites it", dest.display());
     }
+    // The crate as the matrix names it: `.`, a path under this directory,
+    // else the package name (found in the workspace when the matrix loads).
+    let pkg_dir = pkg.manifest.parent().unwrap_or(Path::new("."));
+    let krate = match pkg_dir.strip_prefix(&dir) {
+        Ok(rel) if rel.as_os_str().is_empty() => ".".to_owned(),
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => pkg.name.clone(),
+    };
     // A target must be one `check` will find: the crate's own
     // targets/<name>.yaml, or a bundled one.
-    let dir = dest.parent().unwrap_or(Path::new("."));
     for t in &args.targets {
         let own = dir.join("targets").join(format!("{t}.yaml"));
         if !own.is_file()
@@ -34,7 +50,7 @@ pub(super) fn init(cli: &Cli, args: &InitArgs, out: &mut dyn Write) -> Result<u8
             bail!("init --target {t}: {e}");
         }
     }
-    let text = writer::render(&manifest, &args.targets, &args.mode)?;
+    let text = writer::render(&pkg, &krate, &args.targets, &args.mode)?;
     cache::write_atomic(&dest, text.as_bytes())?;
     writeln!(out, "wrote {}", display_path(&dest))?;
     Ok(0)

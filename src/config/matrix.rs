@@ -4,11 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
-use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::diag::{Validator, at, pos};
 use super::names::{contained, valid_feature, valid_name};
+use super::package::{find_package, read_manifest};
 use super::raw::{RawConfig, RawOption};
 use crate::model::Expr;
 use crate::model::closest;
@@ -57,10 +57,10 @@ impl Validator {
             };
             let manifest = resolved.join("Cargo.toml");
             match read_manifest(&manifest) {
-                Ok((package, defaults)) => ResolvedCrate {
+                Ok(p) => ResolvedCrate {
                     manifest,
-                    package,
-                    defaults,
+                    package: p.name,
+                    defaults: p.defaults,
                 },
                 Err(e) => {
                     self.push(at(
@@ -76,10 +76,10 @@ impl Validator {
             }
         } else {
             match find_package(dir, value) {
-                Ok((manifest, defaults)) => ResolvedCrate {
-                    manifest,
-                    package: value.to_owned(),
-                    defaults,
+                Ok(p) => ResolvedCrate {
+                    manifest: p.manifest,
+                    package: p.name,
+                    defaults: p.defaults,
                 },
                 Err(e) => {
                     self.push(at(
@@ -593,57 +593,4 @@ fn bare_idents(e: &Expr) -> Vec<String> {
     }
     walk(e, &mut out);
     out
-}
-
-/// A package manifest's name and its `default` feature list (what cargo
-/// turns on unless `--no-default-features`).
-fn read_manifest(manifest: &Path) -> Result<(String, Vec<String>), String> {
-    #[derive(Deserialize)]
-    struct Manifest {
-        package: Option<Package>,
-        #[serde(default)]
-        features: BTreeMap<String, Vec<String>>,
-    }
-    #[derive(Deserialize)]
-    struct Package {
-        name: String,
-    }
-    let text = std::fs::read_to_string(manifest)
-        .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
-    let m: Manifest = toml::from_str(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
-    let name = m
-        .package
-        .map(|p| p.name)
-        .ok_or_else(|| format!("{} has no [package]", manifest.display()))?;
-    let defaults = m.features.get("default").cloned().unwrap_or_default();
-    Ok((name, defaults))
-}
-
-/// The manifest of the workspace package `name`, and its default features.
-fn find_package(dir: &Path, name: &str) -> Result<(PathBuf, Vec<String>), String> {
-    let meta = crate::process::cargo_metadata(
-        cargo_metadata::MetadataCommand::new()
-            .current_dir(dir)
-            .no_deps(),
-    )
-    .map_err(|e| {
-        format!(
-            "not a path, and `cargo metadata` in {} failed: {e}",
-            dir.display()
-        )
-    })?;
-    meta.packages
-        .iter()
-        .find(|p| p.name.as_str() == name)
-        .map(|p| {
-            let defaults = p.features.get("default").cloned().unwrap_or_default();
-            (p.manifest_path.clone().into_std_path_buf(), defaults)
-        })
-        .ok_or_else(|| {
-            let names: Vec<&str> = meta.packages.iter().map(|p| p.name.as_str()).collect();
-            format!(
-                "no package of that name in the workspace (packages: {})",
-                names.join(", ")
-            )
-        })
 }

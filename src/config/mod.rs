@@ -8,6 +8,7 @@
 mod diag;
 mod matrix;
 mod names;
+mod package;
 mod parse;
 mod raw;
 mod target;
@@ -22,6 +23,7 @@ use crate::model::{ConfigError, Matrix, Mode, OptionDecl, Policy, Problem, Rules
 use diag::{Pos, Validator, at, pos, whole};
 use names::valid_symbol;
 pub(crate) use names::{project_root, valid_name};
+pub(crate) use package::{Package, member, package_at};
 use parse::parse_file;
 pub(crate) use parse::parse_text_only;
 use raw::RawConfig;

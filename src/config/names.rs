@@ -2,12 +2,24 @@
 //! the project boundary paths may not leave.
 use std::path::{Component, Path, PathBuf};
 
-/// The repository that holds `dir` (nearest ancestor with `.git`), else `dir`.
+/// The boundary paths in a matrix may not leave, and the directory report
+/// paths are relative to: the repository that holds `dir` (nearest
+/// ancestor with `.git`), else the cargo workspace that holds it (nearest
+/// ancestor whose `Cargo.toml` has `[workspace]`, e.g. an unpacked
+/// tarball), else `dir`.
 pub(crate) fn project_root(dir: &Path) -> PathBuf {
     let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     abs.ancestors()
         .find(|a| a.join(".git").exists())
+        .or_else(|| abs.ancestors().find(|a| is_workspace_root(a)))
         .map_or(abs.clone(), Path::to_path_buf)
+}
+
+fn is_workspace_root(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("Cargo.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .is_some_and(|t| t.contains_key("workspace"))
 }
 
 /// Names of options, axes, cells: letters, digits, `-`, `_`, `.`.

@@ -473,6 +473,92 @@ fn default_features_follow_the_options_and_the_cell_features() {
     assert_eq!(undefined_symbols(cell(&r, "x86-a-release")), ["a_hook"]);
 }
 
+const MEMBER_LIB: &str = r#"#![no_std]
+extern "C" {
+    fn NAME_hook();
+}
+
+#[no_mangle]
+pub extern "C" fn NAME_entry() {
+    unsafe { NAME_hook() }
+}
+
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    loop {}
+}
+"#;
+
+/// A virtual workspace (no git): `--manifest-path member/Cargo.toml` once
+/// failed with "not a package manifest" for every member, and `init` at
+/// the root with "no package in this manifest". Now the member whose
+/// manifest it is gets built, `init` names the members and takes
+/// `--package`, and paths are relative to the workspace root.
+#[test]
+fn workspace_members_are_checked_by_manifest_path_and_init_offers_them() {
+    let d = tempfile::tempdir().unwrap();
+    let ws = d.path();
+    write(
+        ws,
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"crates/first\", \"crates/second\"]\nresolver = \"2\"\n",
+    );
+    for name in ["first", "second"] {
+        write(
+            ws,
+            &format!("crates/{name}/Cargo.toml"),
+            &format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
+        );
+        write(
+            ws,
+            &format!("crates/{name}/src/lib.rs"),
+            &MEMBER_LIB.replace("NAME", name),
+        );
+    }
+
+    // At the virtual root, init says which members there are.
+    let o = linkmatrix(ws).args(["init", "--target", "x86"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("virtual workspace"), "{err}");
+    assert!(err.contains("first (crates/first)") && err.contains("second (crates/second)"), "{err}");
+    assert!(err.contains("--package"), "{err}");
+
+    let o = linkmatrix(ws)
+        .args(["init", "--target", "x86", "--package", "first"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let init = std::fs::read_to_string(ws.join("linkmatrix.yaml")).unwrap();
+    assert!(init.contains("crate: crates/first"), "{init}");
+
+    let (_, r, err) = check_json(ws, &[]);
+    let c = &r["cells"][0];
+    assert_eq!(undefined_symbols(c), ["first_hook"], "{err}\n{c:#}");
+    let at = &c["findings"][0]["referenced_by"][0];
+    assert_eq!(at["file"], "crates/first/src/lib.rs", "{c:#}");
+
+    // --manifest-path names a member: that member is built, and the
+    // reproduce command says so.
+    let (_, r, err) = check_json(ws, &["--manifest-path", "crates/second/Cargo.toml"]);
+    let c = &r["cells"][0];
+    assert_eq!(undefined_symbols(c), ["second_hook"], "{err}\n{c:#}");
+    let reproduce = c["reproduce"].as_str().unwrap();
+    assert!(
+        reproduce.contains("--manifest-path crates/second/Cargo.toml"),
+        "{reproduce}"
+    );
+
+    // The root manifest is not a package.
+    let o = linkmatrix(ws)
+        .args(["plan", "--manifest-path", "Cargo.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("virtual workspace"), "{}", stderr(&o));
+}
+
 const ENV_LIB: &str = r#"#![no_std]
 mod linked;
 

@@ -1,0 +1,155 @@
+//! The cargo package a matrix builds: read from its manifest, found by
+//! name in the workspace, or matched to a manifest path. Workspace members
+//! are packages like any other; a virtual workspace manifest is not one,
+//! and the error names its members.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A package: its manifest, name and `default` features.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Package {
+    pub(crate) manifest: PathBuf,
+    pub(crate) name: String,
+    pub(crate) defaults: Vec<String>,
+    /// Every feature but `default`, sorted.
+    pub(crate) features: Vec<String>,
+}
+
+fn feature_names<'a>(names: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let mut v: Vec<String> = names.filter(|f| *f != "default").cloned().collect();
+    v.sort_unstable();
+    v
+}
+
+impl Package {
+    fn of(p: &cargo_metadata::Package) -> Self {
+        Self {
+            manifest: p.manifest_path.clone().into_std_path_buf(),
+            name: p.name.to_string(),
+            defaults: p.features.get("default").cloned().unwrap_or_default(),
+            features: feature_names(p.features.keys()),
+        }
+    }
+}
+
+/// A package manifest's name and `default` features, read from the file
+/// (no cargo run).
+pub(super) fn read_manifest(manifest: &Path) -> Result<Package, String> {
+    #[derive(Deserialize)]
+    struct Manifest {
+        package: Option<Pkg>,
+        #[serde(default)]
+        features: BTreeMap<String, Vec<String>>,
+        workspace: Option<toml::Value>,
+    }
+    #[derive(Deserialize)]
+    struct Pkg {
+        name: String,
+    }
+    let text = std::fs::read_to_string(manifest)
+        .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
+    let m: Manifest = toml::from_str(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
+    let Some(pkg) = m.package else {
+        if m.workspace.is_some() {
+            // A virtual workspace: say which packages it holds.
+            return Err(package_at(manifest)
+                .err()
+                .unwrap_or_else(|| format!("{} has no [package]", manifest.display())));
+        }
+        return Err(format!("{} has no [package]", manifest.display()));
+    };
+    Ok(Package {
+        manifest: manifest.to_path_buf(),
+        name: pkg.name,
+        defaults: m.features.get("default").cloned().unwrap_or_default(),
+        features: feature_names(m.features.keys()),
+    })
+}
+
+fn metadata(cmd: &mut cargo_metadata::MetadataCommand) -> Result<cargo_metadata::Metadata, String> {
+    crate::process::cargo_metadata(cmd.no_deps()).map_err(|e| format!("{e:#}"))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// `wsa (crates/a), wsb (crates/b)`: a workspace's packages, for errors.
+fn member_list(meta: &cargo_metadata::Metadata) -> String {
+    let root = meta.workspace_root.as_std_path();
+    let names: Vec<String> = meta
+        .packages
+        .iter()
+        .map(|p| {
+            let dir = p.manifest_path.parent().map_or(Path::new(""), |d| d.as_std_path());
+            let rel = dir.strip_prefix(root).unwrap_or(dir);
+            format!("{} ({})", p.name, rel.display())
+        })
+        .collect();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The package `manifest` declares. A workspace member's manifest names
+/// that member (not the workspace's root package); a virtual workspace
+/// manifest is an error that lists the members.
+pub(crate) fn package_at(manifest: &Path) -> Result<Package, String> {
+    let meta = metadata(cargo_metadata::MetadataCommand::new().manifest_path(manifest))
+        .map_err(|e| format!("reading {}: {e}", manifest.display()))?;
+    meta.packages
+        .iter()
+        .find(|p| same_file(p.manifest_path.as_std_path(), manifest))
+        .map(Package::of)
+        .ok_or_else(|| {
+            format!(
+                "{} is a virtual workspace manifest, not a package: name one of its members (packages: {})",
+                manifest.display(),
+                member_list(&meta)
+            )
+        })
+}
+
+/// The workspace package `name`, in the workspace that holds `dir`.
+pub(crate) fn find_package(dir: &Path, name: &str) -> Result<Package, String> {
+    let meta = metadata(cargo_metadata::MetadataCommand::new().current_dir(dir)).map_err(|e| {
+        format!(
+            "not a path, and `cargo metadata` in {} failed: {e}",
+            dir.display()
+        )
+    })?;
+    meta.packages
+        .iter()
+        .find(|p| p.name.as_str() == name)
+        .map(Package::of)
+        .ok_or_else(|| {
+            format!(
+                "no package of that name in the workspace (packages: {})",
+                member_list(&meta)
+            )
+        })
+}
+
+/// The workspace package `name`, in the workspace of `manifest`.
+pub(crate) fn member(manifest: &Path, name: &str) -> Result<Package, String> {
+    let meta = metadata(cargo_metadata::MetadataCommand::new().manifest_path(manifest))
+        .map_err(|e| format!("reading {}: {e}", manifest.display()))?;
+    meta.packages
+        .iter()
+        .find(|p| p.name.as_str() == name)
+        .map(Package::of)
+        .ok_or_else(|| {
+            format!(
+                "--package {name}: no such package in {} (packages: {})",
+                manifest.display(),
+                member_list(&meta)
+            )
+        })
+}
