@@ -186,10 +186,7 @@ pub(crate) fn triage_options(cli: &Cli, source: &MatrixSource) -> CheckOptions {
         timeout: Duration::from_secs(900),
         config_arg: source.shown.clone(),
         default_config: source.implicit,
-        manifest_arg: cli
-            .manifest_path
-            .as_ref()
-            .map(|p| p.display().to_string()),
+        manifest_arg: cli.manifest_path.as_ref().map(|p| p.display().to_string()),
         verbose: cli.verbose,
         quiet: true,
         shard: None,

@@ -115,6 +115,7 @@ pub(crate) fn cargo_command(
         flags.push("--sysroot".to_owned());
         flags.push(s.display().to_string());
     }
+    flags.extend(cell.settings.rustflags.iter().cloned());
     let mut cmd = Cmd::new(&setup.rust.cargo)
         .args(["rustc", "--lib", "--crate-type", "staticlib"])
         .arg("--manifest-path")
@@ -137,7 +138,11 @@ pub(crate) fn cargo_command(
     if !cell.features.is_empty() {
         cmd = cmd.arg("--features").arg(cell.features.join(","));
     }
-    cmd
+    // What the cell's option values set (validated not to touch the above).
+    for (k, v) in &cell.settings.env {
+        cmd = cmd.env(k, v);
+    }
+    cmd.args(&cell.settings.cargo_args)
 }
 
 /// What building the crate produced.

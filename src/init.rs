@@ -1,8 +1,8 @@
 //! `linkmatrix init`: a starting matrix file for the crate in the current
 //! directory, from its cargo features (via `cargo metadata`) and the
 //! targets the user names. It writes text; it builds nothing.
-use std::fmt::Write as _;
 use anyhow::{Result, bail};
+use std::fmt::Write as _;
 
 use crate::config::Package;
 

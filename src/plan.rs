@@ -11,7 +11,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::model::{Cell, ConfigError, Matrix, Plan, Problem, Value, display_path};
+use crate::model::{Cell, ConfigError, Matrix, Plan, Problem, Settings, Value, display_path};
 
 /// How many cells to make.
 #[derive(Clone, Copy, Debug)]
@@ -180,6 +180,19 @@ fn expand_cells(spec: &Matrix, limits: Limits) -> Result<Vec<Cell>, ExpandError>
     Ok(cells.into_iter().map(|(c, _)| c).collect())
 }
 
+/// The cell the rules make from `pick` (values for `arch`, `profile` and
+/// any options; the rules decide the rest, and an option whose
+/// `depends-on` is false is off whatever was picked), as `include:` does.
+/// `None` when the rules form a cycle (a validated matrix has none).
+pub(crate) fn configure(
+    spec: &Matrix,
+    pick: &BTreeMap<String, Value>,
+    id: Option<String>,
+) -> Option<Cell> {
+    let order = spec.rules.order().ok()?;
+    Some(complete(spec, &order, pick, id))
+}
+
 fn cell_value(cell: &Cell, key: &str) -> Option<Value> {
     match key {
         "profile" => Some(Value::Str(cell.profile.clone())),
@@ -262,6 +275,13 @@ fn complete(
     }
     features.sort();
     features.dedup();
+    let mut settings = Settings::default();
+    for r in &spec.rules.options {
+        let key = values.get(&r.name).map(ToString::to_string);
+        if let Some(s) = key.and_then(|k| r.settings.get(&k)) {
+            settings.extend(s);
+        }
+    }
 
     let id = id.unwrap_or_else(|| {
         let mut parts = vec![arch.clone()];
@@ -296,6 +316,7 @@ fn complete(
         options: values,
         features,
         profile,
+        settings,
     }
 }
 
@@ -316,6 +337,8 @@ struct JsonCell<'a> {
     target: &'a str,
     options: &'a BTreeMap<String, Value>,
     features: &'a [String],
+    #[serde(flatten)]
+    settings: &'a Settings,
     profile: &'a str,
 }
 
@@ -341,6 +364,7 @@ pub(crate) fn render(
                     id: &c.id,
                     target: &c.target,
                     options: &c.options,
+                    settings: &c.settings,
                     features: &c.features,
                     profile: &c.profile,
                 })

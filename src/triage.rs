@@ -288,29 +288,24 @@ fn signatures(c: &CellOutcome) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-fn probe_cell(m: &Matrix, from: &Cell, changes: &BTreeMap<String, Value>) -> Cell {
-    let mut options = from.options.clone();
-    for (k, v) in changes {
-        options.insert(k.clone(), v.clone());
-    }
-    let mut features: Vec<String> = m
-        .options
-        .iter()
-        .filter_map(|d| options.get(&d.name).and_then(|v| d.feature(v)).cloned())
-        .collect();
-    features.sort();
-    features.dedup();
+/// `from` with `changes` applied, completed by the matrix's rules (so a
+/// probe is a configuration the matrix could have); a cell of the plan
+/// when it is one.
+fn probe_cell(p: &Plan, from: &Cell, changes: &BTreeMap<String, Value>) -> Cell {
+    let m = &p.matrix;
+    let mut pick = from.options.clone();
+    pick.extend(changes.iter().map(|(k, v)| (k.clone(), v.clone())));
+    pick.insert("profile".to_owned(), Value::Str(from.profile.clone()));
     let key = crate::cache::Key::new()
-        .str("probe", &format!("{options:?}{}", from.profile))
+        .str("probe", &format!("{pick:?}"))
         .finish();
-    Cell {
-        id: format!("probe-{}-{}", from.arch, &key[..10]),
-        arch: from.arch.clone(),
-        target: from.target.clone(),
-        options,
-        features,
-        profile: from.profile.clone(),
-    }
+    let id = format!("probe-{}-{}", from.arch, &key[..10]);
+    let probe = crate::plan::configure(m, &pick, Some(id)).unwrap_or_else(|| from.clone());
+    p.cells
+        .iter()
+        .find(|c| c.options == probe.options && c.profile == probe.profile)
+        .cloned()
+        .unwrap_or(probe)
 }
 
 /// `minimize ID`: the smallest set of option changes from a passing cell
@@ -319,6 +314,7 @@ fn probe_cell(m: &Matrix, from: &Cell, changes: &BTreeMap<String, Value>) -> Cel
 /// decide over options on an axis.
 pub(crate) fn minimize(p: &Plan, id: &str, base: &CheckOptions, out: &mut dyn Write) -> Result<u8> {
     let m = &p.matrix;
+    let p_all = p;
     let failing = find_cell(p, id)?.clone();
     let report = run_cells(m, p.cells.clone(), base)?;
     let by_id: BTreeMap<&str, &CellOutcome> =
@@ -366,7 +362,11 @@ pub(crate) fn minimize(p: &Plan, id: &str, base: &CheckOptions, out: &mut dyn Wr
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let fails = |d: &BTreeMap<String, Value>| -> Result<bool> {
-            let probe = probe_cell(m, p, d);
+            let probe = probe_cell(p_all, p, d);
+            // A cell of the plan already ran.
+            if let Some(o) = by_id.get(probe.id.as_str()) {
+                return Ok(!signatures(o).is_disjoint(&want));
+            }
             let r = run_cells(m, vec![probe], base)?;
             Ok(r.cells
                 .first()
@@ -393,7 +393,7 @@ pub(crate) fn minimize(p: &Plan, id: &str, base: &CheckOptions, out: &mut dyn Wr
         )
     });
     let (from, delta) = &results[0];
-    let probe = probe_cell(m, from, delta);
+    let probe = probe_cell(p, from, delta);
     writeln!(
         out,
         "{id} fails with: {}",
@@ -426,6 +426,12 @@ pub(crate) fn minimize(p: &Plan, id: &str, base: &CheckOptions, out: &mut dyn Wr
         }
     }
     let config = plan_path(&m.path);
+    if p.cells.iter().any(|c| c.id == probe.id) {
+        // The smallest failing change is a cell the matrix already has.
+        writeln!(out, "that is cell {} of the matrix", probe.id)?;
+        writeln!(out, "reproduce: {}", check::reproduce(base, &probe.id))?;
+        return Ok(0);
+    }
     let inc: Vec<String> = probe
         .options
         .iter()
@@ -439,11 +445,7 @@ pub(crate) fn minimize(p: &Plan, id: &str, base: &CheckOptions, out: &mut dyn Wr
         probe.profile,
         probe.id
     )?;
-    writeln!(
-        out,
-        "then: linkmatrix check --config {config} --cell {}",
-        probe.id
-    )?;
+    writeln!(out, "then: {}", check::reproduce(base, &probe.id))?;
     Ok(0)
 }
 

@@ -28,7 +28,8 @@ pub(super) struct Prepared {
     linker: Tool,
 }
 
-pub(super) fn reproduce(opts: &CheckOptions, id: &str) -> String {
+/// The command that runs cell `id` alone, as the user would type it.
+pub(crate) fn reproduce(opts: &CheckOptions, id: &str) -> String {
     let mut cmd = String::from("linkmatrix check");
     // `./linkmatrix.yaml` needs no --config.
     if !opts.default_config {
@@ -57,6 +58,7 @@ pub(super) fn outcome(
         target: cell.target.clone(),
         options: cell.options.clone(),
         features: cell.features.clone(),
+        settings: cell.settings.clone(),
         profile: cell.profile.clone(),
         status,
         duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),

@@ -12,7 +12,7 @@ use super::package::{find_package, read_manifest};
 use super::raw::{RawConfig, RawOption};
 use crate::model::Expr;
 use crate::model::closest;
-use crate::model::{Assignment, OptionDecl, OptionRule, Target, Value};
+use crate::model::{Assignment, OptionRule, Target, Value};
 
 /// The crate a matrix names: its manifest, package name and `default`
 /// features (empty where it could not be read; the problem is reported).
@@ -93,7 +93,7 @@ impl Validator {
         }
     }
 
-    pub(super) fn option(&mut self, name: &str, raw: &RawOption) -> (OptionDecl, OptionRule) {
+    pub(super) fn option(&mut self, name: &str, raw: &RawOption) -> OptionRule {
         let file = self.file.clone();
         let kind = raw.kind.as_ref().map_or("bool", |k| k.value.as_str());
         let choices = match kind {
@@ -219,21 +219,16 @@ impl Validator {
                 }
             }
         }
-        (
-            OptionDecl {
-                name: name.to_owned(),
-                choices: choices.clone(),
-                features: features.clone(),
-            },
-            OptionRule {
-                name: name.to_owned(),
-                choices,
-                features,
-                labels,
-                depends_on,
-                defaults,
-            },
-        )
+        let settings = self.settings(name, choices.as_ref(), &raw.when);
+        OptionRule {
+            name: name.to_owned(),
+            choices,
+            features,
+            labels,
+            depends_on,
+            defaults,
+            settings,
+        }
     }
 
     pub(super) fn literal_value(
@@ -371,7 +366,7 @@ impl Validator {
         &mut self,
         axis: &str,
         val: &Spanned<String>,
-        decls: &[OptionDecl],
+        decls: &[OptionRule],
         targets: &BTreeMap<String, Target>,
     ) -> Option<Value> {
         let file = self.file.clone();
@@ -412,7 +407,7 @@ impl Validator {
         }
     }
 
-    pub(super) fn decl_value(&mut self, decl: &OptionDecl, val: &Spanned<String>) -> Option<Value> {
+    pub(super) fn decl_value(&mut self, decl: &OptionRule, val: &Spanned<String>) -> Option<Value> {
         let file = self.file.clone();
         match &decl.choices {
             None => match val.value.as_str() {
@@ -451,7 +446,7 @@ impl Validator {
     pub(super) fn assignments(
         &mut self,
         list: &[Spanned<IndexMap<Spanned<String>, Spanned<String>>>],
-        decls: &[OptionDecl],
+        decls: &[OptionRule],
         targets: &BTreeMap<String, Target>,
         what: &str,
     ) -> Vec<Assignment> {

@@ -11,6 +11,7 @@ mod names;
 mod package;
 mod parse;
 mod raw;
+mod settings;
 mod target;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 use serde_saphyr::Spanned;
 
 use crate::model::closest;
-use crate::model::{ConfigError, Matrix, Mode, OptionDecl, Policy, Problem, Rules, Target, Value};
+use crate::model::{ConfigError, Matrix, Mode, Policy, Problem, Rules, Target, Value};
 use diag::{Pos, Validator, at, pos, whole};
 use names::valid_symbol;
 pub(crate) use names::{project_root, valid_name};
@@ -71,7 +72,6 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
     let krate = v.resolve_crate(&raw.krate, &dir, &root);
 
     // Options.
-    let mut decls: Vec<OptionDecl> = Vec::new();
     let mut rules = Rules::default();
     let mut seen: HashMap<String, Pos> = HashMap::new();
     for (name, opt) in &raw.options {
@@ -95,18 +95,19 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
             ));
             continue;
         }
-        let (decl, rule) = v.option(&name.value, &opt.value);
-        decls.push(decl);
+        let rule = v.option(&name.value, &opt.value);
         rules.options.push(rule);
     }
 
     // Rules refer only to known names, and do not form cycles.
+    let decls = &rules.options;
     let known: BTreeSet<String> = decls
         .iter()
         .map(|d| d.name.clone())
         .chain(["arch".to_owned(), "profile".to_owned()])
         .collect();
     v.check_rule_names(&raw, &known);
+    v.check_env_conflicts(&raw);
     if let Err(cycle) = rules.order() {
         let loc = raw
             .options
@@ -170,7 +171,7 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
         }
         let mut out = Vec::new();
         for val in vals {
-            if let Some(x) = v.axis_value(&key.value, val, &decls, &targets) {
+            if let Some(x) = v.axis_value(&key.value, val, decls, &targets) {
                 out.push(x);
             }
         }
@@ -213,7 +214,7 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
     profiles.sort();
     profiles.dedup();
     domains.insert("profile".to_owned(), profiles);
-    for d in &decls {
+    for d in decls {
         let values = match &d.choices {
             None => vec!["true".to_owned(), "false".to_owned()],
             Some(c) => c.iter().cloned().chain(["off".to_owned()]).collect(),
@@ -224,8 +225,8 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
         v.check_rule_literals(&raw, &domains);
     }
 
-    let include = v.assignments(&raw.include, &decls, &targets, "include");
-    let exclude = v.assignments(&raw.exclude, &decls, &targets, "exclude");
+    let include = v.assignments(&raw.include, decls, &targets, "include");
+    let exclude = v.assignments(&raw.exclude, decls, &targets, "exclude");
 
     let policy = Policy {
         forbidden: v.globs(&raw.policy.forbidden),
@@ -255,7 +256,6 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
         manifest: krate.manifest,
         package: krate.package,
         mode,
-        options: decls,
         axes,
         rules,
         include,

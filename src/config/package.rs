@@ -86,7 +86,10 @@ fn member_list(meta: &cargo_metadata::Metadata) -> String {
         .packages
         .iter()
         .map(|p| {
-            let dir = p.manifest_path.parent().map_or(Path::new(""), |d| d.as_std_path());
+            let dir = p
+                .manifest_path
+                .parent()
+                .map_or(Path::new(""), |d| d.as_std_path());
             let rel = dir.strip_prefix(root).unwrap_or(dir);
             format!("{} ({})", p.name, rel.display())
         })

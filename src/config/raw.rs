@@ -51,10 +51,27 @@ pub(super) struct RawOption {
     pub(super) defaults: Vec<RawDefault>,
     #[serde(default)]
     pub(super) labels: Vec<Spanned<String>>,
+    /// Value (`true`/`false` for a bool) to the environment, rustc flags,
+    /// cfgs and cargo arguments it sets.
+    #[serde(default)]
+    pub(super) when: IndexMap<Spanned<String>, Spanned<RawSettings>>,
     /// Documentation for people reading the file.
     #[serde(default)]
     #[allow(dead_code)]
     pub(super) help: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawSettings {
+    #[serde(default)]
+    pub(super) env: IndexMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    pub(super) rustflags: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) cfg: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) cargo_args: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -39,6 +39,32 @@ pub(crate) enum Mode {
     Module,
 }
 
+/// What an option value sets besides a cargo feature: environment
+/// variables, rustc flags (`cfg:` entries become `--cfg` flags here), and
+/// extra cargo arguments.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Settings {
+    /// Environment of the cargo build.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) env: BTreeMap<String, String>,
+    /// Flags for every rustc of the build (after linkmatrix's own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) rustflags: Vec<String>,
+    /// Arguments for cargo.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) cargo_args: Vec<String>,
+}
+
+impl Settings {
+    /// Add `other` after these (validation makes env names unique).
+    pub(crate) fn extend(&mut self, other: &Settings) {
+        self.env
+            .extend(other.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.rustflags.extend(other.rustflags.iter().cloned());
+        self.cargo_args.extend(other.cargo_args.iter().cloned());
+    }
+}
+
 /// One configuration of the matrix.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Cell {
@@ -54,6 +80,9 @@ pub(crate) struct Cell {
     pub(crate) features: Vec<String>,
     /// Cargo profile name (`dev`, `release`, or a custom one).
     pub(crate) profile: String,
+    /// What the options' values set besides features.
+    #[serde(default, flatten)]
+    pub(crate) settings: Settings,
 }
 
 /// A validated matrix file with its resolved targets; `plan` expands it
@@ -77,8 +106,6 @@ pub(crate) struct Matrix {
     pub(crate) keep_defaults: bool,
     /// Image or module.
     pub(crate) mode: Mode,
-    /// Option declarations, in file order.
-    pub(crate) options: Vec<OptionDecl>,
     /// The axes in file order, each with its values (`arch` and `profile`
     /// always present).
     pub(crate) axes: Vec<(String, Vec<Value>)>,
@@ -94,28 +121,6 @@ pub(crate) struct Matrix {
     pub(crate) policy: Policy,
     /// Extra root symbols to follow references from.
     pub(crate) roots: Vec<String>,
-}
-
-/// One declared option.
-#[derive(Clone, Debug)]
-pub(crate) struct OptionDecl {
-    /// Its name.
-    pub(crate) name: String,
-    /// `None` for bool; the allowed values for a choice.
-    pub(crate) choices: Option<Vec<String>>,
-    /// Value (`true` for a bool) to the cargo feature it turns on.
-    pub(crate) features: BTreeMap<String, String>,
-}
-
-impl OptionDecl {
-    /// The cargo feature `value` turns on, if any.
-    pub(crate) fn feature(&self, value: &Value) -> Option<&String> {
-        match value {
-            Value::Bool(true) => self.features.get("true"),
-            Value::Bool(false) => None,
-            Value::Str(s) => self.features.get(s),
-        }
-    }
 }
 
 /// Symbols that must never appear, and symbols that may stay undefined.
@@ -188,6 +193,8 @@ pub(crate) struct OptionRule {
     pub(crate) depends_on: Option<Expr>,
     /// Defaults, first match wins; `None` condition always matches.
     pub(crate) defaults: Vec<(Option<Expr>, Value)>,
+    /// Value (`true`/`false` for bool) to what it sets besides a feature.
+    pub(crate) settings: BTreeMap<String, Settings>,
 }
 
 /// All option rules.

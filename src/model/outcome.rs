@@ -220,6 +220,10 @@ pub(crate) struct CellOutcome {
     pub(crate) options: BTreeMap<String, Value>,
     /// Cargo features.
     pub(crate) features: Vec<String>,
+    /// What the options' values set besides features (`env`, `rustflags`,
+    /// `cargo_args`; absent when empty).
+    #[serde(default, flatten)]
+    pub(crate) settings: crate::model::Settings,
     /// Cargo profile.
     pub(crate) profile: String,
     /// Final status.

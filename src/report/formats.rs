@@ -365,6 +365,7 @@ mod tests {
             target: "t".to_owned(),
             options: std::collections::BTreeMap::new(),
             features: Vec::new(),
+            settings: crate::model::Settings::default(),
             profile: "release".to_owned(),
             status: Status::Fail,
             duration_ms: 0,

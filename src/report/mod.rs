@@ -237,6 +237,17 @@ pub(crate) fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()
                 c.features.join(",")
             }
         )?;
+        let s = &c.settings;
+        let env: Vec<String> = s.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        for (what, items) in [
+            ("env", env),
+            ("rustflags", s.rustflags.clone()),
+            ("cargo args", s.cargo_args.clone()),
+        ] {
+            if !items.is_empty() {
+                writeln!(out, "  {what}: {}", items.join(" "))?;
+            }
+        }
         if let Some(e) = &c.error {
             writeln!(out, "  error: {e}")?;
         }

@@ -518,11 +518,17 @@ fn workspace_members_are_checked_by_manifest_path_and_init_offers_them() {
     }
 
     // At the virtual root, init says which members there are.
-    let o = linkmatrix(ws).args(["init", "--target", "x86"]).output().unwrap();
+    let o = linkmatrix(ws)
+        .args(["init", "--target", "x86"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(err.contains("virtual workspace"), "{err}");
-    assert!(err.contains("first (crates/first)") && err.contains("second (crates/second)"), "{err}");
+    assert!(
+        err.contains("first (crates/first)") && err.contains("second (crates/second)"),
+        "{err}"
+    );
     assert!(err.contains("--package"), "{err}");
 
     let o = linkmatrix(ws)
@@ -591,6 +597,156 @@ const ENV_BUILD: &str = r#"fn main() {
     }
 }
 "#;
+
+const SETTINGS_LIB: &str = r#"#![no_std]
+extern "C" {
+    fn ext_backend_init() -> u32;
+    fn custom_rng_fill() -> u32;
+    fn assert_hook() -> u32;
+    fn extra_hook() -> u32;
+}
+
+#[no_mangle]
+pub extern "C" fn entry() -> u32 {
+    let mut n = 1;
+    if cfg!(backend_ext) {
+        n += unsafe { ext_backend_init() };
+    }
+    if cfg!(rng_backend = "custom") {
+        n += unsafe { custom_rng_fill() };
+    }
+    if cfg!(debug_assertions) {
+        n += unsafe { assert_hook() };
+    }
+    if cfg!(extra) {
+        n += unsafe { extra_hook() };
+    }
+    n
+}
+
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    loop {}
+}
+"#;
+
+const SETTINGS_BUILD: &str = r#"fn main() {
+    println!("cargo:rerun-if-env-changed=DEMO_BACKEND");
+    println!("cargo:rerun-if-env-changed=DEMO_EXTRA");
+    println!("cargo::rustc-check-cfg=cfg(backend_ext)");
+    println!("cargo::rustc-check-cfg=cfg(extra)");
+    println!("cargo::rustc-check-cfg=cfg(rng_backend, values(\"custom\"))");
+    if std::env::var("DEMO_BACKEND").as_deref() == Ok("ext") {
+        println!("cargo:rustc-cfg=backend_ext");
+    }
+    if std::env::var("DEMO_EXTRA").as_deref() == Ok("on") {
+        println!("cargo:rustc-cfg=extra");
+    }
+}
+"#;
+
+/// Options set more than features: per value, the build's environment (a
+/// build script reads it), `--cfg`s, rustc flags and cargo arguments. Each
+/// cell's build gets exactly its values' settings; `-v` shows them on the
+/// cargo command, the report lists them, and a changed setting is a
+/// cache miss.
+#[test]
+fn option_values_set_env_cfg_rustflags_and_cargo_args() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "Cargo.toml",
+        "[package]\nname = \"settings\"\nversion = \"0.1.0\"\nedition = \"2021\"\nbuild = \"build.rs\"\n",
+    );
+    write(d.path(), "build.rs", SETTINGS_BUILD);
+    write(d.path(), "src/lib.rs", SETTINGS_LIB);
+    let matrix = |extra: &str| {
+        format!(
+            r#"crate: .
+targets: [x86]
+options:
+  backend:
+    type: choice
+    values: [builtin, ext]
+    when:
+      ext: {{env: {{DEMO_BACKEND: {extra}}}}}
+  rng:
+    when:
+      true:
+        cfg: ['rng_backend="custom"']
+        rustflags: [-Cdebug-assertions=on]
+        cargo-args: [--config, 'env.DEMO_EXTRA="on"']
+axes:
+  backend: [builtin, ext]
+  rng: [false, true]
+"#
+        )
+    };
+    write(d.path(), "linkmatrix.yaml", &matrix("ext"));
+    let o = linkmatrix(d.path())
+        .args(["check", "--no-provision", "--format", "json", "-v"])
+        .env_remove("DEMO_BACKEND")
+        .env_remove("DEMO_EXTRA")
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert_eq!(
+        undefined_symbols(cell(&r, "x86-builtin-no-rng-release")),
+        Vec::<String>::new(),
+        "{err}"
+    );
+    assert_eq!(
+        undefined_symbols(cell(&r, "x86-ext-no-rng-release")),
+        ["ext_backend_init"],
+        "{err}"
+    );
+    assert_eq!(
+        undefined_symbols(cell(&r, "x86-builtin-rng-release")),
+        ["assert_hook", "custom_rng_fill", "extra_hook"],
+        "{err}"
+    );
+    let both = cell(&r, "x86-ext-rng-release");
+    assert_eq!(
+        undefined_symbols(both),
+        [
+            "assert_hook",
+            "custom_rng_fill",
+            "ext_backend_init",
+            "extra_hook"
+        ],
+        "{err}"
+    );
+    // The report says what each cell was built with.
+    assert_eq!(
+        both["env"],
+        serde_json::json!({"DEMO_BACKEND": "ext"}),
+        "{both:#}"
+    );
+    assert_eq!(
+        both["rustflags"],
+        serde_json::json!(["-Cdebug-assertions=on", "--cfg", "rng_backend=\"custom\""]),
+        "{both:#}"
+    );
+    assert_eq!(
+        both["cargo_args"],
+        serde_json::json!(["--config", "env.DEMO_EXTRA=\"on\""])
+    );
+    // -v shows the variable on the command that builds the cell.
+    assert!(
+        err.lines()
+            .any(|l| l.contains("DEMO_BACKEND=ext") && l.contains("cargo")),
+        "{err}"
+    );
+
+    // A setting changes: that cell misses the cache and gets the new answer.
+    write(d.path(), "linkmatrix.yaml", &matrix("builtin"));
+    let (_, r, err) = check_json(d.path(), &[]);
+    let c = cell(&r, "x86-ext-no-rng-release");
+    assert_eq!(c["cached"], false, "{err}");
+    assert_eq!(undefined_symbols(c), Vec::<String>::new(), "{c:#}");
+}
 
 /// A cached pass once survived a change that breaks the real build (and a
 /// cached failure one that fixes it): the key now covers the environment

@@ -289,6 +289,42 @@ fn a_typod_literal_in_a_rule_is_an_error_with_the_closest_value() {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
+/// `when:` settings are checked before anything builds: a value the
+/// option does not have, a variable or flag linkmatrix sets itself, a
+/// malformed cfg, and two options owning one variable.
+#[test]
+fn option_settings_are_checked_against_what_linkmatrix_sets() {
+    let opt = |when: &str| {
+        plan_err(&format!(
+            "{HEAD}options:\n  log:\n    type: choice\n    values: [info, off]\n    when:\n{when}"
+        ))
+    };
+    let e = opt("      inf: {env: {DEFMT_LOG: info}}\n");
+    assert!(
+        e.contains("linkmatrix.yaml:8:") && e.contains("`inf`"),
+        "{e}"
+    );
+    let e = opt("      info: {env: {RUSTFLAGS: -Copt-level=s}}\n");
+    assert!(
+        e.contains("`RUSTFLAGS` is set by linkmatrix") && e.contains("use `rustflags:`"),
+        "{e}"
+    );
+    let e = opt("      info: {cargo-args: [--features, x]}\n");
+    assert!(e.contains("`--features` is set by linkmatrix"), "{e}");
+    let e = opt("      info: {cfg: [\"backend=custom\"]}\n");
+    assert!(
+        e.contains("cfg `backend=custom`") && e.contains("`name=\"value\"`"),
+        "{e}"
+    );
+    let e = plan_err(&format!(
+        "{HEAD}options:\n  a:\n    when: {{true: {{env: {{LEVEL: a}}}}}}\n  b:\n    when: {{false: {{env: {{LEVEL: b}}}}}}\n"
+    ));
+    assert!(
+        e.contains("linkmatrix.yaml:7:") && e.contains("also set by option `a`"),
+        "{e}"
+    );
+}
+
 /// A directory without linkmatrix.yaml (here a virtual workspace root)
 /// once ran the bundled kalloc demo in place of the user's crate: now it is
 /// an error that says what to do, and nothing is built.
