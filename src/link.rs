@@ -45,6 +45,32 @@ fn base(linker: &Tool) -> Cmd {
     }
 }
 
+/// lld resolves debug-info references to functions `--gc-sections`
+/// removed to 0 (1 in `.debug_ranges`/`.debug_loc`), so in an image linked
+/// at address 0 their DWARF claims the live code there, and file:line and
+/// inlined frames would name a dead function (often in `core`). The
+/// DWARF tombstone (-1) instead makes readers skip them. GNU ld has no
+/// such option; [`crate::inspect`] also refuses a location whose function
+/// is not the symbol at that address.
+fn tombstones(linker: &Tool, cmd: Cmd) -> Cmd {
+    let lld = linker
+        .path
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().contains("lld"));
+    if !lld {
+        return cmd;
+    }
+    cmd.args([
+        "-z",
+        "dead-reloc-in-nonalloc=.debug_*=0xffffffffffffffff",
+        // -1 is a base-address entry there; 1 makes an empty range.
+        "-z",
+        "dead-reloc-in-nonalloc=.debug_ranges=1",
+        "-z",
+        "dead-reloc-in-nonalloc=.debug_loc=1",
+    ])
+}
+
 /// Fill the linker-script template.
 pub(crate) fn render_script(template: &str, target: &Target) -> String {
     let mut vars: BTreeMap<&str, &str> = BTreeMap::new();
@@ -131,7 +157,7 @@ impl LinkInputs<'_> {
     ) -> Result<(LinkResult, Option<PathBuf>), LinkToolError> {
         let script = self.script()?;
         let out = self.dir.join("image.elf");
-        let mut cmd = base(self.linker)
+        let mut cmd = tombstones(self.linker, base(self.linker))
             .arg("-o")
             .arg(&out)
             .args(&self.target.ldflags)
@@ -197,7 +223,7 @@ impl LinkInputs<'_> {
             return Ok((platform, mlink, None));
         };
         let insp = self.dir.join("module-inspect.elf");
-        let cmd = base(self.linker)
+        let cmd = tombstones(self.linker, base(self.linker))
             .arg("-o")
             .arg(&insp)
             .args([

@@ -29,14 +29,24 @@ pub(super) fn dwarf<'a>(f: &object::File<'a>) -> Option<Dwarf<'a>> {
     Some(Dwarf { ctx })
 }
 
-/// Source location and inlined callees (outermost first) at `addr`.
-pub(super) fn locate(d: &Dwarf<'_>, addr: u64) -> (Option<String>, Option<u32>, Vec<String>) {
+/// Source location and inlined callees (outermost first) at `addr`, in
+/// the function whose symbol is `symbol`. Nothing when the DWARF at that
+/// address describes another function: debug info of code the linker
+/// removed can claim live addresses (at 0 after `--gc-sections`), and no
+/// location is better than a wrong one.
+pub(super) fn locate(
+    d: &Dwarf<'_>,
+    addr: u64,
+    symbol: &str,
+) -> (Option<String>, Option<u32>, Vec<String>) {
+    let nothing = (None, None, Vec::new());
     let Ok(mut frames) = d.ctx.find_frames(addr).skip_all_loads() else {
-        return (None, None, Vec::new());
+        return nothing;
     };
     let mut file = None;
     let mut line = None;
     let mut names = Vec::new();
+    let mut outermost: Option<String> = None;
     while let Ok(Some(frame)) = frames.next() {
         // Innermost first; a compiler-made location (line 0) says nothing,
         // so the call site in the next frame out is used instead.
@@ -51,8 +61,28 @@ pub(super) fn locate(d: &Dwarf<'_>, addr: u64) -> (Option<String>, Option<u32>, 
         }
         if let Some(func) = &frame.function {
             names.push(func.demangle().map(Cow::into_owned).unwrap_or_default());
+            outermost = func.raw_name().ok().map(Cow::into_owned);
         }
+    }
+    if outermost.is_none_or(|o| !same_function(&o, symbol)) {
+        return nothing;
     }
     names.reverse(); // outermost first
     (file, line, names)
+}
+
+/// Whether a DWARF subprogram's name (its linkage name, else its plain
+/// name) is the symbol's.
+fn same_function(dwarf_name: &str, symbol: &str) -> bool {
+    if dwarf_name == symbol {
+        return true;
+    }
+    // Without a linkage name DWARF has the plain name (`new`), the symbol
+    // the mangled path: compare the last path segment, hash dropped.
+    let plain = |s: &str| {
+        let d = rustc_demangle::demangle(s);
+        let full = format!("{d:#}");
+        full.rsplit("::").next().unwrap_or_default().to_owned()
+    };
+    !dwarf_name.contains("::") && plain(symbol) == dwarf_name
 }

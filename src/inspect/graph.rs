@@ -143,7 +143,9 @@ pub(crate) fn analyze_with_origins(
                         if !refs.iter().any(|(_, f, _)| *f == from) {
                             let (file, line, inlined) = dw
                                 .as_ref()
-                                .map_or((None, None, Vec::new()), |d| locate(d, off));
+                                .map_or((None, None, Vec::new()), |d| {
+                                    locate(d, off, &a.funcs[from].name)
+                                });
                             refs.push((
                                 Reference {
                                     function: pretty(&a.funcs[from].name),
