@@ -141,9 +141,8 @@ pub(crate) fn analyze_with_origins(
                         }
                         let refs = &mut undefs[id].2;
                         if !refs.iter().any(|(_, f, _)| *f == from) {
-                            let (file, line, inlined) = dw
-                                .as_ref()
-                                .map_or((None, None, Vec::new()), |d| {
+                            let (file, line, inlined) =
+                                dw.as_ref().map_or((None, None, Vec::new()), |d| {
                                     locate(d, off, &a.funcs[from].name)
                                 });
                             refs.push((
