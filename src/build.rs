@@ -152,6 +152,83 @@ pub(crate) struct Built {
     pub(crate) staticlib: PathBuf,
     /// The crate's name (`-` as `_`), the prefix of its archive members.
     pub(crate) crate_name: String,
+    /// What the build scripts ask the final link for.
+    pub(crate) link: BuildScriptLink,
+}
+
+/// Link inputs build scripts declared, as cargo reports them: search
+/// paths (`cargo:rustc-link-search`, e.g. defmt's directory holding
+/// `defmt.x`) and unbundled static libraries from every package, and the
+/// crate's own `cargo:rustc-link-arg`s (cargo applies a package's link
+/// args to its own final links only).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct BuildScriptLink {
+    /// `-L` directories.
+    pub(crate) search: Vec<PathBuf>,
+    /// Linker arguments (`-Tlink.x`).
+    pub(crate) args: Vec<String>,
+    /// `-l` libraries, after the crate.
+    pub(crate) libs: Vec<String>,
+}
+
+impl BuildScriptLink {
+    fn add(&mut self, b: &cargo_metadata::BuildScript) {
+        for p in &b.linked_paths {
+            // `native=/dir`, `all=/dir`, or `/dir`.
+            let p = p.as_str();
+            let dir = match p.split_once('=') {
+                Some((kind, dir))
+                    if matches!(
+                        kind,
+                        "native" | "all" | "crate" | "dependency" | "framework"
+                    ) =>
+                {
+                    dir
+                }
+                _ => p,
+            };
+            let dir = PathBuf::from(dir);
+            if !self.search.contains(&dir) {
+                self.search.push(dir);
+            }
+        }
+        for l in &b.linked_libs {
+            // A bundled static library is already inside the staticlib; a
+            // dylib has no place in a freestanding image.
+            let l = l.as_str();
+            if let Some((kind, name)) = l.split_once('=')
+                && kind.starts_with("static:")
+                && kind.contains("-bundle")
+            {
+                let name = name.split_once(':').map_or(name, |(n, _)| n);
+                if !self.libs.iter().any(|x| x == name) {
+                    self.libs.push(name.to_owned());
+                }
+            }
+        }
+    }
+
+    /// The package's own `cargo:rustc-link-arg`s, from the `output` file
+    /// cargo keeps beside the build script's `out` directory.
+    fn own_args(&mut self, b: &cargo_metadata::BuildScript) {
+        let Some(dir) = b.out_dir.parent() else {
+            return;
+        };
+        let Ok(text) = std::fs::read_to_string(dir.join("output")) else {
+            return;
+        };
+        for line in text.lines() {
+            let Some(rest) = line
+                .strip_prefix("cargo::")
+                .or_else(|| line.strip_prefix("cargo:"))
+            else {
+                continue;
+            };
+            if let Some(arg) = rest.strip_prefix("rustc-link-arg=") {
+                self.args.push(arg.to_owned());
+            }
+        }
+    }
 }
 
 /// Build the crate as a staticlib.
@@ -171,22 +248,33 @@ pub(crate) fn build_crate(
         .map_err(|e| BuildFailure::from_process("cargo build failed", &e))?;
     // The one artifact built as a staticlib is the crate's (its
     // dependencies are rlibs); its target name is the crate name, which may
-    // differ from the package name.
+    // differ from the package name. Build scripts run before the crates
+    // that use them, so theirs come first.
+    let mut link = BuildScriptLink::default();
+    let mut scripts = Vec::new();
     for msg in Message::parse_stream(out.stdout.as_slice()).flatten() {
-        if let Message::CompilerArtifact(a) = msg {
-            if !a
-                .target
-                .crate_types
-                .contains(&cargo_metadata::CrateType::StaticLib)
+        match msg {
+            Message::BuildScriptExecuted(b) => {
+                link.add(&b);
+                scripts.push(b);
+            }
+            Message::CompilerArtifact(a)
+                if a.target
+                    .crate_types
+                    .contains(&cargo_metadata::CrateType::StaticLib) =>
             {
-                continue;
+                if let Some(f) = a.filenames.iter().find(|f| f.as_str().ends_with(".a")) {
+                    if let Some(own) = scripts.iter().find(|b| b.package_id == a.package_id) {
+                        link.own_args(own);
+                    }
+                    return Ok(Built {
+                        staticlib: f.clone().into_std_path_buf(),
+                        crate_name: a.target.name.replace('-', "_"),
+                        link,
+                    });
+                }
             }
-            if let Some(f) = a.filenames.iter().find(|f| f.as_str().ends_with(".a")) {
-                return Ok(Built {
-                    staticlib: f.clone().into_std_path_buf(),
-                    crate_name: a.target.name.replace('-', "_"),
-                });
-            }
+            _ => {}
         }
     }
     Err(BuildFailure {

@@ -125,6 +125,8 @@ pub(crate) struct LinkInputs<'a> {
     pub(crate) dir: &'a Path,
     /// Per-command timeout.
     pub(crate) timeout: Option<Duration>,
+    /// What the crate's build scripts ask the link for.
+    pub(crate) scripts: &'a crate::build::BuildScriptLink,
 }
 
 impl LinkInputs<'_> {
@@ -157,19 +159,29 @@ impl LinkInputs<'_> {
     ) -> Result<(LinkResult, Option<PathBuf>), LinkToolError> {
         let script = self.script()?;
         let out = self.dir.join("image.elf");
+        let search: Vec<String> = self
+            .scripts
+            .search
+            .iter()
+            .map(|d| format!("-L{}", d.display()))
+            .collect();
         let mut cmd = tombstones(self.linker, base(self.linker))
             .arg("-o")
             .arg(&out)
+            .args(&search)
             .args(&self.target.ldflags)
+            .args(&self.scripts.args)
             .arg(format!("--entry={}", self.target.entry))
             .arg("--emit-relocs")
             .args(self.roots_args());
         if let Some(s) = &script {
             cmd = cmd.arg("-T").arg(s);
         }
+        let libs: Vec<String> = self.scripts.libs.iter().map(|l| format!("-l{l}")).collect();
         let cmd = cmd
             .args(self.platform)
             .arg(self.staticlib)
+            .args(&libs)
             .timeout(self.timeout);
         let real = run(&cmd, &out, log)?;
         if real.success && real.output.is_some() {

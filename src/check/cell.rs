@@ -225,6 +225,7 @@ pub(super) fn run_cell(
         roots: &roots,
         dir: &dir,
         timeout: remaining(),
+        scripts: &built.link,
     };
     let findings = match m.mode {
         Mode::Image => image_findings(m, &inputs, &roots, &origins, &log),

@@ -120,9 +120,19 @@ impl Validator {
                 .collect()
         };
         let cc = words(&mut tv, &raw.cc.compiler, "C compiler", false);
-        let cflags = words(&mut tv, &raw.cc.flags, "C flag", true);
+        let cflags = anchor_paths(
+            words(&mut tv, &raw.cc.flags, "C flag", true),
+            &tdir,
+            &["-I", "-isystem", "-include", "-iquote"],
+            &[],
+        );
         let linker = words(&mut tv, &raw.linker.program, "linker", false);
-        let ldflags = words(&mut tv, &raw.linker.flags, "linker flag", true);
+        let ldflags = anchor_paths(
+            words(&mut tv, &raw.linker.flags, "linker flag", true),
+            &tdir,
+            &["-L", "-T", "--library-path", "--script"],
+            &["--library-path=", "--script="],
+        );
         let paths = |tv: &mut Validator, list: &[Spanned<String>]| -> Vec<PathBuf> {
             list.iter()
                 .filter_map(|s| match contained(&tdir, &s.value, &troot) {
@@ -285,4 +295,42 @@ fn find_target(value: &str, dir: &Path, root: &Path) -> Result<PathBuf, String> 
         "no target file `{file}`{places} the bundled targets ({}){hint}",
         known.join(", ")
     ))
+}
+
+/// Paths in flags are relative to the target file, not to wherever
+/// linkmatrix runs: `-L link`, `-Llink`, `-T x.ld`, `--script=x.ld`,
+/// `-I inc` become absolute when that file or directory exists next to
+/// the target file. Others stay as written (`-Tdefmt.x` is found on the
+/// search path a build script adds; `-Ttext=0x0` is no path).
+fn anchor_paths(flags: Vec<String>, dir: &Path, split: &[&str], joined: &[&str]) -> Vec<String> {
+    let anchor = |p: &str| -> Option<String> {
+        let rel = Path::new(p);
+        if p.is_empty() || rel.is_absolute() {
+            return None;
+        }
+        let abs = dir.join(rel);
+        abs.exists().then(|| abs.display().to_string())
+    };
+    let mut out = Vec::with_capacity(flags.len());
+    let mut next_is_path = false;
+    for f in flags {
+        if std::mem::take(&mut next_is_path) {
+            out.push(anchor(&f).unwrap_or(f));
+            continue;
+        }
+        if split.contains(&f.as_str()) {
+            next_is_path = true;
+            out.push(f);
+            continue;
+        }
+        let prefixes = joined
+            .iter()
+            .chain(split.iter().filter(|s| !s.starts_with("--")));
+        let rewritten = prefixes.into_iter().find_map(|pre| {
+            let rest = f.strip_prefix(pre)?;
+            anchor(rest).map(|a| format!("{pre}{a}"))
+        });
+        out.push(rewritten.unwrap_or(f));
+    }
+    out
 }

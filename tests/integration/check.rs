@@ -1235,6 +1235,68 @@ fn file_and_line_at_origin_zero_name_the_live_code() {
     }
 }
 
+/// defmt's build script puts `defmt.x` on the link search path
+/// (`cargo:rustc-link-search`); image mode once ignored it, so a defmt
+/// crate could not link its `-Tdefmt.x` (or, without it, got a false
+/// `_defmt_timestamp` finding). And a target file's `-L lds` was resolved
+/// against the current directory, not the target file. Now both reach the
+/// link, from any directory: what stays undefined is exactly the global
+/// logger a board provides.
+#[test]
+fn dependency_build_script_link_paths_and_target_relative_flags_reach_the_link() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "Cargo.toml",
+        "[package]\nname = \"logs\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\ndefmt = \"1\"\n",
+    );
+    write(
+        d.path(),
+        "src/lib.rs",
+        "#![no_std]\n#[no_mangle]\npub extern \"C\" fn app_main(x: u32) -> u32 {\n    defmt::error!(\"value {}\", x);\n    x + 1\n}\n\n#[cfg(target_os = \"none\")]\n#[panic_handler]\nfn panic(_: &core::panic::PanicInfo<'_>) -> ! {\n    loop {}\n}\n",
+    );
+    write(
+        d.path(),
+        "board/flash.yaml",
+        "triple: armv7a-none-eabi\ncc: {compiler: [clang]}\nlinker:\n  program: [rust-lld, ld.lld]\n  flags: [--gc-sections, -Tdefmt.x, -L, lds, -Tboard.ld]\n  script: flash.ld\n  entry: app_main\n",
+    );
+    write(
+        d.path(),
+        "board/flash.ld",
+        "ENTRY(app_main)\nMEMORY { FLASH (rx) : ORIGIN = 0x8000000, LENGTH = 1M }\nSECTIONS { .text : { *(.text .text.*) } > FLASH .rodata : { *(.rodata .rodata.*) } > FLASH }\n",
+    );
+    // The board's own script, found through the target file's `-L lds`.
+    write(
+        d.path(),
+        "board/lds/board.ld",
+        "PROVIDE(_defmt_acquire = app_main);\n",
+    );
+    write(
+        d.path(),
+        "linkmatrix.yaml",
+        "crate: .\ntargets: [board/flash.yaml]\n",
+    );
+    std::fs::create_dir_all(d.path().join("elsewhere")).unwrap();
+    let (code, r, err) = check_json(
+        &d.path().join("elsewhere"),
+        &["--config", "../linkmatrix.yaml"],
+    );
+    let c = &r["cells"][0];
+    assert_eq!(code, 1, "{err}\n{c:#}");
+    let kinds: Vec<&str> = c["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(!kinds.contains(&"link-error"), "{c:#}");
+    assert_eq!(
+        undefined_symbols(c),
+        ["_defmt_release", "_defmt_write"],
+        "{c:#}"
+    );
+}
+
 /// A cached pass once survived a change that breaks the real build (and a
 /// cached failure one that fixes it): the key now covers the environment
 /// (variables build scripts declare with rerun-if-env-changed, and those
