@@ -177,14 +177,7 @@ impl BuildScriptLink {
             // `native=/dir`, `all=/dir`, or `/dir`.
             let p = p.as_str();
             let dir = match p.split_once('=') {
-                Some((kind, dir))
-                    if matches!(
-                        kind,
-                        "native" | "all" | "crate" | "dependency" | "framework"
-                    ) =>
-                {
-                    dir
-                }
+                Some(("native" | "all" | "crate" | "dependency" | "framework", dir)) => dir,
                 _ => p,
             };
             let dir = PathBuf::from(dir);
