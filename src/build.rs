@@ -33,6 +33,74 @@ pub(crate) struct BuildFailure {
     /// True when the compiler rejected the code; false when the tool could
     /// not run it (timeout, signal, missing program, interrupted).
     pub(crate) is_code: bool,
+    /// rustc's errors, each where rustc points (empty when cargo failed
+    /// before compiling, or for C).
+    pub(crate) errors: Vec<CompilerError>,
+}
+
+/// One error rustc reported, from cargo's JSON messages.
+#[derive(Debug, Clone)]
+pub(crate) struct CompilerError {
+    /// The crate being compiled.
+    pub(crate) krate: String,
+    /// rustc's rendered text.
+    pub(crate) rendered: String,
+    /// The primary span's file (followed out of macro expansions to the
+    /// invocation), absolute when it could be found.
+    pub(crate) file: Option<String>,
+    /// Its line.
+    pub(crate) line: Option<u32>,
+}
+
+/// At most this many rustc errors become findings; the rest are counted.
+pub(crate) const MAX_COMPILER_ERRORS: usize = 20;
+
+/// rustc's errors in cargo's `--message-format json` output.
+pub(crate) fn compiler_errors(stdout: &str) -> Vec<CompilerError> {
+    use cargo_metadata::diagnostic::DiagnosticLevel;
+    let mut out = Vec::new();
+    for msg in Message::parse_stream(stdout.as_bytes()).flatten() {
+        let Message::CompilerMessage(m) = msg else {
+            continue;
+        };
+        let d = &m.message;
+        if !matches!(d.level, DiagnosticLevel::Error | DiagnosticLevel::Ice) {
+            continue;
+        }
+        let mut span = d.spans.iter().find(|s| s.is_primary).cloned();
+        while let Some(e) = span.as_ref().and_then(|s| s.expansion.clone()) {
+            span = Some(e.span);
+        }
+        // A relative span is relative to where cargo ran rustc: the
+        // workspace root or the package's directory; find it upward from
+        // the crate's source.
+        let file = span.as_ref().map(|s| {
+            let rel = Path::new(&s.file_name);
+            if rel.is_absolute() {
+                return s.file_name.clone();
+            }
+            m.target
+                .src_path
+                .as_std_path()
+                .ancestors()
+                .skip(1)
+                .map(|a| a.join(rel))
+                .find(|p| p.is_file())
+                .map_or_else(|| s.file_name.clone(), |p| p.display().to_string())
+        });
+        out.push(CompilerError {
+            krate: m.target.name.clone(),
+            rendered: d
+                .rendered
+                .clone()
+                .unwrap_or_else(|| d.message.clone())
+                .trim_end()
+                .to_owned(),
+            file,
+            line: span.map(|s| u32::try_from(s.line_start).unwrap_or(0)),
+        });
+    }
+    out
 }
 
 impl BuildFailure {
@@ -40,19 +108,25 @@ impl BuildFailure {
     /// are errors.
     pub(crate) fn from_process(what: &str, e: &ProcessError) -> Self {
         match e {
-            ProcessError::Failed { status, stderr, .. } if status.starts_with("exit status") => {
-                Self {
-                    message: format!("{what}:\n{}", trim_diagnostics(stderr)),
-                    is_code: true,
-                }
-            }
+            ProcessError::Failed {
+                status,
+                stderr,
+                stdout,
+                ..
+            } if status.starts_with("exit status") => Self {
+                message: format!("{what}:\n{}", trim_diagnostics(stderr)),
+                is_code: true,
+                errors: compiler_errors(stdout),
+            },
             ProcessError::Interrupted { .. } => Self {
                 message: "interrupted".to_owned(),
                 is_code: false,
+                errors: Vec::new(),
             },
             other => Self {
                 message: format!("{what}: {other}"),
                 is_code: false,
+                errors: Vec::new(),
             },
         }
     }
@@ -125,12 +199,8 @@ pub(crate) fn cargo_command(
         // Exactly the cell's features: an option that is a default feature
         // is off in the cells that say so.
         .arg("--no-default-features")
-        .args([
-            "--message-format",
-            "json-render-diagnostics",
-            "--color",
-            "never",
-        ])
+        // rustc's diagnostics as JSON: each error with its primary span.
+        .args(["--message-format", "json", "--color", "never"])
         .env("RUSTC", &setup.rust.rustc)
         .env("CARGO_TARGET_DIR", target_dir)
         .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"))
@@ -273,6 +343,7 @@ pub(crate) fn build_crate(
     Err(BuildFailure {
         message: format!("cargo reported no staticlib artifact for `{package}` ({cmd})"),
         is_code: false,
+        errors: Vec::new(),
     })
 }
 
@@ -309,6 +380,7 @@ pub(crate) fn build_platform(
     std::fs::create_dir_all(out_dir).map_err(|e| BuildFailure {
         message: format!("creating {}: {e}", out_dir.display()),
         is_code: false,
+        errors: Vec::new(),
     })?;
     let mut args: Vec<String> = vec![format!("--target={}", target.cc_triple)];
     args.extend(target.cflags.iter().cloned());

@@ -14,7 +14,7 @@ use crate::build::{self, BuildFailure, RustSetup};
 use crate::inspect::{self, Unit};
 use crate::link::LinkInputs;
 use crate::model::{
-    Cell, CellOutcome, Finding, FindingKind, Inspected, Matrix, Mode, Status, Target,
+    Cell, CellOutcome, Finding, FindingKind, Inspected, Matrix, Mode, Reference, Status, Target,
 };
 use crate::process::Cmd;
 use crate::toolchain::{self, StdProvider, Tool, Toolchains};
@@ -167,11 +167,7 @@ pub(super) fn run_cell(
     }
     let from_build = |f: BuildFailure| {
         if f.is_code {
-            fail(
-                Status::Fail,
-                vec![Finding::message(FindingKind::BuildError, f.message)],
-                None,
-            )
+            fail(Status::Fail, build_findings(m, f), None)
         } else {
             fail(Status::Error, Vec::new(), Some(f.message))
         }
@@ -295,4 +291,44 @@ fn input_symbols(
         }
     }
     Ok((roots.into_iter().collect(), origins))
+}
+
+/// A failed build's findings: one per rustc error, at rustc's primary
+/// span (so SARIF and GitHub annotations land on the line), capped; else
+/// one with the build's output.
+fn build_findings(m: &Matrix, f: BuildFailure) -> Vec<Finding> {
+    if f.errors.is_empty() {
+        return vec![Finding::message(FindingKind::BuildError, f.message)];
+    }
+    let more = f.errors.len().saturating_sub(build::MAX_COMPILER_ERRORS);
+    let mut out: Vec<Finding> = f
+        .errors
+        .into_iter()
+        .take(build::MAX_COMPILER_ERRORS)
+        .map(|e| {
+            let mut finding = Finding::message(FindingKind::BuildError, e.rendered);
+            if let (Some(file), Some(line)) = (&e.file, e.line) {
+                finding.at = super::findings::in_project(m, &[(file.clone(), line)]);
+            }
+            finding.referenced_by = vec![super::findings::relativize(
+                m,
+                &Reference {
+                    function: e.krate,
+                    object: None,
+                    file: e.file,
+                    line: e.line,
+                },
+            )];
+            finding
+        })
+        .collect();
+    if more > 0
+        && let Some(last) = out.last_mut()
+        && let Some(msg) = last.message.as_mut()
+    {
+        msg.push_str(&format!(
+            "\n… and {more} more errors (run the reproduce command)"
+        ));
+    }
+    out
 }

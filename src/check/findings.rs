@@ -9,8 +9,8 @@ use crate::build;
 use crate::inspect::{self, Unit};
 use crate::link::{LinkInputs, LinkResult};
 use crate::model::{
-    Analysis, CellOutcome, Exports, Finding, FindingKind, Matrix, Reference, Status, Target,
-    Undefined,
+    Analysis, CellOutcome, Exports, Finding, FindingKind, Location, Matrix, Reference, Status,
+    Target, Undefined,
 };
 use crate::process::Cmd;
 
@@ -34,7 +34,9 @@ fn analyze_file(
     .map_err(err)
 }
 
-fn relativize(m: &Matrix, r: &Reference) -> Reference {
+/// `r` with its file relative to the project and its object's directory
+/// dropped.
+pub(super) fn relativize(m: &Matrix, r: &Reference) -> Reference {
     let mut r = r.clone();
     if let Some(f) = &r.file
         && let Ok(rel) = Path::new(f).strip_prefix(&m.root)
@@ -73,7 +75,31 @@ fn symbol_finding(m: &Matrix, kind: FindingKind, u: &Undefined, diag: Option<&st
     f.referenced_by = u.referenced_by.iter().map(|r| relativize(m, r)).collect();
     f.chain.clone_from(&u.chain);
     f.message = diag.and_then(|d| linker_block(d, &u.symbol));
+    f.at = in_project(m, &u.sites);
     f
+}
+
+/// The first of `sites` inside the project (not a registry dependency,
+/// not the standard library), relative to its root.
+pub(super) fn in_project(m: &Matrix, sites: &[(String, u32)]) -> Option<Location> {
+    sites.iter().find_map(|(file, line)| {
+        let p = Path::new(file);
+        let rel = if p.is_absolute() {
+            p.strip_prefix(&m.root).ok()?
+        } else {
+            p
+        };
+        let inside = !rel.as_os_str().is_empty()
+            && !rel.components().any(|c| {
+                matches!(c, std::path::Component::ParentDir)
+                    || c.as_os_str() == ".cargo"
+                    || c.as_os_str() == "target"
+            });
+        inside.then(|| Location {
+            file: rel.display().to_string(),
+            line: *line,
+        })
+    })
 }
 
 fn policy_findings(m: &Matrix, a: &Analysis, out: &mut Vec<Finding>) {

@@ -253,7 +253,9 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
             })
         })
         .collect();
-    Ok(Report::new(opts.config_arg.clone(), outcomes))
+    let mut report = Report::new(opts.config_arg.clone(), outcomes);
+    report.root = Some(m.root.display().to_string());
+    Ok(report)
 }
 
 /// Suffix of a cell's debug twin (internal; never in a report).

@@ -29,46 +29,53 @@ pub(super) fn dwarf<'a>(f: &object::File<'a>) -> Option<Dwarf<'a>> {
     Some(Dwarf { ctx })
 }
 
-/// Source location and inlined callees (outermost first) at `addr`, in
-/// the function whose symbol is `symbol`. Nothing when the DWARF at that
-/// address describes another function: debug info of code the linker
-/// removed can claim live addresses (at 0 after `--gc-sections`), and no
-/// location is better than a wrong one.
-pub(super) fn locate(
-    d: &Dwarf<'_>,
-    addr: u64,
-    symbol: &str,
-) -> (Option<String>, Option<u32>, Vec<String>) {
-    let nothing = (None, None, Vec::new());
+/// What DWARF says about one address.
+#[derive(Debug, Default)]
+pub(super) struct Located {
+    /// The innermost known file and line.
+    pub(super) file: Option<String>,
+    pub(super) line: Option<u32>,
+    /// Inlined callees, outermost first (the function itself first).
+    pub(super) inlined: Vec<String>,
+    /// Every frame's file:line, innermost first: the code, then each
+    /// inlined call's call site out to the function's own line.
+    pub(super) sites: Vec<(String, u32)>,
+}
+
+/// Source location and inlined callees at `addr`, in the function whose
+/// symbol is `symbol`. Nothing when the DWARF at that address describes
+/// another function: debug info of code the linker removed can claim live
+/// addresses (at 0 after `--gc-sections`), and no location is better than
+/// a wrong one.
+pub(super) fn locate(d: &Dwarf<'_>, addr: u64, symbol: &str) -> Located {
     let Ok(mut frames) = d.ctx.find_frames(addr).skip_all_loads() else {
-        return nothing;
+        return Located::default();
     };
-    let mut file = None;
-    let mut line = None;
-    let mut names = Vec::new();
+    let mut out = Located::default();
     let mut outermost: Option<String> = None;
     while let Ok(Some(frame)) = frames.next() {
         // Innermost first; a compiler-made location (line 0) says nothing,
         // so the call site in the next frame out is used instead.
-        if line.is_none()
-            && let Some(loc) = frame
-                .location
-                .as_ref()
-                .filter(|l| l.line.is_some_and(|n| n > 0))
+        if let Some(loc) = frame.location.as_ref()
+            && let (Some(file), Some(line)) = (loc.file, loc.line.filter(|n| *n > 0))
         {
-            file = loc.file.map(str::to_owned);
-            line = loc.line;
+            if out.line.is_none() {
+                out.file = Some(file.to_owned());
+                out.line = Some(line);
+            }
+            out.sites.push((file.to_owned(), line));
         }
         if let Some(func) = &frame.function {
-            names.push(func.demangle().map(Cow::into_owned).unwrap_or_default());
+            out.inlined
+                .push(func.demangle().map(Cow::into_owned).unwrap_or_default());
             outermost = func.raw_name().ok().map(Cow::into_owned);
         }
     }
     if outermost.is_none_or(|o| !same_function(&o, symbol)) {
-        return nothing;
+        return Located::default();
     }
-    names.reverse(); // outermost first
-    (file, line, names)
+    out.inlined.reverse(); // outermost first
+    out
 }
 
 /// Whether a DWARF subprogram's name (its linkage name, else its plain

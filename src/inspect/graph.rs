@@ -10,13 +10,13 @@ use object::{
     SymbolIndex, SymbolKind,
 };
 
-use super::dwarf::{dwarf, locate};
+use super::dwarf::{Located, dwarf, locate};
 use super::{Unit, demangle, parse, pretty};
 use crate::model::{Analysis, Edge, Func, Reached, Reference, Undefined};
 
 /// An undefined symbol while references are collected: name, weak only,
 /// (reference, referencing function, inlined frames).
-type PendingUndef = (String, bool, Vec<(Reference, usize, Vec<String>)>);
+type PendingUndef = (String, bool, Vec<(Reference, usize, Located)>);
 
 /// Per section: (address, size, function id), sorted by address.
 type SectionFuncs = HashMap<SectionIndex, Vec<(u64, u64, usize)>>;
@@ -97,8 +97,12 @@ pub(crate) fn analyze_with_origins(
     // Pass 2: relocations become edges; unresolved targets are undefined.
     let mut undef_ids: HashMap<String, usize> = HashMap::new();
     let mut undefs: Vec<PendingUndef> = Vec::new();
+    // Where each call edge is first made: (unit, address), to find the
+    // call site in the caller's code later.
+    let mut edge_sites: HashMap<(usize, usize), (usize, u64)> = HashMap::new();
+    let dws: Vec<_> = files.iter().map(dwarf).collect();
     for (ui, f) in files.iter().enumerate() {
-        let dw = dwarf(f);
+        let dw = &dws[ui];
         let object_name = units[ui].name;
         for sec in f.sections() {
             if !matches!(
@@ -141,10 +145,11 @@ pub(crate) fn analyze_with_origins(
                         }
                         let refs = &mut undefs[id].2;
                         if !refs.iter().any(|(_, f, _)| *f == from) {
-                            let (file, line, inlined) =
-                                dw.as_ref().map_or((None, None, Vec::new()), |d| {
-                                    locate(d, off, &a.funcs[from].name)
-                                });
+                            let located = dw
+                                .as_ref()
+                                .map(|d| locate(d, off, &a.funcs[from].name))
+                                .unwrap_or_default();
+                            let (file, line) = (located.file.clone(), located.line);
                             refs.push((
                                 Reference {
                                     function: pretty(&a.funcs[from].name),
@@ -158,7 +163,7 @@ pub(crate) fn analyze_with_origins(
                                     line,
                                 },
                                 from,
-                                inlined,
+                                located,
                             ));
                         }
                         Edge::Undef(id)
@@ -173,6 +178,9 @@ pub(crate) fn analyze_with_origins(
                 } else {
                     continue;
                 };
+                if let Edge::Func(to) = edge {
+                    edge_sites.entry((from, to)).or_insert((ui, off));
+                }
                 if !a.edges[from].iter().any(|e| same(e, &edge)) {
                     a.edges[from].push(edge);
                 }
@@ -222,19 +230,35 @@ pub(crate) fn analyze_with_origins(
             .collect()
     };
     let parent = bfs(&a.roots, &a.edges, a.funcs.len());
+    // The call sites along a path, from its end back to its root: where
+    // each caller calls the next function (with that call's inlined frames).
+    let path_sites = |path: &[usize]| -> Vec<(String, u32)> {
+        let mut out = Vec::new();
+        for w in path.windows(2).rev() {
+            let Some(&(ui, off)) = edge_sites.get(&(w[0], w[1])) else {
+                continue;
+            };
+            if let Some(d) = &dws[ui] {
+                out.extend(locate(d, off, &a.funcs[w[0]].name).sites);
+            }
+        }
+        out
+    };
     for (name, weak, refs) in undefs {
         let mut referenced_by: Vec<Reference> = Vec::new();
         let mut chain = Vec::new();
-        for (r, from, inlined) in &refs {
+        let mut sites = Vec::new();
+        for (r, from, located) in &refs {
             if chain.is_empty() && parent[*from].is_some() {
-                chain = path_to(&parent, *from)
-                    .into_iter()
-                    .map(|i| pretty(&a.funcs[i].name))
-                    .collect();
+                let path = path_to(&parent, *from);
+                sites.clone_from(&located.sites);
+                sites.extend(path_sites(&path));
+                chain = path.iter().map(|&i| pretty(&a.funcs[i].name)).collect();
                 // Inlined callees between the function and the reference.
                 let outer = r.function.clone();
                 chain.extend(
-                    inlined
+                    located
+                        .inlined
                         .iter()
                         .skip(1)
                         .filter(|n| !n.is_empty() && **n != outer)
@@ -245,9 +269,10 @@ pub(crate) fn analyze_with_origins(
             referenced_by.push(r.clone());
         }
         if chain.is_empty()
-            && let Some((r, _, _)) = refs.first()
+            && let Some((r, _, located)) = refs.first()
         {
             chain = vec![r.function.clone(), name.clone()];
+            sites.clone_from(&located.sites);
         }
         referenced_by.sort();
         a.undefined.push(Undefined {
@@ -256,6 +281,7 @@ pub(crate) fn analyze_with_origins(
             weak,
             referenced_by,
             chain,
+            sites,
         });
     }
     a.undefined.sort_by(|x, y| x.symbol.cmp(&y.symbol));
@@ -297,6 +323,7 @@ pub(crate) fn undefined_only(units: &[Unit<'_>]) -> Result<Analysis> {
                 weak,
                 referenced_by: Vec::new(),
                 chain: Vec::new(),
+                sites: Vec::new(),
             });
         }
     }
@@ -326,6 +353,7 @@ fn dynamic_imports(f: &object::File<'_>, name: &str) -> Result<Analysis> {
                 weak: s.is_weak(),
                 referenced_by: Vec::new(),
                 chain: Vec::new(),
+                sites: Vec::new(),
             });
         } else if s.is_global() {
             a.defined.insert(n.to_owned());

@@ -23,6 +23,11 @@ pub(crate) struct Undefined {
     pub(crate) referenced_by: Vec<Reference>,
     /// Root → … → referencing function → symbol.
     pub(crate) chain: Vec<String>,
+    /// Source lines along the chain, from the reference back to the root:
+    /// the reference and its inlined call sites, then each call that leads
+    /// to it. A report's annotation is the first inside the project.
+    #[serde(skip)]
+    pub(crate) sites: Vec<(String, u32)>,
 }
 
 /// A reachable defined function matching a pattern, with its chain.

@@ -173,9 +173,24 @@ pub(crate) struct Finding {
     /// The compiler's or linker's own words, for build and link errors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) message: Option<String>,
+    /// Where to annotate it: the first source line inside the project on
+    /// the way from the reference back to the root (the user's call into a
+    /// dependency, when the reference itself is in the dependency), relative
+    /// to the project root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) at: Option<Location>,
     /// Known and accepted by the baseline.
     #[serde(default)]
     pub(crate) baseline: bool,
+}
+
+/// A source line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Location {
+    /// File, relative to the project root.
+    pub(crate) file: String,
+    /// Line, from 1.
+    pub(crate) line: u32,
 }
 
 impl Finding {
@@ -192,6 +207,7 @@ impl Finding {
             referenced_by: Vec::new(),
             chain: Vec::new(),
             message: None,
+            at: None,
             baseline: false,
         }
     }
@@ -204,6 +220,7 @@ impl Finding {
             referenced_by: Vec::new(),
             chain: Vec::new(),
             message: Some(message.into()),
+            at: None,
             baseline: false,
         }
     }
@@ -266,6 +283,10 @@ pub(crate) struct Report {
     pub(crate) tool_version: String,
     /// The matrix file, as given.
     pub(crate) config: String,
+    /// The project root (absolute) that findings' `at` and relative
+    /// `file`s are relative to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) root: Option<String>,
     /// One outcome per cell, in plan order.
     pub(crate) cells: Vec<CellOutcome>,
     /// Counts.
@@ -290,6 +311,7 @@ impl Report {
         Self {
             schema: REPORT_SCHEMA.to_owned(),
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            root: None,
             config,
             cells,
             summary,

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::model::{CellOutcome, Finding, FindingKind, Report, Status};
+use crate::model::{CellOutcome, Finding, FindingKind, Reference, Report, Status};
 
 /// The finding's symbol, demangled.
 pub(crate) fn symbol_name(f: &Finding) -> Option<String> {
@@ -22,11 +22,22 @@ pub(crate) fn headline(f: &Finding) -> String {
     }
 }
 
+/// Where a finding is, for people: `referenced by f at file:line`, or for
+/// a build error `compiling krate at file:line`.
+pub(crate) fn where_line(f: &Finding, r: &Reference) -> String {
+    let what = if f.kind == FindingKind::BuildError {
+        "compiling"
+    } else {
+        "referenced by"
+    };
+    format!("{what} {}{}", r.function, r.at())
+}
+
 /// Several lines about a finding: where, the chain, the tool's words.
 pub(crate) fn details(f: &Finding) -> String {
     let mut s = String::new();
     for r in &f.referenced_by {
-        let _ = writeln!(s, "referenced by {}{}", r.function, r.at());
+        let _ = writeln!(s, "{}", where_line(f, r));
     }
     if !f.chain.is_empty() {
         let _ = writeln!(s, "chain: {}", f.chain.join(" -> "));
@@ -165,24 +176,35 @@ pub(crate) fn sarif(r: &Report) -> Value {
             if !f.chain.is_empty() {
                 let _ = write!(text, " (chain: {})", f.chain.join(" -> "));
             }
-            let locations: Vec<Value> = match f.referenced_by.iter().find(|x| x.file.is_some()) {
-                Some(rf) => {
-                    let mut region = json!({});
-                    if let Some(l) = rf.line.filter(|l| *l > 0) {
-                        region = json!({"startLine": l});
-                    }
-                    let mut phys = json!({"artifactLocation": {"uri": uri(rf.file.as_deref().unwrap_or_default())}});
-                    if region.as_object().is_some_and(|o| !o.is_empty()) {
-                        phys["region"] = region;
-                    }
-                    vec![json!({
-                        "physicalLocation": phys,
-                        "logicalLocations": [{"fullyQualifiedName": rf.function, "kind": "function"}],
-                    })]
-                }
-                None => {
-                    vec![json!({"physicalLocation": {"artifactLocation": {"uri": uri(&r.config)}}})]
-                }
+            let logical = f.referenced_by.first().map(|rf| {
+                let kind = if f.kind == FindingKind::BuildError {
+                    "module"
+                } else {
+                    "function"
+                };
+                json!([{"fullyQualifiedName": rf.function, "kind": kind}])
+            });
+            let mut loc = match annotated(f) {
+                Some((file, line)) => json!({"physicalLocation": physical(&file, line)}),
+                None => json!({"physicalLocation": {"artifactLocation": {"uri": uri(&r.config)}}}),
+            };
+            if let Some(l) = logical {
+                loc["logicalLocations"] = l;
+            }
+            let locations = vec![loc];
+            // The dependency's own line, when the annotation is the user's
+            // call into it.
+            let related: Vec<Value> = if f.at.is_some() {
+                f.referenced_by
+                    .iter()
+                    .filter_map(|rf| Some((rf.file.clone()?, rf.line)))
+                    .enumerate()
+                    .map(|(i, (file, line))| {
+                        json!({"id": i, "physicalLocation": physical(&file, line), "message": {"text": "the reference"}})
+                    })
+                    .collect()
+            } else {
+                Vec::new()
             };
             let mut res = json!({
                 "ruleId": f.kind.as_str(),
@@ -190,6 +212,7 @@ pub(crate) fn sarif(r: &Report) -> Value {
                 "level": if f.baseline { "note" } else if f.is_warning() { "warning" } else { "error" },
                 "message": {"text": text},
                 "locations": locations,
+                "relatedLocations": related,
                 "partialFingerprints": {"linkmatrix/v1": crate::report::baseline::signature(c, f)},
                 "properties": {"cell": c.id, "target": c.target, "chain": f.chain, "reproduce": c.reproduce},
             });
@@ -199,7 +222,7 @@ pub(crate) fn sarif(r: &Report) -> Value {
             results.push(res);
         }
     }
-    json!({
+    let mut out = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
@@ -211,7 +234,38 @@ pub(crate) fn sarif(r: &Report) -> Value {
             }},
             "results": results,
         }],
-    })
+    });
+    if let Some(root) = &r.root {
+        // Relative locations are relative to the project root.
+        out["runs"][0]["originalUriBaseIds"] = json!({
+            "%SRCROOT%": {"uri": format!("{}/", uri(root).trim_end_matches('/'))}
+        });
+    }
+    out
+}
+
+/// Where to annotate a finding: its `at` (the first line inside the
+/// project on the way to the reference), else the first referencing line.
+pub(crate) fn annotated(f: &Finding) -> Option<(String, Option<u32>)> {
+    if let Some(at) = &f.at {
+        return Some((at.file.clone(), Some(at.line)));
+    }
+    f.referenced_by
+        .iter()
+        .find_map(|rf| Some((rf.file.clone()?, rf.line)))
+}
+
+/// A SARIF physical location; a relative file is relative to `%SRCROOT%`.
+fn physical(file: &str, line: Option<u32>) -> Value {
+    let mut art = json!({"uri": uri(file)});
+    if !file.starts_with('/') {
+        art["uriBaseId"] = json!("%SRCROOT%");
+    }
+    let mut phys = json!({"artifactLocation": art});
+    if let Some(l) = line.filter(|l| *l > 0) {
+        phys["region"] = json!({"startLine": l});
+    }
+    phys
 }
 
 fn gh_data(s: &str) -> String {
@@ -260,12 +314,9 @@ pub(crate) fn github(r: &Report) -> String {
         for f in c.findings.iter().filter(|f| !f.baseline) {
             let command = if f.is_warning() { "warning" } else { "error" };
             let mut props = Vec::new();
-            if let Some(rf) = f.referenced_by.iter().find(|x| x.file.is_some()) {
-                props.push(format!(
-                    "file={}",
-                    gh_prop(rf.file.as_deref().unwrap_or_default())
-                ));
-                if let Some(l) = rf.line {
+            if let Some((file, line)) = annotated(f) {
+                props.push(format!("file={}", gh_prop(&file)));
+                if let Some(l) = line {
                     props.push(format!("line={l}"));
                 }
             }

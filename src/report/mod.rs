@@ -183,7 +183,9 @@ pub(crate) fn merge(reports: &[Report]) -> Result<Report> {
         }
     }
     let cells = order.iter().filter_map(|id| chosen.remove(id)).collect();
-    Ok(Report::new(first.config.clone(), cells))
+    let mut merged = Report::new(first.config.clone(), cells);
+    merged.root.clone_from(&first.root);
+    Ok(merged)
 }
 
 fn finding_line(f: &Finding) -> String {
@@ -255,9 +257,17 @@ pub(crate) fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()
             let base = if f.baseline { " (baseline)" } else { "" };
             writeln!(out, "  {}{base}", finding_line(f))?;
             for rf in &f.referenced_by {
-                writeln!(out, "    referenced by {}{}", rf.function, rf.at())?;
+                writeln!(out, "    {}", formats::where_line(f, rf))?;
                 if let Some(o) = &rf.object {
                     writeln!(out, "      in {o}")?;
+                }
+            }
+            if let Some(at) = &f.at {
+                let same = f.referenced_by.first().is_some_and(|r| {
+                    r.file.as_deref() == Some(at.file.as_str()) && r.line == Some(at.line)
+                });
+                if !same {
+                    writeln!(out, "    from {}:{} (in this project)", at.file, at.line)?;
                 }
             }
             if !f.chain.is_empty() {

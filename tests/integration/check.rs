@@ -1010,6 +1010,75 @@ fn dependency_build_script_link_paths_and_target_relative_flags_reach_the_link()
     );
 }
 
+/// A build error once carried only cargo's text, so SARIF and GitHub put
+/// it on linkmatrix.yaml. Now each rustc error is its own finding at
+/// rustc's primary span (here in a workspace member), and the annotation
+/// lands on that line.
+#[test]
+fn build_errors_carry_rustcs_file_and_line() {
+    let d = tempfile::tempdir().unwrap();
+    let ws = d.path();
+    write(
+        ws,
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"crates/bad\"]\nresolver = \"2\"\n",
+    );
+    write(
+        ws,
+        "crates/bad/Cargo.toml",
+        "[package]\nname = \"bad\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    write(
+        ws,
+        "crates/bad/src/lib.rs",
+        "#![no_std]\n#[no_mangle]\npub extern \"C\" fn entry() -> u32 {\n    let x: u32 = \"four\";\n    x + missing_fn()\n}\n\n#[panic_handler]\nfn panic(_: &core::panic::PanicInfo<'_>) -> ! {\n    loop {}\n}\n",
+    );
+    write(ws, "linkmatrix.yaml", "crate: bad\ntargets: [x86]\n");
+    let github = ws.join("gh.txt");
+    let (code, r, err) = check_json(ws, &["--report", &format!("github={}", github.display())]);
+    assert_eq!(code, 1, "{err}");
+    let c = &r["cells"][0];
+    let errors: Vec<&Value> = c["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "build-error")
+        .collect();
+    let mut places: Vec<String> = errors
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}",
+                f["at"]["file"].as_str().unwrap_or("-"),
+                f["at"]["line"]
+            )
+        })
+        .collect();
+    places.sort();
+    assert_eq!(
+        places,
+        ["crates/bad/src/lib.rs:4", "crates/bad/src/lib.rs:5"],
+        "{c:#}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|f| f["message"].as_str().unwrap().contains("E0308")),
+        "{c:#}"
+    );
+    assert!(
+        errors
+            .iter()
+            .all(|f| f["referenced_by"][0]["function"] == "bad"),
+        "{c:#}"
+    );
+    let gh = std::fs::read_to_string(&github).unwrap();
+    assert!(
+        gh.contains("::error file=crates/bad/src/lib.rs,line=4,"),
+        "{gh}"
+    );
+}
+
 /// A cached pass once survived a change that breaks the real build (and a
 /// cached failure one that fixes it): the key now covers the environment
 /// (variables build scripts declare with rerun-if-env-changed, and those
