@@ -1,6 +1,7 @@
 //! One cell: build the crate and the platform, read the link inputs, link,
 //! and hand the results to `findings`. Every failure is an outcome.
 use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -326,9 +327,11 @@ fn build_findings(m: &Matrix, f: BuildFailure) -> Vec<Finding> {
         && let Some(last) = out.last_mut()
         && let Some(msg) = last.message.as_mut()
     {
-        msg.push_str(&format!(
-            "\n… and {more} more errors (run the reproduce command)"
-        ));
+        let _ = write!(
+            msg,
+            "
+… and {more} more errors (run the reproduce command)"
+        );
     }
     out
 }
