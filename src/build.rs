@@ -371,12 +371,15 @@ pub(crate) fn defines(cell: &Cell) -> Vec<String> {
 /// hung linkmatrix. Every flag comes from the target file anyway.
 pub(crate) fn build_platform(
     target: &Target,
-    cc: &Tool,
+    cc: Option<&Tool>,
     cell: &Cell,
     out_dir: &Path,
     timeout: Option<Duration>,
     log: &dyn Fn(&Cmd),
 ) -> Result<Vec<PathBuf>, BuildFailure> {
+    let Some(cc) = cc.filter(|_| !target.sources.is_empty()) else {
+        return Ok(Vec::new());
+    };
     std::fs::create_dir_all(out_dir).map_err(|e| BuildFailure {
         message: format!("creating {}: {e}", out_dir.display()),
         is_code: false,

@@ -66,13 +66,13 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Parse a linker or modpost log (a file, or - for stdin) into findings.
     Explain(ExplainArgs),
-    /// Every chain from a root to SYMBOL in a cell.
+    /// Every chain from a root to SYMBOL, in each cell where it is reachable.
     Why {
         /// The symbol (mangled or demangled).
         symbol: String,
-        /// The cell.
-        #[arg(long, value_name = "ID")]
-        cell: String,
+        /// Only this cell, or the cells a glob matches (default: every cell).
+        #[arg(long, value_name = "ID|GLOB")]
+        cell: Option<String>,
     },
     /// What differs between two cells: options, undefined and defined
     /// symbols, and when each symbol is undefined over the matrix.

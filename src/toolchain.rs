@@ -104,10 +104,15 @@ pub(crate) struct Tool {
 pub(crate) struct TargetTools {
     /// The std provider.
     pub(crate) std: StdProvider,
-    /// The C compiler, or the fix.
-    pub(crate) cc: Result<Tool, String>,
+    /// The C compiler (`None`: the target has no platform sources), or
+    /// the fix.
+    pub(crate) cc: Result<Option<Tool>, String>,
     /// The linker, or the fix.
     pub(crate) linker: Result<Tool, String>,
+    /// Debian packages that would provide the missing C compiler or
+    /// linker (empty when none would: the target names a program no
+    /// package we know provides).
+    pub(crate) apt: Vec<String>,
 }
 
 impl TargetTools {
@@ -156,14 +161,13 @@ impl Toolchains {
             }
             StdProvider::Missing { .. } => "missing".to_owned(),
         };
-        let id = |t: &Result<Tool, String>| {
-            t.as_ref()
-                .map_or_else(|_| "-".to_owned(), |t| crate::cache::file_identity(&t.path))
+        let id = |t: Option<&Tool>| {
+            t.map_or_else(|| "-".to_owned(), |t| crate::cache::file_identity(&t.path))
         };
         format!(
             "std={std}\ncc={}\nlinker={}",
-            id(&tools.cc),
-            id(&tools.linker)
+            id(tools.cc.as_ref().ok().and_then(Option::as_ref)),
+            id(tools.linker.as_ref().ok())
         )
     }
 
@@ -238,26 +242,27 @@ impl Toolchains {
             .unwrap_or_else(|| StdProvider::Missing {
                 fix: std_fix(triple),
             });
-        let apt = if target.apt.is_empty() {
-            "clang lld".to_owned()
+        let cc = if target.sources.is_empty() {
+            // No platform sources: nothing to compile.
+            Ok(None)
         } else {
-            target.apt.join(" ")
-        };
-        let cc = target
-            .cc
-            .iter()
-            .find_map(|c| {
-                which(c).map(|p| Tool {
-                    name: c.clone(),
-                    path: p,
+            target
+                .cc
+                .iter()
+                .find_map(|c| {
+                    which(c).map(|p| Tool {
+                        name: c.clone(),
+                        path: p,
+                    })
                 })
-            })
-            .ok_or_else(|| {
-                format!(
-                    "apt-get install -y {apt}   # C compiler: none of {} found",
-                    target.cc.join(", ")
-                )
-            });
+                .map(Some)
+                .ok_or_else(|| missing("C compiler", &target.cc, &target.cc_at, &target.apt))
+        };
+        let mut apt = Vec::new();
+        let cc = cc.map_err(|(fix, pkgs)| {
+            apt.extend(pkgs);
+            fix
+        });
         let linker = target
             .linker
             .iter()
@@ -274,14 +279,78 @@ impl Toolchains {
                     })
                 }
             })
-            .ok_or_else(|| {
-                format!(
-                    "apt-get install -y {apt}   # linker: none of {} found",
-                    target.linker.join(", ")
-                )
+            .ok_or_else(|| missing("linker", &target.linker, &target.linker_at, &target.apt))
+            .map_err(|(fix, pkgs)| {
+                apt.extend(pkgs);
+                fix
             });
-        TargetTools { std, cc, linker }
+        apt.sort();
+        apt.dedup();
+        TargetTools {
+            std,
+            cc,
+            linker,
+            apt,
+        }
     }
+}
+
+/// The Debian package that provides a program a target file names, when
+/// known (`clang-16` is in `clang-16`).
+fn package_of(program: &str) -> Option<String> {
+    match program {
+        "clang" | "ld.lld" | "lld" | "gcc" => {
+            Some(if program == "ld.lld" { "lld" } else { program }.to_owned())
+        }
+        p if p.starts_with("clang-") || p.starts_with("lld-") => Some(p.to_owned()),
+        p if p.starts_with("ld.lld-") => Some(p.replacen("ld.lld-", "lld-", 1)),
+        p if p.starts_with("arm-none-eabi-") => Some("gcc-arm-none-eabi".to_owned()),
+        _ => None,
+    }
+}
+
+/// Whether apt has a package of that name to install.
+fn apt_knows(pkg: &str) -> bool {
+    Cmd::new("apt-cache")
+        .args(["show", "--no-all-versions", pkg])
+        .timeout(Some(Duration::from_secs(30)))
+        .run()
+        .is_ok_and(|o| !o.stdout.is_empty())
+}
+
+/// Whether dpkg says `pkg` is installed.
+fn dpkg_installed(pkg: &str) -> bool {
+    Cmd::new("dpkg-query")
+        .args(["-W", "-f=${Status}", pkg])
+        .timeout(Some(Duration::from_secs(30)))
+        .run()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+}
+
+/// None of `names` is on PATH: the packages that would provide one (the
+/// target's `toolchain.apt`, else those of programs we know), leaving out
+/// what is already installed; and what to tell the user, naming the
+/// programs and where the target file names them.
+fn missing(what: &str, names: &[String], at: &str, apt: &[String]) -> (String, Vec<String>) {
+    // Declared packages are trusted; guessed ones must be known to apt.
+    let mut pkgs: Vec<String> = if apt.is_empty() {
+        names
+            .iter()
+            .filter_map(|n| package_of(n))
+            .filter(|p| apt_knows(p))
+            .collect()
+    } else {
+        apt.to_vec()
+    };
+    pkgs.dedup();
+    pkgs.retain(|p| !dpkg_installed(p));
+    let found = format!("{what}: none of {} on PATH ({at})", names.join(", "));
+    let fix = if pkgs.is_empty() {
+        format!("install one or name an installed one there   # {found}")
+    } else {
+        format!("apt-get install -y {}   # {found}", pkgs.join(" "))
+    };
+    (fix, pkgs)
 }
 
 fn probe_rust(label: &str, rustc: &Path, cargo: Option<PathBuf>) -> Option<Rust> {
@@ -382,7 +451,8 @@ pub(crate) fn doctor(
         };
         writeln!(out, "  std:     {std}")?;
         match &tools.cc {
-            Ok(c) => writeln!(out, "  cc:      {} ({})", c.name, c.path.display())?,
+            Ok(Some(c)) => writeln!(out, "  cc:      {} ({})", c.name, c.path.display())?,
+            Ok(None) => writeln!(out, "  cc:      not needed (no platform sources)")?,
             Err(_) => writeln!(out, "  cc:      missing")?,
         }
         match &tools.linker {
@@ -414,8 +484,8 @@ pub(crate) fn setup_plan(targets: &[&Target], chains: &Toolchains) -> Vec<Cmd> {
                 rustup.insert(t.triple.clone());
             }
         }
-        if (tools.cc.is_err() || tools.linker.is_err()) && debian {
-            apt.extend(t.apt.iter().cloned());
+        if debian {
+            apt.extend(tools.apt.iter().cloned());
         }
     }
     let mut cmds = Vec::new();

@@ -62,34 +62,94 @@ fn analysis(m: &Matrix, id: &str) -> Result<Analysis> {
     )
 }
 
-/// `why SYMBOL --cell ID`.
+/// The cells `--cell` names: an id, or a glob over ids; every cell when
+/// not given.
+fn select_cells(p: &Plan, pattern: Option<&str>) -> Result<Vec<Cell>> {
+    let Some(pat) = pattern else {
+        return Ok(p.cells.clone());
+    };
+    if !pat.contains(['*', '?', '[']) {
+        return Ok(vec![find_cell(p, pat)?.clone()]);
+    }
+    let g = glob::Pattern::new(pat).with_context(|| format!("--cell {pat}: not a glob"))?;
+    let cells: Vec<Cell> = p
+        .cells
+        .iter()
+        .filter(|c| g.matches(&c.id))
+        .cloned()
+        .collect();
+    if cells.is_empty() {
+        bail!(
+            "--cell {pat}: matches no cell of {}",
+            p.matrix.path.display()
+        );
+    }
+    Ok(cells)
+}
+
+/// `why SYMBOL [--cell ID|GLOB]`: every chain from a root to the symbol,
+/// in each selected cell where it is reachable (cells with the same
+/// chains are listed together).
 pub(crate) fn why(
     p: &Plan,
     symbol: &str,
-    id: &str,
+    cell: Option<&str>,
     base: &CheckOptions,
     out: &mut dyn Write,
 ) -> Result<u8> {
     let m = &p.matrix;
-    let cell = find_cell(p, id)?.clone();
-    let report = run_cells(m, vec![cell], base)?;
-    if let Some(e) = report.cells.first().and_then(|c| c.error.clone()) {
-        bail!("cell `{id}` could not be built: {e}");
+    let cells = select_cells(p, cell)?;
+    let report = run_cells(m, cells, base)?;
+    let mut groups: Vec<(Vec<Vec<String>>, Vec<&str>)> = Vec::new();
+    let mut unbuilt = Vec::new();
+    for c in &report.cells {
+        if let Some(e) = &c.error {
+            unbuilt.push(format!(
+                "{}: {}",
+                c.id,
+                e.lines().next().unwrap_or_default()
+            ));
+            continue;
+        }
+        let Ok(a) = analysis(m, &c.id) else {
+            unbuilt.push(format!("{}: not linked far enough to inspect", c.id));
+            continue;
+        };
+        let chains = a.chains_to(symbol, 64);
+        if chains.is_empty() {
+            continue;
+        }
+        match groups.iter_mut().find(|(ch, _)| *ch == chains) {
+            Some((_, ids)) => ids.push(&c.id),
+            None => groups.push((chains, vec![&c.id])),
+        }
     }
-    let a = analysis(m, id)?;
-    let chains = a.chains_to(symbol, 64);
-    if chains.is_empty() {
-        writeln!(out, "`{symbol}` is not reachable from any root in {id}")?;
+    if report.cells.len() == 1 && unbuilt.len() == 1 {
+        bail!("cell {}", unbuilt[0]);
+    }
+    for u in &unbuilt {
+        writeln!(out, "could not inspect {u}")?;
+    }
+    if groups.is_empty() {
+        let n = report.cells.len();
+        let which = match report.cells.as_slice() {
+            [one] => one.id.clone(),
+            _ => format!("any of {n} cells"),
+        };
+        writeln!(out, "`{symbol}` is not reachable from any root in {which}")?;
         return Ok(1);
     }
-    writeln!(
-        out,
-        "{} chain{} from a root to `{symbol}` in {id}:",
-        chains.len(),
-        if chains.len() == 1 { "" } else { "s" }
-    )?;
-    for (i, c) in chains.iter().enumerate() {
-        writeln!(out, "{:>3}. {}", i + 1, c.join(" -> "))?;
+    for (chains, ids) in &groups {
+        writeln!(
+            out,
+            "{} chain{} from a root to `{symbol}` in {}:",
+            chains.len(),
+            if chains.len() == 1 { "" } else { "s" },
+            ids.join(", ")
+        )?;
+        for (i, c) in chains.iter().enumerate() {
+            writeln!(out, "{:>3}. {}", i + 1, c.join(" -> "))?;
+        }
     }
     Ok(0)
 }
@@ -220,8 +280,18 @@ pub(crate) fn diff(
             writeln!(out, "undefined only in {who}: {}", only.join(", "))?;
         }
     }
-    let defined =
-        |id: &str| -> BTreeSet<String> { analysis(m, id).map(|x| x.defined).unwrap_or_default() };
+    // Demangled without the hash: a crate's symbol hashes change with its
+    // features, so mangled names would all differ between the cells.
+    let defined = |id: &str| -> BTreeSet<String> {
+        analysis(m, id)
+            .map(|x| {
+                x.defined
+                    .iter()
+                    .map(|s| inspect::demangle(s).unwrap_or_else(|| s.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     let (da, db) = (defined(a), defined(b));
     for (who, x, y) in [(a, &da, &db), (b, &db, &da)] {
         let only: Vec<&String> = x.difference(y).collect();

@@ -204,7 +204,14 @@ fn shared_key(m: &Matrix, inputs: &[PathBuf]) -> String {
     k.str("tool", env!("CARGO_PKG_VERSION"))
         .str("exe", &exe)
         .str("mode", &format!("{:?}", m.mode))
-        .str("roots", &m.roots.join(","))
+        .str(
+            "roots",
+            &m.roots
+                .iter()
+                .map(glob::Pattern::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
+        )
         .str(
             "policy",
             &format!(

@@ -25,7 +25,7 @@ use crate::workdir::WorkDir;
 #[derive(Clone, Debug)]
 pub(super) struct Prepared {
     setup: RustSetup,
-    cc: Tool,
+    cc: Option<Tool>,
     linker: Tool,
 }
 
@@ -188,7 +188,7 @@ pub(super) fn run_cell(
     };
     let objs = match build::build_platform(
         target,
-        &p.cc,
+        p.cc.as_ref(),
         cell,
         &dir.join("platform"),
         remaining(),
@@ -198,11 +198,17 @@ pub(super) fn run_cell(
         Err(f) => return from_build(f),
     };
     let staticlib = built.staticlib;
-    let (mut roots, origins) = match input_symbols(&objs, &staticlib, &built.crate_name) {
+    let InputSymbols {
+        mut roots,
+        origins,
+        globals,
+    } = match input_symbols(&objs, &staticlib, &built.crate_name) {
         Ok(r) => r,
         Err(e) => return fail(Status::Error, Vec::new(), Some(format!("{e:#}"))),
     };
-    roots.extend(m.roots.iter().cloned());
+    roots.extend(policy_roots(m, &globals));
+    roots.sort();
+    roots.dedup();
     if roots.is_empty() {
         // Without a root nothing of the crate is linked: a pass would lie.
         return fail(
@@ -247,14 +253,20 @@ pub(super) fn run_cell(
     }
 }
 
+/// What the link inputs define.
+struct InputSymbols {
+    /// The crate's `#[no_mangle]` functions.
+    roots: Vec<String>,
+    /// Function → the object (or `archive(member)`) defining it.
+    origins: HashMap<String, String>,
+    /// Every global function and data object.
+    globals: BTreeSet<String>,
+}
+
 /// Read the link inputs once: the crate's exported (`#[no_mangle]`)
 /// functions, which are the roots, and for every function symbol the input
 /// object (archive member, platform object) it comes from.
-fn input_symbols(
-    platform: &[PathBuf],
-    staticlib: &Path,
-    crate_name: &str,
-) -> Result<(Vec<String>, HashMap<String, String>)> {
+fn input_symbols(platform: &[PathBuf], staticlib: &Path, crate_name: &str) -> Result<InputSymbols> {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     for p in platform.iter().map(PathBuf::as_path).chain([staticlib]) {
         let name = p
@@ -273,11 +285,31 @@ fn input_symbols(
     let origins = inspect::origins(&units);
     let lib = files.last().map_or("", |(n, _)| n.as_str());
     let prefix = format!("{lib}({crate_name}-");
+    use object::{Object, ObjectSymbol};
+    // Every global function and data object: what `policy.roots` can name.
+    let mut globals = BTreeSet::new();
+    for u in &units {
+        let Ok(f) = object::File::parse(u.data) else {
+            continue;
+        };
+        for s in f.symbols() {
+            if s.is_global()
+                && !s.is_undefined()
+                && matches!(
+                    s.kind(),
+                    object::SymbolKind::Text | object::SymbolKind::Data
+                )
+                && let Ok(n) = s.name()
+                && !n.is_empty()
+            {
+                globals.insert(n.to_owned());
+            }
+        }
+    }
     let mut roots = BTreeSet::new();
     for u in units.iter().filter(|u| u.name.starts_with(&prefix)) {
         let f =
             object::File::parse(u.data).with_context(|| format!("{}: not an object", u.name))?;
-        use object::{Object, ObjectSymbol};
         for s in f.symbols() {
             if s.is_global()
                 && !s.is_undefined()
@@ -291,7 +323,33 @@ fn input_symbols(
             }
         }
     }
-    Ok((roots.into_iter().collect(), origins))
+    Ok(InputSymbols {
+        roots: roots.into_iter().collect(),
+        origins,
+        globals,
+    })
+}
+
+/// The global functions and data `policy.roots` names: by symbol, or by
+/// demangled path (hash dropped), either one as a glob. A plain symbol no
+/// input defines is kept (the link then says it is undefined).
+fn policy_roots(m: &Matrix, globals: &BTreeSet<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in &m.roots {
+        let mut hit = false;
+        for name in globals {
+            let demangled = inspect::demangle(name);
+            if p.matches(name) || demangled.as_deref().is_some_and(|d| p.matches(d)) {
+                out.push(name.clone());
+                hit = true;
+            }
+        }
+        let literal = !p.as_str().contains(['*', '?', '[', ':']);
+        if !hit && literal {
+            out.push(p.as_str().to_owned());
+        }
+    }
+    out
 }
 
 /// A failed build's findings: one per rustc error, at rustc's primary

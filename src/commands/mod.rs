@@ -30,7 +30,7 @@ pub(crate) fn run(cli: &Cli) -> Result<u8> {
         Command::Setup(args) => toolchain::setup(cli, &args.targets, args.dry_run, &mut out),
         Command::Inspect(args) => files::inspect(args, &mut out),
         Command::Explain(args) => files::explain(args, &mut out),
-        Command::Why { symbol, cell } => triage::why(cli, symbol, cell, &mut out),
+        Command::Why { symbol, cell } => triage::why(cli, symbol, cell.as_deref(), &mut out),
         Command::Diff { a, b } => triage::diff(cli, a, b, &mut out),
         Command::Minimize { id } => triage::minimize(cli, id, &mut out),
         Command::Completions { shell } => {

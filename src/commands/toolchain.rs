@@ -58,8 +58,23 @@ pub(super) fn setup(cli: &Cli, names: &[String], dry_run: bool, out: &mut dyn Wr
     let chains = Toolchains::probe();
     let cmds = toolchain::setup_plan(&refs, &chains);
     if cmds.is_empty() {
-        writeln!(out, "nothing to install: every target is buildable")?;
-        return Ok(0);
+        // Nothing to install; still not buildable if a target names a
+        // program no package provides: say which, and where.
+        let stuck: Vec<(String, Vec<String>)> = refs
+            .iter()
+            .map(|t| (t.name.clone(), chains.for_target(t).fixes()))
+            .filter(|(_, f)| !f.is_empty())
+            .collect();
+        if stuck.is_empty() {
+            writeln!(out, "nothing to install: every target is buildable")?;
+            return Ok(0);
+        }
+        for (name, fixes) in stuck {
+            for f in fixes {
+                writeln!(out, "{name}: cannot install: {f}")?;
+            }
+        }
+        return Ok(EXIT_TOOL);
     }
     if dry_run {
         for c in &cmds {

@@ -27,8 +27,8 @@ fn setup(cli: &Cli) -> Result<Option<(Plan, CheckOptions)>> {
     Ok(Some((p, opts)))
 }
 
-/// `why SYMBOL --cell ID`.
-pub(super) fn why(cli: &Cli, symbol: &str, cell: &str, out: &mut dyn Write) -> Result<u8> {
+/// `why SYMBOL [--cell ID|GLOB]`.
+pub(super) fn why(cli: &Cli, symbol: &str, cell: Option<&str>, out: &mut dyn Write) -> Result<u8> {
     let Some((p, opts)) = setup(cli)? else {
         return Ok(EXIT_TOOL);
     };

@@ -22,7 +22,6 @@ use serde_saphyr::Spanned;
 use crate::model::closest;
 use crate::model::{ConfigError, Matrix, Mode, Policy, Problem, Rules, Target, Value};
 use diag::{Pos, Validator, at, pos, whole};
-use names::valid_symbol;
 pub(crate) use names::{project_root, valid_name};
 pub(crate) use package::{Package, member, package_at};
 use parse::parse_file;
@@ -232,16 +231,21 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
         forbidden: v.globs(&raw.policy.forbidden),
         allow_undefined: v.globs(&raw.policy.allow_undefined),
     };
-    let roots: Vec<String> = raw.policy.roots.iter().map(|r| r.value.clone()).collect();
+    // Roots: symbols, demangled paths (`my_crate::init`) or globs over
+    // either, matched against each cell's functions.
     for r in &raw.policy.roots {
-        if !valid_symbol(&r.value) {
+        if r.value.trim().is_empty()
+            || r.value.starts_with('-')
+            || r.value.contains(char::is_control)
+        {
             v.push(at(
                 path,
                 pos(&r.referenced),
-                format!("`{}` is not a symbol name", r.value),
+                format!("`{}` is not a symbol, path or pattern", r.value),
             ));
         }
     }
+    let roots = v.globs(&raw.policy.roots);
 
     if !v.problems.is_empty() {
         return Err(ConfigError {

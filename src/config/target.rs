@@ -241,7 +241,21 @@ impl Validator {
             include,
             exports,
             apt: raw.toolchain.apt.clone(),
+            cc_at: place(&path, raw.cc.compiler.first()),
+            linker_at: place(&path, raw.linker.program.first()),
         })
+    }
+}
+
+/// `file:line:col` of a value, for messages that point at the file.
+fn place(path: &Path, v: Option<&Spanned<String>>) -> String {
+    let shown = crate::model::display_path(path);
+    match v {
+        Some(v) => {
+            let p = pos(&v.referenced);
+            format!("{shown}:{}:{}", p.line, p.col)
+        }
+        None => shown,
     }
 }
 

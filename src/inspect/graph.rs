@@ -173,6 +173,23 @@ pub(crate) fn analyze_with_origins(
                 } else if sym.kind() == SymbolKind::Section {
                     match sym.section_index().and_then(|s| sec_funcs[ui].get(&s)) {
                         Some(v) if v.len() == 1 => Edge::Func(v[0].2),
+                        // A section holding several functions (a linked
+                        // image's `.text`): the addend says which. A
+                        // PC-relative one is biased by the field's size.
+                        Some(v) if !rel.has_implicit_addend() => {
+                            let at = sym.address().wrapping_add_signed(rel.addend());
+                            let hit = containing(v, at).or_else(|| {
+                                (rel.kind() == object::RelocationKind::Relative)
+                                    .then(|| {
+                                        containing(v, at.wrapping_add(u64::from(rel.size() / 8)))
+                                    })
+                                    .flatten()
+                            });
+                            match hit {
+                                Some(id) => Edge::Func(id),
+                                None => continue,
+                            }
+                        }
                         _ => continue,
                     }
                 } else {
@@ -248,22 +265,27 @@ pub(crate) fn analyze_with_origins(
         let mut referenced_by: Vec<Reference> = Vec::new();
         let mut chain = Vec::new();
         let mut sites = Vec::new();
+        let mut inlined_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (r, from, located) in &refs {
+            let frames: Vec<String> = located
+                .inlined
+                .iter()
+                .skip(1)
+                .filter(|n| !n.is_empty() && **n != r.function)
+                .cloned()
+                .collect();
+            if !frames.is_empty() {
+                inlined_by.insert(a.funcs[*from].name.clone(), frames);
+            }
             if chain.is_empty() && parent[*from].is_some() {
                 let path = path_to(&parent, *from);
                 sites.clone_from(&located.sites);
                 sites.extend(path_sites(&path));
                 chain = path.iter().map(|&i| pretty(&a.funcs[i].name)).collect();
                 // Inlined callees between the function and the reference.
-                let outer = r.function.clone();
-                chain.extend(
-                    located
-                        .inlined
-                        .iter()
-                        .skip(1)
-                        .filter(|n| !n.is_empty() && **n != outer)
-                        .cloned(),
-                );
+                if let Some(frames) = inlined_by.get(&a.funcs[*from].name) {
+                    chain.extend(frames.iter().cloned());
+                }
                 chain.push(name.clone());
             }
             referenced_by.push(r.clone());
@@ -282,6 +304,7 @@ pub(crate) fn analyze_with_origins(
             referenced_by,
             chain,
             sites,
+            inlined: inlined_by,
         });
     }
     a.undefined.sort_by(|x, y| x.symbol.cmp(&y.symbol));
@@ -324,6 +347,7 @@ pub(crate) fn undefined_only(units: &[Unit<'_>]) -> Result<Analysis> {
                 referenced_by: Vec::new(),
                 chain: Vec::new(),
                 sites: Vec::new(),
+                inlined: BTreeMap::new(),
             });
         }
     }
@@ -354,6 +378,7 @@ fn dynamic_imports(f: &object::File<'_>, name: &str) -> Result<Analysis> {
                 referenced_by: Vec::new(),
                 chain: Vec::new(),
                 sites: Vec::new(),
+                inlined: BTreeMap::new(),
             });
         } else if s.is_global() {
             a.defined.insert(n.to_owned());
@@ -461,7 +486,15 @@ impl Analysis {
             .map(|p| {
                 let mut names: Vec<String> =
                     p.iter().map(|&i| pretty(&self.funcs[i].name)).collect();
-                if undef.is_some() && !target_fn.contains(p.last().unwrap_or(&usize::MAX)) {
+                if let Some(u) = undef.map(|i| &self.undefined[i])
+                    && let Some(&last) = p.last()
+                    && !target_fn.contains(&last)
+                {
+                    // As `check` shows it: the inlined callees between the
+                    // function and the reference, then the symbol.
+                    if let Some(frames) = u.inlined.get(&self.funcs[last].name) {
+                        names.extend(frames.iter().cloned());
+                    }
                     names.push(symbol.to_owned());
                 }
                 names

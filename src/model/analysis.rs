@@ -2,7 +2,7 @@
 //! referencing functions and chains, its defined symbols, and the reference
 //! graph that chains are searched in (`inspect` builds and walks it). Also
 //! what `check` keeps per cell for the triage verbs ([`Inspected`]).
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,10 @@ pub(crate) struct Undefined {
     /// to it. A report's annotation is the first inside the project.
     #[serde(skip)]
     pub(crate) sites: Vec<(String, u32)>,
+    /// Per referencing function (raw name): the inlined callees between it
+    /// and the reference, outermost first.
+    #[serde(skip)]
+    pub(crate) inlined: BTreeMap<String, Vec<String>>,
 }
 
 /// A reachable defined function matching a pattern, with its chain.

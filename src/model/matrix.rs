@@ -119,8 +119,9 @@ pub(crate) struct Matrix {
     pub(crate) targets: BTreeMap<String, Target>,
     /// Symbol policy.
     pub(crate) policy: Policy,
-    /// Extra root symbols to follow references from.
-    pub(crate) roots: Vec<String>,
+    /// Extra roots to follow references from: symbols, demangled paths,
+    /// or globs over either.
+    pub(crate) roots: Vec<glob::Pattern>,
 }
 
 /// Symbols that must never appear, and symbols that may stay undefined.
@@ -167,6 +168,10 @@ pub(crate) struct Target {
     pub(crate) exports: Exports,
     /// Debian packages that provide the C compiler and linker.
     pub(crate) apt: Vec<String>,
+    /// Where `cc.compiler` is written (`file:line:col`), for messages.
+    pub(crate) cc_at: String,
+    /// Where `linker.program` is written.
+    pub(crate) linker_at: String,
 }
 
 /// How a platform image says which symbols modules may use.

@@ -1079,6 +1079,68 @@ fn build_errors_carry_rustcs_file_and_line() {
     );
 }
 
+/// `policy.roots` once took only raw symbol names: a dependency's entry
+/// point has a mangled name nobody types, and an interrupt table's name is
+/// easier as a pattern. Now a demangled path, or a glob over either, names
+/// the root.
+#[test]
+fn policy_roots_take_demangled_paths_and_globs() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "Cargo.toml",
+        "[package]\nname = \"roots_demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\ndrivers = { path = \"drivers\" }\n",
+    );
+    write(
+        d.path(),
+        "src/lib.rs",
+        "#![no_std]\nextern \"C\" {\n    fn board_irq();\n}\n\nextern \"C\" fn on_irq() {\n    unsafe { board_irq() }\n}\n\n#[no_mangle]\npub static IRQ_TABLE: [extern \"C\" fn(); 1] = [on_irq];\n\npub use drivers::start;\n\n#[cfg(target_os = \"none\")]\n#[panic_handler]\nfn panic(_: &core::panic::PanicInfo<'_>) -> ! {\n    loop {}\n}\n",
+    );
+    write(
+        d.path(),
+        "drivers/Cargo.toml",
+        "[package]\nname = \"drivers\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    write(
+        d.path(),
+        "drivers/src/lib.rs",
+        "#![no_std]\nextern \"C\" {\n    fn board_start();\n}\n\n#[inline(never)]\npub fn start() {\n    unsafe { board_start() }\n}\n",
+    );
+    let cases = [
+        (
+            "[\"drivers::start\"]",
+            "board_start",
+            vec!["drivers::start", "board_start"],
+        ),
+        (
+            "[\"drivers::*\"]",
+            "board_start",
+            vec!["drivers::start", "board_start"],
+        ),
+        (
+            "[\"IRQ_*\"]",
+            "board_irq",
+            vec!["IRQ_TABLE", "roots_demo::on_irq", "board_irq"],
+        ),
+    ];
+    for (roots, symbol, chain) in cases {
+        write(
+            d.path(),
+            "linkmatrix.yaml",
+            &format!("crate: .\ntargets: [x86]\npolicy:\n  roots: {roots}\n"),
+        );
+        let (code, r, err) = check_json(d.path(), &[]);
+        let c = &r["cells"][0];
+        assert_eq!(code, 1, "{roots}: {err}\n{c:#}");
+        assert_eq!(undefined_symbols(c), [symbol], "{roots}: {c:#}");
+        assert_eq!(
+            c["findings"][0]["chain"],
+            serde_json::json!(chain),
+            "{roots}: {c:#}"
+        );
+    }
+}
+
 /// A cached pass once survived a change that breaks the real build (and a
 /// cached failure one that fixes it): the key now covers the environment
 /// (variables build scripts declare with rerun-if-env-changed, and those

@@ -165,3 +165,51 @@ fn doctor_with_named_targets_needs_no_matrix() {
     assert_eq!(o.status.code(), Some(2));
     assert!(crate::util::stderr(&o).contains("linkmatrix init"));
 }
+
+/// A target file naming a C compiler that does not exist: `doctor` once
+/// said to apt-install clang (installed) and `setup` that nothing was
+/// missing. Now both name the program and the place in the target file,
+/// and neither offers a package that would not provide it. A target with
+/// no platform sources needs no C compiler at all.
+#[test]
+fn doctor_and_setup_name_a_missing_program_and_where_it_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    crate::util::write(
+        d.path(),
+        "Cargo.toml",
+        "[package]\nname = \"t\"\nversion = \"0.1.0\"\n",
+    );
+    crate::util::write(d.path(), "start.S", ".globl _start\n_start:\n");
+    crate::util::write(
+        d.path(),
+        "targets/odd.yaml",
+        "triple: armv7a-none-eabi\ncc:\n  compiler: [clang-99]\nlinker:\n  program: [rust-lld, ld.lld]\n  entry: _start\nplatform:\n  sources: [../start.S]\n",
+    );
+    crate::util::write(
+        d.path(),
+        "targets/bare.yaml",
+        "triple: armv7a-none-eabi\ncc:\n  compiler: [clang-99]\nlinker:\n  program: [rust-lld, ld.lld]\n  entry: main\n",
+    );
+    crate::util::write(
+        d.path(),
+        "linkmatrix.yaml",
+        "crate: .\ntargets: [odd, bare]\n",
+    );
+    let o = run(d.path(), &["doctor"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("none of clang-99 on PATH (targets/odd.yaml:3:14)"),
+        "{out}"
+    );
+    assert!(!out.contains("apt-get install -y clang "), "{out}");
+    let bare = out.split("bare (").nth(1).unwrap_or_default();
+    assert!(bare.contains("cc:      not needed"), "{out}");
+    let o = run(d.path(), &["setup", "--dry-run", "--target", "odd"]);
+    let out = stdout(&o);
+    assert!(!out.contains("nothing to install"), "{out}");
+    assert!(
+        !out.contains("install -y --no-install-recommends clang-99"),
+        "{out}"
+    );
+}

@@ -27,10 +27,46 @@ fn why_gives_the_chain_from_a_root() {
         .find(|l| l.trim_start().starts_with("1."))
         .unwrap();
     assert!(chain.contains("kalloc_percpu_alloc ->"), "{out}");
-    assert!(
-        chain.contains("pcpu_post_unmap_tlb_flush -> flush_tlb_kernel_range"),
-        "{out}"
+    // The same chain `check` reports, inlined frames included.
+    let o = linkmatrix(&repo())
+        .args([
+            "check",
+            "--config",
+            PERCPU,
+            "--cell",
+            "arm-smp-nommu-release",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let checked: Vec<&str> = r["cells"][0]["findings"][0]["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(checked.contains(&"kalloc::tlb::Gather::finish"), "{r:#}");
+    assert_eq!(
+        chain.trim_start().trim_start_matches("1. "),
+        checked.join(" -> ")
     );
+    // Without --cell: every cell where it is reachable; a glob selects.
+    let (code, out, err) = run(&["why", "flush_tlb_kernel_range", "--config", PERCPU]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("arm-smp-nommu-release"), "{out}");
+    assert!(!out.contains("arm-up-nommu-release"), "{out}");
+    let (code, out, err) = run(&[
+        "why",
+        "flush_tlb_kernel_range",
+        "--config",
+        PERCPU,
+        "--cell",
+        "x86-*",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("x86-") && !out.contains("arm-"), "{out}");
     let (code, out, _) = run(&[
         "why",
         "flush_tlb_kernel_range",
@@ -78,6 +114,27 @@ fn diff_names_the_options_that_make_the_flush_undefined() {
     assert!(
         cond.contains("`mmu=false`") && cond.contains("`percpu-km=false`"),
         "{cond}"
+    );
+    // Defined symbols are compared demangled and without their hash (a
+    // crate's hashes change with its features): only real differences.
+    let (code, out, err) = run(&[
+        "diff",
+        "--config",
+        PERCPU,
+        "arm-smp-mmu-release",
+        "arm-smp-nommu-release",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let defined: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("defined only"))
+        .collect();
+    assert_eq!(
+        defined,
+        [
+            "defined only in arm-smp-mmu-release: arch_clear_pte, arch_set_pte, flush_tlb_kernel_range, local_flush_tlb_kernel_range, vmap_pages_range_noflush, vunmap_range_noflush"
+        ],
+        "{out}"
     );
 }
 
