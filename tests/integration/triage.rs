@@ -150,6 +150,25 @@ fn minimize_ends_at_the_option_the_kernel_fix_changed() {
         .collect();
     assert_eq!(changes, ["  percpu-km: true -> false"], "{out}");
     assert!(out.contains("then: linkmatrix check --config"), "{out}");
+    // The suggested cell is a configuration the rules allow and not a
+    // duplicate of a cell the plan has.
+    let include = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("- {"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        include.contains("percpu-km: false") && include.contains("mmu: false"),
+        "{include}"
+    );
+    let (_, plan, _) = run(&["plan", "--config", PERCPU, "--format", "json"]);
+    let plan: Value = serde_json::from_str(&plan).unwrap();
+    for c in plan["cells"].as_array().unwrap() {
+        let same =
+            c["options"].as_object().unwrap().iter().all(|(k, v)| {
+                include.contains(&format!("{k}: {}", v.to_string().trim_matches('"')))
+            });
+        assert!(!same, "suggested {include} duplicates {}", c["id"]);
+    }
 }
 
 #[test]
