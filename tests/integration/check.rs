@@ -307,8 +307,9 @@ fn a_missing_toolchain_is_an_error_cell_with_the_fix() {
     write(
         d.path(),
         "targets/ghost.yaml",
-        "triple: armv7a-none-eabi\ncc: {compiler: [no-such-cc-xyz]}\nlinker: {program: [ld.lld]}\ntoolchain: {apt: [clang-99]}\n",
+        "triple: armv7a-none-eabi\ncc: {compiler: [no-such-cc-xyz]}\nlinker: {program: [ld.lld]}\nplatform: {sources: [plat.c]}\ntoolchain: {apt: [clang-99]}\n",
     );
+    write(d.path(), "targets/plat.c", "int plat(void) { return 1; }\n");
     write(
         d.path(),
         "Cargo.toml",
