@@ -144,6 +144,16 @@ impl LinkInputs<'_> {
         Ok(Some(out))
     }
 
+    /// The target's entry symbol, else (a target without startup code)
+    /// the crate's first root.
+    fn entry(&self) -> &str {
+        if self.target.entry.is_empty() {
+            self.roots.first().map_or("", String::as_str)
+        } else {
+            &self.target.entry
+        }
+    }
+
     fn roots_args(&self) -> Vec<String> {
         self.roots
             .iter()
@@ -171,7 +181,7 @@ impl LinkInputs<'_> {
             .args(&search)
             .args(&self.target.ldflags)
             .args(&self.scripts.args)
-            .arg(format!("--entry={}", self.target.entry))
+            .arg(format!("--entry={}", self.entry()))
             .arg("--emit-relocs")
             .args(self.roots_args());
         if let Some(s) = &script {
@@ -211,11 +221,9 @@ impl LinkInputs<'_> {
             .iter()
             .filter(|f| f.as_str() != "--gc-sections")
             .collect();
-        let mut cmd = base(self.linker)
-            .arg("-o")
-            .arg(&plat)
-            .args(flags)
-            .arg(format!("--entry={}", self.target.entry));
+        let mut cmd = base(self.linker).arg("-o").arg(&plat).args(flags).args(
+            (!self.target.entry.is_empty()).then(|| format!("--entry={}", self.target.entry)),
+        );
         if let Some(s) = &script {
             cmd = cmd.arg("-T").arg(s);
         }

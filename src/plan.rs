@@ -180,6 +180,24 @@ fn expand_cells(spec: &Matrix, limits: Limits) -> Result<Vec<Cell>, ExpandError>
     Ok(cells.into_iter().map(|(c, _)| c).collect())
 }
 
+/// An `arch` value as a cell id starts: a target triple by its first
+/// component (`thumbv7em-none-eabihf` → `thumbv7em`) when no other target
+/// of the matrix shares it; else in full.
+fn short_arch(spec: &Matrix, arch: &str) -> String {
+    let Some((first, _)) = arch.split_once('-') else {
+        return arch.to_owned();
+    };
+    let clash = spec
+        .targets
+        .keys()
+        .any(|k| k != arch && (k == first || k.split('-').next() == Some(first)));
+    if clash {
+        arch.to_owned()
+    } else {
+        first.to_owned()
+    }
+}
+
 /// The cell the rules make from `pick` (values for `arch`, `profile` and
 /// any options; the rules decide the rest, and an option whose
 /// `depends-on` is false is off whatever was picked), as `include:` does.
@@ -284,7 +302,7 @@ fn complete(
     }
 
     let id = id.unwrap_or_else(|| {
-        let mut parts = vec![arch.clone()];
+        let mut parts = vec![short_arch(spec, &arch)];
         for (k, _) in &spec.axes {
             if k == "arch" || k == "profile" {
                 continue;

@@ -238,8 +238,10 @@ pub(super) fn run_cell(
         Ok((f, image)) => {
             // What `why` and `diff` need later, without rebuilding.
             let roots = match m.mode {
-                Mode::Image => [vec![target.entry.clone()], roots].concat(),
-                Mode::Module => roots,
+                Mode::Image if !target.entry.is_empty() => {
+                    [vec![target.entry.clone()], roots].concat()
+                }
+                Mode::Image | Mode::Module => roots,
             };
             work.write_inspected(&cell.id, &Inspected { image, roots });
             let status = if f.iter().any(|x| !x.is_warning()) {

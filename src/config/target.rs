@@ -196,12 +196,14 @@ impl Validator {
                 }
             },
         };
-        let entry = raw
-            .linker
-            .entry
-            .as_ref()
-            .map_or_else(|| "_start".to_owned(), |e| e.value.clone());
-        if !valid_symbol(&entry) {
+        // Without startup code there is no entry symbol: the image's entry
+        // is then a root of the crate (and every root is kept).
+        let entry = match &raw.linker.entry {
+            Some(e) => e.value.clone(),
+            None if raw.platform.sources.is_empty() => String::new(),
+            None => "_start".to_owned(),
+        };
+        if !entry.is_empty() && !valid_symbol(&entry) {
             let loc = raw
                 .linker
                 .entry

@@ -1142,6 +1142,65 @@ fn policy_roots_take_demangled_paths_and_globs() {
     }
 }
 
+/// A bare target triple is a target: no target file, no startup code or
+/// platform; the crate's roots are linked alone and what stays undefined is
+/// what the crate expects its environment to provide. Cell ids start with
+/// the triple's first component.
+#[test]
+fn bare_triples_are_targets_without_a_target_file() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "Cargo.toml",
+        "[package]\nname = \"bare\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[features]\nnet = []\n",
+    );
+    write(
+        d.path(),
+        "src/lib.rs",
+        "#![no_std]\nextern \"C\" {\n    fn net_send(x: u32) -> u32;\n}\n\n#[no_mangle]\npub extern \"C\" fn bare_poll(x: u32) -> u32 {\n    if cfg!(feature = \"net\") {\n        unsafe { net_send(x) }\n    } else {\n        x + 1\n    }\n}\n\n#[cfg(target_os = \"none\")]\n#[panic_handler]\nfn panic(_: &core::panic::PanicInfo<'_>) -> ! {\n    loop {}\n}\n",
+    );
+    write(
+        d.path(),
+        "linkmatrix.yaml",
+        "crate: .\ntargets: [thumbv6m-none-eabi, armv7a-none-eabi, x86_64-unknown-none]\noptions:\n  net: {feature: net}\naxes:\n  net: [false, true]\n",
+    );
+    let (code, r, err) = check_json(d.path(), &[]);
+    assert_eq!(code, 1, "{err}\n{r:#}");
+    let mut bad = failing(&r);
+    bad.sort();
+    assert_eq!(
+        bad,
+        [
+            "armv7a-net-release",
+            "thumbv6m-net-release",
+            "x86_64-net-release"
+        ],
+        "{r:#}"
+    );
+    for id in bad {
+        let c = cell(&r, &id);
+        assert_eq!(undefined_symbols(c), ["net_send"], "{c:#}");
+        let at = &c["findings"][0]["referenced_by"][0];
+        assert_eq!(
+            (
+                at["function"].as_str(),
+                at["file"].as_str(),
+                at["line"].as_u64()
+            ),
+            (Some("bare_poll"), Some("src/lib.rs"), Some(9)),
+            "{c:#}"
+        );
+    }
+    for id in [
+        "armv7a-no-net-release",
+        "thumbv6m-no-net-release",
+        "x86_64-no-net-release",
+    ] {
+        assert_eq!(cell(&r, id)["status"], "pass", "{r:#}");
+    }
+    assert!(!d.path().join("targets").exists());
+}
+
 /// A cached pass once survived a change that breaks the real build (and a
 /// cached failure one that fixes it): the key now covers the environment
 /// (variables build scripts declare with rerun-if-env-changed, and those
