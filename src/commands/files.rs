@@ -58,7 +58,7 @@ pub(super) fn init(cli: &Cli, args: &InitArgs, out: &mut dyn Write) -> Result<u8
 
 /// `inspect FILE…`.
 pub(super) fn inspect(args: &InspectArgs, out: &mut dyn Write) -> Result<u8> {
-    let reports = reader::inspect_files(&args.files, args.symbols_only)?;
+    let reports = reader::inspect_files(&args.files, args.symbols_only);
     match args.format {
         CheckFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &reports)?;
@@ -66,7 +66,13 @@ pub(super) fn inspect(args: &InspectArgs, out: &mut dyn Write) -> Result<u8> {
         }
         CheckFormat::Human => reader::print_human(&reports, out)?,
     }
-    Ok(0)
+    // Every file is reported; one that could not be read is said on
+    // stderr (and in the JSON) and makes the run fail.
+    let mut failed = 0;
+    for e in reports.iter().filter_map(|r| r.error.as_ref()) {
+        failed = super::user_error(e);
+    }
+    Ok(failed)
 }
 
 /// `explain [LOG|-]`.

@@ -47,10 +47,37 @@ pub(super) fn pretty(name: &str) -> String {
     demangle(name).unwrap_or_else(|| name.to_owned())
 }
 
-/// Read a file for inspection (size-capped).
-pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
+/// The metadata of a regular file; anything else (a FIFO would block the
+/// open forever, a device reads without end, a directory) is an error
+/// naming the file, before it is opened.
+fn regular_file(path: &Path) -> Result<std::fs::Metadata> {
     let meta =
         std::fs::metadata(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    if !meta.is_file() {
+        let ft = meta.file_type();
+        use std::os::unix::fs::FileTypeExt as _;
+        let what = if ft.is_dir() {
+            "a directory"
+        } else if ft.is_fifo() {
+            "a FIFO"
+        } else if ft.is_socket() {
+            "a socket"
+        } else if ft.is_char_device() || ft.is_block_device() {
+            "a device"
+        } else {
+            "not a regular file"
+        };
+        bail!(
+            "{}: {what}; only regular files are inspected",
+            path.display()
+        );
+    }
+    Ok(meta)
+}
+
+/// Read a file for inspection (size-capped).
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let meta = regular_file(path)?;
     if meta.len() > MAX_INPUT {
         bail!(
             "{}: {} bytes is larger than the {MAX_INPUT}-byte limit",
@@ -166,6 +193,7 @@ const MAP_THRESHOLD: u64 = 4 << 20;
 /// reads its own small outputs instead ([`read_file`]).
 #[allow(unsafe_code)]
 pub(crate) fn map_file(path: &Path) -> Result<Input> {
+    regular_file(path)?;
     let file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot read", path.display()))?;
     let len = file
@@ -195,17 +223,18 @@ pub(crate) struct FileReport {
     pub(crate) file: String,
     /// Its undefined symbols.
     pub(crate) undefined: Vec<Undefined>,
+    /// Why it could not be inspected (then `undefined` is empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<String>,
 }
 
 /// Inspect files for the `inspect` command.
 /// With `symbols_only`, only the symbol tables are read (what `nm -u`
 /// does, resolved across archive members), not relocations or DWARF.
-pub(crate) fn inspect_files(
-    paths: &[std::path::PathBuf],
-    symbols_only: bool,
-) -> Result<Vec<FileReport>> {
-    let mut out = Vec::new();
-    for p in paths {
+/// Each file is reported on its own: one that cannot be read or parsed
+/// gets its `error`, and the others are still listed.
+pub(crate) fn inspect_files(paths: &[std::path::PathBuf], symbols_only: bool) -> Vec<FileReport> {
+    let one = |p: &Path| -> Result<Vec<Undefined>> {
         let data = map_file(p)?;
         let name = p.display().to_string();
         let parts = units(&name, &data)?;
@@ -218,17 +247,34 @@ pub(crate) fn inspect_files(
         } else {
             analyze(&us, &[])?
         };
-        out.push(FileReport {
-            file: name,
-            undefined: a.undefined,
-        });
-    }
-    Ok(out)
+        Ok(a.undefined)
+    };
+    paths
+        .iter()
+        .map(|p| {
+            let file = p.display().to_string();
+            match one(p) {
+                Ok(undefined) => FileReport {
+                    file,
+                    undefined,
+                    error: None,
+                },
+                Err(e) => FileReport {
+                    file,
+                    undefined: Vec::new(),
+                    error: Some(format!("{e:#}")),
+                },
+            }
+        })
+        .collect()
 }
 
 /// Print `inspect` results for people.
 pub(crate) fn print_human(reports: &[FileReport], out: &mut dyn Write) -> std::io::Result<()> {
     for r in reports {
+        if r.error.is_some() {
+            continue; // said on stderr
+        }
         writeln!(out, "{}: {} undefined", r.file, r.undefined.len())?;
         for u in &r.undefined {
             let weak = if u.weak { " (weak)" } else { "" };

@@ -132,6 +132,58 @@ fn robustness_14_broken_elf_files_are_errors_naming_the_file() {
     );
 }
 
+/// A FIFO once hung `inspect` forever and `/dev/zero` was read until memory
+/// ran out; one bad file in a list hid the good files' results. Now only
+/// regular files are read (anything else is an error naming it, at once),
+/// and every file of the list is reported, exit 2 if any failed.
+#[test]
+fn inspect_reads_only_regular_files_and_reports_every_file_of_a_list() {
+    let d = tempfile::tempdir().unwrap();
+    let ok = d.path().join("ok.o");
+    std::fs::write(&ok, small_elf()).unwrap();
+    let fifo = d.path().join("pipe");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let bad = d.path().join("bad.o");
+    std::fs::write(&bad, b"\x7fELF\x02\x01").unwrap();
+    let mut child = linkmatrix(&repo())
+        .args(["inspect", "--format", "json"])
+        .arg(&fifo)
+        .arg("/dev/zero")
+        .arg(&ok)
+        .arg(&bad)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A hang guard, not a speed bound: a FIFO blocks `open` forever.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("inspect hung on a FIFO or a device");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("pipe: a FIFO"), "{err}");
+    assert!(err.contains("/dev/zero: a device"), "{err}");
+    assert!(err.contains("bad.o"), "{err}");
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let files: Vec<&Value> = v.as_array().unwrap().iter().collect();
+    assert_eq!(files.len(), 4, "{v:#}");
+    assert_eq!(files[2]["undefined"][0]["symbol"], "callee", "{v:#}");
+    assert!(files[2].get("error").is_none(), "{v:#}");
+    for i in [0, 1, 3] {
+        assert!(files[i]["error"].is_string(), "{v:#}");
+    }
+}
+
 fn ar_member(name: &str, size_field: &str, data: &[u8]) -> Vec<u8> {
     let mut h = format!(
         "{name:<16}{:<12}{:<6}{:<6}{:<8}{size_field:<10}`\n",
