@@ -5,7 +5,7 @@
 //! Failures are typed ([`ProcessError`]) and carry the command and stderr.
 //!
 //! Nothing else in linkmatrix spawns a process.
-#![allow(unsafe_code)] // killpg(2); see `kill_group`.
+#![allow(unsafe_code)] // killpg(2) and waitid(2); see `kill_group`, `has_exited`.
 
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
@@ -87,6 +87,26 @@ fn kill_group(pgid: i32) {
         unsafe {
             libc::killpg(pgid, libc::SIGKILL);
         }
+    }
+}
+
+/// Whether the child `pid` has exited, without reaping it: while it is a
+/// zombie its pid, and so its process group id, cannot be reused, so the
+/// group can still be signalled safely.
+/// `None` when waitid fails (then `Child::try_wait` decides).
+fn has_exited(pid: i32) -> Option<bool> {
+    let id = libc::id_t::try_from(pid).ok()?;
+    // SAFETY: an all-zero siginfo_t is a valid value; waitid only writes
+    // into it. WNOWAIT leaves the child waitable for `Child::wait`.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let r = libc::waitid(
+            libc::P_PID,
+            id,
+            &raw mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        (r == 0).then(|| info.si_pid() != 0)
     }
 }
 
@@ -274,10 +294,21 @@ impl Cmd {
         let out_reader = drain(child.stdout.take());
         let err_reader = drain(child.stderr.take());
         let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Ok(status),
-                Ok(None) => {}
-                Err(e) => break Err(e),
+            match has_exited(pgid) {
+                Some(true) => {
+                    // The leader is done: whatever it left in its group (a
+                    // background child holding our pipes) goes too, so
+                    // neither the reads below nor the caller wait for it.
+                    // The leader is not reaped yet: the group id is ours.
+                    kill_group(pgid);
+                    break child.wait();
+                }
+                Some(false) => {}
+                None => match child.try_wait() {
+                    Ok(Some(status)) => break Ok(status),
+                    Ok(None) => {}
+                    Err(e) => break Err(e),
+                },
             }
             if interrupted() {
                 kill_group(pgid);
@@ -516,6 +547,42 @@ mod tests {
             })
         };
         while alive() {
+            assert!(Instant::now() < until, "background child {pid} survived");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The leader exits first and leaves a background child holding the
+    /// output pipe: the run once waited for that child (a compiler doing
+    /// this made a cell with `--timeout 5` take 95 s). Now the leader's end
+    /// ends the run, and the child is gone. The mechanism is asserted (the
+    /// output, the child's death), with a hang guard far above its sleep.
+    #[test]
+    fn a_background_child_holding_the_pipe_does_not_outlive_its_leader() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("bg");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let pf = pidfile.clone();
+        std::thread::spawn(move || {
+            let r = Cmd::new("sh")
+                .args(["-c", "sleep 300 & echo $! > \"$0\"; echo started"])
+                .arg(&pf)
+                .timeout(Some(Duration::from_secs(600)))
+                .run();
+            let _ = tx.send(r);
+        });
+        let out = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the run waited for the background child")
+            .unwrap();
+        assert_eq!(out.stdout, b"started\n");
+        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        let stat = format!("/proc/{}/stat", pid.trim());
+        let until = Instant::now() + Duration::from_secs(30);
+        while std::fs::read_to_string(&stat).is_ok_and(|s| {
+            s.rsplit_once(") ")
+                .is_some_and(|(_, r)| !r.starts_with('Z'))
+        }) {
             assert!(Instant::now() < until, "background child {pid} survived");
             std::thread::sleep(Duration::from_millis(20));
         }
