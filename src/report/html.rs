@@ -9,11 +9,14 @@ const TEMPLATE: &str = include_str!("../../templates/report.html");
 
 /// Render the page.
 pub(crate) fn render(r: &Report) -> String {
-    // Safe inside <script>: no `</` sequence can close the element.
+    // Safe inside <script> and still JSON: `<`, `>` and `&` occur only in
+    // strings, where `\u003c` … mean the same characters, so no `</script>`
+    // or `<!--` can end or change the element.
     let data = serde_json::to_string(r)
         .unwrap_or_else(|_| "{}".to_owned())
-        .replace("</", "<\\/")
-        .replace("<!--", "<\\!--");
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
     let title = format!(
         "linkmatrix: {} — {} pass, {} fail, {} error",
         r.config, r.summary.pass, r.summary.fail, r.summary.error

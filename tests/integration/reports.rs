@@ -174,6 +174,57 @@ fn chromium(args: &[&str], page: &Path) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// The HTML report once escaped `<!--` as `<\\!--`, which is not JSON: the
+/// page's `JSON.parse` threw and it was blank. A finding whose text holds
+/// `<!--`, `</script>` and non-ASCII now renders, text intact.
+#[test]
+fn the_html_report_renders_findings_holding_markup_and_non_ascii() {
+    let d = tempfile::tempdir().unwrap();
+    let o = linkmatrix(&repo())
+        .args([
+            "check",
+            "--no-provision",
+            "--config",
+            PERCPU,
+            "--cell",
+            "arm-smp-nommu-release",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let mut r: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
+    let nasty = "before <!-- comment --> </script><script>x()</script> & ünïcödé ✓ after";
+    r["cells"][0]["findings"][0]["message"] = Value::String(nasty.to_owned());
+    let shard = d.path().join("shard.json");
+    std::fs::write(&shard, serde_json::to_vec(&r).unwrap()).unwrap();
+    let html_path = d.path().join("r.html");
+    let o = linkmatrix(&repo())
+        .arg("merge")
+        .arg(&shard)
+        .arg("--report")
+        .arg(format!("html={}", html_path.display()))
+        .output()
+        .unwrap();
+    assert!(html_path.is_file(), "{}", stderr(&o));
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert_eq!(
+        html.matches("</script>").count(),
+        html.matches("<script").count(),
+        "an early </script>"
+    );
+    let dom = chromium(&["--dump-dom"], &html_path);
+    assert!(
+        dom.contains("data-cell=\"arm-smp-nommu-release\""),
+        "blank page: {dom}"
+    );
+    assert!(
+        dom.contains("before &lt;!-- comment --&gt; &lt;/script&gt;&lt;script&gt;x()&lt;/script&gt; &amp; ünïcödé ✓ after"),
+        "{dom}"
+    );
+}
+
 #[test]
 fn github_actions_gets_annotations_and_a_step_summary() {
     let d = tempfile::tempdir().unwrap();
