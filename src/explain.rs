@@ -288,13 +288,20 @@ impl Parser {
                     line,
                 };
                 if let Some(i) = self.block {
-                    self.out.findings[i].referenced_by.push(r);
+                    let refs = &mut self.out.findings[i].referenced_by;
+                    if refs.len() >= MAX_REFS {
+                        self.out.dropped += 1;
+                    } else {
+                        refs.push(r);
+                    }
                 }
             } else if let Some((obj, func)) = rest.split_once(":(") {
-                // `main.o:(helper)` or `x.o:(f) in archive libx.a`
-                let (func, archive) = match func.split_once(") in archive ") {
+                // `main.o:(helper)` or `x.o:(f) in archive libx.a`; the
+                // one closing parenthesis is lld's (a C++ name ends in its
+                // own: `f(std::string const&))`).
+                let (func, archive) = match func.rsplit_once(") in archive ") {
                     Some((f, a)) => (f, Some(a.trim())),
-                    None => (func.trim_end_matches(')'), None),
+                    None => (func.strip_suffix(')').unwrap_or(func), None),
                 };
                 let object = match archive {
                     Some(a) => format!("{a}({obj})"),

@@ -225,3 +225,39 @@ fn a_huge_log_with_huge_lines_streams_in_bounded_memory() {
     assert_eq!(v["findings"][0]["referenced_by"][0]["function"], "late_fn");
     assert!(peak_kb < 64 * 1024, "peak RSS {} MB", peak_kb / 1024);
 }
+
+/// `>>> referenced by` lines once bypassed the per-symbol cap (a hostile
+/// log grew memory without bound), and a C++ function named by lld lost
+/// its own closing parenthesis (`run(std::string const&` ).
+#[test]
+fn references_are_capped_and_cpp_names_keep_their_parentheses() {
+    let mut log = String::from("ld.lld: error: undefined symbol: helper(std::string const&)\n");
+    log.push_str(">>> referenced by main.cpp:3 (/tmp/main.cpp:3)\n>>>               main.o:(run(std::__1::basic_string<char> const&))\n");
+    log.push_str(">>> referenced by lib.cpp:9 (/tmp/lib.cpp:9)\n>>>               lib.o:(go(int)) in archive libx.a\n");
+    for i in 0..5000 {
+        log.push_str(&format!(">>> referenced by f{i}.c:{i} (/tmp/f{i}.c:{i})\n"));
+    }
+    let mut child = linkmatrix(&repo())
+        .args(["explain", "--format", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(log.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let refs = v["findings"][0]["referenced_by"].as_array().unwrap();
+    assert!(refs.len() <= 1000, "{} references kept", refs.len());
+    assert_eq!(
+        refs[0]["function"],
+        "run(std::__1::basic_string<char> const&)"
+    );
+    assert_eq!(refs[1]["function"], "go(int)");
+    assert_eq!(refs[1]["object"], "libx.a(lib.o)");
+}
