@@ -53,38 +53,11 @@ struct Parser {
 
 /// Remove ANSI escape sequences (CSI … final byte, and OSC … BEL/ST).
 pub(crate) fn strip_ansi(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains('\x1b') {
-        return std::borrow::Cow::Borrowed(s);
+    if s.contains('\x1b') {
+        std::borrow::Cow::Owned(anstream::adapter::strip_str(s).to_string())
+    } else {
+        std::borrow::Cow::Borrowed(s)
     }
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\x1b' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('[') => {
-                for d in chars.by_ref() {
-                    if ('@'..='~').contains(&d) {
-                        break;
-                    }
-                }
-            }
-            Some(']') => {
-                while let Some(d) = chars.next() {
-                    if d == '\x07' || (d == '\x1b' && chars.peek() == Some(&'\\')) {
-                        if d == '\x1b' {
-                            chars.next();
-                        }
-                        break;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    std::borrow::Cow::Owned(out)
 }
 
 /// Demangle Rust (legacy, v0) and C++ (Itanium) names; ld64 prefixes one

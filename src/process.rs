@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::Read;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -126,7 +126,7 @@ pub(crate) enum ProcessError {
     Failed {
         /// The command line.
         command: String,
-        /// "exit status 1" or "killed by signal 11 (SIGSEGV)".
+        /// "exit status 1" or "killed by signal: 11 (SIGSEGV)".
         status: String,
         /// What it printed on stderr.
         stderr: String,
@@ -390,26 +390,12 @@ fn drain<R: Read + Send + 'static>(src: Option<R>) -> std::thread::JoinHandle<Ve
     })
 }
 
-/// "exit status 2", or "killed by signal 11 (SIGSEGV)".
+/// "exit status 2", or "killed by signal: 11 (SIGSEGV)".
 pub(crate) fn describe_status(status: ExitStatus) -> String {
-    if let Some(sig) = status.signal() {
-        let name = match sig {
-            libc::SIGSEGV => "SIGSEGV",
-            libc::SIGKILL => "SIGKILL",
-            libc::SIGABRT => "SIGABRT",
-            libc::SIGTERM => "SIGTERM",
-            libc::SIGINT => "SIGINT",
-            libc::SIGBUS => "SIGBUS",
-            libc::SIGILL => "SIGILL",
-            libc::SIGFPE => "SIGFPE",
-            _ => "signal",
-        };
-        format!("killed by signal {sig} ({name})")
-    } else {
-        match status.code() {
-            Some(c) => format!("exit status {c}"),
-            None => "unknown status".to_owned(),
-        }
+    match status.code() {
+        Some(c) => format!("exit status {c}"),
+        // std names the signal: "signal: 11 (SIGSEGV) (core dumped)".
+        None => format!("killed by {status}"),
     }
 }
 
