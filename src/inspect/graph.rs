@@ -52,13 +52,8 @@ pub(crate) fn analyze_with_origins(
         let mut sf = HashMap::new();
         let mut by_sec: SectionFuncs = HashMap::new();
         for s in f.symbols() {
-            let name = s.name().with_context(|| {
-                format!(
-                    "{}: symbol {} has an unreadable name",
-                    units[ui].name,
-                    s.index().0
-                )
-            })?;
+            let name = sym_name(&s, units[ui].name, "symbol")?;
+            let name = &*name;
             if s.is_undefined() {
                 continue;
             }
@@ -126,7 +121,8 @@ pub(crate) fn analyze_with_origins(
                 let Some(from) = funcs.and_then(|v| containing(v, off)) else {
                     continue;
                 };
-                let name = sym.name().unwrap_or("");
+                let name = sym_name(&sym, units[ui].name, "symbol").unwrap_or_default();
+                let name = &*name;
                 let edge = if sym.is_undefined() {
                     if name.is_empty() {
                         continue;
@@ -212,13 +208,8 @@ pub(crate) fn analyze_with_origins(
             if !sym.is_undefined() {
                 continue;
             }
-            let name = sym.name().with_context(|| {
-                format!(
-                    "{}: symbol {} has an unreadable name",
-                    units[ui].name,
-                    sym.index().0
-                )
-            })?;
+            let name = sym_name(&sym, units[ui].name, "symbol")?;
+            let name = &*name;
             if name.is_empty() || a.defined.contains(name) {
                 continue;
             }
@@ -319,13 +310,12 @@ pub(crate) fn undefined_only(units: &[Unit<'_>]) -> Result<Analysis> {
     {
         return dynamic_imports(f, units[0].name);
     }
-    let mut defined: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    let mut undefined: BTreeMap<&str, bool> = BTreeMap::new();
+    let mut defined: std::collections::HashSet<std::borrow::Cow<'_, str>> =
+        std::collections::HashSet::new();
+    let mut undefined: BTreeMap<std::borrow::Cow<'_, str>, bool> = BTreeMap::new();
     for (u, f) in units.iter().zip(&files) {
         for s in f.symbols() {
-            let n = s.name().with_context(|| {
-                format!("{}: symbol {} has an unreadable name", u.name, s.index().0)
-            })?;
+            let n = sym_name(&s, u.name, "symbol")?;
             if n.is_empty() {
                 continue;
             }
@@ -339,10 +329,10 @@ pub(crate) fn undefined_only(units: &[Unit<'_>]) -> Result<Analysis> {
     }
     let mut a = Analysis::default();
     for (n, weak) in undefined {
-        if !defined.contains(n) {
+        if !defined.contains(&n) {
             a.undefined.push(Undefined {
-                symbol: n.to_owned(),
-                demangled: demangle(n),
+                demangled: demangle(&n),
+                symbol: n.into_owned(),
                 weak,
                 referenced_by: Vec::new(),
                 chain: Vec::new(),
@@ -351,7 +341,10 @@ pub(crate) fn undefined_only(units: &[Unit<'_>]) -> Result<Analysis> {
             });
         }
     }
-    a.defined = defined.into_iter().map(str::to_owned).collect();
+    a.defined = defined
+        .into_iter()
+        .map(std::borrow::Cow::into_owned)
+        .collect();
     Ok(a)
 }
 
@@ -361,12 +354,8 @@ pub(crate) fn undefined_only(units: &[Unit<'_>]) -> Result<Analysis> {
 fn dynamic_imports(f: &object::File<'_>, name: &str) -> Result<Analysis> {
     let mut a = Analysis::default();
     for s in f.dynamic_symbols() {
-        let n = s.name().with_context(|| {
-            format!(
-                "{name}: dynamic symbol {} has an unreadable name",
-                s.index().0
-            )
-        })?;
+        let n = sym_name(&s, name, "dynamic symbol")?;
+        let n = &*n;
         if n.is_empty() {
             continue;
         }
@@ -387,6 +376,33 @@ fn dynamic_imports(f: &object::File<'_>, name: &str) -> Result<Analysis> {
     a.undefined.sort_by(|x, y| x.symbol.cmp(&y.symbol));
     a.undefined.dedup_by(|x, y| x.symbol == y.symbol);
     Ok(a)
+}
+
+/// A symbol's name; bytes that are not UTF-8 are shown as `\xNN` (as nm
+/// prints them raw) instead of failing the whole file. A name outside the
+/// string table is still an error naming the file.
+fn sym_name<'d>(
+    s: &impl ObjectSymbol<'d>,
+    file: &str,
+    what: &str,
+) -> Result<std::borrow::Cow<'d, str>> {
+    let bytes = s
+        .name_bytes()
+        .with_context(|| format!("{file}: {what} {} has an unreadable name", s.index().0))?;
+    Ok(match std::str::from_utf8(bytes) {
+        Ok(n) => std::borrow::Cow::Borrowed(n),
+        Err(_) => {
+            use std::fmt::Write as _;
+            let mut out = String::with_capacity(bytes.len() + 8);
+            for chunk in bytes.utf8_chunks() {
+                out.push_str(chunk.valid());
+                for b in chunk.invalid() {
+                    let _ = write!(out, "\\x{b:02x}");
+                }
+            }
+            std::borrow::Cow::Owned(out)
+        }
+    })
 }
 
 fn same(a: &Edge, b: &Edge) -> bool {

@@ -12,6 +12,11 @@ use crate::util::{linkmatrix, project_copy, repo, stderr};
 
 /// A small relocatable x86_64 object: `caller` calls the undefined `callee`.
 fn small_elf() -> Vec<u8> {
+    elf_calling(b"callee")
+}
+
+/// An object whose `caller` calls the undefined `callee` (any bytes).
+fn elf_calling(callee: &[u8]) -> Vec<u8> {
     let mut o = Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
     let text = o.section_id(StandardSection::Text);
     let off = o.append_section_data(text, &[0xe8, 0, 0, 0, 0, 0xc3], 16);
@@ -26,7 +31,7 @@ fn small_elf() -> Vec<u8> {
         flags: SymbolFlags::None,
     });
     let callee = o.add_symbol(Symbol {
-        name: b"callee".to_vec(),
+        name: callee.to_vec(),
         value: 0,
         size: 0,
         kind: SymbolKind::Text,
@@ -182,6 +187,30 @@ fn inspect_reads_only_regular_files_and_reports_every_file_of_a_list() {
     for i in [0, 1, 3] {
         assert!(files[i]["error"].is_string(), "{v:#}");
     }
+}
+
+/// One symbol name that is not UTF-8 once rejected the whole file. It is
+/// listed with its bad bytes as `\xNN`, attributed like any other.
+#[test]
+fn a_non_utf8_symbol_name_is_listed_escaped() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("latin1.o");
+    std::fs::write(&p, elf_calling(b"caf\xe9_init")).unwrap();
+    for args in [
+        &["inspect", "--format", "json"][..],
+        &["inspect", "--format", "json", "--symbols-only"],
+    ] {
+        let o = linkmatrix(&repo()).args(args).arg(&p).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v[0]["undefined"][0]["symbol"], "caf\\xe9_init", "{v:#}");
+    }
+    let (code, err, v) = inspect(&p);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        v[0]["undefined"][0]["referenced_by"][0]["function"],
+        "caller"
+    );
 }
 
 fn ar_member(name: &str, size_field: &str, data: &[u8]) -> Vec<u8> {
