@@ -5,6 +5,8 @@
 #   inspect --symbols-only vs `nm -u`, and inspect (references attributed
 #   from relocations) vs `objdump -r`, on a large static archive (libpython)
 #   explain throughput on a generated log of $LOG_MB MB, and its peak RSS
+#   inspect (with attribution) vs `nm -u` on generated worst cases: 80,000
+#   functions calling one undefined symbol, one function calling 80,000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -q
@@ -34,6 +36,23 @@ if [ -n "$ar" ]; then
   python3 -c "print(f'| inspect --symbols-only vs nm -u | $(basename "$ar") ($(du -m "$ar" | cut -f1) MB) | {$s:.3f} | {$b:.3f} | {$s/$b:.2f}x |')"
   python3 -c "print(f'| inspect (with attribution) vs objdump -r | $(basename "$ar") | {$a:.3f} | {$c:.3f} | {$a/$c:.2f}x |')"
 fi
+gen=$(mktemp -d /tmp/linkmatrix-bench-XXXX)
+python3 - "$gen" <<'PY'
+import sys
+d = sys.argv[1]
+with open(f"{d}/callers.c", "w") as f:
+    f.write("extern void target(void);\n")
+    f.writelines(f"void caller_{i}(void) {{ target(); }}\n" for i in range(80000))
+with open(f"{d}/callees.c", "w") as f:
+    f.writelines(f"extern void callee_{i}(void);\n" for i in range(80000))
+    f.write("void one(void) {\n"); f.writelines(f"  callee_{i}();\n" for i in range(80000)); f.write("}\n")
+PY
+for c in callers callees; do
+  clang -c -O0 --target=x86_64-unknown-linux-gnu "$gen/$c.c" -o "$gen/$c.o"
+  a=$(med "$bin" inspect --format json "$gen/$c.o"); b=$(med nm -u "$gen/$c.o")
+  python3 -c "print(f'| inspect (with attribution) vs nm -u | 80,000 {\"callers of one symbol\" if \"$c\" == \"callers\" else \"callees of one function\"} | {$a:.3f} | {$b:.3f} | {$a/$b:.2f}x |')"
+done
+rm -rf "$gen"
 log=$(mktemp /tmp/linkmatrix-bench-XXXX.log)
 python3 - "$log" "$log_mb" <<'PY'
 import sys

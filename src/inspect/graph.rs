@@ -95,6 +95,11 @@ pub(crate) fn analyze_with_origins(
     // Where each call edge is first made: (unit, address), to find the
     // call site in the caller's code later.
     let mut edge_sites: HashMap<(usize, usize), (usize, u64)> = HashMap::new();
+    // What is already recorded, so that 80,000 callers of one symbol (or
+    // one function calling 80,000) cost a lookup each, not a scan.
+    let mut seen_refs: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
+    let mut seen_edges: std::collections::HashSet<(usize, bool, usize)> =
+        std::collections::HashSet::new();
     let dws: Vec<_> = files.iter().map(dwarf).collect();
     for (ui, f) in files.iter().enumerate() {
         let dw = &dws[ui];
@@ -140,7 +145,7 @@ pub(crate) fn analyze_with_origins(
                             undefs[id].1 = false;
                         }
                         let refs = &mut undefs[id].2;
-                        if !refs.iter().any(|(_, f, _)| *f == from) {
+                        if seen_refs.insert((id, from)) {
                             let located = dw
                                 .as_ref()
                                 .map(|d| locate(d, off, &a.funcs[from].name))
@@ -194,7 +199,11 @@ pub(crate) fn analyze_with_origins(
                 if let Edge::Func(to) = edge {
                     edge_sites.entry((from, to)).or_insert((ui, off));
                 }
-                if !a.edges[from].iter().any(|e| same(e, &edge)) {
+                let key = match edge {
+                    Edge::Func(x) => (from, true, x),
+                    Edge::Undef(x) => (from, false, x),
+                };
+                if seen_edges.insert(key) {
                     a.edges[from].push(edge);
                 }
             }
@@ -403,10 +412,6 @@ fn sym_name<'d>(
             std::borrow::Cow::Owned(out)
         }
     })
-}
-
-fn same(a: &Edge, b: &Edge) -> bool {
-    matches!((a, b), (Edge::Func(x), Edge::Func(y)) | (Edge::Undef(x), Edge::Undef(y)) if x == y)
 }
 
 fn containing(funcs: &[(u64, u64, usize)], off: u64) -> Option<usize> {
