@@ -398,20 +398,18 @@ fn sym_name<'d>(
     let bytes = s
         .name_bytes()
         .with_context(|| format!("{file}: {what} {} has an unreadable name", s.index().0))?;
-    Ok(match std::str::from_utf8(bytes) {
-        Ok(n) => std::borrow::Cow::Borrowed(n),
-        Err(_) => {
-            use std::fmt::Write as _;
-            let mut out = String::with_capacity(bytes.len() + 8);
-            for chunk in bytes.utf8_chunks() {
-                out.push_str(chunk.valid());
-                for b in chunk.invalid() {
-                    let _ = write!(out, "\\x{b:02x}");
-                }
-            }
-            std::borrow::Cow::Owned(out)
+    if let Ok(n) = std::str::from_utf8(bytes) {
+        return Ok(std::borrow::Cow::Borrowed(n));
+    }
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
         }
-    })
+    }
+    Ok(std::borrow::Cow::Owned(out))
 }
 
 fn containing(funcs: &[(u64, u64, usize)], off: u64) -> Option<usize> {
