@@ -92,6 +92,9 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
 /// thin-archive members naming outside files are never opened).
 pub(crate) fn units<'a>(name: &'a str, data: &'a [u8]) -> Result<Vec<(String, &'a [u8])>> {
     if data.starts_with(b"!<arch>\n") || data.starts_with(b"!<thin>\n") {
+        if data.starts_with(b"!<arch>\n") {
+            check_member_sizes(name, data)?;
+        }
         let ar = ArchiveFile::parse(data).with_context(|| format!("{name}: bad archive"))?;
         if ar.is_thin() {
             bail!(
@@ -122,6 +125,46 @@ pub(crate) fn units<'a>(name: &'a str, data: &'a [u8]) -> Result<Vec<(String, &'
     } else {
         Ok(vec![(name.to_owned(), data)])
     }
+}
+
+/// Walk an archive's member headers and check each size stays inside the
+/// file. `object` silently ends its member list at a symbol table (`/`,
+/// `/SYM64/`, `__.SYMDEF`) whose size field is too large, which would
+/// turn an archive with undefined symbols into a clean one: an archive
+/// whose members cannot all be read is an error, never a smaller answer.
+fn check_member_sizes(name: &str, data: &[u8]) -> Result<()> {
+    let mut at = 8usize;
+    while at < data.len() {
+        // A trailing newline pads an odd-sized last member.
+        if data.len() - at == 1 && data[at] == b'\n' {
+            break;
+        }
+        let Some(h) = data.get(at..at + 60) else {
+            bail!("{name}: archive member header at offset {at} is cut short");
+        };
+        if &h[58..60] != b"`\n" {
+            bail!("{name}: archive member header at offset {at} is damaged");
+        }
+        let size: u64 = std::str::from_utf8(&h[48..58])
+            .ok()
+            .map(str::trim)
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("{name}: archive member at offset {at} has no valid size"))?;
+        let end = u64::try_from(at + 60)
+            .ok()
+            .and_then(|s| s.checked_add(size))
+            .filter(|&e| e <= data.len() as u64)
+            .with_context(|| {
+                let member = String::from_utf8_lossy(&h[..16]).trim_end().to_owned();
+                format!(
+                    "{name}: archive member `{member}` at offset {at} claims {size} bytes, past the end of the file ({} bytes)",
+                    data.len()
+                )
+            })?;
+        at = usize::try_from(end).unwrap_or(usize::MAX);
+        at += at % 2;
+    }
+    Ok(())
 }
 
 pub(super) fn parse<'a>(u: &Unit<'a>) -> Result<object::File<'a>> {

@@ -327,6 +327,35 @@ fn robustness_15_hostile_archives() {
             "thin.a",
             [b"!<thin>\n".to_vec(), ar_member("/etc/passwd/", "100", &[])].concat(),
         ),
+        // A symbol table whose size field lies: `object` ended the member
+        // list there, and the archive was reported clean ("0 undefined").
+        (
+            "gnu-symtab.a",
+            [
+                b"!<arch>\n".to_vec(),
+                ar_member("/", "99999999", &[0, 0, 0, 0]),
+                ar_member("a.o/", &elf.len().to_string(), &elf),
+            ]
+            .concat(),
+        ),
+        (
+            "sym64.a",
+            [
+                b"!<arch>\n".to_vec(),
+                ar_member("/SYM64/", "99999999", &[0; 8]),
+                ar_member("a.o/", &elf.len().to_string(), &elf),
+            ]
+            .concat(),
+        ),
+        (
+            "bsd-symdef.a",
+            [
+                b"!<arch>\n".to_vec(),
+                ar_member("__.SYMDEF", "99999999", &[0; 8]),
+                ar_member("a.o/", &elf.len().to_string(), &elf),
+            ]
+            .concat(),
+        ),
     ];
     for (name, bytes) in cases {
         let p = d.path().join(name);
