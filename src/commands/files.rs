@@ -69,8 +69,13 @@ pub(super) fn inspect(args: &InspectArgs, out: &mut dyn Write) -> Result<u8> {
     // Every file is reported; one that could not be read is said on
     // stderr (and in the JSON) and makes the run fail.
     let mut failed = 0;
-    for e in reports.iter().filter_map(|r| r.error.as_ref()) {
-        failed = super::user_error(e);
+    for r in &reports {
+        for w in &r.warnings {
+            let _ = writeln!(anstream::stderr(), "warning: {w}");
+        }
+        if let Some(e) = &r.error {
+            failed = super::user_error(e);
+        }
     }
     Ok(failed)
 }

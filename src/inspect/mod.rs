@@ -88,9 +88,44 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
 }
 
-/// Split a file into units: itself, or an archive's members (names only;
-/// thin-archive members naming outside files are never opened).
+/// Split a file into units: itself, or an archive's ELF members (names
+/// only; thin-archive members naming outside files are never opened).
 pub(crate) fn units<'a>(name: &'a str, data: &'a [u8]) -> Result<Vec<(String, &'a [u8])>> {
+    units_and_skipped(name, data).map(|(u, _)| u)
+}
+
+/// Why an archive member that is not an ELF object was not inspected, or
+/// `None` for members that carry no code (symbol tables, Rust metadata).
+fn skipped_member(name: &str, bytes: &[u8]) -> Option<String> {
+    let quiet = [
+        "/",
+        "//",
+        "/SYM64/",
+        "__.SYMDEF",
+        "__.SYMDEF SORTED",
+        "lib.rmeta",
+    ];
+    if quiet.contains(&name) || name.ends_with(".rmeta") {
+        return None;
+    }
+    let what = if bytes.starts_with(b"BC\xc0\xde") || bytes.starts_with(&[0xde, 0xc0, 0x17, 0x0b]) {
+        "LLVM bitcode: not inspected; build without LTO for this check".to_owned()
+    } else {
+        match object::FileKind::parse(bytes) {
+            Ok(k) => format!("{k:?} object: linkmatrix reads ELF only"),
+            Err(_) => "not an object file".to_owned(),
+        }
+    };
+    Some(what)
+}
+
+/// [`units`], and a warning for each member that could hold code but was
+/// not inspected (LLVM bitcode, COFF, Mach-O …).
+pub(crate) fn units_and_skipped<'a>(
+    name: &'a str,
+    data: &'a [u8],
+) -> Result<(Vec<(String, &'a [u8])>, Vec<String>)> {
+    let mut skipped = Vec::new();
     if data.starts_with(b"!<arch>\n") || data.starts_with(b"!<thin>\n") {
         if data.starts_with(b"!<arch>\n") {
             check_member_sizes(name, data)?;
@@ -110,7 +145,10 @@ pub(crate) fn units<'a>(name: &'a str, data: &'a [u8]) -> Result<Vec<(String, &'
                 format!("{name}({mname}): member data lies outside the archive")
             })?;
             if !bytes.starts_with(b"\x7fELF") {
-                continue; // symbol tables, metadata (lib.rmeta), bitcode
+                if let Some(why) = skipped_member(&mname, bytes) {
+                    skipped.push(format!("{name}({mname}): {why}"));
+                }
+                continue;
             }
             let n = seen.entry(mname.clone()).or_insert(0);
             *n += 1;
@@ -121,9 +159,9 @@ pub(crate) fn units<'a>(name: &'a str, data: &'a [u8]) -> Result<Vec<(String, &'
             };
             out.push((label, bytes));
         }
-        Ok(out)
+        Ok((out, skipped))
     } else {
-        Ok(vec![(name.to_owned(), data)])
+        Ok((vec![(name.to_owned(), data)], skipped))
     }
 }
 
@@ -168,6 +206,9 @@ fn check_member_sizes(name: &str, data: &[u8]) -> Result<()> {
 }
 
 pub(super) fn parse<'a>(u: &Unit<'a>) -> Result<object::File<'a>> {
+    if let Some(why) = skipped_member("", u.data).filter(|w| w.starts_with("LLVM")) {
+        bail!("{}: {why}", u.name);
+    }
     let f = object::File::parse(u.data)
         .with_context(|| format!("{}: not a valid object file", u.name))?;
     if f.format() != BinaryFormat::Elf {
@@ -266,6 +307,10 @@ pub(crate) struct FileReport {
     pub(crate) file: String,
     /// Its undefined symbols.
     pub(crate) undefined: Vec<Undefined>,
+    /// Members not inspected (LLVM bitcode, other formats): the answer
+    /// does not cover them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) warnings: Vec<String>,
     /// Why it could not be inspected (then `undefined` is empty).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<String>,
@@ -277,10 +322,17 @@ pub(crate) struct FileReport {
 /// Each file is reported on its own: one that cannot be read or parsed
 /// gets its `error`, and the others are still listed.
 pub(crate) fn inspect_files(paths: &[std::path::PathBuf], symbols_only: bool) -> Vec<FileReport> {
-    let one = |p: &Path| -> Result<Vec<Undefined>> {
+    let one = |p: &Path| -> Result<(Vec<Undefined>, Vec<String>)> {
         let data = map_file(p)?;
         let name = p.display().to_string();
-        let parts = units(&name, &data)?;
+        let (parts, skipped) = units_and_skipped(&name, &data)?;
+        if parts.is_empty() && !skipped.is_empty() {
+            bail!(
+                "{name}: nothing in it could be inspected ({} skipped: {})",
+                skipped.len(),
+                skipped[0]
+            );
+        }
         let us: Vec<Unit<'_>> = parts
             .iter()
             .map(|(n, d)| Unit { name: n, data: d })
@@ -290,21 +342,23 @@ pub(crate) fn inspect_files(paths: &[std::path::PathBuf], symbols_only: bool) ->
         } else {
             analyze(&us, &[])?
         };
-        Ok(a.undefined)
+        Ok((a.undefined, skipped))
     };
     paths
         .iter()
         .map(|p| {
             let file = p.display().to_string();
             match one(p) {
-                Ok(undefined) => FileReport {
+                Ok((undefined, warnings)) => FileReport {
                     file,
                     undefined,
+                    warnings,
                     error: None,
                 },
                 Err(e) => FileReport {
                     file,
                     undefined: Vec::new(),
+                    warnings: Vec::new(),
                     error: Some(format!("{e:#}")),
                 },
             }

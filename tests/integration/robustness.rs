@@ -293,6 +293,57 @@ fn eighty_thousand_callers_or_callees_are_all_attributed() {
     assert!(u.iter().all(|x| x["referenced_by"][0]["function"] == "one"));
 }
 
+/// Archives of LLVM bitcode (`clang -flto`) once read as "0 undefined",
+/// exit 0. Each member that is not inspected is a warning naming it; an
+/// input with nothing inspectable is exit 2.
+#[test]
+fn bitcode_members_are_named_never_silently_clean() {
+    let elf = small_elf();
+    let bitcode = [b"BC\xc0\xde".as_slice(), &[0x35, 0x14, 0, 0, 5, 0, 0, 0]].concat();
+    let d = tempfile::tempdir().unwrap();
+    let only = d.path().join("lto.a");
+    let sz = |b: &[u8]| b.len().to_string();
+    std::fs::write(
+        &only,
+        [
+            b"!<arch>\n".to_vec(),
+            ar_member("lto.o/", &sz(&bitcode), &bitcode),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let (code, err, _) = inspect(&only);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("lto.a") && err.contains("LLVM bitcode"),
+        "{err}"
+    );
+    let mixed = d.path().join("mixed.a");
+    std::fs::write(
+        &mixed,
+        [
+            b"!<arch>\n".to_vec(),
+            ar_member("lto.o/", &sz(&bitcode), &bitcode),
+            ar_member("notes.txt/", "5", b"hello"),
+            ar_member("a.o/", &sz(&elf), &elf),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let (code, err, v) = inspect(&mixed);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v[0]["undefined"][0]["symbol"], "callee", "{v:#}");
+    assert!(
+        err.contains("warning: ") && err.contains("mixed.a(lto.o): LLVM bitcode"),
+        "{err}"
+    );
+    assert!(
+        err.contains("mixed.a(notes.txt): not an object file"),
+        "{err}"
+    );
+    assert_eq!(v[0]["warnings"].as_array().unwrap().len(), 2, "{v:#}");
+}
+
 fn ar_member(name: &str, size_field: &str, data: &[u8]) -> Vec<u8> {
     let mut h = format!(
         "{name:<16}{:<12}{:<6}{:<6}{:<8}{size_field:<10}`\n",
