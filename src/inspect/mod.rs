@@ -90,7 +90,7 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
 
 /// Split a file into units: itself, or an archive's ELF members (names
 /// only; thin-archive members naming outside files are never opened).
-pub(crate) fn units<'a>(name: &'a str, data: &'a [u8]) -> Result<Vec<(String, &'a [u8])>> {
+pub(crate) fn units<'a>(name: &'a str, data: &'a [u8]) -> Result<Parts<'a>> {
     units_and_skipped(name, data).map(|(u, _)| u)
 }
 
@@ -119,12 +119,15 @@ fn skipped_member(name: &str, bytes: &[u8]) -> Option<String> {
     Some(what)
 }
 
+/// A file's units: (label, bytes) of each ELF object in it.
+type Parts<'a> = Vec<(String, &'a [u8])>;
+
 /// [`units`], and a warning for each member that could hold code but was
 /// not inspected (LLVM bitcode, COFF, Mach-O …).
 pub(crate) fn units_and_skipped<'a>(
     name: &'a str,
     data: &'a [u8],
-) -> Result<(Vec<(String, &'a [u8])>, Vec<String>)> {
+) -> Result<(Parts<'a>, Vec<String>)> {
     let mut skipped = Vec::new();
     if data.starts_with(b"!<arch>\n") || data.starts_with(b"!<thin>\n") {
         if data.starts_with(b"!<arch>\n") {
