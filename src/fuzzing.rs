@@ -19,6 +19,18 @@ pub fn inspect(data: &[u8]) {
     let _ = crate::inspect::exports(data, "fuzz.elf", Some("__ksymtab_strings"));
 }
 
+/// The undefined symbols `inspect --symbols-only` lists, or `None` when
+/// the input is not one linkmatrix reads: for the differential target.
+pub fn undefined_symbols(data: &[u8]) -> Option<Vec<String>> {
+    let parts = crate::inspect::units("fuzz.a", data).ok()?;
+    let units: Vec<crate::inspect::Unit<'_>> = parts
+        .iter()
+        .map(|(n, d)| crate::inspect::Unit { name: n, data: d })
+        .collect();
+    let a = crate::inspect::undefined_only(&units).ok()?;
+    Some(a.undefined.into_iter().map(|u| u.symbol).collect())
+}
+
 /// The linker-log parser.
 pub fn explain(data: &[u8]) {
     let _ = crate::explain::explain(&mut std::io::Cursor::new(data));

@@ -107,3 +107,113 @@ fn inspect_refuses_bad_input_with_the_file_name() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("empty.a"));
 }
+
+/// The independent second reader: on objects clang makes for eleven
+/// architectures (32/64-bit, little and big endian), archives of them, and
+/// this machine's own archives and shared objects, linkmatrix's undefined
+/// symbols are exactly goblin's.
+#[test]
+fn inspect_agrees_with_goblin_across_architectures_and_real_files() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("u.c");
+    std::fs::write(
+        &src,
+        "extern int ext_fn(int);\nextern int ext_data;\n__attribute__((weak)) extern int weak_fn(void);\nstatic int helper(int x) { return ext_fn(x) + ext_data; }\nint api(int x) { return helper(x) + (weak_fn ? weak_fn() : 0); }\nint shared_def(void) { return 1; }\n",
+    )
+    .unwrap();
+    let src2 = d.path().join("v.c");
+    std::fs::write(&src2, "extern int shared_def(void);\nextern void other_ext(void);\nint user(void) { other_ext(); return shared_def(); }\n").unwrap();
+    let targets = [
+        "x86_64-linux-gnu",
+        "i686-linux-gnu",
+        "aarch64-linux-gnu",
+        "armv7a-none-eabi",
+        "thumbv7em-none-eabi",
+        "riscv64-unknown-elf",
+        "riscv32-unknown-elf",
+        "powerpc64-linux-gnu",
+        "powerpc-linux-gnu",
+        "s390x-linux-gnu",
+        "mips-linux-gnu",
+    ];
+    let mut files = Vec::new();
+    for t in targets {
+        let mut objs = Vec::new();
+        for (i, s) in [&src, &src2].iter().enumerate() {
+            let obj = d.path().join(format!("{t}-{i}.o"));
+            let o = std::process::Command::new("clang")
+                .args([
+                    &format!("--target={t}"),
+                    "-ffreestanding",
+                    "-O1",
+                    "-g",
+                    "-c",
+                ])
+                .arg(s)
+                .arg("-o")
+                .arg(&obj)
+                .output()
+                .expect("clang (scripts/test.sh installs it)");
+            assert!(
+                o.status.success(),
+                "{t}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            objs.push(obj);
+        }
+        let ar = d.path().join(format!("lib{t}.a"));
+        let o = std::process::Command::new("ar")
+            .arg("rc")
+            .arg(&ar)
+            .args(&objs)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        files.extend(objs);
+        files.push(ar);
+    }
+    // This machine's own: a few archives and shared objects.
+    for dir in ["/usr/lib/x86_64-linux-gnu", "/usr/lib"] {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut found: Vec<_> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file()
+                    && p.extension().is_some_and(|x| x == "a" || x == "so")
+                    && std::fs::metadata(p).is_ok_and(|m| m.len() < 8 << 20)
+            })
+            .collect();
+        found.sort();
+        files.extend(found.into_iter().take(12));
+    }
+    let mut compared = 0;
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        if !bytes.starts_with(b"\x7fELF") && !bytes.starts_with(b"!<arch>\n") {
+            continue; // linker scripts named .so
+        }
+        let o = linkmatrix(&repo())
+            .args(["inspect", "--symbols-only", "--format", "json"])
+            .arg(f)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}: {}", f.display(), stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let ours: BTreeSet<String> = v[0]["undefined"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["symbol"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            ours,
+            crate::oracle::goblin_undefined(&bytes).expect("goblin reads it"),
+            "{}",
+            f.display()
+        );
+        compared += 1;
+    }
+    assert!(compared >= 33, "only {compared} files compared");
+}

@@ -13,6 +13,8 @@ mod config;
 mod explain;
 mod faults;
 mod inspect;
+#[path = "../oracle/goblin.rs"]
+mod oracle;
 mod plan;
 mod reports;
 mod robustness;
