@@ -38,7 +38,7 @@ pub(crate) fn analyze_with_origins(
 ) -> Result<Analysis> {
     let files: Vec<object::File<'_>> = units.iter().map(parse).collect::<Result<_>>()?;
     if let [f] = files.as_slice()
-        && f.kind() == ObjectKind::Dynamic
+        && only_dynamic(f)
     {
         return dynamic_imports(f, units[0].name);
     }
@@ -301,6 +301,7 @@ pub(crate) fn analyze_with_origins(
             demangled: demangle(&name),
             symbol: name,
             weak,
+            dynamic: false,
             referenced_by,
             chain,
             sites,
@@ -315,7 +316,7 @@ pub(crate) fn analyze_with_origins(
 pub(crate) fn undefined_only(units: &[Unit<'_>]) -> Result<Analysis> {
     let files: Vec<object::File<'_>> = units.iter().map(parse).collect::<Result<_>>()?;
     if let [f] = files.as_slice()
-        && f.kind() == ObjectKind::Dynamic
+        && only_dynamic(f)
     {
         return dynamic_imports(f, units[0].name);
     }
@@ -343,6 +344,7 @@ pub(crate) fn undefined_only(units: &[Unit<'_>]) -> Result<Analysis> {
                 demangled: demangle(&n),
                 symbol: n.into_owned(),
                 weak,
+                dynamic: false,
                 referenced_by: Vec::new(),
                 chain: Vec::new(),
                 sites: Vec::new(),
@@ -357,7 +359,18 @@ pub(crate) fn undefined_only(units: &[Unit<'_>]) -> Result<Analysis> {
     Ok(a)
 }
 
-/// A shared object: its undefined symbols are the dynamic symbol table's
+/// The tables follow what the file has, not its type: `.symtab` (and the
+/// relocations `--emit-relocs` keeps) when present — a PIE is `ET_DYN`
+/// like a shared object but is analysed like any image — else the dynamic
+/// symbol table (a stripped executable or shared object).
+fn only_dynamic(f: &object::File<'_>) -> bool {
+    f.kind() != ObjectKind::Relocatable
+        && f.symbol_table().is_none()
+        && f.dynamic_symbol_table().is_some()
+}
+
+/// A shared object or stripped executable: its undefined symbols are the
+/// dynamic symbol table's
 /// imports (what `nm -D -u` lists). Its references go through the PLT and
 /// GOT, so there are no per-function relocations to attribute them to.
 fn dynamic_imports(f: &object::File<'_>, name: &str) -> Result<Analysis> {
@@ -373,6 +386,7 @@ fn dynamic_imports(f: &object::File<'_>, name: &str) -> Result<Analysis> {
                 symbol: n.to_owned(),
                 demangled: demangle(n),
                 weak: s.is_weak(),
+                dynamic: true,
                 referenced_by: Vec::new(),
                 chain: Vec::new(),
                 sites: Vec::new(),

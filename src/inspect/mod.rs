@@ -377,7 +377,12 @@ pub(crate) fn print_human(reports: &[FileReport], out: &mut dyn Write) -> std::i
         }
         writeln!(out, "{}: {} undefined", r.file, r.undefined.len())?;
         for u in &r.undefined {
-            let weak = if u.weak { " (weak)" } else { "" };
+            let weak = match (u.weak, u.dynamic) {
+                (true, true) => " (weak, dynamic)",
+                (true, false) => " (weak)",
+                (false, true) => " (dynamic)",
+                (false, false) => "",
+            };
             writeln!(
                 out,
                 "  U {}{weak}",

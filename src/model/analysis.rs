@@ -19,6 +19,11 @@ pub(crate) struct Undefined {
     pub(crate) demangled: Option<String>,
     /// Only weakly referenced (not an error for a linker).
     pub(crate) weak: bool,
+    /// From the dynamic symbol table (a shared object's or stripped
+    /// executable's imports, resolved at load time; no referencing
+    /// functions).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) dynamic: bool,
     /// Referencing functions, one entry per function.
     pub(crate) referenced_by: Vec<Reference>,
     /// Root → … → referencing function → symbol.

@@ -217,3 +217,60 @@ fn inspect_agrees_with_goblin_across_architectures_and_real_files() {
     }
     assert!(compared >= 33, "only {compared} files compared");
 }
+
+/// A PIE is `ET_DYN` like a shared object, and was read like one: a PIE
+/// linked with `--emit-relocs` got no referencing functions. The tables
+/// now follow what the file has; a stripped executable lists its dynamic
+/// imports, labelled.
+#[test]
+fn a_pie_with_relocations_is_attributed_and_a_stripped_one_lists_its_imports() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("pie.c");
+    std::fs::write(&src, "extern int ext_fn(int);\n__attribute__((noinline)) int helper(int x) { return ext_fn(x); }\nvoid _start(void) { helper(1); for (;;); }\n").unwrap();
+    let pie = d.path().join("pie.elf");
+    let o = std::process::Command::new("clang")
+        .args([
+            "--target=x86_64-linux-gnu",
+            "-fPIE",
+            "-pie",
+            "-nostdlib",
+            "-fuse-ld=lld",
+            "-O1",
+        ])
+        .args(["-Wl,--emit-relocs", "-Wl,--unresolved-symbols=ignore-all"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&pie)
+        .output()
+        .expect("clang and lld (scripts/test.sh installs them)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = linkmatrix(&repo())
+        .args(["inspect", "--format", "json"])
+        .arg(&pie)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let u = &v[0]["undefined"][0];
+    assert_eq!(u["symbol"], "ext_fn", "{v:#}");
+    assert!(u.get("dynamic").is_none(), "{v:#}");
+    assert_eq!(u["referenced_by"][0]["function"], "helper", "{v:#}");
+
+    let stripped = d.path().join("stripped.elf");
+    let o = std::process::Command::new("strip")
+        .arg(&pie)
+        .arg("-o")
+        .arg(&stripped)
+        .output()
+        .expect("strip (binutils)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = linkmatrix(&repo())
+        .args(["inspect", "--format", "json"])
+        .arg(&stripped)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["undefined"][0]["symbol"], "ext_fn", "{v:#}");
+    assert_eq!(v[0]["undefined"][0]["dynamic"], true, "{v:#}");
+}

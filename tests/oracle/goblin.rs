@@ -4,14 +4,18 @@
 use std::collections::BTreeSet;
 
 /// Undefined symbols per goblin, an ELF reader independent of `object`:
-/// a relocatable or executable's `.symtab` entries in no section (the
-/// dynamic table for a shared object or PIE, as `nm -D -u`), and for an
+/// a file's `.symtab` entries in no section (the dynamic table when it has
+/// no `.symtab`: a stripped executable or shared object, as `nm -D -u`), and for an
 /// archive those of every member minus what any member defines globally.
 /// `None` when goblin cannot read it.
 pub fn goblin_undefined(bytes: &[u8]) -> Option<BTreeSet<String>> {
-    use goblin::elf::{Elf, header::ET_DYN, section_header::SHN_UNDEF, sym};
+    use goblin::elf::{Elf, section_header::SHN_UNDEF, sym};
     let of_elf = |e: &Elf<'_>, undef: &mut BTreeSet<String>, defined: &mut BTreeSet<String>| {
-        let dynamic = e.header.e_type == ET_DYN;
+        // By what the file has: `.symtab` when present, else the dynamic
+        // table (a stripped executable or shared object).
+        let dynamic = e.header.e_type != goblin::elf::header::ET_REL
+            && e.syms.is_empty()
+            && !e.dynsyms.is_empty();
         let (syms, strtab) = if dynamic {
             (&e.dynsyms, &e.dynstrtab)
         } else {
