@@ -4,8 +4,20 @@ use std::borrow::Cow;
 
 use object::{Object, ObjectKind, ObjectSection};
 
-pub(super) struct Dwarf<'a> {
-    ctx: addr2line::Context<gimli::EndianSlice<'a, gimli::RunTimeEndian>>,
+type Borrowed<'a> = gimli::EndianSlice<'a, gimli::RunTimeEndian>;
+type Owned = gimli::EndianRcSlice<gimli::RunTimeEndian>;
+
+/// A file's DWARF: read in place, or, when its debug sections are
+/// compressed (`--compress-debug-sections=zlib|zstd`, `SHF_COMPRESSED`),
+/// from their decompressed copies.
+pub(super) enum Dwarf<'a> {
+    InPlace(addr2line::Context<Borrowed<'a>>),
+    Decompressed(addr2line::Context<Owned>),
+}
+
+fn compressed(s: &object::Section<'_, '_>) -> bool {
+    s.compressed_file_range()
+        .is_ok_and(|r| r.format != object::CompressionFormat::None)
 }
 
 pub(super) fn dwarf<'a>(f: &object::File<'a>) -> Option<Dwarf<'a>> {
@@ -17,7 +29,23 @@ pub(super) fn dwarf<'a>(f: &object::File<'a>) -> Option<Dwarf<'a>> {
     } else {
         gimli::RunTimeEndian::Big
     };
-    let load = |id: gimli::SectionId| -> Result<gimli::EndianSlice<'a, gimli::RunTimeEndian>, gimli::Error> {
+    let any_compressed = f
+        .sections()
+        .any(|s| s.name().is_ok_and(|n| n.starts_with(".debug_")) && compressed(&s));
+    if any_compressed {
+        let load = |id: gimli::SectionId| -> Result<Owned, gimli::Error> {
+            let data: std::rc::Rc<[u8]> = f
+                .section_by_name(id.name())
+                .and_then(|s| s.uncompressed_data().ok())
+                .map_or_else(|| std::rc::Rc::from(&[][..]), |d| std::rc::Rc::from(&*d));
+            Ok(gimli::EndianRcSlice::new(data, endian))
+        };
+        let d = gimli::Dwarf::load(load).ok()?;
+        return addr2line::Context::from_dwarf(d)
+            .ok()
+            .map(Dwarf::Decompressed);
+    }
+    let load = |id: gimli::SectionId| -> Result<Borrowed<'a>, gimli::Error> {
         let data = f
             .section_by_name(id.name())
             .and_then(|s| s.data().ok())
@@ -25,8 +53,7 @@ pub(super) fn dwarf<'a>(f: &object::File<'a>) -> Option<Dwarf<'a>> {
         Ok(gimli::EndianSlice::new(data, endian))
     };
     let d = gimli::Dwarf::load(load).ok()?;
-    let ctx = addr2line::Context::from_dwarf(d).ok()?;
-    Some(Dwarf { ctx })
+    addr2line::Context::from_dwarf(d).ok().map(Dwarf::InPlace)
 }
 
 /// What DWARF says about one address.
@@ -48,7 +75,14 @@ pub(super) struct Located {
 /// addresses (at 0 after `--gc-sections`), and no location is better than
 /// a wrong one.
 pub(super) fn locate(d: &Dwarf<'_>, addr: u64, symbol: &str) -> Located {
-    let Ok(mut frames) = d.ctx.find_frames(addr).skip_all_loads() else {
+    match d {
+        Dwarf::InPlace(ctx) => locate_in(ctx, addr, symbol),
+        Dwarf::Decompressed(ctx) => locate_in(ctx, addr, symbol),
+    }
+}
+
+fn locate_in<R: gimli::Reader>(ctx: &addr2line::Context<R>, addr: u64, symbol: &str) -> Located {
+    let Ok(mut frames) = ctx.find_frames(addr).skip_all_loads() else {
         return Located::default();
     };
     let mut out = Located::default();

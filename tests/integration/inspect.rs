@@ -274,3 +274,58 @@ fn a_pie_with_relocations_is_attributed_and_a_stripped_one_lists_its_imports() {
     assert_eq!(v[0]["undefined"][0]["symbol"], "ext_fn", "{v:#}");
     assert_eq!(v[0]["undefined"][0]["dynamic"], true, "{v:#}");
 }
+
+/// Compressed debug sections (`SHF_COMPRESSED`, zlib or zstd) once gave no
+/// file:line; they are decompressed and give the same answer as plain ones.
+#[test]
+fn compressed_debug_sections_still_give_file_and_line() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("dbg.c");
+    std::fs::write(&src, "extern int ext_fn(int);\n__attribute__((noinline)) int helper(int x) {\n    return ext_fn(x);\n}\nvoid _start(void) { helper(1); for (;;); }\n").unwrap();
+    let plain = d.path().join("plain.elf");
+    let o = std::process::Command::new("clang")
+        .args([
+            "--target=x86_64-linux-gnu",
+            "-g",
+            "-fPIE",
+            "-pie",
+            "-nostdlib",
+            "-fuse-ld=lld",
+            "-O1",
+        ])
+        .args(["-Wl,--emit-relocs", "-Wl,--unresolved-symbols=ignore-all"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&plain)
+        .output()
+        .expect("clang and lld (scripts/test.sh installs them)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for z in ["none", "zlib", "zstd"] {
+        let f = d.path().join(format!("{z}.elf"));
+        let o = std::process::Command::new("objcopy")
+            .arg(format!("--compress-debug-sections={z}"))
+            .arg(&plain)
+            .arg(&f)
+            .output()
+            .expect("objcopy (binutils)");
+        assert!(
+            o.status.success(),
+            "{z}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let o = linkmatrix(&repo())
+            .args(["inspect", "--format", "json"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let r = &v[0]["undefined"][0]["referenced_by"][0];
+        assert_eq!(r["function"], "helper", "{z}: {v:#}");
+        assert!(
+            r["file"].as_str().is_some_and(|f| f.ends_with("dbg.c")),
+            "{z}: {v:#}"
+        );
+        assert_eq!(r["line"], 3, "{z}: {v:#}");
+    }
+}
