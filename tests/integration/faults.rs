@@ -236,3 +236,49 @@ fn a_failed_link_naming_an_unaccounted_symbol_is_a_link_error() {
         "{c:#}"
     );
 }
+
+/// A compiler that exits but leaves a background child holding its output
+/// pipe once made the cell wait for that child, past `--timeout` (95 s for
+/// a 5 s timeout). Now the cell ends when the compiler does, and no child
+/// is left. A hang guard far above the child's lifetime, not a time bound.
+#[test]
+fn a_compiler_leaving_a_background_child_does_not_hold_the_cell() {
+    let d = faulty_project("./bg-cc", "ld.lld");
+    script(
+        d.path(),
+        "bg-cc",
+        "sleep 600 & echo $! >> \"$(dirname \"$0\")/pids\"; exit 0",
+    );
+    let mut child = linkmatrix(d.path())
+        .args([
+            "check",
+            "--no-provision",
+            "--format",
+            "json",
+            "--timeout",
+            "300",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(240) {
+            let _ = child.kill();
+            panic!("the cells waited for the compiler's background child");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let o = child.wait_with_output().unwrap();
+    let r: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
+    // The compiler "succeeded" without an object: not a pass.
+    for c in r["cells"].as_array().unwrap() {
+        assert_ne!(c["status"], "pass", "{c:#}");
+    }
+    let pids = std::fs::read_to_string(d.path().join("pids")).unwrap();
+    for pid in pids.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
+        assert!(!survives(pid), "background process {pid} survived");
+    }
+}
