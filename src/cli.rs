@@ -242,8 +242,10 @@ pub struct GateArgs {
 /// `init`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Targets to build for (names of target files); repeatable.
-    #[arg(long = "target", value_name = "NAME", default_values_t = ["arm".to_owned(), "x86".to_owned()])]
+    /// Targets to build for (bundled triples, or names of target files);
+    /// repeatable. Default: `build.target` of the crate's
+    /// `.cargo/config.toml`, else armv7a-none-eabi and x86_64-unknown-none.
+    #[arg(long = "target", value_name = "NAME")]
     pub targets: Vec<String>,
     /// image or module.
     #[arg(long, default_value = "image")]

@@ -8,7 +8,13 @@ use crate::config::Package;
 
 /// The text of a starting `linkmatrix.yaml` for `pkg`, which the file
 /// names as `krate` (a path relative to the file, or a package name).
-pub(crate) fn render(pkg: &Package, krate: &str, targets: &[String], mode: &str) -> Result<String> {
+pub(crate) fn render(
+    pkg: &Package,
+    krate: &str,
+    targets: &[String],
+    mode: &str,
+    why: Option<&str>,
+) -> Result<String> {
     if mode != "image" && mode != "module" {
         bail!("--mode {mode}: expected image or module");
     }
@@ -32,6 +38,9 @@ pub(crate) fn render(pkg: &Package, krate: &str, targets: &[String], mode: &str)
     );
     let _ = writeln!(y, "crate: {krate}");
     let _ = writeln!(y, "mode: {mode}");
+    if let Some(why) = why {
+        let _ = writeln!(y, "# Targets: {why}.");
+    }
     let _ = writeln!(y, "targets: [{}]", targets.join(", "));
     let _ = writeln!(
         y,

@@ -40,9 +40,14 @@ pub(super) fn init(cli: &Cli, args: &InitArgs, out: &mut dyn Write) -> Result<u8
         Ok(rel) => rel.display().to_string(),
         Err(_) => pkg.name.clone(),
     };
+    let (targets, why) = if args.targets.is_empty() {
+        default_targets(&dir)
+    } else {
+        (args.targets.clone(), None)
+    };
     // A target must be one `check` will find: the crate's own
     // targets/<name>.yaml, or a bundled one.
-    for t in &args.targets {
+    for t in &targets {
         let own = dir.join("targets").join(format!("{t}.yaml"));
         if !own.is_file()
             && let Err(e) = crate::config::bundled_target(t)
@@ -50,10 +55,53 @@ pub(super) fn init(cli: &Cli, args: &InitArgs, out: &mut dyn Write) -> Result<u8
             bail!("init --target {t}: {e}");
         }
     }
-    let text = writer::render(&pkg, &krate, &args.targets, &args.mode)?;
+    let text = writer::render(&pkg, &krate, &targets, &args.mode, why.as_deref())?;
     cache::write_atomic(&dest, text.as_bytes())?;
     writeln!(out, "wrote {}", display_path(&dest))?;
     Ok(0)
+}
+
+/// The targets `init` writes when none are named: `build.target` of the
+/// nearest `.cargo/config.toml` (or `config`) from the crate's directory
+/// up, when bundled; else two generic bare-metal triples, one 32-bit ARM
+/// and one x86-64. With the reason, for a comment in the file.
+fn default_targets(dir: &Path) -> (Vec<String>, Option<String>) {
+    for d in dir.ancestors() {
+        for name in ["config.toml", "config"] {
+            let f = d.join(".cargo").join(name);
+            let Some(table) = std::fs::read_to_string(&f)
+                .ok()
+                .and_then(|t| t.parse::<toml::Table>().ok())
+            else {
+                continue;
+            };
+            let Some(target) = table.get("build").and_then(|b| b.get("target")) else {
+                continue;
+            };
+            let named: Vec<String> = match target {
+                toml::Value::String(s) => vec![s.clone()],
+                toml::Value::Array(a) => a
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let known: Vec<String> = named
+                .into_iter()
+                .filter(|t| crate::config::bundled_target(t).is_ok())
+                .collect();
+            if !known.is_empty() {
+                return (known, Some(format!("build.target of {}", display_path(&f))));
+            }
+        }
+    }
+    (
+        vec![
+            "armv7a-none-eabi".to_owned(),
+            "x86_64-unknown-none".to_owned(),
+        ],
+        Some("generic bare-metal triples; `init --target NAME` picks others".to_owned()),
+    )
 }
 
 /// `inspect FILE…`.

@@ -213,3 +213,50 @@ fn doctor_and_setup_name_a_missing_program_and_where_it_is_named() {
         "{out}"
     );
 }
+
+/// `init` without `--target` once wrote the kalloc fixture's `arm` and `x86`
+/// (its kernel-like platform). Now it takes the crate's own
+/// `.cargo/config.toml` `build.target`, else generic bare-metal triples,
+/// and the matrix it writes runs as is.
+#[test]
+fn init_picks_targets_from_cargo_config_else_bare_triples() {
+    let d = tempfile::tempdir().unwrap();
+    crate::util::write(
+        d.path(),
+        "Cargo.toml",
+        "[package]\nname = \"plain\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    crate::util::write(
+        d.path(),
+        "src/lib.rs",
+        "#![no_std]\nextern \"C\" {\n    fn board_tick() -> u32;\n}\n#[no_mangle]\npub extern \"C\" fn plain_poll() -> u32 {\n    unsafe { board_tick() }\n}\n#[cfg(target_os = \"none\")]\n#[panic_handler]\nfn panic(_: &core::panic::PanicInfo<'_>) -> ! {\n    loop {}\n}\n",
+    );
+    let o = run(d.path(), &["init"]);
+    assert!(o.status.success(), "{}", crate::util::stderr(&o));
+    let yaml = std::fs::read_to_string(d.path().join("linkmatrix.yaml")).unwrap();
+    assert!(
+        yaml.contains("targets: [armv7a-none-eabi, x86_64-unknown-none]"),
+        "{yaml}"
+    );
+    let o = crate::util::linkmatrix(d.path())
+        .args(["check", "--no-provision", "--format", "json"])
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", crate::util::stderr(&o)));
+    assert_eq!(o.status.code(), Some(1), "{r:#}");
+    for c in r["cells"].as_array().unwrap() {
+        assert_eq!(c["findings"][0]["symbol"], "board_tick", "{c:#}");
+    }
+
+    crate::util::write(
+        d.path(),
+        ".cargo/config.toml",
+        "[build]\ntarget = \"thumbv7em-none-eabihf\"\n",
+    );
+    let o = run(d.path(), &["init", "--force"]);
+    assert!(o.status.success(), "{}", crate::util::stderr(&o));
+    let yaml = std::fs::read_to_string(d.path().join("linkmatrix.yaml")).unwrap();
+    assert!(yaml.contains("targets: [thumbv7em-none-eabihf]"), "{yaml}");
+    assert!(yaml.contains("# Targets: build.target of"), "{yaml}");
+}
