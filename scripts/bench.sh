@@ -51,7 +51,8 @@ child_ms=$(echo "$stats" | sed 's/.*children_ms=\([0-9]*\).*/\1/')
 cmds=$(mktemp)
 rm -rf "$work"
 "$bin" check --no-provision -v --jobs 1 2>&1 >/dev/null | sed -n 's/^\[[^]]*\] + //p' > "$cmds"
-find "$work/cells" -mindepth 1 -maxdepth 1 -type d -exec sh -c 'rm -rf "$1/target" "$1"/platform/*.o "$1"/*.elf' _ {} \;
+rm -rf "$work/build"
+find "$work/cells" -mindepth 1 -maxdepth 1 -type d -exec sh -c 'rm -rf "$1"/platform/*.o "$1"/*.elf "$1"/*.a' _ {} \;
 s=$(now)
 while IFS= read -r line; do bash -c "$line" >/dev/null 2>&1 || true; done < "$cmds"
 for img in "$work"/cells/*/image.elf; do nm -u "$img" >/dev/null 2>&1 || true; done
@@ -71,3 +72,55 @@ print(f"| cold, --jobs {int(cores)} | {jn:.2f} | {j1/jn:.2f}x faster than --jobs
 print(f"| cold --jobs 1: linkmatrix wall vs its commands' summed wall | {wall_ms/1000:.2f} vs {child_ms/1000:.2f} | {wall_ms/child_ms:.3f}x (overhead) |")
 print(f"| serial shell loop of the same commands + nm -u | {loop:.2f} | linkmatrix --jobs {int(cores)} is {loop/jn:.2f}x faster |")
 PY
+
+# A real crate: crates.io dependencies with a proc macro (defmt ->
+# defmt-macros -> syn), 2 bare triples x a logging option = 4 cells. Cold
+# linkmatrix (its shared build directories) against the same cargo builds
+# run serially in ONE shared target directory, then the links.
+real=$(mktemp -d /tmp/linkmatrix-bench-real-XXXX)
+mkdir -p "$real/src"
+cat > "$real/Cargo.toml" <<'TOML'
+[package]
+name = "realbench"
+version = "0.1.0"
+edition = "2021"
+[dependencies]
+defmt = "1"
+[features]
+log = []
+TOML
+cat > "$real/src/lib.rs" <<'RS'
+#![no_std]
+#[no_mangle]
+pub extern "C" fn poll(x: u32) -> u32 {
+    #[cfg(feature = "log")]
+    defmt::error!("poll {}", x);
+    x + 1
+}
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! { loop {} }
+RS
+printf 'crate: .\ntargets: [armv7a-none-eabi, x86_64-unknown-none]\noptions:\n  log: {feature: log}\naxes:\n  log: [false, true]\n' > "$real/linkmatrix.yaml"
+rbin=$PWD/$bin
+(cd "$real" && "$rbin" check --no-provision -q >/dev/null 2>&1 || true)   # crates fetched, sysroots built
+rtimes=(); for _ in $(seq "$runs"); do
+  rm -rf "$real/target"
+  s=$(now); (cd "$real" && "$rbin" check --no-provision -q >/dev/null 2>&1 || true)
+  rtimes+=("$(python3 -c "print($(now) - $s)")")
+done
+rcold=$(median "${rtimes[@]}")
+rm -rf "$real/target"
+rcmds=$(mktemp)
+(cd "$real" && "$rbin" check --no-provision -v --jobs 1 2>&1 >/dev/null | sed -n 's/^\[[^]]*\] + //p' > "$rcmds") || true
+shared="$real/target/one-shared-dir"
+sed -i "s#CARGO_TARGET_DIR=[^ ]*#CARGO_TARGET_DIR=$shared#" "$rcmds"
+ltimes=(); for _ in $(seq "$runs"); do
+  rm -rf "$real/target/linkmatrix/realbench/build" "$shared"
+  s=$(now)
+  (cd "$real" && while IFS= read -r line; do bash -c "$line" >/dev/null 2>&1 || true; done < "$rcmds")
+  ltimes+=("$(python3 -c "print($(now) - $s)")")
+done
+rloop=$(median "${ltimes[@]}")
+rm -rf "$real" "$rcmds"
+python3 -c "print(f'| real crate (defmt + proc macro), 4 cells, cold | {$rcold:.2f} vs serial one-dir loop {$rloop:.2f} | {$rcold/$rloop:.2f}x the loop |')"

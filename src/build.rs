@@ -226,6 +226,33 @@ pub(crate) struct Built {
     pub(crate) link: BuildScriptLink,
 }
 
+impl Built {
+    /// This build with its staticlib copied into `dir` (written aside and
+    /// renamed, so no reader sees half a file): a shared target directory
+    /// is rewritten by the next cell's build.
+    pub(crate) fn copied_to(mut self, dir: &Path) -> Result<Self, BuildFailure> {
+        let fail = |e: std::io::Error| BuildFailure {
+            message: format!(
+                "copying {} into {}: {e}",
+                self.staticlib.display(),
+                dir.display()
+            ),
+            is_code: false,
+            errors: Vec::new(),
+        };
+        let name = self
+            .staticlib
+            .file_name()
+            .map_or_else(|| "lib.a".into(), std::ffi::OsStr::to_os_string);
+        let dest = dir.join(&name);
+        let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+        std::fs::copy(&self.staticlib, &tmp).map_err(fail)?;
+        std::fs::rename(&tmp, &dest).map_err(fail)?;
+        self.staticlib = dest;
+        Ok(self)
+    }
+}
+
 /// Link inputs build scripts declared, as cargo reports them: search
 /// paths (`cargo:rustc-link-search`, e.g. defmt's directory holding
 /// `defmt.x`) and unbundled static libraries from every package, and the

@@ -4,12 +4,16 @@
 //! <root>/target/linkmatrix/<matrix file stem>/
 //!   .lock               one run at a time
 //!   cache/<cell>.json   the cell's key and outcome
-//!   cells/<cell>/       its build, link and inspect outputs
+//!   build/<group>/      one cargo target directory per arch, profile and
+//!                       option settings: dependencies, proc macros and
+//!                       build scripts built once, shared by its cells
+//!   cells/<cell>/       its copy of the crate's staticlib, link and
+//!                       inspect outputs
 //!     inspect.json      what the triage verbs read (the image and roots)
 //! ```
 use std::path::PathBuf;
 
-use crate::model::{Inspected, Matrix};
+use crate::model::{Cell, Inspected, Matrix};
 
 /// A matrix's work directory.
 #[derive(Clone, Debug)]
@@ -37,6 +41,18 @@ impl WorkDir {
     /// A cell's cache entry.
     pub(crate) fn cache_entry(&self, id: &str) -> PathBuf {
         self.dir.join("cache").join(format!("{id}.json"))
+    }
+
+    /// The cargo target directory `cell` builds in, shared with every cell
+    /// of the same arch, profile and option settings (`env`, `rustflags`,
+    /// `cargo-args`); cells differing only in features share it, and cargo
+    /// keeps one build per feature set there.
+    pub(crate) fn build_dir(&self, cell: &Cell) -> PathBuf {
+        let settings = serde_json::to_string(&cell.settings).unwrap_or_default();
+        let key = crate::cache::Key::new().str("settings", &settings).finish();
+        self.dir
+            .join("build")
+            .join(format!("{}-{}-{}", cell.arch, cell.profile, &key[..12]))
     }
 
     /// A cell's own directory.

@@ -123,6 +123,7 @@ pub(super) fn run_cell(
     work: &WorkDir,
     opts: &CheckOptions,
     tx: &mpsc::Sender<Event>,
+    build_lock: &std::sync::Mutex<()>,
 ) -> CellOutcome {
     let start = Instant::now();
     let fail = |status, findings, error: Option<String>| {
@@ -174,17 +175,27 @@ pub(super) fn run_cell(
         }
     };
 
-    let built = match build::build_crate(
-        &p.setup,
-        &m.manifest,
-        &m.package,
-        cell,
-        &dir.join("target"),
-        remaining(),
-        &log,
-    ) {
-        Ok(a) => a,
-        Err(f) => return from_build(f),
+    // The shared directory is one cell's at a time: its build, then the
+    // copy of its staticlib out of it, before the next cell's build
+    // rewrites that file.
+    let built = {
+        let _own = build_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match build::build_crate(
+            &p.setup,
+            &m.manifest,
+            &m.package,
+            cell,
+            &work.build_dir(cell),
+            remaining(),
+            &log,
+        )
+        .and_then(|b| b.copied_to(&dir))
+        {
+            Ok(a) => a,
+            Err(f) => return from_build(f),
+        }
     };
     let objs = match build::build_platform(
         target,

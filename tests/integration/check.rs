@@ -920,7 +920,7 @@ fn file_and_line_at_origin_zero_name_the_live_code() {
             "--noinhibit-exec",
             "--unresolved-symbols=ignore-all",
         ])
-        .arg("target/armv7a-none-eabi/release/liborigin0.a")
+        .arg("liborigin0.a")
         .output()
         .expect("ld.lld (scripts/test.sh installs lld)");
     assert!(plain.is_file(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -1199,6 +1199,65 @@ fn bare_triples_are_targets_without_a_target_file() {
         assert_eq!(cell(&r, id)["status"], "pass", "{r:#}");
     }
     assert!(!d.path().join("targets").exists());
+}
+
+/// Cells of one arch and profile share one cargo build directory
+/// (dependencies and build scripts built once), yet each cell gets its own
+/// artifact and findings; a cell killed mid-build leaves nothing the next
+/// run trusts.
+#[test]
+fn cells_share_a_build_directory_and_keep_their_own_artifacts() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "Cargo.toml",
+        "[package]\nname = \"shared\"\nversion = \"0.1.0\"\nedition = \"2021\"\nbuild = \"build.rs\"\n\n[dependencies]\nbitflags = \"2\"\n\n[features]\nnet = []\n",
+    );
+    write(
+        d.path(),
+        "build.rs",
+        "fn main() {\n    println!(\"cargo:rerun-if-env-changed=SLOW_BUILD\");\n    if std::env::var_os(\"SLOW_BUILD\").is_some() {\n        std::thread::sleep(std::time::Duration::from_secs(120));\n    }\n}\n",
+    );
+    write(
+        d.path(),
+        "src/lib.rs",
+        "#![no_std]\nextern \"C\" {\n    fn net_send(x: u32) -> u32;\n}\nbitflags::bitflags! {\n    pub struct F: u32 { const A = 1; }\n}\n#[no_mangle]\npub extern \"C\" fn shared_poll(x: u32) -> u32 {\n    if cfg!(feature = \"net\") {\n        unsafe { net_send(x) }\n    } else {\n        F::A.bits() + x\n    }\n}\n#[cfg(target_os = \"none\")]\n#[panic_handler]\nfn panic(_: &core::panic::PanicInfo<'_>) -> ! {\n    loop {}\n}\n",
+    );
+    write(
+        d.path(),
+        "linkmatrix.yaml",
+        "crate: .\ntargets: [x86_64-unknown-none]\noptions:\n  net: {feature: net}\naxes:\n  net: [false, true]\n",
+    );
+    // Killed mid-build (the build script sleeps past the cell timeout).
+    let o = linkmatrix(d.path())
+        .args([
+            "check",
+            "--no-provision",
+            "--format",
+            "json",
+            "--timeout",
+            "5",
+        ])
+        .env("SLOW_BUILD", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // The next run is right.
+    let (code, r, err) = check_json(d.path(), &[]);
+    assert_eq!(code, 1, "{err}\n{r:#}");
+    assert_eq!(
+        undefined_symbols(cell(&r, "x86_64-net-release")),
+        ["net_send"]
+    );
+    assert_eq!(cell(&r, "x86_64-no-net-release")["status"], "pass");
+    let work = d.path().join("target/linkmatrix/linkmatrix");
+    let dirs: Vec<_> = std::fs::read_dir(work.join("build")).unwrap().collect();
+    assert_eq!(dirs.len(), 1, "one shared build directory");
+    // Each cell links its own copy of the staticlib.
+    let lib = |id: &str| std::fs::read(work.join("cells").join(id).join("libshared.a")).unwrap();
+    let undefined = |b: &[u8]| crate::oracle::goblin_undefined(b).unwrap();
+    assert!(undefined(&lib("x86_64-net-release")).contains("net_send"));
+    assert!(!undefined(&lib("x86_64-no-net-release")).contains("net_send"));
 }
 
 /// A cached pass once survived a change that breaks the real build (and a
