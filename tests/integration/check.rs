@@ -1258,6 +1258,14 @@ fn cells_share_a_build_directory_and_keep_their_own_artifacts() {
     let undefined = |b: &[u8]| crate::oracle::goblin_undefined(b).unwrap();
     assert!(undefined(&lib("x86_64-net-release")).contains("net_send"));
     assert!(!undefined(&lib("x86_64-no-net-release")).contains("net_send"));
+    // The directory's last build was the `net` one; a cell cargo finds
+    // fresh still gets its own feature set's staticlib, not the last one.
+    let (code, r, err) = check_json(d.path(), &["--no-cache", "--cell", "x86_64-no-net-release"]);
+    assert_eq!(
+        (code, cell(&r, "x86_64-no-net-release")["status"].as_str()),
+        (0, Some("pass")),
+        "{err}\n{r:#}"
+    );
 }
 
 /// A cached pass once survived a change that breaks the real build (and a
