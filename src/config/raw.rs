@@ -30,6 +30,10 @@ pub(super) struct RawConfig {
     /// on (default true); options always control their own features.
     #[serde(default)]
     pub(super) default_features: Option<bool>,
+    /// Overrides of the targets' linker-script vars (`origin`, `size` of
+    /// the generic bare-metal targets' memory region).
+    #[serde(default)]
+    pub(super) memory: IndexMap<Spanned<String>, Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -325,6 +325,18 @@ fn option_settings_are_checked_against_what_linkmatrix_sets() {
     );
 }
 
+/// `memory:` takes only `origin` and `size`, as addresses or sizes.
+#[test]
+fn memory_overrides_are_checked() {
+    let e = plan_err(&format!("{HEAD}memory: {{origin: zero}}\n"));
+    assert!(
+        e.contains("linkmatrix.yaml:3:") && e.contains("`zero` is not an address"),
+        "{e}"
+    );
+    let e = plan_err(&format!("{HEAD}memory: {{start: 0x0}}\n"));
+    assert!(e.contains("`start` is not one of origin, size"), "{e}");
+}
+
 /// A directory without linkmatrix.yaml (here a virtual workspace root)
 /// once ran the bundled kalloc demo in place of the user's crate: now it is
 /// an error that says what to do, and nothing is built.
