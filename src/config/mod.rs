@@ -15,6 +15,7 @@ mod settings;
 mod target;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_saphyr::Spanned;
@@ -191,8 +192,12 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
             if t.script_vars.contains_key(&k.value) {
                 t.script_vars
                     .insert(k.value.clone(), val.value.trim().to_owned());
-                t.digest_input
-                    .push_str(&format!("\n# memory.{}: {}", k.value, val.value.trim()));
+                let _ = write!(
+                    t.digest_input,
+                    "\n# memory.{}: {}",
+                    k.value,
+                    val.value.trim()
+                );
             }
         }
     }
