@@ -535,6 +535,7 @@ pub(crate) fn ensure_sysroot(
     triple: &str,
     timeout: Option<Duration>,
     waiting: &dyn Fn(&Path),
+    building: &dyn Fn(),
 ) -> Result<PathBuf> {
     let key = crate::cache::Key::new()
         .str("rustc", &rust.version)
@@ -551,6 +552,7 @@ pub(crate) fn ensure_sysroot(
         return Ok(dir);
     }
     let exe = std::env::current_exe().context("locating linkmatrix itself")?;
+    building();
     Cmd::new(exe)
         .arg("__sysroot")
         .arg(&rust.cargo)

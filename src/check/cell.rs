@@ -95,15 +95,44 @@ pub(super) fn prepare(
             sysroot: None,
         },
         StdProvider::BuildStd { rust, src } => {
-            let sysroot =
-                toolchain::ensure_sysroot(&rust, &src, &t.triple, Some(opts.timeout), &|lock| {
-                    let _ = tx.send(Event::Log(format!(
-                        "waiting for lock {} (another linkmatrix is building core for {})",
-                        lock.display(),
-                        t.triple
-                    )));
-                })
+            let sysroot = {
+                // First use of a triple with a toolchain: say so, it takes
+                // a while (once; every later run and cell shares it).
+                let began = std::cell::Cell::new(None);
+                let sysroot = toolchain::ensure_sysroot(
+                    &rust,
+                    &src,
+                    &t.triple,
+                    Some(opts.timeout),
+                    &|lock| {
+                        let _ = tx.send(Event::Log(format!(
+                            "waiting for lock {} (another linkmatrix is building core for {})",
+                            lock.display(),
+                            t.triple
+                        )));
+                    },
+                    &|| {
+                        began.set(Some(Instant::now()));
+                        if !opts.quiet {
+                            let _ = tx.send(Event::Log(format!(
+                                "building core+alloc for {} with {} (first use of this target with this toolchain; once)",
+                                t.triple, rust.version.lines().next().unwrap_or_default()
+                            )));
+                        }
+                    },
+                )
                 .map_err(|e| format!("{e:#}"))?;
+                if let Some(b) = began.get()
+                    && !opts.quiet
+                {
+                    let _ = tx.send(Event::Log(format!(
+                        "built core+alloc for {} in {:.0} s",
+                        t.triple,
+                        b.elapsed().as_secs_f64()
+                    )));
+                }
+                sysroot
+            };
             RustSetup {
                 rust,
                 sysroot: Some(sysroot),
