@@ -1,35 +1,29 @@
 //! Validating a matrix file: the crate, options and their rules, axes,
 //! include/exclude entries and the policy. Targets are in `target`.
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use indexmap::IndexMap;
 use serde_saphyr::Spanned;
 
 use super::diag::{Validator, at, pos};
 use super::names::{contained, valid_feature, valid_name};
-use super::package::{find_package, read_manifest};
+use super::package::{Package, find_package, read_manifest};
 use super::raw::{RawConfig, RawOption};
 use crate::model::Expr;
 use crate::model::closest;
 use crate::model::{Assignment, OptionRule, Target, Value};
 
-/// The crate a matrix names: its manifest, package name and `default`
-/// features (empty where it could not be read; the problem is reported).
-#[derive(Default)]
-pub(super) struct ResolvedCrate {
-    pub(super) manifest: PathBuf,
-    pub(super) package: String,
-    pub(super) defaults: Vec<String>,
-}
-
 impl Validator {
+    /// The package `crate:` names: a path to its directory, or a package
+    /// name in the workspace. Where it cannot be read the problem is
+    /// reported and the fields are empty (the manifest kept when known).
     pub(super) fn resolve_crate(
         &mut self,
         krate: &Spanned<String>,
         dir: &Path,
         root: &Path,
-    ) -> ResolvedCrate {
+    ) -> Package {
         let value = krate.value.trim();
         if value.starts_with('-') {
             self.push(at(
@@ -37,60 +31,32 @@ impl Validator {
                 pos(&krate.referenced),
                 format!("crate: `{value}` starts with `-` (it would read as a flag)"),
             ));
-            return ResolvedCrate::default();
+            return Package::default();
         }
         let as_path = value.contains('/')
             || value == "."
             || value == ".."
             || dir.join(value).join("Cargo.toml").is_file();
-        if as_path {
-            let resolved = match contained(dir, value, root) {
-                Ok(p) => p,
-                Err(e) => {
-                    self.push(at(
-                        &self.file,
-                        pos(&krate.referenced),
-                        format!("crate: {e}"),
-                    ));
-                    return ResolvedCrate::default();
+        // Err: the message, and the manifest when the path led to one.
+        let found = if as_path {
+            match contained(dir, value, root) {
+                Ok(p) => {
+                    let manifest = p.join("Cargo.toml");
+                    read_manifest(&manifest)
+                        .map_err(|e| (format!("crate `{value}`: {e}"), Some(manifest)))
                 }
-            };
-            let manifest = resolved.join("Cargo.toml");
-            match read_manifest(&manifest) {
-                Ok(p) => ResolvedCrate {
-                    manifest,
-                    package: p.name,
-                    defaults: p.defaults,
-                },
-                Err(e) => {
-                    self.push(at(
-                        &self.file,
-                        pos(&krate.referenced),
-                        format!("crate `{value}`: {e}"),
-                    ));
-                    ResolvedCrate {
-                        manifest,
-                        ..ResolvedCrate::default()
-                    }
-                }
+                Err(e) => Err((format!("crate: {e}"), None)),
             }
         } else {
-            match find_package(dir, value) {
-                Ok(p) => ResolvedCrate {
-                    manifest: p.manifest,
-                    package: p.name,
-                    defaults: p.defaults,
-                },
-                Err(e) => {
-                    self.push(at(
-                        &self.file,
-                        pos(&krate.referenced),
-                        format!("crate `{value}`: {e}"),
-                    ));
-                    ResolvedCrate::default()
-                }
+            find_package(dir, value).map_err(|e| (format!("crate `{value}`: {e}"), None))
+        };
+        found.unwrap_or_else(|(message, manifest)| {
+            self.push(at(&self.file, pos(&krate.referenced), message));
+            Package {
+                manifest: manifest.unwrap_or_default(),
+                ..Package::default()
             }
-        }
+        })
     }
 
     pub(super) fn option(&mut self, name: &str, raw: &RawOption) -> OptionRule {

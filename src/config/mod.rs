@@ -303,7 +303,7 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
         crate_defaults: krate.defaults,
         keep_defaults: raw.default_features.is_none_or(|d| d),
         manifest: krate.manifest,
-        package: krate.package,
+        package: krate.name,
         mode,
         axes,
         rules,

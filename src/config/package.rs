@@ -120,6 +120,16 @@ pub(crate) fn package_at(manifest: &Path) -> Result<Package, String> {
         })
 }
 
+/// The package called `name` among the metadata's, or the error `what`
+/// says, with the packages there are.
+fn named(meta: &cargo_metadata::Metadata, name: &str, what: &str) -> Result<Package, String> {
+    meta.packages
+        .iter()
+        .find(|p| p.name.as_str() == name)
+        .map(Package::of)
+        .ok_or_else(|| format!("{what} (packages: {})", member_list(meta)))
+}
+
 /// The workspace package `name`, in the workspace that holds `dir`.
 pub(crate) fn find_package(dir: &Path, name: &str) -> Result<Package, String> {
     let meta = metadata(cargo_metadata::MetadataCommand::new().current_dir(dir)).map_err(|e| {
@@ -128,31 +138,19 @@ pub(crate) fn find_package(dir: &Path, name: &str) -> Result<Package, String> {
             dir.display()
         )
     })?;
-    meta.packages
-        .iter()
-        .find(|p| p.name.as_str() == name)
-        .map(Package::of)
-        .ok_or_else(|| {
-            format!(
-                "no package of that name in the workspace (packages: {})",
-                member_list(&meta)
-            )
-        })
+    named(&meta, name, "no package of that name in the workspace")
 }
 
 /// The workspace package `name`, in the workspace of `manifest`.
 pub(crate) fn member(manifest: &Path, name: &str) -> Result<Package, String> {
     let meta = metadata(cargo_metadata::MetadataCommand::new().manifest_path(manifest))
         .map_err(|e| format!("reading {}: {e}", manifest.display()))?;
-    meta.packages
-        .iter()
-        .find(|p| p.name.as_str() == name)
-        .map(Package::of)
-        .ok_or_else(|| {
-            format!(
-                "--package {name}: no such package in {} (packages: {})",
-                manifest.display(),
-                member_list(&meta)
-            )
-        })
+    named(
+        &meta,
+        name,
+        &format!(
+            "--package {name}: no such package in {}",
+            manifest.display()
+        ),
+    )
 }
