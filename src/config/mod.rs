@@ -15,7 +15,6 @@ mod settings;
 mod target;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_saphyr::Spanned;
@@ -158,49 +157,7 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
         }
     }
 
-    // `memory:` overrides the targets' script vars of the same name.
-    for (k, val) in &raw.memory {
-        let known = ["origin", "size"];
-        if !known.contains(&k.value.as_str()) {
-            v.push(at(
-                path,
-                pos(&k.referenced),
-                format!("memory: `{}` is not one of origin, size", k.value),
-            ));
-            continue;
-        }
-        let ok = {
-            let x = val.value.trim();
-            let digits = x.trim_end_matches(['K', 'M', 'k', 'm']);
-            x.strip_prefix("0x")
-                .or_else(|| x.strip_prefix("0X"))
-                .is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()))
-                || (!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()))
-        };
-        if !ok {
-            v.push(at(
-                path,
-                pos(&val.referenced),
-                format!(
-                    "memory.{}: `{}` is not an address or size (0x08000000, 512K, 1M)",
-                    k.value, val.value
-                ),
-            ));
-            continue;
-        }
-        for t in targets.values_mut() {
-            if t.script_vars.contains_key(&k.value) {
-                t.script_vars
-                    .insert(k.value.clone(), val.value.trim().to_owned());
-                let _ = write!(
-                    t.digest_input,
-                    "\n# memory.{}: {}",
-                    k.value,
-                    val.value.trim()
-                );
-            }
-        }
-    }
+    v.memory(&raw.memory, &mut targets);
 
     // Axes.
     let mut axes: Vec<(String, Vec<Value>)> = Vec::new();

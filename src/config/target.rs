@@ -33,6 +33,53 @@ pub(crate) fn bundled_target(name: &str) -> Result<Target, ConfigError> {
 }
 
 impl Validator {
+    /// `memory:` of the matrix: overrides of the targets' script vars of the
+    /// same name (`origin`, `size`), checked, and part of each changed
+    /// target's digest so its cells miss the cache.
+    pub(super) fn memory(
+        &mut self,
+        memory: &indexmap::IndexMap<Spanned<String>, Spanned<String>>,
+        targets: &mut std::collections::BTreeMap<String, Target>,
+    ) {
+        use std::fmt::Write as _;
+        for (k, val) in memory {
+            let known = ["origin", "size"];
+            if !known.contains(&k.value.as_str()) {
+                self.push(at(
+                    &self.file.clone(),
+                    pos(&k.referenced),
+                    format!("memory: `{}` is not one of origin, size", k.value),
+                ));
+                continue;
+            }
+            let x = val.value.trim();
+            let ok = {
+                let digits = x.trim_end_matches(['K', 'M', 'k', 'm']);
+                x.strip_prefix("0x")
+                    .or_else(|| x.strip_prefix("0X"))
+                    .is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()))
+                    || (!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()))
+            };
+            if !ok {
+                self.push(at(
+                    &self.file.clone(),
+                    pos(&val.referenced),
+                    format!(
+                        "memory.{}: `{}` is not an address or size (0x08000000, 512K, 1M)",
+                        k.value, val.value
+                    ),
+                ));
+                continue;
+            }
+            for t in targets.values_mut() {
+                if t.script_vars.contains_key(&k.value) {
+                    t.script_vars.insert(k.value.clone(), x.to_owned());
+                    let _ = write!(t.digest_input, "\n# memory.{}: {x}", k.value);
+                }
+            }
+        }
+    }
+
     /// The target `name` (written at `loc`) means, validated.
     pub(super) fn target(
         &mut self,
