@@ -377,12 +377,17 @@ fn input_symbols(platform: &[PathBuf], staticlib: &Path, crate_name: &str) -> Re
 /// input defines is kept (the link then says it is undefined).
 fn policy_roots(m: &Matrix, globals: &BTreeSet<String>) -> Vec<String> {
     let mut out = Vec::new();
+    if m.roots.is_empty() {
+        return out;
+    }
+    // Each name demangled once, whatever the number of patterns.
+    let names: Vec<(&String, Option<String>)> =
+        globals.iter().map(|n| (n, inspect::demangle(n))).collect();
     for p in &m.roots {
         let mut hit = false;
-        for name in globals {
-            let demangled = inspect::demangle(name);
+        for (name, demangled) in &names {
             if p.matches(name) || demangled.as_deref().is_some_and(|d| p.matches(d)) {
-                out.push(name.clone());
+                out.push((*name).clone());
                 hit = true;
             }
         }
