@@ -298,12 +298,11 @@ impl Toolchains {
 /// The Debian package that provides a program a target file names, when
 /// known (`clang-16` is in `clang-16`).
 fn package_of(program: &str) -> Option<String> {
+    // `ld.lld[-N]` is in `lld[-N]`; the others are named like their package.
+    let program = program.strip_prefix("ld.").unwrap_or(program);
     match program {
-        "clang" | "ld.lld" | "lld" | "gcc" => {
-            Some(if program == "ld.lld" { "lld" } else { program }.to_owned())
-        }
+        "clang" | "lld" | "gcc" => Some(program.to_owned()),
         p if p.starts_with("clang-") || p.starts_with("lld-") => Some(p.to_owned()),
-        p if p.starts_with("ld.lld-") => Some(p.replacen("ld.lld-", "lld-", 1)),
         p if p.starts_with("arm-none-eabi-") => Some("gcc-arm-none-eabi".to_owned()),
         _ => None,
     }
