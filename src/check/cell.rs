@@ -145,6 +145,13 @@ pub(super) fn prepare(
     Ok(Prepared { setup, cc, linker })
 }
 
+/// The cargo target directory a cell builds in, shared with the cells of
+/// its arch, profile and settings, and the lock they take turns with.
+pub(super) struct SharedBuild<'a> {
+    pub(super) dir: &'a std::path::Path,
+    pub(super) lock: &'a std::sync::Mutex<()>,
+}
+
 pub(super) fn run_cell(
     m: &Matrix,
     cell: &Cell,
@@ -152,7 +159,7 @@ pub(super) fn run_cell(
     work: &WorkDir,
     opts: &CheckOptions,
     tx: &mpsc::Sender<Event>,
-    build_lock: &std::sync::Mutex<()>,
+    shared: &SharedBuild<'_>,
 ) -> CellOutcome {
     let start = Instant::now();
     let fail = |status, findings, error: Option<String>| {
@@ -208,7 +215,8 @@ pub(super) fn run_cell(
     // copy of its staticlib out of it, before the next cell's build
     // rewrites that file.
     let built = {
-        let _own = build_lock
+        let _own = shared
+            .lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match build::build_crate(
@@ -216,7 +224,7 @@ pub(super) fn run_cell(
             &m.manifest,
             &m.package,
             cell,
-            &work.build_dir(cell),
+            shared.dir,
             remaining(),
             &log,
         )

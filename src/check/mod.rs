@@ -23,7 +23,7 @@ use crate::model::{Cell, CellOutcome, Plan, Report, Status, Target};
 use crate::toolchain::{self, Toolchains};
 use crate::workdir::WorkDir;
 pub(crate) use cell::reproduce;
-use cell::{Prepared, outcome, prepare, run_cell};
+use cell::{Prepared, SharedBuild, outcome, prepare, run_cell};
 use findings::add_latent;
 use progress::{Event, report_events};
 pub(crate) use shard::assign_shards;
@@ -191,11 +191,10 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
     // Cells sharing a build directory take turns in it; the order takes
     // one cell of each directory in turn, so the workers build in
     // different directories at once and the cores stay busy.
-    let locks: BTreeMap<std::path::PathBuf, Mutex<()>> = cells
-        .iter()
-        .map(|c| (work.build_dir(c), Mutex::new(())))
-        .collect();
-    let order = interleave(&cells, |c| work.build_dir(c));
+    let dirs: Vec<std::path::PathBuf> = cells.iter().map(|c| work.build_dir(c)).collect();
+    let locks: BTreeMap<&std::path::PathBuf, Mutex<()>> =
+        dirs.iter().map(|d| (d, Mutex::new(()))).collect();
+    let order = interleave(&dirs);
     let next = AtomicUsize::new(0);
     let results: Mutex<BTreeMap<String, CellOutcome>> = Mutex::new(BTreeMap::new());
     std::thread::scope(|s| {
@@ -205,22 +204,25 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
                 let tx = tx;
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(cell) = order.get(i).map(|&j| cells[j]) else {
-                        break;
-                    };
+                    let Some(&j) = order.get(i) else { break };
+                    let (cell, dir) = (cells[j], &dirs[j]);
                     let _ = tx.send(Event::Start(cell.id.clone()));
                     let outcome = if let Some(o) = cached.get(cell.id.as_str()) {
                         o.clone()
                     } else {
-                        let lock = &locks[&work.build_dir(cell)];
-                        let o = run_cell(m, cell, prepared.get(&cell.arch), &work, opts, &tx, lock);
+                        let build = SharedBuild {
+                            dir,
+                            lock: &locks[dir],
+                        };
+                        let o =
+                            run_cell(m, cell, prepared.get(&cell.arch), &work, opts, &tx, &build);
                         if matches!(o.status, Status::Pass | Status::Fail) {
                             cache::write_entry(
                                 &work.cache_entry(&cell.id),
                                 &CacheEntry {
                                     key: keys[cell.id.as_str()].clone(),
                                     outcome: o.clone(),
-                                    env: cache::declared_env(&work.build_dir(cell)),
+                                    env: cache::declared_env(dir),
                                 },
                             );
                         }
@@ -272,19 +274,19 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
 /// Suffix of a cell's debug twin (internal; never in a report).
 pub(crate) const TWIN: &str = "~dev";
 
-/// Indices of `cells` taking one of each group in turn (groups in order of
-/// first appearance, cells in plan order within a group).
-fn interleave<K: Ord + Clone>(cells: &[&Cell], group: impl Fn(&Cell) -> K) -> Vec<usize> {
-    let mut groups: Vec<(K, std::collections::VecDeque<usize>)> = Vec::new();
-    for (i, c) in cells.iter().enumerate() {
-        let k = group(c);
+/// Indices of the cells, whose groups are `group`, taking one of each
+/// group in turn (groups in order of first appearance, cells in plan order
+/// within a group).
+fn interleave<K: PartialEq>(group: &[K]) -> Vec<usize> {
+    let mut groups: Vec<(&K, std::collections::VecDeque<usize>)> = Vec::new();
+    for (i, k) in group.iter().enumerate() {
         match groups.iter_mut().find(|(g, _)| *g == k) {
             Some((_, q)) => q.push_back(i),
             None => groups.push((k, std::collections::VecDeque::from([i]))),
         }
     }
-    let mut out = Vec::with_capacity(cells.len());
-    while out.len() < cells.len() {
+    let mut out = Vec::with_capacity(group.len());
+    while out.len() < group.len() {
         for (_, q) in &mut groups {
             if let Some(i) = q.pop_front() {
                 out.push(i);
