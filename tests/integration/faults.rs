@@ -249,28 +249,18 @@ fn a_compiler_leaving_a_background_child_does_not_hold_the_cell() {
         "bg-cc",
         "sleep 600 & echo $! >> \"$(dirname \"$0\")/pids\"; exit 0",
     );
-    let mut child = linkmatrix(d.path())
-        .args([
+    let o = crate::util::output_within(
+        linkmatrix(d.path()).args([
             "check",
             "--no-provision",
             "--format",
             "json",
             "--timeout",
             "300",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(240) {
-            let _ = child.kill();
-            panic!("the cells waited for the compiler's background child");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let o = child.wait_with_output().unwrap();
+        ]),
+        Duration::from_secs(240),
+        "the cells waited for the compiler's background child",
+    );
     let r: Value =
         serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
     // The compiler "succeeded" without an object: not a pass.

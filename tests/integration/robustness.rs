@@ -154,26 +154,17 @@ fn inspect_reads_only_regular_files_and_reports_every_file_of_a_list() {
     assert!(status.success());
     let bad = d.path().join("bad.o");
     std::fs::write(&bad, b"\x7fELF\x02\x01").unwrap();
-    let mut child = linkmatrix(&repo())
-        .args(["inspect", "--format", "json"])
-        .arg(&fifo)
-        .arg("/dev/zero")
-        .arg(&ok)
-        .arg(&bad)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A hang guard, not a speed bound: a FIFO blocks `open` forever.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("inspect hung on a FIFO or a device");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let o = child.wait_with_output().unwrap();
+    // A FIFO blocks `open` forever.
+    let o = crate::util::output_within(
+        linkmatrix(&repo())
+            .args(["inspect", "--format", "json"])
+            .arg(&fifo)
+            .arg("/dev/zero")
+            .arg(&ok)
+            .arg(&bad),
+        std::time::Duration::from_secs(60),
+        "inspect hung on a FIFO or a device",
+    );
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("pipe: a FIFO"), "{err}");

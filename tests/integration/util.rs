@@ -109,3 +109,23 @@ pub fn project_copy() -> tempfile::TempDir {
     .unwrap();
     d
 }
+
+/// Run `cmd` with its output captured, killing it and failing with `hung`
+/// if it outlives `guard` — a hang guard for cases that used to hang, far
+/// above the time they take, not a speed bound.
+pub fn output_within(cmd: &mut Command, guard: std::time::Duration, hung: &str) -> Output {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + guard;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{hung}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
