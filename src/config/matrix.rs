@@ -62,6 +62,12 @@ impl Validator {
     pub(super) fn option(&mut self, name: &str, raw: &RawOption) -> OptionRule {
         let file = self.file.clone();
         let kind = raw.kind.as_ref().map_or("bool", |k| k.value.as_str());
+        let kind_at = || {
+            raw.kind
+                .as_ref()
+                .map(|k| pos(&k.referenced))
+                .unwrap_or_default()
+        };
         let choices = match kind {
             "bool" => {
                 if !raw.values.is_empty() {
@@ -75,14 +81,9 @@ impl Validator {
             }
             "choice" => {
                 if raw.values.is_empty() {
-                    let loc = raw
-                        .kind
-                        .as_ref()
-                        .map(|k| pos(&k.referenced))
-                        .unwrap_or_default();
                     self.push(at(
                         &file,
-                        loc,
+                        kind_at(),
                         format!("option `{name}`: a choice needs `values`"),
                     ));
                 }
@@ -103,14 +104,9 @@ impl Validator {
                 )
             }
             other => {
-                let loc = raw
-                    .kind
-                    .as_ref()
-                    .map(|k| pos(&k.referenced))
-                    .unwrap_or_default();
                 self.push(at(
                     &file,
-                    loc,
+                    kind_at(),
                     format!("option `{name}`: type `{other}`: expected `bool` or `choice`"),
                 ));
                 None
