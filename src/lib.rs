@@ -35,6 +35,7 @@ mod report;
 mod toolchain;
 mod triage;
 mod workdir;
+mod wrapper;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -49,6 +50,9 @@ use crate::commands::EXIT_TOOL;
 /// `cargo-linkmatrix`), run, and map the result to an exit code.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let mut args: Vec<OsString> = args.into_iter().collect();
+    if wrapper::is_wrapper(&args) {
+        return wrapper::run(&args);
+    }
     if args.get(1).is_some_and(|a| a == "linkmatrix") {
         args.remove(1);
     }

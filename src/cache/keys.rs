@@ -204,6 +204,7 @@ fn shared_key(m: &Matrix, inputs: &[PathBuf]) -> String {
     k.str("tool", env!("CARGO_PKG_VERSION"))
         .str("exe", &exe)
         .str("mode", &format!("{:?}", m.mode))
+        .str("bin", m.bin.as_deref().unwrap_or_default())
         .str(
             "roots",
             &m.roots

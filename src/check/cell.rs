@@ -67,6 +67,7 @@ pub(super) fn outcome(
         findings,
         error,
         cached: false,
+        size: None,
     }
 }
 
@@ -93,6 +94,7 @@ pub(super) fn prepare(
         StdProvider::Prebuilt(rust) => RustSetup {
             rust,
             sysroot: None,
+            linker: None,
         },
         StdProvider::BuildStd { rust, src } => {
             let sysroot = {
@@ -136,6 +138,13 @@ pub(super) fn prepare(
             RustSetup {
                 rust,
                 sysroot: Some(sysroot),
+                // A built sysroot has no `rust-lld` beside it: bare-metal
+                // targets, whose default linker that is, get the one
+                // linkmatrix found (hosted targets keep their C driver).
+                linker: t
+                    .triple
+                    .contains("-none")
+                    .then(|| linker.path.clone()),
             }
         }
         StdProvider::Missing { fix } => {
@@ -211,6 +220,24 @@ pub(super) fn run_cell(
         }
     };
 
+    if m.mode == Mode::Bin {
+        return match super::bin::run(m, cell, &p.setup, work, &dir, shared, remaining(), &log) {
+            Err(f) => from_build(f),
+            Ok(r) => match r.findings {
+                Err(e) => fail(Status::Error, Vec::new(), Some(e)),
+                Ok(f) => {
+                    let status = if f.iter().any(|x| !x.is_warning()) {
+                        Status::Fail
+                    } else {
+                        Status::Pass
+                    };
+                    let mut o = fail(status, f, None);
+                    o.size = r.size;
+                    o
+                }
+            },
+        };
+    }
     // The shared directory is one cell's at a time: its build, then the
     // copy of its staticlib out of it, before the next cell's build
     // rewrites that file.
@@ -281,6 +308,7 @@ pub(super) fn run_cell(
     let findings = match m.mode {
         Mode::Image => image_findings(m, &inputs, &roots, &origins, &log),
         Mode::Module => module_findings(m, target, &inputs, &roots, &origins, &log),
+        Mode::Bin => unreachable!("bin cells return above"),
     };
     match findings {
         Ok((f, image)) => {
@@ -289,7 +317,7 @@ pub(super) fn run_cell(
                 Mode::Image if !target.entry.is_empty() => {
                     [vec![target.entry.clone()], roots].concat()
                 }
-                Mode::Image | Mode::Module => roots,
+                Mode::Image | Mode::Module | Mode::Bin => roots,
             };
             work.write_inspected(&cell.id, &Inspected { image, roots });
             let status = if f.iter().any(|x| !x.is_warning()) {
@@ -383,7 +411,7 @@ fn input_symbols(platform: &[PathBuf], staticlib: &Path, crate_name: &str) -> Re
 /// The global functions and data `policy.roots` names: by symbol, or by
 /// demangled path (hash dropped), either one as a glob. A plain symbol no
 /// input defines is kept (the link then says it is undefined).
-fn policy_roots(m: &Matrix, globals: &BTreeSet<String>) -> Vec<String> {
+pub(super) fn policy_roots(m: &Matrix, globals: &BTreeSet<String>) -> Vec<String> {
     let mut out = Vec::new();
     if m.roots.is_empty() {
         return out;
@@ -410,7 +438,7 @@ fn policy_roots(m: &Matrix, globals: &BTreeSet<String>) -> Vec<String> {
 /// A failed build's findings: one per rustc error, at rustc's primary
 /// span (so SARIF and GitHub annotations land on the line), capped; else
 /// one with the build's output.
-fn build_findings(m: &Matrix, f: BuildFailure) -> Vec<Finding> {
+pub(super) fn build_findings(m: &Matrix, f: BuildFailure) -> Vec<Finding> {
     if f.errors.is_empty() {
         return vec![Finding::message(FindingKind::BuildError, f.message)];
     }

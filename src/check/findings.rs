@@ -70,7 +70,7 @@ fn linker_block(diag: &str, symbol: &str) -> Option<String> {
     Some(lines[start..end.min(start + 12)].join("\n"))
 }
 
-fn symbol_finding(m: &Matrix, kind: FindingKind, u: &Undefined, diag: Option<&str>) -> Finding {
+pub(super) fn symbol_finding(m: &Matrix, kind: FindingKind, u: &Undefined, diag: Option<&str>) -> Finding {
     let mut f = Finding::symbol(kind, u.symbol.clone());
     f.referenced_by = u.referenced_by.iter().map(|r| relativize(m, r)).collect();
     f.chain.clone_from(&u.chain);
@@ -102,7 +102,7 @@ pub(super) fn in_project(m: &Matrix, sites: &[(String, u32)]) -> Option<Location
     })
 }
 
-fn policy_findings(m: &Matrix, a: &Analysis, out: &mut Vec<Finding>) {
+pub(super) fn policy_findings(m: &Matrix, a: &Analysis, out: &mut Vec<Finding>) {
     for r in a.reached(&m.policy.forbidden) {
         let mut f = Finding::symbol(FindingKind::ForbiddenSymbol, r.symbol);
         f.chain = r.chain;
@@ -115,7 +115,7 @@ fn policy_findings(m: &Matrix, a: &Analysis, out: &mut Vec<Finding>) {
     }
 }
 
-fn allowed(m: &Matrix, symbol: &str) -> bool {
+pub(super) fn allowed(m: &Matrix, symbol: &str) -> bool {
     m.policy.allow_undefined.iter().any(|p| p.matches(symbol))
 }
 
@@ -158,7 +158,7 @@ pub(super) fn image_findings(
 /// A failed link is explained when the linker's diagnostics name at least
 /// one undefined symbol, every symbol they name is a finding of this cell
 /// or allowed by the policy, and they report no other error.
-fn explained(m: &Matrix, diagnostics: &str, findings: &[Finding]) -> bool {
+pub(super) fn explained(m: &Matrix, diagnostics: &str, findings: &[Finding]) -> bool {
     let other_errors = diagnostics.lines().any(|l| {
         l.contains("error:")
             && !l.contains("undefined symbol")

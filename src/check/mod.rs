@@ -4,6 +4,7 @@
 //! owns the terminal. A cell whose inputs did not change is served from the
 //! cache without running anything. Every cell ends with an outcome; a
 //! failing cell never stops the others.
+mod bin;
 mod cell;
 mod findings;
 mod progress;

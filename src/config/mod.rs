@@ -58,15 +58,32 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
     {
         None | Some(("image", _)) => Mode::Image,
         Some(("module", _)) => Mode::Module,
+        Some(("bin", _)) => Mode::Bin,
         Some((other, loc)) => {
             v.push(at(
                 path,
                 loc,
-                format!("mode `{other}`: expected `image` or `module`"),
+                format!("mode `{other}`: expected `image`, `module` or `bin`"),
             ));
             Mode::Image
         }
     };
+    let bin = raw.bin.as_ref().and_then(|b| {
+        let loc = pos(&b.referenced);
+        if mode != Mode::Bin {
+            v.push(at(path, loc, "`bin` needs `mode: bin`".to_owned()));
+            None
+        } else if valid_name(&b.value) {
+            Some(b.value.clone())
+        } else {
+            v.push(at(
+                path,
+                loc,
+                format!("`{}` is not a cargo binary target name", b.value),
+            ));
+            None
+        }
+    });
 
     let krate = v.resolve_crate(&raw.krate, &dir, &root);
 
@@ -262,6 +279,7 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
         manifest: krate.manifest,
         package: krate.name,
         mode,
+        bin,
         axes,
         rules,
         include,

@@ -14,6 +14,10 @@ pub(super) struct RawConfig {
     pub(super) krate: Spanned<String>,
     #[serde(default)]
     pub(super) mode: Option<Spanned<String>>,
+    /// `mode: bin`: the binary target cargo links (default: the package's
+    /// only one).
+    #[serde(default)]
+    pub(super) bin: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) targets: Option<Vec<Spanned<String>>>,
     #[serde(default)]

@@ -412,3 +412,82 @@ pub(crate) fn origins(units: &[Unit<'_>]) -> HashMap<String, String> {
     }
     out
 }
+
+/// A linked image's text/data/bss sizes (see [`crate::model::ImageSize`]).
+pub(crate) fn image_size(data: &[u8]) -> Result<crate::model::ImageSize> {
+    let f = object::File::parse(data).context("not an object file")?;
+    let mut size = crate::model::ImageSize::default();
+    for s in f.sections() {
+        let object::SectionFlags::Elf { sh_flags, .. } = s.flags() else {
+            continue;
+        };
+        if !sh_flags.contains(object::elf::SHF_ALLOC) {
+            continue;
+        }
+        if s.kind() == object::SectionKind::UninitializedData
+            || s.kind() == object::SectionKind::UninitializedTls
+        {
+            size.bss += s.size();
+        } else if sh_flags.contains(object::elf::SHF_WRITE) {
+            size.data += s.size();
+        } else {
+            size.text += s.size();
+        }
+    }
+    Ok(size)
+}
+
+/// The function symbol at an image's entry point (`Reset` for
+/// cortex-m-rt), the Thumb bit ignored.
+pub(crate) fn entry_symbol(data: &[u8]) -> Option<String> {
+    let f = object::File::parse(data).ok()?;
+    let entry = f.entry() & !1;
+    if entry == 0 && f.entry() == 0 {
+        return None;
+    }
+    f.symbols()
+        .filter(|s| s.kind() == SymbolKind::Text && (s.address() & !1) == entry)
+        .filter_map(|s| s.name().ok().filter(|n| !n.is_empty()).map(str::to_owned))
+        // A global name before a local alias.
+        .min_by_key(|n| n.starts_with('$'))
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    #[test]
+    fn sizes_count_like_berkeley_size() {
+        use object::write::{Object as W, Symbol, SymbolSection};
+        let mut o = W::new(BinaryFormat::Elf, object::Architecture::Arm, object::Endianness::Little);
+        let text = o.add_section(Vec::new(), b".text".to_vec(), object::SectionKind::Text);
+        o.append_section_data(text, &[0; 12], 4);
+        let ro = o.add_section(Vec::new(), b".rodata".to_vec(), object::SectionKind::ReadOnlyData);
+        o.append_section_data(ro, &[0; 8], 4);
+        let data = o.add_section(Vec::new(), b".data".to_vec(), object::SectionKind::Data);
+        o.append_section_data(data, &[0; 4], 4);
+        let bss = o.add_section(Vec::new(), b".bss".to_vec(), object::SectionKind::UninitializedData);
+        o.append_section_bss(bss, 32, 4);
+        let dbg = o.add_section(Vec::new(), b".debug_info".to_vec(), object::SectionKind::Debug);
+        o.append_section_data(dbg, &[0; 100], 1);
+        o.add_symbol(Symbol {
+            name: b"f".to_vec(),
+            value: 0,
+            size: 12,
+            kind: SymbolKind::Text,
+            scope: object::SymbolScope::Dynamic,
+            weak: false,
+            section: SymbolSection::Section(text),
+            flags: object::SymbolFlags::None,
+        });
+        let bytes = o.write().unwrap();
+        assert_eq!(
+            image_size(&bytes).unwrap(),
+            crate::model::ImageSize {
+                text: 20,
+                data: 4,
+                bss: 32
+            }
+        );
+    }
+}

@@ -37,6 +37,9 @@ pub(crate) enum Mode {
     /// The crate as a relocatable module, checked against the exports of the
     /// linked platform image (as modpost checks a `.ko`).
     Module,
+    /// The crate's binary, linked by cargo with the crate's own linker
+    /// configuration (firmware: `memory.x`, `link.x`, `.cargo/config.toml`).
+    Bin,
 }
 
 /// What an option value sets besides a cargo feature: environment
@@ -104,8 +107,10 @@ pub(crate) struct Matrix {
     pub(crate) crate_defaults: Vec<String>,
     /// `default-features` of the matrix file (default true).
     pub(crate) keep_defaults: bool,
-    /// Image or module.
+    /// Image, module or bin.
     pub(crate) mode: Mode,
+    /// `mode: bin`: the binary target (else the package's only one).
+    pub(crate) bin: Option<String>,
     /// The axes in file order, each with its values (`arch` and `profile`
     /// always present).
     pub(crate) axes: Vec<(String, Vec<Value>)>,

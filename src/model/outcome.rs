@@ -257,6 +257,23 @@ pub(crate) struct CellOutcome {
     /// Served from the cache.
     #[serde(default)]
     pub(crate) cached: bool,
+    /// The linked image's size (a cell whose image linked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) size: Option<ImageSize>,
+}
+
+/// What a linked image takes, by section kind, as `size` (Berkeley) counts
+/// it: allocated sections that are neither writable nor NOBITS are text
+/// (code and read-only data), writable ones with contents are data, NOBITS
+/// ones bss. Flash holds text + data; RAM data + bss.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ImageSize {
+    /// Code and read-only data, in bytes.
+    pub(crate) text: u64,
+    /// Initialized writable data.
+    pub(crate) data: u64,
+    /// Zero-initialized data.
+    pub(crate) bss: u64,
 }
 
 /// Counts per status.

@@ -424,6 +424,7 @@ mod tests {
             findings,
             error: None,
             cached: false,
+            size: None,
         };
         let s = sarif(&Report::new("m.yaml".to_owned(), vec![cell]));
         let rules = s["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();

@@ -6,6 +6,8 @@
 //!
 //! A failure here is data (`BuildFailure`), turned into a `build-error`
 //! finding by the caller.
+mod bin;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use cargo_metadata::Message;
 use crate::model::{Cell, Target, Value};
 use crate::process::{Cmd, ProcessError};
 use crate::toolchain::{Rust, Tool};
+pub(crate) use bin::{LINK_ARGS, Linked, build_bin};
 
 /// How the crate is compiled for a cell.
 #[derive(Clone, Debug)]
@@ -22,6 +25,20 @@ pub(crate) struct RustSetup {
     pub(crate) rust: Rust,
     /// A sysroot to pass with `--sysroot` (build-std providers).
     pub(crate) sysroot: Option<PathBuf>,
+    /// The linker for final links when rustc's own (`rust-lld`) is not
+    /// there (a built sysroot has none; Debian's rustc ships none).
+    pub(crate) linker: Option<PathBuf>,
+}
+
+impl RustSetup {
+    /// What the rustc wrapper adds to the cell's target compilations.
+    pub(crate) fn injection(&self, flags: Vec<String>) -> crate::wrapper::Injection {
+        crate::wrapper::Injection {
+            sysroot: self.sysroot.clone(),
+            linker: self.linker.clone(),
+            flags,
+        }
+    }
 }
 
 /// Why a build failed: a message for the report, and whether it was the
@@ -184,14 +201,31 @@ pub(crate) fn cargo_command(
     target_dir: &Path,
     timeout: Option<Duration>,
 ) -> Cmd {
+    cargo(
+        setup,
+        manifest,
+        cell,
+        target_dir,
+        timeout,
+        &["rustc", "--lib", "--crate-type", "staticlib"],
+    )
+}
+
+/// `cargo <head…>` for `cell`: its target, profile, exactly its features,
+/// JSON messages, the sysroot and flags through the rustc wrapper, and
+/// what its option values set.
+pub(super) fn cargo(
+    setup: &RustSetup,
+    manifest: &Path,
+    cell: &Cell,
+    target_dir: &Path,
+    timeout: Option<Duration>,
+    head: &[&str],
+) -> Cmd {
     let mut flags = vec!["-Cdebuginfo=2".to_owned()];
-    if let Some(s) = &setup.sysroot {
-        flags.push("--sysroot".to_owned());
-        flags.push(s.display().to_string());
-    }
     flags.extend(cell.settings.rustflags.iter().cloned());
-    let mut cmd = Cmd::new(&setup.rust.cargo)
-        .args(["rustc", "--lib", "--crate-type", "staticlib"])
+    let cmd = Cmd::new(&setup.rust.cargo)
+        .args(head)
         .arg("--manifest-path")
         .arg(manifest)
         .args(["--target", &cell.target])
@@ -203,8 +237,10 @@ pub(crate) fn cargo_command(
         .args(["--message-format", "json", "--color", "never"])
         .env("RUSTC", &setup.rust.rustc)
         .env("CARGO_TARGET_DIR", target_dir)
-        .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"))
         .timeout(timeout);
+    // The sysroot and linkmatrix's flags through the rustc wrapper: the
+    // crate's own `.cargo/config.toml` rustflags stay in force.
+    let mut cmd = setup.injection(flags).apply(cmd);
     if !cell.features.is_empty() {
         cmd = cmd.arg("--features").arg(cell.features.join(","));
     }
@@ -227,30 +263,30 @@ pub(crate) struct Built {
 }
 
 impl Built {
-    /// This build with its staticlib copied into `dir` (written aside and
-    /// renamed, so no reader sees half a file): a shared target directory
-    /// is rewritten by the next cell's build.
+    /// This build with its staticlib copied into `dir`: a shared target
+    /// directory is rewritten by the next cell's build.
     pub(crate) fn copied_to(mut self, dir: &Path) -> Result<Self, BuildFailure> {
-        let fail = |e: std::io::Error| BuildFailure {
-            message: format!(
-                "copying {} into {}: {e}",
-                self.staticlib.display(),
-                dir.display()
-            ),
-            is_code: false,
-            errors: Vec::new(),
-        };
-        let name = self
-            .staticlib
-            .file_name()
-            .map_or_else(|| "lib.a".into(), std::ffi::OsStr::to_os_string);
-        let dest = dir.join(&name);
-        let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-        std::fs::copy(&self.staticlib, &tmp).map_err(fail)?;
-        std::fs::rename(&tmp, &dest).map_err(fail)?;
-        self.staticlib = dest;
+        self.staticlib = copy_into(&self.staticlib, dir)?;
         Ok(self)
     }
+}
+
+/// Copy `file` into `dir` (written aside and renamed, so no reader sees
+/// half a file); the copy's path.
+pub(crate) fn copy_into(file: &Path, dir: &Path) -> Result<PathBuf, BuildFailure> {
+    let fail = |e: std::io::Error| BuildFailure {
+        message: format!("copying {} into {}: {e}", file.display(), dir.display()),
+        is_code: false,
+        errors: Vec::new(),
+    };
+    let name = file
+        .file_name()
+        .map_or_else(|| "artifact".into(), std::ffi::OsStr::to_os_string);
+    let dest = dir.join(&name);
+    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    std::fs::copy(file, &tmp).map_err(fail)?;
+    std::fs::rename(&tmp, &dest).map_err(fail)?;
+    Ok(dest)
 }
 
 /// Link inputs build scripts declared, as cargo reports them: search

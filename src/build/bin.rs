@@ -1,0 +1,186 @@
+//! `mode: bin`: cargo builds and links the crate's binary itself, with
+//! the crate's own linker configuration (`.cargo/config.toml` rustflags
+//! such as `-Tlink.x`, `memory.x` and `defmt.x` from build scripts, its
+//! `-C linker`). linkmatrix adds only link arguments that leave the
+//! loaded image as it is: `--emit-relocs` (the relocations `inspect`
+//! follows for chains and policy) and lld's DWARF tombstones for removed
+//! code. They go after `cargo rustc --bin NAME --`, so they are in cargo's
+//! fingerprint: an artifact linked with other arguments is never reused.
+//!
+//! A failed link is linked again permissively (unresolved symbols
+//! allowed, the output kept) to give the image the undefined references
+//! are attributed in.
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cargo_metadata::Message;
+
+use super::{BuildFailure, RustSetup, cargo};
+use crate::model::Cell;
+use crate::process::Cmd;
+
+/// What every bin-mode link gets (as `-C link-arg=`; the rustc wrapper
+/// puts `-Wl,` before them for a C compiler driver).
+pub(crate) const LINK_ARGS: &[&str] = &[
+    "--emit-relocs",
+    "-zdead-reloc-in-nonalloc=.debug_*=0xffffffffffffffff",
+    "-zdead-reloc-in-nonalloc=.debug_ranges=1",
+    "-zdead-reloc-in-nonalloc=.debug_loc=1",
+    "--noinhibit-exec",
+    "--unresolved-symbols=ignore-all",
+];
+
+/// How many of [`LINK_ARGS`] the normal link takes; the rest make the
+/// permissive one.
+const NORMAL: usize = 4;
+
+/// How the binary's link went.
+#[derive(Debug)]
+pub(crate) enum Linked {
+    /// The binary linked.
+    Ok {
+        /// The ELF cargo wrote.
+        elf: PathBuf,
+    },
+    /// The link failed.
+    Failed {
+        /// The linker rustc ran (`rust-lld`, `flip-link`, `arm-none-eabi-gcc`).
+        linker: String,
+        /// rustc's report of the failure, with the linker's messages.
+        diagnostics: String,
+        /// The permissive link's image, when that one linked.
+        image: Option<PathBuf>,
+    },
+}
+
+/// The cargo command that builds and links `cell`'s binary.
+pub(crate) fn bin_command(
+    setup: &RustSetup,
+    manifest: &Path,
+    cell: &Cell,
+    bin: Option<&str>,
+    target_dir: &Path,
+    timeout: Option<Duration>,
+    permissive: bool,
+) -> Cmd {
+    let head: Vec<&str> = match bin {
+        Some(b) => vec!["rustc", "--bin", b],
+        // The package's only binary (cargo says so when there are more).
+        None => vec!["rustc", "--bins"],
+    };
+    let n = if permissive { LINK_ARGS.len() } else { NORMAL };
+    cargo(setup, manifest, cell, target_dir, timeout, &head)
+        .arg("--")
+        .args(LINK_ARGS[..n].iter().map(|a| format!("-Clink-arg={a}")))
+}
+
+/// The executable cargo reports in its JSON messages.
+fn executable(stdout: &[u8]) -> Option<PathBuf> {
+    Message::parse_stream(stdout)
+        .flatten()
+        .filter_map(|m| match m {
+            Message::CompilerArtifact(a) => a.executable,
+            _ => None,
+        })
+        .last()
+        .map(cargo_metadata::camino::Utf8PathBuf::into_std_path_buf)
+}
+
+/// What rustc's "linking with `X` failed" error says, without the linker
+/// command line (the reproduce command gives that): the linker's own
+/// lines, dedented.
+fn linker_messages(rendered: &str) -> String {
+    let mut out = Vec::new();
+    for line in rendered.lines().skip(1) {
+        let t = line.trim_start();
+        let t = t.strip_prefix("= note: ").unwrap_or(t);
+        let t = t.trim_start_matches('|').trim();
+        // The command line, and rustc's remarks about it.
+        if t.is_empty()
+            || t.starts_with('"')
+            || t.starts_with("LC_ALL=")
+            || t.starts_with("some arguments are omitted")
+            || t.starts_with("note: some arguments are omitted")
+        {
+            continue;
+        }
+        // lld's `>>> referenced by` lines keep their indent.
+        if t.starts_with(">>>") {
+            out.push(format!(">>> {}", t.trim_start_matches('>').trim_start()));
+        } else {
+            out.push(t.to_owned());
+        }
+    }
+    out.join("\n")
+}
+
+/// Build and link the binary; on a failed link, link it again
+/// permissively for inspection.
+pub(crate) fn build_bin(
+    setup: &RustSetup,
+    manifest: &Path,
+    cell: &Cell,
+    bin: Option<&str>,
+    target_dir: &Path,
+    timeout: Option<Duration>,
+    log: &dyn Fn(&Cmd),
+) -> Result<Linked, BuildFailure> {
+    let cmd = bin_command(setup, manifest, cell, bin, target_dir, timeout, false);
+    log(&cmd);
+    let err = match cmd.run() {
+        Ok(out) => {
+            return executable(&out.stdout)
+                .map(|elf| Linked::Ok { elf })
+                .ok_or_else(|| BuildFailure {
+                    message: format!("cargo reported no executable ({cmd})"),
+                    is_code: false,
+                    errors: Vec::new(),
+                });
+        }
+        Err(e) => e,
+    };
+    let mut f = BuildFailure::from_process("cargo build failed", &err);
+    if f.message.contains("extra arguments to `rustc` can only be passed to one target") {
+        f.message = format!(
+            "the package has more than one binary: say which with `bin: NAME` in the matrix\n{}",
+            f.message
+        );
+        f.is_code = false;
+    }
+    let Some(link) = f
+        .errors
+        .iter()
+        .find(|e| e.rendered.starts_with("error: linking with `"))
+    else {
+        return Err(f);
+    };
+    let linker = link
+        .rendered
+        .split('`')
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    let diagnostics = linker_messages(&link.rendered);
+    let again = bin_command(setup, manifest, cell, bin, target_dir, timeout, true);
+    log(&again);
+    let image = again.run().ok().and_then(|o| executable(&o.stdout));
+    Ok(Linked::Failed {
+        linker,
+        diagnostics,
+        image,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linker_messages_drop_the_command_line() {
+        let rendered = "error: linking with `rust-lld` failed: exit status: 1\n  |\n  = note:  \"rust-lld\" \"-flavor\" \"gnu\" \"/tmp/x.o\"\n  = note: some arguments are omitted. use `--verbose` to show all linker arguments\n  = note: rust-lld: error: undefined symbol: _critical_section_1_0_acquire\n          >>> referenced by lib.rs:28 (src/lib.rs:28)\n          >>>               fw-1.o:(fw::bump)\n\n";
+        assert_eq!(
+            linker_messages(rendered),
+            "rust-lld: error: undefined symbol: _critical_section_1_0_acquire\n>>> referenced by lib.rs:28 (src/lib.rs:28)\n>>> fw-1.o:(fw::bump)"
+        );
+    }
+}

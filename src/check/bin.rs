@@ -1,0 +1,165 @@
+//! A `mode: bin` cell: cargo builds and links the crate's binary (in the
+//! cell's shared build directory, its turn held), the ELF is copied out,
+//! and what the link left undefined, what the policy forbids and the
+//! image's size become the outcome.
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::cell::{SharedBuild, policy_roots};
+use super::findings::{allowed, explained, policy_findings, symbol_finding};
+use crate::build::{self, BuildFailure, Linked, RustSetup};
+use crate::inspect::{self, Unit};
+use crate::model::{Finding, FindingKind, ImageSize, Inspected, Matrix};
+use crate::process::Cmd;
+use crate::workdir::WorkDir;
+
+/// What a bin cell found: its findings (or why the tool could not
+/// finish), and the linked image's size.
+pub(super) struct BinResult {
+    pub(super) findings: Result<Vec<Finding>, String>,
+    pub(super) size: Option<ImageSize>,
+}
+
+/// Build and link `cell`'s binary and inspect it. A failed build (not the
+/// link) comes back as the `BuildFailure`.
+pub(super) fn run(
+    m: &Matrix,
+    cell: &crate::model::Cell,
+    setup: &RustSetup,
+    work: &WorkDir,
+    dir: &Path,
+    shared: &SharedBuild<'_>,
+    timeout: Option<std::time::Duration>,
+    log: &dyn Fn(&Cmd),
+) -> Result<BinResult, BuildFailure> {
+    // The shared directory is one cell's at a time: its build, then the
+    // copy of its ELF out of it.
+    let linked = {
+        let _own = shared
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let linked = build::build_bin(
+            setup,
+            &m.manifest,
+            cell,
+            m.bin.as_deref(),
+            shared.dir,
+            timeout,
+            log,
+        )?;
+        match linked {
+            Linked::Ok { elf } => Linked::Ok {
+                elf: build::copy_into(&elf, dir)?,
+            },
+            Linked::Failed {
+                linker,
+                diagnostics,
+                image,
+            } => Linked::Failed {
+                linker,
+                diagnostics,
+                image: image.map(|i| build::copy_into(&i, dir)).transpose()?,
+            },
+        }
+    };
+    let (image, diagnostics) = match &linked {
+        Linked::Ok { elf } => (Some(elf), None),
+        Linked::Failed {
+            image, diagnostics, ..
+        } => (image.as_ref(), Some(diagnostics.as_str())),
+    };
+    let mut out = Vec::new();
+    let mut size = None;
+    if let Some(img) = image {
+        match inspect_image(m, img, diagnostics) {
+            Ok((found, roots)) => {
+                out = found;
+                work.write_inspected(
+                    &cell.id,
+                    &Inspected {
+                        image: Some(img.clone()),
+                        roots,
+                    },
+                );
+            }
+            Err(e) => {
+                return Ok(BinResult {
+                    findings: Err(e),
+                    size: None,
+                });
+            }
+        }
+        if matches!(linked, Linked::Ok { .. }) {
+            size = inspect::read_file(img)
+                .ok()
+                .and_then(|d| inspect::image_size(&d).ok());
+        }
+    }
+    if let Linked::Failed {
+        linker,
+        diagnostics,
+        ..
+    } = &linked
+    {
+        // The firmware did not link: that fails the cell even when every
+        // symbol the linker named is allowed (the policy cannot make a
+        // binary exist).
+        let failing = out.iter().any(|f| !f.is_warning());
+        if image.is_none() || !failing || !explained(m, diagnostics, &out) {
+            out.push(Finding::message(
+                FindingKind::LinkError,
+                format!("linking with `{linker}` failed\n{diagnostics}"),
+            ));
+        }
+    }
+    Ok(BinResult {
+        findings: Ok(out),
+        size,
+    })
+}
+
+/// Undefined and forbidden symbols in a linked (or permissively linked)
+/// binary, chains from its entry point and `policy.roots`; and those roots.
+fn inspect_image(
+    m: &Matrix,
+    img: &PathBuf,
+    diagnostics: Option<&str>,
+) -> Result<(Vec<Finding>, Vec<String>), String> {
+    let data = inspect::read_file(img).map_err(|e| format!("{e:#}"))?;
+    let name = img.display().to_string();
+    let globals = {
+        use object::{Object, ObjectSymbol};
+        let f = object::File::parse(&*data).map_err(|e| format!("{name}: {e}"))?;
+        f.symbols()
+            .filter(|s| s.is_global() && !s.is_undefined())
+            .filter_map(|s| s.name().ok().map(str::to_owned))
+            .collect()
+    };
+    let mut roots: Vec<String> = inspect::entry_symbol(&data).into_iter().collect();
+    roots.extend(policy_roots(m, &globals));
+    roots.dedup();
+    let a = inspect::analyze_with_origins(
+        &[Unit {
+            name: &name,
+            data: &data,
+        }],
+        &roots,
+        &HashMap::new(),
+    )
+    .map_err(|e| format!("{e:#}"))?;
+    let mut out = Vec::new();
+    for u in &a.undefined {
+        if u.weak || allowed(m, &u.symbol) {
+            continue;
+        }
+        out.push(symbol_finding(
+            m,
+            FindingKind::UndefinedSymbol,
+            u,
+            diagnostics,
+        ));
+    }
+    policy_findings(m, &a, &mut out);
+    Ok((out, roots))
+}
