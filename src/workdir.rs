@@ -45,11 +45,16 @@ impl WorkDir {
 
     /// The cargo target directory `cell` builds in, shared with every cell
     /// of the same arch, profile and option settings (`env`, `rustflags`,
-    /// `cargo-args`); cells differing only in features share it, and cargo
+    /// `cargo-args`) and the flags the rustc wrapper adds; cells differing only in features share it, and cargo
     /// keeps one build per feature set there.
     pub(crate) fn build_dir(&self, cell: &Cell) -> PathBuf {
         let settings = serde_json::to_string(&cell.settings).unwrap_or_default();
-        let key = crate::cache::Key::new().str("settings", &settings).finish();
+        // What the rustc wrapper adds is not in cargo's fingerprints: a
+        // change to it is another directory.
+        let key = crate::cache::Key::new()
+            .str("settings", &settings)
+            .str("wrapper-flags", &crate::build::FLAGS.join("\x1f"))
+            .finish();
         self.dir
             .join("build")
             .join(format!("{}-{}-{}", cell.arch, cell.profile, &key[..12]))

@@ -193,6 +193,12 @@ pub(crate) fn trim_diagnostics(stderr: &str) -> String {
     text
 }
 
+/// The rustc flags every target compilation gets (through the wrapper,
+/// so not in cargo's fingerprints: the build directory's name covers
+/// them). Full debug info, kept in linked binaries (cargo strips it from a
+/// profile without `debug`): file:line and inlined frames come from it.
+pub(crate) const FLAGS: &[&str] = &["-Cdebuginfo=2", "-Cstrip=none"];
+
 /// The cargo command that builds `cell`'s crate as a staticlib.
 pub(crate) fn cargo_command(
     setup: &RustSetup,
@@ -222,7 +228,7 @@ pub(super) fn cargo(
     timeout: Option<Duration>,
     head: &[&str],
 ) -> Cmd {
-    let mut flags = vec!["-Cdebuginfo=2".to_owned()];
+    let mut flags: Vec<String> = FLAGS.iter().map(|f| (*f).to_owned()).collect();
     flags.extend(cell.settings.rustflags.iter().cloned());
     let cmd = Cmd::new(&setup.rust.cargo)
         .args(head)

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::util::{linkmatrix, project_copy, repo, stderr, write};
 
-fn check_json(cwd: &Path, args: &[&str]) -> (i32, Value, String) {
+pub(crate) fn check_json(cwd: &Path, args: &[&str]) -> (i32, Value, String) {
     let o = linkmatrix(cwd)
         .args(["check", "--no-provision", "--format", "json"])
         .args(args)
@@ -19,7 +19,7 @@ fn check_json(cwd: &Path, args: &[&str]) -> (i32, Value, String) {
     (o.status.code().unwrap_or(-1), v, err)
 }
 
-fn cell<'a>(r: &'a Value, id: &str) -> &'a Value {
+pub(crate) fn cell<'a>(r: &'a Value, id: &str) -> &'a Value {
     r["cells"]
         .as_array()
         .unwrap()
@@ -28,7 +28,7 @@ fn cell<'a>(r: &'a Value, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no cell {id}"))
 }
 
-fn failing(r: &Value) -> Vec<String> {
+pub(crate) fn failing(r: &Value) -> Vec<String> {
     r["cells"]
         .as_array()
         .unwrap()
@@ -408,7 +408,7 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
 }
 "#;
 
-fn undefined_symbols(c: &Value) -> Vec<String> {
+pub(crate) fn undefined_symbols(c: &Value) -> Vec<String> {
     let mut v: Vec<String> = c["findings"]
         .as_array()
         .unwrap()

@@ -12,6 +12,7 @@ mod cli;
 mod config;
 mod explain;
 mod faults;
+mod firmware;
 mod inspect;
 #[path = "../oracle/goblin.rs"]
 mod oracle;
