@@ -247,9 +247,10 @@ pub struct InitArgs {
     /// `.cargo/config.toml`, else armv7a-none-eabi and x86_64-unknown-none.
     #[arg(long = "target", value_name = "NAME")]
     pub targets: Vec<String>,
-    /// image or module.
-    #[arg(long, default_value = "image")]
-    pub mode: String,
+    /// image, module or bin. Default: bin for a binary crate that depends
+    /// on a firmware runtime (cortex-m-rt, riscv-rt), else image.
+    #[arg(long)]
+    pub mode: Option<String>,
     /// Overwrite an existing linkmatrix.yaml.
     #[arg(long)]
     pub force: bool,

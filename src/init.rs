@@ -15,8 +15,8 @@ pub(crate) fn render(
     mode: &str,
     why: Option<&str>,
 ) -> Result<String> {
-    if mode != "image" && mode != "module" {
-        bail!("--mode {mode}: expected image or module");
+    if !matches!(mode, "image" | "module" | "bin") {
+        bail!("--mode {mode}: expected image, module or bin");
     }
     for t in targets {
         if !crate::config::valid_name(t) {
@@ -37,7 +37,25 @@ pub(crate) fn render(
         "# Run `linkmatrix plan` to see the cells, `linkmatrix check` to build them."
     );
     let _ = writeln!(y, "crate: {krate}");
+    if mode == "bin" {
+        let _ = writeln!(
+            y,
+            "# bin: cargo links the binary with the crate's own linker configuration"
+        );
+        let _ = writeln!(
+            y,
+            "# (.cargo/config.toml rustflags, memory.x); each cell's verdict is that link's."
+        );
+    }
     let _ = writeln!(y, "mode: {mode}");
+    if mode == "bin" && pkg.bins.len() > 1 {
+        let _ = writeln!(
+            y,
+            "# The binary to link (the package has: {}).",
+            pkg.bins.join(", ")
+        );
+        let _ = writeln!(y, "bin: {}", pkg.bins[0]);
+    }
     if let Some(why) = why {
         let _ = writeln!(y, "# Targets: {why}.");
     }
@@ -99,7 +117,12 @@ pub(crate) fn render(
     let _ = writeln!(y, "  allow-undefined: []");
     let _ = writeln!(
         y,
-        "  # Extra symbols to follow references from (every #[no_mangle] function is a root):"
+        "  # Extra symbols to follow references from ({}):",
+        if mode == "bin" {
+            "the entry point is a root"
+        } else {
+            "every #[no_mangle] function is a root"
+        }
     );
     let _ = writeln!(y, "  roots: []");
     Ok(y)

@@ -16,6 +16,7 @@
 //! What the wrapper adds is not in cargo's fingerprints: the build
 //! directory a cell uses is keyed by everything that goes in here.
 use std::ffi::{OsStr, OsString};
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use crate::process::Cmd;
@@ -64,7 +65,12 @@ pub(crate) fn is_wrapper(args: &[OsString]) -> bool {
 }
 
 /// rustc's arguments with what the wrapper adds for a target compilation.
-fn wrapped(args: &[OsString], sysroot: Option<&OsStr>, linker: Option<&OsStr>, flags: &str) -> Vec<OsString> {
+fn wrapped(
+    args: &[OsString],
+    sysroot: Option<&OsStr>,
+    linker: Option<&OsStr>,
+    flags: &str,
+) -> Vec<OsString> {
     let is = |a: &OsString, name: &str| {
         let a = a.to_string_lossy();
         a == name || a.starts_with(&format!("{name}="))
@@ -79,7 +85,9 @@ fn wrapped(args: &[OsString], sysroot: Option<&OsStr>, linker: Option<&OsStr>, f
         out.push("--sysroot".into());
         out.push(s.to_owned());
     }
-    let sets_linker = args.iter().any(|a| a.to_string_lossy().starts_with("-Clinker="))
+    let sets_linker = args
+        .iter()
+        .any(|a| a.to_string_lossy().starts_with("-Clinker="))
         || args
             .windows(2)
             .any(|w| w[0] == "-C" && w[1].to_string_lossy().starts_with("linker="));
@@ -118,7 +126,11 @@ fn c_driver(args: &[OsString]) -> bool {
     let mut prev = "";
     for a in args {
         let s = a.to_str().unwrap_or_default();
-        let opt = if prev == "-C" { s } else { s.strip_prefix("-C").unwrap_or_default() };
+        let opt = if prev == "-C" {
+            s
+        } else {
+            s.strip_prefix("-C").unwrap_or_default()
+        };
         if let Some(l) = opt.strip_prefix("linker=") {
             linker = Some(l.to_owned());
         } else if let Some(f) = opt.strip_prefix("linker-flavor=") {
@@ -156,7 +168,8 @@ pub(crate) fn run(args: &[OsString]) -> ExitCode {
         .env_remove(MARK)
         .exec();
     // exec returns only when it failed.
-    eprintln!(
+    let _ = writeln!(
+        anstream::stderr(),
         "error: linkmatrix (as rustc wrapper) could not run {}: {err}",
         args[1].to_string_lossy()
     );
@@ -178,7 +191,12 @@ mod tests {
     #[test]
     fn host_compilations_run_unchanged() {
         let args = os(&["--crate-name", "build_script_build", "build.rs"]);
-        let out = wrapped(&args, Some("/s".as_ref()), Some("/ld".as_ref()), "-Cdebuginfo=2");
+        let out = wrapped(
+            &args,
+            Some("/s".as_ref()),
+            Some("/ld".as_ref()),
+            "-Cdebuginfo=2",
+        );
         assert_eq!(out, args);
     }
 
@@ -227,8 +245,15 @@ mod tests {
             "-Clink-arg=-Tlink.x",
         ]);
         let out = strs(&wrapped(&args, None, None, ""));
-        assert_eq!(out[4..], ["-Clink-arg=-Wl,--emit-relocs", "-Clink-arg=-Tlink.x"]);
-        let lld = os(&["--target=x", "-Clinker=flip-link", "-Clink-arg=--emit-relocs"]);
+        assert_eq!(
+            out[4..],
+            ["-Clink-arg=-Wl,--emit-relocs", "-Clink-arg=-Tlink.x"]
+        );
+        let lld = os(&[
+            "--target=x",
+            "-Clinker=flip-link",
+            "-Clink-arg=--emit-relocs",
+        ]);
         assert_eq!(wrapped(&lld, None, None, ""), lld);
     }
 }

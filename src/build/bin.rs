@@ -140,7 +140,9 @@ pub(crate) fn build_bin(
         Err(e) => e,
     };
     let mut f = BuildFailure::from_process("cargo build failed", &err);
-    if f.message.contains("extra arguments to `rustc` can only be passed to one target") {
+    if f.message
+        .contains("extra arguments to `rustc` can only be passed to one target")
+    {
         f.message = format!(
             "the package has more than one binary: say which with `bin: NAME` in the matrix\n{}",
             f.message

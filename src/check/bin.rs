@@ -3,7 +3,7 @@
 //! and what the link left undefined, what the policy forbids and the
 //! image's size become the outcome.
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::cell::{SharedBuild, policy_roots};
 use super::findings::{allowed, explained, policy_findings, symbol_finding};
@@ -11,13 +11,14 @@ use crate::build::{self, BuildFailure, Linked, RustSetup};
 use crate::inspect::{self, Unit};
 use crate::model::{Finding, FindingKind, ImageSize, Inspected, Matrix};
 use crate::process::Cmd;
-use crate::workdir::WorkDir;
 
 /// What a bin cell found: its findings (or why the tool could not
 /// finish), and the linked image's size.
 pub(super) struct BinResult {
     pub(super) findings: Result<Vec<Finding>, String>,
     pub(super) size: Option<ImageSize>,
+    /// What `why` and `diff` read later.
+    pub(super) inspected: Option<Inspected>,
 }
 
 /// Build and link `cell`'s binary and inspect it. A failed build (not the
@@ -26,7 +27,6 @@ pub(super) fn run(
     m: &Matrix,
     cell: &crate::model::Cell,
     setup: &RustSetup,
-    work: &WorkDir,
     dir: &Path,
     shared: &SharedBuild<'_>,
     timeout: Option<std::time::Duration>,
@@ -71,22 +71,21 @@ pub(super) fn run(
     };
     let mut out = Vec::new();
     let mut size = None;
+    let mut inspected = None;
     if let Some(img) = image {
         match inspect_image(m, img, diagnostics) {
             Ok((found, roots)) => {
                 out = found;
-                work.write_inspected(
-                    &cell.id,
-                    &Inspected {
-                        image: Some(img.clone()),
-                        roots,
-                    },
-                );
+                inspected = Some(Inspected {
+                    image: Some(img.clone()),
+                    roots,
+                });
             }
             Err(e) => {
                 return Ok(BinResult {
                     findings: Err(e),
                     size: None,
+                    inspected: None,
                 });
             }
         }
@@ -116,6 +115,7 @@ pub(super) fn run(
     Ok(BinResult {
         findings: Ok(out),
         size,
+        inspected,
     })
 }
 
@@ -123,7 +123,7 @@ pub(super) fn run(
 /// binary, chains from its entry point and `policy.roots`; and those roots.
 fn inspect_image(
     m: &Matrix,
-    img: &PathBuf,
+    img: &Path,
     diagnostics: Option<&str>,
 ) -> Result<(Vec<Finding>, Vec<String>), String> {
     let data = inspect::read_file(img).map_err(|e| format!("{e:#}"))?;

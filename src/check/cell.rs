@@ -141,10 +141,7 @@ pub(super) fn prepare(
                 // A built sysroot has no `rust-lld` beside it: bare-metal
                 // targets, whose default linker that is, get the one
                 // linkmatrix found (hosted targets keep their C driver).
-                linker: t
-                    .triple
-                    .contains("-none")
-                    .then(|| linker.path.clone()),
+                linker: t.triple.contains("-none").then(|| linker.path.clone()),
             }
         }
         StdProvider::Missing { fix } => {
@@ -221,21 +218,27 @@ pub(super) fn run_cell(
     };
 
     if m.mode == Mode::Bin {
-        return match super::bin::run(m, cell, &p.setup, work, &dir, shared, remaining(), &log) {
+        let found = super::bin::run(m, cell, &p.setup, &dir, shared, remaining(), &log);
+        return match found {
             Err(f) => from_build(f),
-            Ok(r) => match r.findings {
-                Err(e) => fail(Status::Error, Vec::new(), Some(e)),
-                Ok(f) => {
-                    let status = if f.iter().any(|x| !x.is_warning()) {
-                        Status::Fail
-                    } else {
-                        Status::Pass
-                    };
-                    let mut o = fail(status, f, None);
-                    o.size = r.size;
-                    o
+            Ok(res) => {
+                if let Some(ins) = &res.inspected {
+                    work.write_inspected(&cell.id, ins);
                 }
-            },
+                match res.findings {
+                    Err(e) => fail(Status::Error, Vec::new(), Some(e)),
+                    Ok(found) => {
+                        let status = if found.iter().any(|x| !x.is_warning()) {
+                            Status::Fail
+                        } else {
+                            Status::Pass
+                        };
+                        let mut o = fail(status, found, None);
+                        o.size = res.size;
+                        o
+                    }
+                }
+            }
         };
     }
     // The shared directory is one cell's at a time: its build, then the

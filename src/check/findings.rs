@@ -70,7 +70,12 @@ fn linker_block(diag: &str, symbol: &str) -> Option<String> {
     Some(lines[start..end.min(start + 12)].join("\n"))
 }
 
-pub(super) fn symbol_finding(m: &Matrix, kind: FindingKind, u: &Undefined, diag: Option<&str>) -> Finding {
+pub(super) fn symbol_finding(
+    m: &Matrix,
+    kind: FindingKind,
+    u: &Undefined,
+    diag: Option<&str>,
+) -> Finding {
     let mut f = Finding::symbol(kind, u.symbol.clone());
     f.referenced_by = u.referenced_by.iter().map(|r| relativize(m, r)).collect();
     f.chain.clone_from(&u.chain);

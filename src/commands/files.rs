@@ -40,8 +40,16 @@ pub(super) fn init(cli: &Cli, args: &InitArgs, out: &mut dyn Write) -> Result<u8
         Ok(rel) => rel.display().to_string(),
         Err(_) => pkg.name.clone(),
     };
+    // A binary on a firmware runtime is firmware that cargo links.
+    let mode = args.mode.clone().unwrap_or_else(|| {
+        if !pkg.bins.is_empty() && pkg.runtime.is_some() {
+            "bin".to_owned()
+        } else {
+            "image".to_owned()
+        }
+    });
     let (targets, why) = if args.targets.is_empty() {
-        default_targets(&dir)
+        default_targets(&dir, pkg.runtime.as_deref().filter(|_| mode == "bin"))
     } else {
         (args.targets.clone(), None)
     };
@@ -55,7 +63,7 @@ pub(super) fn init(cli: &Cli, args: &InitArgs, out: &mut dyn Write) -> Result<u8
             bail!("init --target {t}: {e}");
         }
     }
-    let text = writer::render(&pkg, &krate, &targets, &args.mode, why.as_deref())?;
+    let text = writer::render(&pkg, &krate, &targets, &mode, why.as_deref())?;
     cache::write_atomic(&dest, text.as_bytes())?;
     writeln!(out, "wrote {}", display_path(&dest))?;
     Ok(0)
@@ -63,9 +71,10 @@ pub(super) fn init(cli: &Cli, args: &InitArgs, out: &mut dyn Write) -> Result<u8
 
 /// The targets `init` writes when none are named: `build.target` of the
 /// nearest `.cargo/config.toml` (or `config`) from the crate's directory
-/// up, when bundled; else two generic bare-metal triples, one 32-bit ARM
+/// up, when bundled; else, for firmware on `runtime`, that runtime's
+/// usual triples; else two generic bare-metal triples, one 32-bit ARM
 /// and one x86-64. With the reason, for a comment in the file.
-fn default_targets(dir: &Path) -> (Vec<String>, Option<String>) {
+fn default_targets(dir: &Path, runtime: Option<&str>) -> (Vec<String>, Option<String>) {
     for d in dir.ancestors() {
         for name in ["config.toml", "config"] {
             let f = d.join(".cargo").join(name);
@@ -94,6 +103,23 @@ fn default_targets(dir: &Path) -> (Vec<String>, Option<String>) {
                 return (known, Some(format!("build.target of {}", display_path(&f))));
             }
         }
+    }
+    let usual: &[&str] = match runtime {
+        Some("cortex-m-rt") => &["thumbv6m-none-eabi", "thumbv7em-none-eabihf"],
+        Some("riscv-rt" | "esp-riscv-rt") => &["riscv32imac-unknown-none-elf"],
+        Some("cortex-r-rt") => &["armv7r-none-eabihf"],
+        Some("cortex-a-rt") => &["armv7a-none-eabi"],
+        _ => &[],
+    };
+    if let Some(rt) = runtime
+        && !usual.is_empty()
+    {
+        return (
+            usual.iter().map(|t| (*t).to_owned()).collect(),
+            Some(format!(
+                "triples {rt} supports; `init --target NAME` picks others"
+            )),
+        );
     }
     (
         vec![

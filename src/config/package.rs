@@ -15,7 +15,23 @@ pub(crate) struct Package {
     pub(crate) defaults: Vec<String>,
     /// Every feature but `default`, sorted.
     pub(crate) features: Vec<String>,
+    /// Its binary targets (from `cargo metadata`; empty when read from
+    /// the manifest alone).
+    pub(crate) bins: Vec<String>,
+    /// The firmware runtime it depends on (`cortex-m-rt`, `riscv-rt`):
+    /// with a binary, cargo links firmware (`mode: bin`).
+    pub(crate) runtime: Option<String>,
 }
+
+/// Crates that make a binary firmware: they bring the reset handler and
+/// the linker script.
+const RUNTIMES: &[&str] = &[
+    "cortex-m-rt",
+    "cortex-r-rt",
+    "cortex-a-rt",
+    "riscv-rt",
+    "esp-riscv-rt",
+];
 
 fn feature_names<'a>(names: impl Iterator<Item = &'a String>) -> Vec<String> {
     let mut v: Vec<String> = names.filter(|f| *f != "default").cloned().collect();
@@ -30,6 +46,17 @@ impl Package {
             name: p.name.to_string(),
             defaults: p.features.get("default").cloned().unwrap_or_default(),
             features: feature_names(p.features.keys()),
+            bins: p
+                .targets
+                .iter()
+                .filter(|t| t.is_bin())
+                .map(|t| t.name.clone())
+                .collect(),
+            runtime: p
+                .dependencies
+                .iter()
+                .find(|d| RUNTIMES.contains(&d.name.as_str()))
+                .map(|d| d.name.clone()),
         }
     }
 }
@@ -65,6 +92,8 @@ pub(super) fn read_manifest(manifest: &Path) -> Result<Package, String> {
         name: pkg.name,
         defaults: m.features.get("default").cloned().unwrap_or_default(),
         features: feature_names(m.features.keys()),
+        bins: Vec::new(),
+        runtime: None,
     })
 }
 

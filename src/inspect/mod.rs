@@ -459,16 +459,32 @@ mod size_tests {
     #[test]
     fn sizes_count_like_berkeley_size() {
         use object::write::{Object as W, Symbol, SymbolSection};
-        let mut o = W::new(BinaryFormat::Elf, object::Architecture::Arm, object::Endianness::Little);
+        let mut o = W::new(
+            BinaryFormat::Elf,
+            object::Architecture::Arm,
+            object::Endianness::Little,
+        );
         let text = o.add_section(Vec::new(), b".text".to_vec(), object::SectionKind::Text);
         o.append_section_data(text, &[0; 12], 4);
-        let ro = o.add_section(Vec::new(), b".rodata".to_vec(), object::SectionKind::ReadOnlyData);
+        let ro = o.add_section(
+            Vec::new(),
+            b".rodata".to_vec(),
+            object::SectionKind::ReadOnlyData,
+        );
         o.append_section_data(ro, &[0; 8], 4);
         let data = o.add_section(Vec::new(), b".data".to_vec(), object::SectionKind::Data);
         o.append_section_data(data, &[0; 4], 4);
-        let bss = o.add_section(Vec::new(), b".bss".to_vec(), object::SectionKind::UninitializedData);
+        let bss = o.add_section(
+            Vec::new(),
+            b".bss".to_vec(),
+            object::SectionKind::UninitializedData,
+        );
         o.append_section_bss(bss, 32, 4);
-        let dbg = o.add_section(Vec::new(), b".debug_info".to_vec(), object::SectionKind::Debug);
+        let dbg = o.add_section(
+            Vec::new(),
+            b".debug_info".to_vec(),
+            object::SectionKind::Debug,
+        );
         o.append_section_data(dbg, &[0; 100], 1);
         o.add_symbol(Symbol {
             name: b"f".to_vec(),

@@ -8,11 +8,11 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::check::{cell, check_json, failing, undefined_symbols};
-use crate::util::write;
+use crate::util::{linkmatrix, stderr, write};
 
 /// A cortex-m-rt firmware skeleton for thumbv6m: `memory.x` through a
 /// build script, the linker scripts through `.cargo/config.toml` only.
-fn firmware(dir: &Path, cargo_toml: &str, main_rs: &str, scripts: &str, matrix: &str) {
+fn firmware(dir: &Path, cargo_toml: &str, main_rs: &str, scripts: &str, matrix: Option<&str>) {
     write(dir, "Cargo.toml", cargo_toml);
     write(
         dir,
@@ -27,10 +27,14 @@ fn firmware(dir: &Path, cargo_toml: &str, main_rs: &str, scripts: &str, matrix: 
     write(
         dir,
         ".cargo/config.toml",
-        &format!("[target.thumbv6m-none-eabi]\nrustflags = [{scripts}]\n\n[build]\ntarget = \"thumbv6m-none-eabi\"\n"),
+        &format!(
+            "[target.thumbv6m-none-eabi]\nrustflags = [{scripts}]\n\n[build]\ntarget = \"thumbv6m-none-eabi\"\n"
+        ),
     );
     write(dir, "src/main.rs", main_rs);
-    write(dir, "linkmatrix.yaml", matrix);
+    if let Some(m) = matrix {
+        write(dir, "linkmatrix.yaml", m);
+    }
 }
 
 fn passes_with_size(r: &Value, id: &str) {
@@ -39,7 +43,8 @@ fn passes_with_size(r: &Value, id: &str) {
     assert!(c["size"]["text"].as_u64().unwrap() > 0, "{c:#}");
 }
 
-/// A feature pulls in code that needs a critical-section implementation,
+/// `init` writes the matrix (firmware: `mode: bin`, `build.target`). A
+/// feature pulls in code that needs a critical-section implementation,
 /// another provides one (cortex-m's single-core): exactly the cell with
 /// the first and not the second fails, with acquire and release, each
 /// attributed in critical-section's source, chained from cortex-m-rt's
@@ -53,7 +58,16 @@ fn cortex_m_rt_firmware_without_a_critical_section_implementation() {
         "[package]\nname = \"fw\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\ncortex-m = \"0.7\"\ncortex-m-rt = \"0.7\"\ncritical-section = \"1\"\n\n[features]\nshared = []\nsingle-core = [\"cortex-m/critical-section-single-core\"]\n",
         "#![no_std]\n#![no_main]\n\nuse core::cell::Cell;\nuse critical_section::Mutex;\n\nstatic COUNTER: Mutex<Cell<u32>> = Mutex::new(Cell::new(0));\n\n#[cfg(feature = \"shared\")]\nfn bump() -> u32 {\n    critical_section::with(|cs| {\n        let c = COUNTER.borrow(cs);\n        c.set(c.get() + 1);\n        c.get()\n    })\n}\n\n#[cortex_m_rt::entry]\nfn main() -> ! {\n    loop {\n        #[cfg(feature = \"shared\")]\n        let _ = bump();\n        cortex_m::asm::nop();\n    }\n}\n\n#[panic_handler]\nfn panic(_: &core::panic::PanicInfo<'_>) -> ! {\n    loop {}\n}\n",
         "\"-C\", \"link-arg=-Tlink.x\"",
-        "crate: .\nmode: bin\ntargets: [thumbv6m-none-eabi]\noptions:\n  shared: {feature: shared}\n  single-core: {feature: single-core}\naxes:\n  shared: [false, true]\n  single-core: [false, true]\n",
+        None,
+    );
+    // `init` sees a cortex-m-rt binary: firmware, for build.target.
+    let o = linkmatrix(d.path()).arg("init").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let written = std::fs::read_to_string(d.path().join("linkmatrix.yaml")).unwrap();
+    assert!(written.contains("\nmode: bin\n"), "{written}");
+    assert!(
+        written.contains("\ntargets: [thumbv6m-none-eabi]\n"),
+        "{written}"
     );
     let (code, r, err) = check_json(d.path(), &[]);
     assert_eq!(code, 1, "{err}\n{r:#}");
@@ -120,7 +134,9 @@ fn defmt_firmware_without_a_global_logger() {
         "[package]\nname = \"logfw\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\ncortex-m = { version = \"0.7\", features = [\"critical-section-single-core\"] }\ncortex-m-rt = \"0.7\"\ndefmt = \"1\"\ndefmt-rtt = { version = \"1\", optional = true }\n\n[features]\nrtt = [\"dep:defmt-rtt\"]\n",
         "#![no_std]\n#![no_main]\n\n#[cfg(feature = \"rtt\")]\nuse defmt_rtt as _;\nuse cortex_m as _;\n\n#[cortex_m_rt::entry]\nfn main() -> ! {\n    let mut n: u32 = 0;\n    loop {\n        n = n.wrapping_add(1);\n        defmt::error!(\"tick {}\", n);\n    }\n}\n\n#[panic_handler]\nfn panic(_: &core::panic::PanicInfo<'_>) -> ! {\n    loop {}\n}\n",
         "\"-C\", \"link-arg=-Tlink.x\", \"-C\", \"link-arg=-Tdefmt.x\"",
-        "crate: .\nmode: bin\ntargets: [thumbv6m-none-eabi]\noptions:\n  rtt: {feature: rtt}\naxes:\n  rtt: [false, true]\n",
+        Some(
+            "crate: .\nmode: bin\ntargets: [thumbv6m-none-eabi]\noptions:\n  rtt: {feature: rtt}\naxes:\n  rtt: [false, true]\n",
+        ),
     );
     let (code, r, err) = check_json(d.path(), &[]);
     assert_eq!(code, 1, "{err}\n{r:#}");
