@@ -95,6 +95,15 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Internal: the cc crate's C flags for a triple (run by linkmatrix
+    /// itself).
+    #[command(name = "__cc-args", hide = true)]
+    CcArgs {
+        /// Rust target triple
+        triple: String,
+        /// C compiler
+        compiler: PathBuf,
+    },
     /// Internal: build a sysroot (run by linkmatrix itself).
     #[command(name = "__sysroot", hide = true)]
     Sysroot {

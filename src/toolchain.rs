@@ -611,3 +611,54 @@ pub(crate) fn build_sysroot(
     std::fs::write(&stamp, b"").with_context(|| format!("writing {}", stamp.display()))?;
     Ok(())
 }
+
+/// The body of `linkmatrix __cc-args TRIPLE COMPILER`: the `cc` crate's
+/// flags for compiling C for the Rust `triple` with `compiler` (its
+/// `--target`, `-mthumb`, `-march`, float ABI, code model …), as a JSON
+/// array. cc runs the compiler to tell its family; this runs in a child
+/// linkmatrix that [`cc_args`] started through `Cmd`, so that run is
+/// under its timeout and process group.
+pub(crate) fn print_cc_args(triple: &str, compiler: &Path, out: &mut dyn Write) -> Result<()> {
+    let scratch = tempfile::tempdir().context("a scratch directory for cc")?;
+    let host = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
+    let tool = cc::Build::new()
+        .target(triple)
+        .host(&host)
+        .opt_level(2)
+        .debug(true)
+        .compiler(compiler)
+        .out_dir(scratch.path())
+        .cargo_metadata(false)
+        .cargo_warnings(false)
+        .warnings(false)
+        .try_get_compiler()
+        .with_context(|| {
+            format!(
+                "cc: no compile line for {triple} with {}",
+                compiler.display()
+            )
+        })?;
+    let args: Vec<String> = tool
+        .args()
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    serde_json::to_writer(&mut *out, &args)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// The `cc` crate's compile flags for `triple` with the C compiler `cc`
+/// (see [`print_cc_args`]); a target file's `cc.flags` go after them.
+pub(crate) fn cc_args(cc: &Tool, triple: &str, timeout: Option<Duration>) -> Result<Vec<String>> {
+    let exe = std::env::current_exe().context("locating linkmatrix itself")?;
+    let out = Cmd::new(exe)
+        .arg("__cc-args")
+        .arg(triple)
+        .arg(&cc.path)
+        .timeout(timeout)
+        .run()
+        .with_context(|| format!("asking the cc crate how to compile C for {triple}"))?;
+    serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("reading the cc crate's flags for {triple}"))
+}

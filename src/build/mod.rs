@@ -434,19 +434,20 @@ pub(crate) fn defines(cell: &Cell) -> Vec<String> {
 
 /// Compile the platform sources; the objects, in source order.
 ///
-/// The command line is built here rather than by the `cc` crate: cc
-/// detects the compiler family by running the compiler itself, outside the
-/// process module (no timeout, no process group), so a hanging compiler
-/// hung linkmatrix. Every flag comes from the target file anyway.
+/// `cc` is the C compiler with the `cc` crate's flags for the triple
+/// (found by `toolchain::cc_args` in a child process: cc runs the compiler
+/// itself to detect it, and that run must be under a timeout); the target
+/// file's `cc.target` and `cc.flags` come after them, then its include
+/// directories and the cell's `-DCONFIG_*`.
 pub(crate) fn build_platform(
     target: &Target,
-    cc: Option<&Tool>,
+    cc: Option<&(Tool, Vec<String>)>,
     cell: &Cell,
     out_dir: &Path,
     timeout: Option<Duration>,
     log: &dyn Fn(&Cmd),
 ) -> Result<Vec<PathBuf>, BuildFailure> {
-    let Some(cc) = cc.filter(|_| !target.sources.is_empty()) else {
+    let Some((cc, base)) = cc.filter(|_| !target.sources.is_empty()) else {
         return Ok(Vec::new());
     };
     std::fs::create_dir_all(out_dir).map_err(|e| BuildFailure {
@@ -454,7 +455,10 @@ pub(crate) fn build_platform(
         is_code: false,
         errors: Vec::new(),
     })?;
-    let mut args: Vec<String> = vec![format!("--target={}", target.cc_triple)];
+    let mut args: Vec<String> = base.clone();
+    if let Some(t) = &target.cc_triple {
+        args.push(format!("--target={t}"));
+    }
     args.extend(target.cflags.iter().cloned());
     args.extend(target.include.iter().map(|i| format!("-I{}", i.display())));
     args.extend(defines(cell).into_iter().map(|d| format!("-D{d}")));

@@ -25,7 +25,8 @@ use crate::workdir::WorkDir;
 #[derive(Clone, Debug)]
 pub(super) struct Prepared {
     setup: RustSetup,
-    cc: Option<Tool>,
+    /// The C compiler and the `cc` crate's flags for the triple.
+    cc: Option<(Tool, Vec<String>)>,
     linker: Tool,
 }
 
@@ -147,6 +148,15 @@ pub(super) fn prepare(
         StdProvider::Missing { fix } => {
             return Err(format!("no Rust std for {}; fix: {fix}", t.triple));
         }
+    };
+    // The compile line for the triple from the cc crate, once per target.
+    let cc = match cc {
+        Some(cc) if !t.sources.is_empty() => {
+            let args = toolchain::cc_args(&cc, &t.triple, Some(opts.timeout))
+                .map_err(|e| format!("{e:#}"))?;
+            Some((cc, args))
+        }
+        _ => None,
     };
     Ok(Prepared { setup, cc, linker })
 }

@@ -37,6 +37,10 @@ pub(crate) fn run(cli: &Cli) -> Result<u8> {
             clap_complete::generate(*shell, &mut Cli::command(), "linkmatrix", &mut out);
             Ok(0)
         }
+        Command::CcArgs { triple, compiler } => {
+            crate::toolchain::print_cc_args(triple, compiler, &mut out)?;
+            Ok(0)
+        }
         Command::Sysroot {
             cargo,
             rustc,

@@ -206,12 +206,12 @@ impl Validator {
             .script
             .as_ref()
             .and_then(|s| paths(&mut tv, std::slice::from_ref(s)).pop());
-        let cc_triple = raw
-            .cc
-            .target
-            .as_ref()
-            .map_or_else(|| raw.triple.value.clone(), |t| t.value.clone());
-        if !valid_triple(&cc_triple) {
+        // cc knows the C compiler's target for the Rust triple; a target
+        // file may still name another.
+        let cc_triple = raw.cc.target.as_ref().map(|t| t.value.clone());
+        if let Some(cc_triple) = &cc_triple
+            && !valid_triple(cc_triple)
+        {
             let loc = raw
                 .cc
                 .target

@@ -151,8 +151,9 @@ pub(crate) struct Target {
     pub(crate) triple: String,
     /// C compiler candidates, first found wins.
     pub(crate) cc: Vec<String>,
-    /// `--target=` for the C compiler.
-    pub(crate) cc_triple: String,
+    /// `--target=` for the C compiler, when the target file names one
+    /// (else the `cc` crate's for the Rust triple).
+    pub(crate) cc_triple: Option<String>,
     /// C flags.
     pub(crate) cflags: Vec<String>,
     /// Linker candidates, first found wins.
