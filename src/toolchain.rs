@@ -662,3 +662,27 @@ pub(crate) fn cc_args(cc: &Tool, triple: &str, timeout: Option<Duration>) -> Res
     serde_json::from_slice(&out.stdout)
         .with_context(|| format!("reading the cc crate's flags for {triple}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cc crate maps each Rust triple to the C compiler's target
+    /// (x86_64-unknown-none is `x86_64-unknown-none-elf` to clang), with
+    /// the section flags `--gc-sections` needs: no per-target hand-written
+    /// line.
+    #[test]
+    fn cc_gives_the_compile_line_for_each_triple() {
+        let clang = which("clang").expect("clang on PATH (scripts/test.sh installs it)");
+        for (triple, target) in [
+            ("thumbv7em-none-eabihf", "--target=thumbv7em-none-eabihf"),
+            ("x86_64-unknown-none", "--target=x86_64-unknown-none-elf"),
+        ] {
+            let mut out = Vec::new();
+            print_cc_args(triple, &clang, &mut out).unwrap();
+            let args: Vec<String> = serde_json::from_slice(&out).unwrap();
+            assert!(args.iter().any(|a| a == target), "{triple}: {args:?}");
+            assert!(args.iter().any(|a| a == "-ffunction-sections"), "{args:?}");
+        }
+    }
+}
