@@ -44,10 +44,14 @@ impl WorkDir {
     }
 
     /// The cargo target directory `cell` builds in, shared with every cell
-    /// of the same arch, profile and option settings (`env`, `rustflags`,
-    /// `cargo-args`) and the flags the rustc wrapper adds; cells differing only in features share it, and cargo
-    /// keeps one build per feature set there.
-    pub(crate) fn build_dir(&self, cell: &Cell) -> PathBuf {
+    /// of the same profile and option settings (`env`, `rustflags`,
+    /// `cargo-args`) and the flags the rustc wrapper adds; cells differing
+    /// only in features share it, and cargo keeps one build per feature
+    /// set there. With `across_triples` (the crate has build scripts or
+    /// proc macros: host artifacts, the same for every triple) every arch
+    /// shares it too, so those are built once; else each arch has its own
+    /// and cells of different arches build in parallel.
+    pub(crate) fn build_dir(&self, cell: &Cell, across_triples: bool) -> PathBuf {
         let settings = serde_json::to_string(&cell.settings).unwrap_or_default();
         // What the rustc wrapper adds is not in cargo's fingerprints: a
         // change to it is another directory.
@@ -55,9 +59,10 @@ impl WorkDir {
             .str("settings", &settings)
             .str("wrapper-flags", &crate::build::FLAGS.join("\x1f"))
             .finish();
+        let arch = if across_triples { "all" } else { &cell.arch };
         self.dir
             .join("build")
-            .join(format!("{}-{}-{}", cell.arch, cell.profile, &key[..12]))
+            .join(format!("{arch}-{}-{}", cell.profile, &key[..12]))
     }
 
     /// A cell's own directory.

@@ -139,22 +139,38 @@ fn find_build_outputs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Local packages the crate depends on (path dependencies and itself), by
-/// directory, plus the lock file: what the cache key hashes. One `cargo
-/// metadata` per run; if it fails, the crate's own directory.
-fn crate_inputs(manifest: &Path) -> Vec<PathBuf> {
+/// What one `cargo metadata` says about the crate.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CrateFacts {
+    /// Local packages the crate depends on (path dependencies and itself),
+    /// by directory, plus the lock file: what the cache key hashes.
+    pub(crate) inputs: Vec<PathBuf>,
+    /// Some package the build compiles for the host: a build script or a
+    /// proc macro (`syn` and friends), built once per build directory.
+    pub(crate) host_units: bool,
+}
+
+/// The crate's [`CrateFacts`], from one `cargo metadata` per run (offline);
+/// if it fails, the crate's own directory and no host units known.
+pub(crate) fn crate_facts(manifest: &Path) -> CrateFacts {
     let dir = manifest.parent().unwrap_or(Path::new(".")).to_path_buf();
     let Ok(meta) = crate::process::cargo_metadata(
         cargo_metadata::MetadataCommand::new()
             .manifest_path(manifest)
             .other_options(vec!["--offline".to_owned()]),
     ) else {
-        return vec![dir];
+        return CrateFacts {
+            inputs: vec![dir],
+            host_units: false,
+        };
     };
-    let mut out = vec![meta.workspace_root.join("Cargo.lock").into_std_path_buf()];
+    let mut facts = CrateFacts {
+        inputs: vec![meta.workspace_root.join("Cargo.lock").into_std_path_buf()],
+        host_units: false,
+    };
     let Some(resolve) = &meta.resolve else {
-        out.push(dir);
-        return out;
+        facts.inputs.push(dir);
+        return facts;
     };
     let root = meta
         .packages
@@ -167,17 +183,32 @@ fn crate_inputs(manifest: &Path) -> Vec<PathBuf> {
         if !seen.insert(id.clone()) {
             continue;
         }
-        if let Some(p) = meta.packages.iter().find(|p| p.id == id)
-            && p.source.is_none()
-            && let Some(d) = p.manifest_path.parent()
-        {
-            out.push(d.as_std_path().to_path_buf());
+        if let Some(p) = meta.packages.iter().find(|p| p.id == id) {
+            if p.source.is_none()
+                && let Some(d) = p.manifest_path.parent()
+            {
+                facts.inputs.push(d.as_std_path().to_path_buf());
+            }
+            facts.host_units |= p
+                .targets
+                .iter()
+                .any(|t| t.is_proc_macro() || t.is_custom_build());
         }
+        // What the build compiles: not the dev-dependencies.
         if let Some(node) = resolve.nodes.iter().find(|n| n.id == id) {
-            stack.extend(node.dependencies.iter().cloned());
+            stack.extend(
+                node.deps
+                    .iter()
+                    .filter(|d| {
+                        d.dep_kinds
+                            .iter()
+                            .any(|k| k.kind != cargo_metadata::DependencyKind::Development)
+                    })
+                    .map(|d| d.pkg.clone()),
+            );
         }
     }
-    out
+    facts
 }
 
 /// A program's identity for cache keys: path, size and modification time.
@@ -266,9 +297,10 @@ fn target_key(t: &Target, tools: &dyn Fn(&Target) -> String) -> String {
 pub(crate) fn cell_keys(
     m: &Matrix,
     cells: &[&Cell],
+    inputs: &[PathBuf],
     tools: &dyn Fn(&Target) -> String,
 ) -> BTreeMap<String, String> {
-    let shared = shared_key(m, &crate_inputs(&m.manifest));
+    let shared = shared_key(m, inputs);
     let arches: BTreeSet<&str> = cells.iter().map(|c| c.arch.as_str()).collect();
     let target_keys: BTreeMap<&str, String> = arches
         .into_iter()

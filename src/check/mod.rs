@@ -145,7 +145,8 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
     let cells: Vec<&Cell> = cells.into_iter().chain(twins.iter()).collect();
 
     // Cache keys need only file contents and toolchain identities.
-    let keys = cache::cell_keys(m, &cells, &|t| chains.identity(t));
+    let facts = cache::crate_facts(&m.manifest);
+    let keys = cache::cell_keys(m, &cells, &facts.inputs, &|t| chains.identity(t));
     let cached: BTreeMap<&str, CellOutcome> = if opts.no_cache {
         BTreeMap::new()
     } else {
@@ -191,8 +192,12 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
     });
     // Cells sharing a build directory take turns in it; the order takes
     // one cell of each directory in turn, so the workers build in
-    // different directories at once and the cores stay busy.
-    let dirs: Vec<std::path::PathBuf> = cells.iter().map(|c| work.build_dir(c)).collect();
+    // different directories at once and the cores stay busy. A crate with
+    // build scripts or proc macros builds them once for every triple.
+    let dirs: Vec<std::path::PathBuf> = cells
+        .iter()
+        .map(|c| work.build_dir(c, facts.host_units))
+        .collect();
     let locks: BTreeMap<&std::path::PathBuf, Mutex<()>> =
         dirs.iter().map(|d| (d, Mutex::new(()))).collect();
     let order = interleave(&dirs);
