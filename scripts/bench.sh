@@ -110,6 +110,12 @@ rtimes=(); for _ in $(seq "$runs"); do
   rtimes+=("$(python3 -c "print($(now) - $s)")")
 done
 rcold=$(median "${rtimes[@]}")
+# How busy the cores were in a cold run: the CPU time of every command
+# linkmatrix ran (and theirs) over wall time x cores.
+rm -rf "$real/target"
+rstats=$(cd "$real" && LINKMATRIX_STATS=1 "$rbin" check --no-provision -q 2>&1 >/dev/null | grep '^stats:' || true)
+rwall=$(echo "$rstats" | sed 's/.*wall_ms=\([0-9]*\).*/\1/')
+rcpu=$(echo "$rstats" | sed 's/.*children_cpu_ms=\([0-9]*\).*/\1/')
 rm -rf "$real/target"
 rcmds=$(mktemp)
 (cd "$real" && "$rbin" check --no-provision -v --jobs 1 2>&1 >/dev/null | sed -n 's/^\[[^]]*\] + //p' > "$rcmds") || true
@@ -123,4 +129,4 @@ ltimes=(); for _ in $(seq "$runs"); do
 done
 rloop=$(median "${ltimes[@]}")
 rm -rf "$real" "$rcmds"
-python3 -c "print(f'| real crate (defmt + proc macro), 4 cells, cold | {$rcold:.2f} vs serial one-dir loop {$rloop:.2f} | {$rcold/$rloop:.2f}x the loop |')"
+python3 -c "print(f'| real crate (defmt + proc macro), 4 cells, cold | {$rcold:.2f} vs serial one-dir loop {$rloop:.2f} | {$rcold/$rloop:.2f}x the loop; cores busy {$rcpu/($rwall*$(nproc)):.0%} |')"

@@ -58,6 +58,22 @@ pub(crate) fn child_stats() -> (u64, Duration) {
     )
 }
 
+/// CPU time (user + system) of every child linkmatrix has waited for and
+/// of their waited-for descendants (`getrusage(RUSAGE_CHILDREN)`): with
+/// the wall time, how busy the cores were.
+pub(crate) fn children_cpu() -> Duration {
+    // SAFETY: getrusage writes only into the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &raw mut u) } != 0 {
+        return Duration::ZERO;
+    }
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
 fn groups() -> &'static Mutex<HashSet<i32>> {
     static G: OnceLock<Mutex<HashSet<i32>>> = OnceLock::new();
     G.get_or_init(|| Mutex::new(HashSet::new()))

@@ -39,9 +39,10 @@ pub(super) fn check(cli: &Cli, args: &CheckArgs, out: &mut dyn Write) -> Result<
         let (n, children) = process::child_stats();
         writeln!(
             err,
-            "stats: wall_ms={} children={n} children_ms={}",
+            "stats: wall_ms={} children={n} children_ms={} children_cpu_ms={}",
             started.elapsed().as_millis(),
-            children.as_millis()
+            children.as_millis(),
+            process::children_cpu().as_millis()
         )?;
     }
     if process::interrupted() {
