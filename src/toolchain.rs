@@ -207,15 +207,22 @@ impl Toolchains {
             Some(PathBuf::from("/usr/bin/cargo")),
         ));
 
+        // Every candidate at once (two rustc runs each; serially they
+        // were most of a warm run), kept in preference order.
+        let probed: Vec<Option<Rust>> = std::thread::scope(|s| {
+            let handles: Vec<_> = candidates
+                .into_iter()
+                .filter(|(_, rustc, _)| rustc.is_file())
+                .map(|(label, rustc, cargo)| s.spawn(move || probe_rust(&label, &rustc, cargo)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().ok().flatten())
+                .collect()
+        });
         let mut rusts: Vec<Rust> = Vec::new();
         let mut seen = BTreeSet::new();
-        for (label, rustc, cargo) in candidates {
-            if !rustc.is_file() {
-                continue;
-            }
-            let Some(r) = probe_rust(&label, &rustc, cargo) else {
-                continue;
-            };
+        for r in probed.into_iter().flatten() {
             if seen.insert(r.sysroot.clone()) {
                 rusts.push(r);
             }

@@ -21,12 +21,17 @@ use crate::process::Cmd;
 use crate::toolchain::{self, StdProvider, Tool, Toolchains};
 use crate::workdir::WorkDir;
 
+/// The cc crate's compile flags for a triple, asked once.
+type CcArgs = std::sync::OnceLock<Result<Vec<String>, String>>;
+
 /// A target ready to build: toolchain, sysroot, C compiler, linker.
 #[derive(Clone, Debug)]
 pub(super) struct Prepared {
     setup: RustSetup,
-    /// The C compiler and the `cc` crate's flags for the triple.
-    cc: Option<(Tool, Vec<String>)>,
+    /// The C compiler, and the `cc` crate's flags for the triple, asked
+    /// by the first cell that compiles C (off the path to the first
+    /// build) and shared.
+    cc: Option<(Tool, CcArgs)>,
     linker: Tool,
 }
 
@@ -149,15 +154,9 @@ pub(super) fn prepare(
             return Err(format!("no Rust std for {}; fix: {fix}", t.triple));
         }
     };
-    // The compile line for the triple from the cc crate, once per target.
-    let cc = match cc {
-        Some(cc) if !t.sources.is_empty() => {
-            let args = toolchain::cc_args(&cc, &t.triple, Some(opts.timeout))
-                .map_err(|e| format!("{e:#}"))?;
-            Some((cc, args))
-        }
-        _ => None,
-    };
+    let cc = cc
+        .filter(|_| !t.sources.is_empty())
+        .map(|cc| (cc, std::sync::OnceLock::new()));
     Ok(Prepared { setup, cc, linker })
 }
 
@@ -274,9 +273,22 @@ pub(super) fn run_cell(
             Err(f) => return from_build(f),
         }
     };
+    // The compile line for the triple from the cc crate, once per target.
+    let cc = match &p.cc {
+        Some((tool, args)) => {
+            let args = args.get_or_init(|| {
+                toolchain::cc_args(tool, &target.triple, remaining()).map_err(|e| format!("{e:#}"))
+            });
+            match args {
+                Ok(a) => Some((tool.clone(), a.clone())),
+                Err(e) => return fail(Status::Error, Vec::new(), Some(e.clone())),
+            }
+        }
+        None => None,
+    };
     let objs = match build::build_platform(
         target,
-        p.cc.as_ref(),
+        cc.as_ref(),
         cell,
         &dir.join("platform"),
         remaining(),

@@ -84,8 +84,14 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
         );
     })?;
 
-    // Toolchains: probe once; provision what is missing unless told not to.
-    let mut chains = Toolchains::probe();
+    // Toolchains: probe once; provision what is missing unless told not
+    // to. What cargo metadata says of the crate is asked meanwhile.
+    let (probed, facts) = std::thread::scope(|s| {
+        let facts = s.spawn(|| cache::crate_facts(&m.manifest));
+        let probed = Toolchains::probe();
+        (probed, facts.join().unwrap_or_default())
+    });
+    let mut chains = probed;
     let used: BTreeSet<&str> = cells.iter().map(|c| c.arch.as_str()).collect();
     let targets: Vec<&Target> = used.iter().filter_map(|a| m.targets.get(*a)).collect();
     if !opts.no_provision && targets.iter().any(|t| !chains.for_target(t).ready()) {
@@ -145,7 +151,6 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
     let cells: Vec<&Cell> = cells.into_iter().chain(twins.iter()).collect();
 
     // Cache keys need only file contents and toolchain identities.
-    let facts = cache::crate_facts(&m.manifest);
     let keys = cache::cell_keys(m, &cells, &facts.inputs, &|t| chains.identity(t));
     let cached: BTreeMap<&str, CellOutcome> = if opts.no_cache {
         BTreeMap::new()

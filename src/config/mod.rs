@@ -174,6 +174,17 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
         }
     }
 
+    if mode == Mode::Bin
+        && let Some((k, _)) = raw.memory.first()
+    {
+        // The firmware's own memory.x decides its layout: a `memory:` the
+        // link never sees would be a setting the cells do not have.
+        v.push(at(
+            path,
+            pos(&k.referenced),
+            "memory: applies to image mode's generic targets; in mode: bin the firmware's memory.x decides the layout".to_owned(),
+        ));
+    }
     v.memory(&raw.memory, &mut targets);
 
     // Axes.

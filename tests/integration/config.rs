@@ -240,6 +240,14 @@ fn every_yaml_block_in_the_readme_loads() {
             write(d.path(), "targets/arm.yaml", &block);
             write(d.path(), "linkmatrix.yaml", "crate: .\ntargets: [arm]\n");
         } else {
+            if block.contains("mode: bin") {
+                // The "Firmware" example's crate and its features.
+                write(
+                    d.path(),
+                    "Cargo.toml",
+                    "[package]\nname = \"fw\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[features]\nshared = []\nsingle-core = []\n",
+                );
+            }
             write(d.path(), "linkmatrix.yaml", &block);
         }
         let o = run(d.path(), &["plan", "--format", "json"]);
@@ -335,6 +343,18 @@ fn memory_overrides_are_checked() {
     );
     let e = plan_err(&format!("{HEAD}memory: {{start: 0x0}}\n"));
     assert!(e.contains("`start` is not one of origin, size"), "{e}");
+    // Firmware links with its own memory.x: a `memory:` there would be a
+    // setting no cell has.
+    let e = plan_err(
+        "crate: .\nmode: bin\ntargets: [thumbv6m-none-eabi]\nmemory: {origin: \"0x08000000\"}\n",
+    );
+    assert!(
+        e.contains("linkmatrix.yaml:4:") && e.contains("memory.x decides"),
+        "{e}"
+    );
+    // And `bin:` is a bin-mode key.
+    let e = plan_err(&format!("{HEAD}bin: app\n"));
+    assert!(e.contains("`bin` needs `mode: bin`"), "{e}");
 }
 
 /// A directory without linkmatrix.yaml (here a virtual workspace root)
