@@ -21,6 +21,9 @@ use crate::process::Cmd;
 use crate::toolchain::{self, StdProvider, Tool, Toolchains};
 use crate::workdir::WorkDir;
 
+/// How long the cc crate may take to tell how to compile C for a triple.
+const CC_DETECTION_LIMIT: Duration = Duration::from_secs(30);
+
 /// The cc crate's compile flags for a triple, asked once.
 type CcArgs = std::sync::OnceLock<Result<Vec<String>, String>>;
 
@@ -277,7 +280,12 @@ pub(super) fn run_cell(
     let cc = match &p.cc {
         Some((tool, args)) => {
             let args = args.get_or_init(|| {
-                toolchain::cc_args(tool, &target.triple, remaining()).map_err(|e| format!("{e:#}"))
+                // cc runs the compiler itself, beyond our process module:
+                // a compiler that leaves a child holding cc's pipe would
+                // hold it to the cell's timeout. Detection takes well
+                // under a second; this bounds it.
+                let limit = remaining().map(|r| r.min(CC_DETECTION_LIMIT));
+                toolchain::cc_args(tool, &target.triple, limit).map_err(|e| format!("{e:#}"))
             });
             match args {
                 Ok(a) => Some((tool.clone(), a.clone())),
