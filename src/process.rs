@@ -225,6 +225,13 @@ impl Cmd {
         self
     }
 
+    /// Run in `dir` (cargo reads `.cargo/config.toml` from where it runs).
+    #[must_use]
+    pub(crate) fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.cwd = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
     /// Kill the process group after `t`.
     #[must_use]
     pub(crate) fn timeout(mut self, t: Option<Duration>) -> Self {
@@ -454,6 +461,9 @@ pub(crate) fn quote_word(s: &str) -> String {
 impl fmt::Display for Cmd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("+ ")?;
+        if let Some(d) = &self.cwd {
+            write!(f, "cd {} && ", quote(d.as_os_str()))?;
+        }
         for (k, v) in &self.env {
             if let Some(v) = v {
                 write!(f, "{}={} ", k.to_string_lossy(), quote(v))?;

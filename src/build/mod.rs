@@ -243,6 +243,11 @@ pub(super) fn cargo(
         .args(["--message-format", "json", "--color", "never"])
         .env("RUSTC", &setup.rust.rustc)
         .env("CARGO_TARGET_DIR", target_dir)
+        // cargo reads `.cargo/config.toml` from its working directory up,
+        // not from the manifest's: from the package's directory, the
+        // crate's own configuration (its rustflags, `-Tlink.x`) applies
+        // wherever linkmatrix was started.
+        .current_dir(manifest.parent().unwrap_or(Path::new(".")))
         .timeout(timeout);
     // The sysroot and linkmatrix's flags through the rustc wrapper: the
     // crate's own `.cargo/config.toml` rustflags stay in force.

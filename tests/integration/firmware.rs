@@ -123,7 +123,8 @@ fn cortex_m_rt_firmware_without_a_critical_section_implementation() {
 }
 
 /// defmt logs through a global logger the firmware must provide: without
-/// one (`-Tdefmt.x` from the crate's rustflags) the link fails with
+/// one (`-Tdefmt.x` from the crate's rustflags, found though linkmatrix
+/// runs elsewhere) the link fails with
 /// `_defmt_acquire`/`_defmt_release`/`_defmt_write`, reached from the
 /// `defmt::error!` in `main`; with defmt-rtt it links.
 #[test]
@@ -138,7 +139,12 @@ fn defmt_firmware_without_a_global_logger() {
             "crate: .\nmode: bin\ntargets: [thumbv6m-none-eabi]\noptions:\n  rtt: {feature: rtt}\naxes:\n  rtt: [false, true]\n",
         ),
     );
-    let (code, r, err) = check_json(d.path(), &[]);
+    // Run from another directory, as CI does from a repository's root:
+    // cargo finds `.cargo/config.toml` from where it runs, and once did
+    // not see the firmware's (no link.x: every cell "passed").
+    let elsewhere = tempfile::tempdir().unwrap();
+    let matrix = d.path().join("linkmatrix.yaml");
+    let (code, r, err) = check_json(elsewhere.path(), &["--config", matrix.to_str().unwrap()]);
     assert_eq!(code, 1, "{err}\n{r:#}");
     let bad = "thumbv6m-no-rtt-release";
     assert_eq!(failing(&r), [bad], "{r:#}");
