@@ -168,6 +168,11 @@ pub(super) fn explained(m: &Matrix, diagnostics: &str, findings: &[Finding]) -> 
         l.contains("error:")
             && !l.contains("undefined symbol")
             && !l.contains("undefined reference")
+            // A C compiler driver's summary of its linker's failure
+            // (clang: "ld.lld command failed with exit code 1"; gcc's
+            // collect2: "ld returned 1 exit status") is no error of its own.
+            && !l.contains("command failed with exit code")
+            && !l.contains("ld returned")
     });
     if other_errors {
         return false;

@@ -43,6 +43,12 @@ fn passes_with_size(r: &Value, id: &str) {
     assert!(c["size"]["text"].as_u64().unwrap() > 0, "{c:#}");
 }
 
+/// A cortex-m-rt firmware whose `shared` feature calls
+/// `critical_section::with` and whose `single-core` feature turns on
+/// cortex-m's implementation.
+const CS_CARGO: &str = "[package]\nname = \"fw\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\ncortex-m = \"0.7\"\ncortex-m-rt = \"0.7\"\ncritical-section = \"1\"\n\n[features]\nshared = []\nsingle-core = [\"cortex-m/critical-section-single-core\"]\n";
+const CS_MAIN: &str = "#![no_std]\n#![no_main]\n\nuse core::cell::Cell;\nuse critical_section::Mutex;\n\nstatic COUNTER: Mutex<Cell<u32>> = Mutex::new(Cell::new(0));\n\n#[cfg(feature = \"shared\")]\nfn bump() -> u32 {\n    critical_section::with(|cs| {\n        let c = COUNTER.borrow(cs);\n        c.set(c.get() + 1);\n        c.get()\n    })\n}\n\n#[cortex_m_rt::entry]\nfn main() -> ! {\n    loop {\n        #[cfg(feature = \"shared\")]\n        let _ = bump();\n        cortex_m::asm::nop();\n    }\n}\n\n#[panic_handler]\nfn panic(_: &core::panic::PanicInfo<'_>) -> ! {\n    loop {}\n}\n";
+
 /// `init` writes the matrix (firmware: `mode: bin`, `build.target`). A
 /// feature pulls in code that needs a critical-section implementation,
 /// another provides one (cortex-m's single-core): exactly the cell with
@@ -55,8 +61,8 @@ fn cortex_m_rt_firmware_without_a_critical_section_implementation() {
     let d = tempfile::tempdir().unwrap();
     firmware(
         d.path(),
-        "[package]\nname = \"fw\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\ncortex-m = \"0.7\"\ncortex-m-rt = \"0.7\"\ncritical-section = \"1\"\n\n[features]\nshared = []\nsingle-core = [\"cortex-m/critical-section-single-core\"]\n",
-        "#![no_std]\n#![no_main]\n\nuse core::cell::Cell;\nuse critical_section::Mutex;\n\nstatic COUNTER: Mutex<Cell<u32>> = Mutex::new(Cell::new(0));\n\n#[cfg(feature = \"shared\")]\nfn bump() -> u32 {\n    critical_section::with(|cs| {\n        let c = COUNTER.borrow(cs);\n        c.set(c.get() + 1);\n        c.get()\n    })\n}\n\n#[cortex_m_rt::entry]\nfn main() -> ! {\n    loop {\n        #[cfg(feature = \"shared\")]\n        let _ = bump();\n        cortex_m::asm::nop();\n    }\n}\n\n#[panic_handler]\nfn panic(_: &core::panic::PanicInfo<'_>) -> ! {\n    loop {}\n}\n",
+        CS_CARGO,
+        CS_MAIN,
         "\"-C\", \"link-arg=-Tlink.x\"",
         None,
     );
@@ -160,4 +166,47 @@ fn defmt_firmware_without_a_global_logger() {
         assert_eq!(f["chain"][0], "Reset", "{f:#}");
     }
     passes_with_size(&r, "thumbv6m-rtt-release");
+}
+
+/// The crate links through a C compiler driver (`linker = "clang"`, as
+/// with `arm-none-eabi-gcc`): linkmatrix's link arguments reach the linker
+/// as `-Wl,…` (the chain from `Reset` needs `--emit-relocs`), and the
+/// driver's own "ld.lld command failed" line is not taken for another
+/// error: exactly the two undefined symbols, no `link-error`.
+#[test]
+fn firmware_linked_through_a_c_compiler_driver() {
+    let d = tempfile::tempdir().unwrap();
+    firmware(
+        d.path(),
+        CS_CARGO,
+        CS_MAIN,
+        "\"-C\", \"link-arg=--target=thumbv6m-none-eabi\", \"-C\", \"link-arg=-nostdlib\", \"-C\", \"link-arg=-fuse-ld=lld\", \"-C\", \"link-arg=-Tlink.x\"",
+        Some(
+            "crate: .\nmode: bin\ntargets: [thumbv6m-none-eabi]\noptions:\n  shared: {feature: shared}\n  single-core: {feature: single-core}\naxes:\n  shared: [true]\n  single-core: [false, true]\n",
+        ),
+    );
+    let config = d.path().join(".cargo/config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    write(
+        d.path(),
+        ".cargo/config.toml",
+        &text.replace(
+            "[target.thumbv6m-none-eabi]\n",
+            "[target.thumbv6m-none-eabi]\nlinker = \"clang\"\n",
+        ),
+    );
+    let (code, r, err) = check_json(d.path(), &[]);
+    assert_eq!(code, 1, "{err}\n{r:#}");
+    let bad = failing(&r);
+    assert_eq!(bad.len(), 1, "{r:#}");
+    let c = cell(&r, &bad[0]);
+    assert_eq!(c["features"], serde_json::json!(["shared"]), "{c:#}");
+    let kinds: Vec<&str> = c["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["undefined-symbol", "undefined-symbol"], "{c:#}");
+    assert_eq!(c["findings"][0]["chain"][0], "Reset", "{c:#}");
 }
