@@ -234,9 +234,13 @@ pub(super) fn run_cell(
         return match found {
             Err(f) => from_build(f),
             Ok(res) => {
-                if let Some(ins) = &res.inspected {
-                    work.write_inspected(&cell.id, ins);
-                }
+                // No image this time: none for `why` either (not the last
+                // run's).
+                let none = Inspected {
+                    image: None,
+                    roots: Vec::new(),
+                };
+                work.write_inspected(&cell.id, res.inspected.as_ref().unwrap_or(&none));
                 match res.findings {
                     Err(e) => fail(Status::Error, Vec::new(), Some(e)),
                     Ok(found) => {
