@@ -9,10 +9,10 @@ use serde_saphyr::Spanned;
 use super::diag::{Validator, at, pos};
 use super::names::{contained, valid_feature, valid_name};
 use super::package::{Package, find_package, read_manifest};
-use super::raw::{RawConfig, RawOption};
+use super::raw::{RawBuild, RawConfig, RawOption};
 use crate::model::Expr;
 use crate::model::closest;
-use crate::model::{Assignment, OptionRule, Target, Value};
+use crate::model::{Assignment, CommandBuild, OptionRule, Target, Value};
 
 impl Validator {
     /// The package `crate:` names: a path to its directory, or a package
@@ -57,6 +57,95 @@ impl Validator {
                 ..Package::default()
             }
         })
+    }
+
+    /// `build:`: the source tree inside the project, commands that are
+    /// not empty.
+    pub(super) fn command_build(
+        &mut self,
+        raw: &Spanned<RawBuild>,
+        dir: &Path,
+        root: &Path,
+    ) -> Option<CommandBuild> {
+        let file = self.file.clone();
+        let b = &raw.value;
+        let source = match contained(dir, &b.source.value, root) {
+            Ok(p) if p.is_dir() => Some(p),
+            Ok(p) => {
+                self.push(at(
+                    &file,
+                    pos(&b.source.referenced),
+                    format!("build.source: {} is not a directory", p.display()),
+                ));
+                None
+            }
+            Err(e) => {
+                self.push(at(
+                    &file,
+                    pos(&b.source.referenced),
+                    format!("build.source: {e}"),
+                ));
+                None
+            }
+        };
+        let words = |v: &[Spanned<String>]| v.iter().map(|w| w.value.clone()).collect::<Vec<_>>();
+        if b.command.is_empty() {
+            self.push(at(
+                &file,
+                pos(&raw.referenced),
+                "build.command is empty".to_owned(),
+            ));
+        }
+        if b.config.iter().any(Vec::is_empty) {
+            self.push(at(
+                &file,
+                pos(&raw.referenced),
+                "build.config has an empty command".to_owned(),
+            ));
+        }
+        Some(CommandBuild {
+            source: source?,
+            config: b.config.iter().map(|c| words(c)).collect(),
+            config_file: b
+                .config_file
+                .as_ref()
+                .map_or_else(|| "{{out}}/.config".to_owned(), |c| c.value.clone()),
+            command: words(&b.command),
+            elf: b.elf.value.clone(),
+        })
+    }
+
+    /// Every `{{var}}` in `build:` is one linkmatrix fills: `source`,
+    /// `out`, `fragment`, `arch`, `triple`, `profile`, `jobs` or an option.
+    pub(super) fn check_templates(&mut self, b: &RawBuild, options: &BTreeSet<String>) {
+        let file = self.file.clone();
+        let fixed = [
+            "source", "out", "fragment", "arch", "triple", "profile", "jobs",
+        ];
+        let all = b
+            .config
+            .iter()
+            .flatten()
+            .chain(&b.command)
+            .chain([&b.elf])
+            .chain(&b.config_file);
+        for w in all {
+            let mut rest = w.value.as_str();
+            while let Some(i) = rest.find("{{") {
+                let Some(j) = rest[i..].find("}}") else {
+                    break;
+                };
+                let var = rest[i + 2..i + j].trim();
+                if !fixed.contains(&var) && !options.contains(var) {
+                    self.push(at(
+                        &file,
+                        pos(&w.referenced),
+                        format!("`{{{{{var}}}}}`: not a variable (source, out, fragment, arch, triple, profile, jobs, or an option)"),
+                    ));
+                }
+                rest = &rest[i + j + 2..];
+            }
+        }
     }
 
     pub(super) fn option(&mut self, name: &str, raw: &RawOption) -> OptionRule {
@@ -182,6 +271,22 @@ impl Validator {
             }
         }
         let settings = self.settings(name, choices.as_ref(), &raw.when);
+        let kconfig = raw.kconfig.as_ref().and_then(|k| {
+            let sym = k.value.strip_prefix("CONFIG_").unwrap_or(&k.value);
+            let ok = !sym.is_empty()
+                && sym
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            if choices.is_some() || !ok {
+                self.push(at(
+                    &file,
+                    pos(&k.referenced),
+                    format!("option `{name}`: kconfig `{}`: a bool option's Kconfig symbol (A-Z, 0-9, _)", k.value),
+                ));
+                return None;
+            }
+            Some(sym.to_owned())
+        });
         OptionRule {
             name: name.to_owned(),
             choices,
@@ -190,6 +295,7 @@ impl Validator {
             depends_on,
             defaults,
             settings,
+            kconfig,
         }
     }
 

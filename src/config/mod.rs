@@ -85,7 +85,40 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
         }
     });
 
-    let krate = v.resolve_crate(&raw.krate, &dir, &root);
+    // The crate, or a build that is not cargo's (whose source tree
+    // stands in for the crate: its name, and what the cache key hashes).
+    let build = raw
+        .build
+        .as_ref()
+        .and_then(|b| v.command_build(b, &dir, &root));
+    let krate = match (&raw.krate, &build) {
+        (Some(k), None) => v.resolve_crate(k, &dir, &root),
+        (None, Some(b)) => Package {
+            name: b
+                .source
+                .file_name()
+                .map_or_else(|| "source".to_owned(), |n| n.to_string_lossy().into_owned()),
+            manifest: b.source.clone(),
+            ..Package::default()
+        },
+        (Some(k), Some(_)) => {
+            v.push(at(
+                path,
+                pos(&k.referenced),
+                "`crate` and `build` both say how to build: keep one".to_owned(),
+            ));
+            Package::default()
+        }
+        (None, None) => {
+            if raw.build.is_none() {
+                v.push(whole(
+                    path,
+                    "no `crate:` (a path or cargo package) and no `build:` (a command build)",
+                ));
+            }
+            Package::default()
+        }
+    };
 
     // Options.
     let mut rules = Rules::default();
@@ -135,6 +168,10 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
             Some(l) => v.push(at(path, l, msg)),
             None => v.push(whole(path, msg)),
         }
+    }
+
+    if let Some(b) = &raw.build {
+        v.check_templates(&b.value, &known);
     }
 
     // Targets.
@@ -291,6 +328,7 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
         package: krate.name,
         mode,
         bin,
+        build,
         axes,
         rules,
         include,

@@ -10,8 +10,12 @@ use serde_saphyr::Spanned;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawConfig {
-    #[serde(rename = "crate")]
-    pub(super) krate: Spanned<String>,
+    #[serde(rename = "crate", default)]
+    pub(super) krate: Option<Spanned<String>>,
+    /// A build that is not cargo's (make/Kbuild, any command making an
+    /// ELF).
+    #[serde(default)]
+    pub(super) build: Option<Spanned<RawBuild>>,
     #[serde(default)]
     pub(super) mode: Option<Spanned<String>>,
     /// `mode: bin`: the binary target cargo links (default: the package's
@@ -40,6 +44,19 @@ pub(super) struct RawConfig {
     pub(super) memory: IndexMap<Spanned<String>, Spanned<String>>,
 }
 
+/// `build:` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawBuild {
+    pub(super) source: Spanned<String>,
+    #[serde(default)]
+    pub(super) config: Vec<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub(super) config_file: Option<Spanned<String>>,
+    pub(super) command: Vec<Spanned<String>>,
+    pub(super) elf: Spanned<String>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawOption {
@@ -49,6 +66,9 @@ pub(super) struct RawOption {
     pub(super) values: Vec<Spanned<String>>,
     #[serde(default)]
     pub(super) feature: Option<Spanned<String>>,
+    /// The Kconfig symbol a bool option sets (`build:` matrices).
+    #[serde(default)]
+    pub(super) kconfig: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) features: IndexMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]

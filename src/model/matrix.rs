@@ -111,6 +111,8 @@ pub(crate) struct Matrix {
     pub(crate) mode: Mode,
     /// `mode: bin`: the binary target (else the package's only one).
     pub(crate) bin: Option<String>,
+    /// A non-cargo build, instead of the crate's.
+    pub(crate) build: Option<CommandBuild>,
     /// The axes in file order, each with its values (`arch` and `profile`
     /// always present).
     pub(crate) axes: Vec<(String, Vec<Value>)>,
@@ -206,6 +208,24 @@ pub(crate) struct OptionRule {
     pub(crate) defaults: Vec<(Option<Expr>, Value)>,
     /// Value (`true`/`false` for bool) to what it sets besides a feature.
     pub(crate) settings: BTreeMap<String, Settings>,
+    /// The Kconfig symbol it sets, without `CONFIG_` (`build:` matrices).
+    pub(crate) kconfig: Option<String>,
+}
+
+/// A build that is not cargo's: commands with `{{var}}` templates run in
+/// the source tree, and the ELF they make.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CommandBuild {
+    /// The source tree.
+    pub(crate) source: PathBuf,
+    /// Configuration commands, in order (after the fragment is written).
+    pub(crate) config: Vec<Vec<String>>,
+    /// The configuration they leave, verified against the fragment.
+    pub(crate) config_file: String,
+    /// The build command.
+    pub(crate) command: Vec<String>,
+    /// The ELF it makes.
+    pub(crate) elf: String,
 }
 
 /// All option rules.
