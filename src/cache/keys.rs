@@ -236,6 +236,18 @@ fn shared_key(m: &Matrix, inputs: &[PathBuf]) -> String {
         .str("exe", &exe)
         .str("mode", &format!("{:?}", m.mode))
         .str("bin", m.bin.as_deref().unwrap_or_default())
+        .str("build", &format!("{:?}", m.build))
+        .str(
+            "kconfig",
+            &format!(
+                "{:?}",
+                m.rules
+                    .options
+                    .iter()
+                    .map(|o| (&o.name, &o.kconfig))
+                    .collect::<Vec<_>>()
+            ),
+        )
         .str(
             "roots",
             &m.roots

@@ -15,7 +15,9 @@ use anyhow::{Context, Result};
 use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 
-pub(crate) use keys::{CacheEntry, cell_keys, crate_facts, declared_env, file_identity};
+pub(crate) use keys::{
+    CacheEntry, CrateFacts, cell_keys, crate_facts, declared_env, file_identity,
+};
 
 /// The user-wide cache: `$LINKMATRIX_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/linkmatrix`, else `~/.cache/linkmatrix`.

@@ -6,6 +6,7 @@
 //! failing cell never stops the others.
 mod bin;
 mod cell;
+mod command;
 mod findings;
 mod progress;
 mod shard;
@@ -87,14 +88,24 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
     // Toolchains: probe once; provision what is missing unless told not
     // to. What cargo metadata says of the crate is asked meanwhile.
     let (probed, facts) = std::thread::scope(|s| {
-        let facts = s.spawn(|| cache::crate_facts(&m.manifest));
+        let facts = s.spawn(|| match &m.build {
+            // The source tree is what the build reads.
+            Some(b) => cache::CrateFacts {
+                inputs: vec![b.source.clone()],
+                host_units: false,
+            },
+            None => cache::crate_facts(&m.manifest),
+        });
         let probed = Toolchains::probe();
         (probed, facts.join().unwrap_or_default())
     });
     let mut chains = probed;
     let used: BTreeSet<&str> = cells.iter().map(|c| c.arch.as_str()).collect();
     let targets: Vec<&Target> = used.iter().filter_map(|a| m.targets.get(*a)).collect();
-    if !opts.no_provision && targets.iter().any(|t| !chains.for_target(t).ready()) {
+    if m.build.is_none()
+        && !opts.no_provision
+        && targets.iter().any(|t| !chains.for_target(t).ready())
+    {
         let cmds = toolchain::setup_plan(&targets, &chains);
         if !cmds.is_empty() {
             writeln!(
@@ -175,7 +186,7 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
     // the cells.
     let need: BTreeSet<&str> = cells
         .iter()
-        .filter(|c| !cached.contains_key(c.id.as_str()))
+        .filter(|c| m.build.is_none() && !cached.contains_key(c.id.as_str()))
         .map(|c| c.arch.as_str())
         .collect();
     let (tx, rx) = mpsc::channel::<Event>();
@@ -225,8 +236,25 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
                             dir,
                             lock: &locks[dir],
                         };
-                        let o =
-                            run_cell(m, cell, prepared.get(&cell.arch), &work, opts, &tx, &build);
+                        let o = match &m.build {
+                            Some(b) => {
+                                let log = |c: &crate::process::Cmd| {
+                                    if opts.verbose {
+                                        let _ = tx.send(Event::Log(format!("[{}] {c}", cell.id)));
+                                    }
+                                };
+                                command::run_cell(m, b, cell, &work, opts, &log)
+                            }
+                            None => run_cell(
+                                m,
+                                cell,
+                                prepared.get(&cell.arch),
+                                &work,
+                                opts,
+                                &tx,
+                                &build,
+                            ),
+                        };
                         if matches!(o.status, Status::Pass | Status::Fail) {
                             cache::write_entry(
                                 &work.cache_entry(&cell.id),
