@@ -7,6 +7,7 @@
 //! failed build's findings come from its log (`explain`'s parsers for GNU
 //! ld and lld); a good build's ELF is checked against the policy.
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -45,8 +46,12 @@ pub(crate) fn fragment(m: &Matrix, cell: &Cell) -> String {
     for rule in &m.rules.options {
         let Some(sym) = &rule.kconfig else { continue };
         match cell.options.get(&rule.name) {
-            Some(Value::Bool(true)) => out.push_str(&format!("CONFIG_{sym}=y\n")),
-            _ => out.push_str(&format!("# CONFIG_{sym} is not set\n")),
+            Some(Value::Bool(true)) => {
+                let _ = writeln!(out, "CONFIG_{sym}=y");
+            }
+            _ => {
+                let _ = writeln!(out, "# CONFIG_{sym} is not set");
+            }
         }
     }
     out
@@ -134,10 +139,10 @@ pub(super) fn run_cell(
     };
 
     // Configure, then check the configuration is the cell's.
-    for c in &b.config {
-        let c = cmd(c);
-        log(&c);
-        if let Err(e) = c.run() {
+    for words in &b.config {
+        let step = cmd(words);
+        log(&step);
+        if let Err(e) = step.run() {
             return done(
                 Status::Error,
                 Vec::new(),
@@ -185,11 +190,11 @@ pub(super) fn run_cell(
     }
 
     // Build.
-    let c = cmd(&b.command);
-    log(&c);
+    let build = cmd(&b.command);
+    log(&build);
     let elf = PathBuf::from(render(&b.elf, &vars));
     let _ = std::fs::remove_file(&elf);
-    let res = match c.run_unchecked() {
+    let res = match build.run_unchecked() {
         Ok(r) => r,
         Err(e) => return done(Status::Error, Vec::new(), Some(format!("{e}"))),
     };
@@ -198,7 +203,7 @@ pub(super) fn run_cell(
             Status::Error,
             Vec::new(),
             Some(format!(
-                "{c}: {}",
+                "{build}: {}",
                 crate::process::describe_status(res.status)
             )),
         );

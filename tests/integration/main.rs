@@ -9,6 +9,7 @@
 
 mod check;
 mod cli;
+mod command;
 mod config;
 mod explain;
 mod faults;

@@ -1,0 +1,104 @@
+//! Builds that are not cargo's (`build:`): a make-style C project
+//! (`fixtures/percpu-make`) whose options become a Kconfig fragment,
+//! reproducing the 2021 percpu link failure in the one configuration where
+//! it happens, and a configuration request the build system drops is an
+//! error, never a cell built with other settings than its id says.
+use crate::check::{cell, check_json, failing};
+use crate::util::{copy_tree, linkmatrix, repo, stderr, stdout, write};
+
+fn percpu_make() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir(d.path().join(".git")).unwrap();
+    copy_tree(&repo().join("fixtures/percpu-make"), d.path());
+    d
+}
+
+/// Exactly SMP ∧ NOMMU ∧ the old NEED_PER_CPU_KM rule fails, with
+/// `flush_tlb_kernel_range` referenced from `pcpu_post_unmap_tlb_flush`
+/// at its line (from ld.lld's log); every other cell links and has a
+/// size; `diff` names the condition.
+#[test]
+fn a_make_build_fails_exactly_where_the_percpu_rule_breaks() {
+    let d = percpu_make();
+    let (code, r, err) = check_json(d.path(), &[]);
+    assert_eq!(code, 1, "{err}\n{r:#}");
+    let bad = "x86_64-smp-nommu-old-release";
+    assert_eq!(failing(&r), [bad], "{r:#}");
+    let c = cell(&r, bad);
+    let f = &c["findings"][0];
+    assert_eq!(f["symbol"], "flush_tlb_kernel_range", "{c:#}");
+    let by = &f["referenced_by"][0];
+    assert_eq!(
+        (
+            by["function"].as_str(),
+            by["file"].as_str(),
+            by["line"].as_u64()
+        ),
+        (
+            Some("pcpu_post_unmap_tlb_flush"),
+            Some("percpu.c"),
+            Some(17)
+        ),
+        "{c:#}"
+    );
+    assert_eq!(f["at"]["file"], "percpu.c", "{c:#}");
+    for c in r["cells"].as_array().unwrap() {
+        if c["id"] != bad {
+            assert!(c["size"]["text"].as_u64().unwrap() > 0, "{c:#}");
+        }
+    }
+    let o = linkmatrix(d.path())
+        .args(["diff", bad, "x86_64-smp-nommu-new-release"])
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "`flush_tlb_kernel_range` is undefined exactly when `mmu=false` and `rule=old` and `smp=true`"
+        ),
+        "{out}{}",
+        stderr(&o)
+    );
+}
+
+/// Kconfig drops a request it cannot satisfy without a word: the cell
+/// that asked for BROKEN is an `error` naming the option; the one that
+/// did not passes.
+#[test]
+fn a_configuration_request_the_build_drops_is_an_error() {
+    let d = percpu_make();
+    let matrix = std::fs::read_to_string(d.path().join("linkmatrix.yaml")).unwrap();
+    write(
+        d.path(),
+        "linkmatrix.yaml",
+        &matrix
+            .replace(
+                "options:\n",
+                "options:\n  broken: {kconfig: BROKEN, labels: [ok, broken]}\n",
+            )
+            .replace(
+                "axes:\n  smp: [false, true]\n  mmu: [false, true]\n  rule: [old, new]\n",
+                "axes:\n  broken: [false, true]\n  smp: [false]\n  mmu: [true]\n  rule: [new]\n",
+            ),
+    );
+    let (code, r, err) = check_json(d.path(), &[]);
+    assert_eq!(code, 2, "{err}\n{r:#}");
+    let cells: Vec<(&str, &str)> = r["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        cells,
+        [
+            ("x86_64-ok-up-mmu-new-release", "pass"),
+            ("x86_64-broken-up-mmu-new-release", "error")
+        ],
+        "{r:#}"
+    );
+    let e = cell(&r, "x86_64-broken-up-mmu-new-release")["error"]
+        .as_str()
+        .unwrap();
+    assert!(e.contains("option `broken` asked on"), "{e}");
+}
