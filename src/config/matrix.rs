@@ -122,6 +122,15 @@ impl Validator {
         let fixed = [
             "source", "out", "fragment", "arch", "triple", "profile", "jobs",
         ];
+        for o in options {
+            if fixed.contains(&o.as_str()) && o != "arch" && o != "profile" {
+                self.push(at(
+                    &file,
+                    pos(&b.source.referenced),
+                    format!("option `{o}` would hide the build variable `{{{{{o}}}}}`: rename it"),
+                ));
+            }
+        }
         let all = b
             .config
             .iter()

@@ -102,3 +102,39 @@ fn a_configuration_request_the_build_drops_is_an_error() {
         .unwrap();
     assert!(e.contains("option `broken` asked on"), "{e}");
 }
+
+/// `build:` is checked before anything runs: a `{{var}}` linkmatrix does
+/// not fill, an option that would hide a build variable, and `crate:`
+/// beside `build:` are errors at their line.
+#[test]
+fn build_templates_are_checked_before_anything_runs() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join(".git")).unwrap();
+    std::fs::create_dir_all(d.path().join("src")).unwrap();
+    write(
+        d.path(),
+        "linkmatrix.yaml",
+        "build:\n  source: src\n  command: [make, \"O={{out}}\", \"{{oops}}\"]\n  elf: \"{{out}}/x.elf\"\ntargets: [x86_64-unknown-none]\noptions:\n  jobs: {kconfig: JOBS}\n",
+    );
+    let o = linkmatrix(d.path()).arg("plan").output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("linkmatrix.yaml:3:") && e.contains("`{{oops}}`: not a variable"),
+        "{e}"
+    );
+    assert!(
+        e.contains("option `jobs` would hide the build variable"),
+        "{e}"
+    );
+    write(
+        d.path(),
+        "linkmatrix.yaml",
+        "crate: .\nbuild:\n  source: src\n  command: [make]\n  elf: x.elf\ntargets: [x86_64-unknown-none]\n",
+    );
+    let e = stderr(&linkmatrix(d.path()).arg("plan").output().unwrap());
+    assert!(
+        e.contains("linkmatrix.yaml:1:") && e.contains("keep one"),
+        "{e}"
+    );
+}
