@@ -61,7 +61,15 @@ impl Injection {
 
 /// True when this process was started by cargo as the wrapper.
 pub(crate) fn is_wrapper(args: &[OsString]) -> bool {
-    std::env::var_os(MARK).is_some_and(|v| v == "1") && args.len() >= 2
+    // cargo passes rustc's path first; `linkmatrix check` typed in a shell
+    // that happens to have the mark set stays a command.
+    std::env::var_os(MARK).is_some_and(|v| v == "1")
+        && args.get(1).is_some_and(|rustc| {
+            let p = std::path::Path::new(rustc);
+            p.is_file()
+                || p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains("rustc"))
+        })
 }
 
 /// rustc's arguments with what the wrapper adds for a target compilation.
