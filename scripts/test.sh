@@ -25,3 +25,23 @@ fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+
+# The real kernel (seed 001 on linux-source-6.1): minutes per cell on two
+# cores, so only when asked for.
+if [ "${LINKMATRIX_KERNEL:-}" = 1 ]; then
+  rc=0; scripts/kernel-demo.sh --quiet --report json=target/kernel.json || rc=$?
+  # Exit 1 and exactly the SMP + old-rule cells failing, on the flush.
+  [ "$rc" = 1 ]
+  python3 - target/kernel.json <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+bad = sorted(c["id"] for c in r["cells"] if c["status"] != "pass")
+want = sorted(c["id"] for c in r["cells"] if "-smp-old-rule-" in c["id"])
+assert bad == want, (bad, want)
+for c in r["cells"]:
+    if c["id"] in want:
+        syms = {f.get("symbol") for f in c["findings"]}
+        assert syms == {"flush_tlb_kernel_range"}, (c["id"], syms)
+print("kernel: exactly", ", ".join(want), "fail on flush_tlb_kernel_range")
+PY
+fi

@@ -96,6 +96,16 @@ pub(super) fn run_cell(
                 .max(Duration::from_millis(1)),
         )
     };
+    if !b.source.is_dir() {
+        return done(
+            Status::Error,
+            Vec::new(),
+            Some(format!(
+                "build.source {} does not exist (unpack the tree first)",
+                b.source.display()
+            )),
+        );
+    }
     let dir = work.cell(&cell.id);
     let out = dir.join("out");
     if let Err(e) = std::fs::create_dir_all(&out) {
@@ -132,10 +142,16 @@ pub(super) fn run_cell(
     }
     let cmd = |words: &[String]| {
         let words: Vec<String> = words.iter().map(|w| render(w, &vars)).collect();
-        Cmd::new(&words[0])
+        let mut c = Cmd::new(&words[0])
             .args(&words[1..])
             .current_dir(&b.source)
-            .timeout(remaining())
+            .timeout(remaining());
+        // What the cell's option values set (`when: {env}`): make reads
+        // its variables from there (`LLVM=1`, `CROSS_COMPILE=…`).
+        for (k, v) in &cell.settings.env {
+            c = c.env(k, v);
+        }
+        c
     };
 
     // Configure, then check the configuration is the cell's.

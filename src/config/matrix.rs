@@ -69,8 +69,9 @@ impl Validator {
     ) -> Option<CommandBuild> {
         let file = self.file.clone();
         let b = &raw.value;
+        // A tree a setup step unpacks may not exist yet: the cells say so.
         let source = match contained(dir, &b.source.value, root) {
-            Ok(p) if p.is_dir() => Some(p),
+            Ok(p) if p.is_dir() || !p.exists() => Some(p),
             Ok(p) => {
                 self.push(at(
                     &file,
