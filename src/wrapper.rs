@@ -93,14 +93,8 @@ fn wrapped(
         out.push("--sysroot".into());
         out.push(s.to_owned());
     }
-    let sets_linker = args
-        .iter()
-        .any(|a| a.to_string_lossy().starts_with("-Clinker="))
-        || args
-            .windows(2)
-            .any(|w| w[0] == "-C" && w[1].to_string_lossy().starts_with("linker="));
     if let Some(l) = linker
-        && !sets_linker
+        && codegen_opt(args, "linker").is_none()
     {
         let mut arg = OsString::from("-Clinker=");
         arg.push(l);
@@ -125,31 +119,36 @@ fn wrapped(
     out
 }
 
+/// The last `-C NAME=value` (or `-CNAME=value`) in rustc's arguments.
+fn codegen_opt(args: &[OsString], name: &str) -> Option<String> {
+    let mut found = None;
+    let mut prev_c = false;
+    for a in args {
+        let s = a.to_string_lossy();
+        let opt = if prev_c {
+            &*s
+        } else {
+            s.strip_prefix("-C").unwrap_or_default()
+        };
+        if let Some(v) = opt
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('='))
+        {
+            found = Some(v.to_owned());
+        }
+        prev_c = s == "-C";
+    }
+    found
+}
+
 /// Whether the link is run by a C compiler driver (`arm-none-eabi-gcc`,
 /// `clang`, `cc`), which takes linker options as `-Wl,…`: the last
 /// `-C linker=` says, unless a `-C linker-flavor` names an ld flavor.
 fn c_driver(args: &[OsString]) -> bool {
-    let mut linker = None;
-    let mut flavor = None;
-    let mut prev = "";
-    for a in args {
-        let s = a.to_str().unwrap_or_default();
-        let opt = if prev == "-C" {
-            s
-        } else {
-            s.strip_prefix("-C").unwrap_or_default()
-        };
-        if let Some(l) = opt.strip_prefix("linker=") {
-            linker = Some(l.to_owned());
-        } else if let Some(f) = opt.strip_prefix("linker-flavor=") {
-            flavor = Some(f.to_owned());
-        }
-        prev = s;
-    }
-    if let Some(f) = flavor {
+    if let Some(f) = codegen_opt(args, "linker-flavor") {
         return f == "gcc" || f.starts_with("gnu-cc");
     }
-    let Some(l) = linker else {
+    let Some(l) = codegen_opt(args, "linker") else {
         return false;
     };
     let stem = std::path::Path::new(&l)
