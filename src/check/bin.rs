@@ -9,7 +9,7 @@ use super::cell::{SharedBuild, policy_roots};
 use super::findings::{allowed, explained, policy_findings, symbol_finding};
 use crate::build::{self, BuildFailure, Linked, RustSetup};
 use crate::inspect::{self, Unit};
-use crate::model::{Finding, FindingKind, ImageSize, Inspected, Matrix};
+use crate::model::{Finding, FindingKind, ImageSize, Inspected, Matrix, Status};
 use crate::process::Cmd;
 
 /// What a bin cell found: its findings (or why the tool could not
@@ -104,7 +104,7 @@ pub(super) fn run(
         // The firmware did not link: that fails the cell even when every
         // symbol the linker named is allowed (the policy cannot make a
         // binary exist).
-        let failing = out.iter().any(|f| !f.is_warning());
+        let failing = Status::of(&out) == Status::Fail;
         if image.is_none() || !failing || !explained(m, diagnostics, &out) {
             out.push(Finding::message(
                 FindingKind::LinkError,

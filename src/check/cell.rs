@@ -244,12 +244,7 @@ pub(super) fn run_cell(
                 match res.findings {
                     Err(e) => fail(Status::Error, Vec::new(), Some(e)),
                     Ok(found) => {
-                        let status = if found.iter().any(|x| !x.is_warning()) {
-                            Status::Fail
-                        } else {
-                            Status::Pass
-                        };
-                        let mut o = fail(status, found, None);
+                        let mut o = fail(Status::of(&found), found, None);
                         o.size = res.size;
                         o
                     }
@@ -357,12 +352,7 @@ pub(super) fn run_cell(
                 Mode::Image | Mode::Module | Mode::Bin => roots,
             };
             work.write_inspected(&cell.id, &Inspected { image, roots });
-            let status = if f.iter().any(|x| !x.is_warning()) {
-                Status::Fail
-            } else {
-                Status::Pass
-            };
-            fail(status, f, None)
+            fail(Status::of(&f), f, None)
         }
         Err(e) => fail(Status::Error, Vec::new(), Some(e)),
     }

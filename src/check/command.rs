@@ -264,12 +264,7 @@ pub(super) fn run_cell(
             roots,
         },
     );
-    let status = if found.iter().any(|f| !f.is_warning()) {
-        Status::Fail
-    } else {
-        Status::Pass
-    };
-    let mut o = done(status, found, None);
+    let mut o = done(Status::of(&found), found, None);
     o.size = crate::inspect::image_size(&data).ok();
     o
 }

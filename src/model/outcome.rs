@@ -26,6 +26,18 @@ pub(crate) enum Status {
     Skipped,
 }
 
+impl Status {
+    /// A finished cell's status from its findings: `Fail` when any is more
+    /// than a warning, else `Pass`.
+    pub(crate) fn of(findings: &[Finding]) -> Self {
+        if findings.iter().any(|f| !f.is_warning()) {
+            Status::Fail
+        } else {
+            Status::Pass
+        }
+    }
+}
+
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
