@@ -73,7 +73,18 @@ pub(super) fn run(
     let mut size = None;
     let mut inspected = None;
     if let Some(img) = image {
-        match inspect_image(m, img, diagnostics) {
+        // Read once: the findings and the size come from the same bytes.
+        let data = match inspect::read_file(img) {
+            Ok(d) => d,
+            Err(e) => {
+                return Ok(BinResult {
+                    findings: Err(format!("{e:#}")),
+                    size: None,
+                    inspected: None,
+                });
+            }
+        };
+        match inspect_image(m, img, &data, diagnostics) {
             Ok((found, roots)) => {
                 out = found;
                 inspected = Some(Inspected {
@@ -90,9 +101,7 @@ pub(super) fn run(
             }
         }
         if matches!(linked, Linked::Ok { .. }) {
-            size = inspect::read_file(img)
-                .ok()
-                .and_then(|d| inspect::image_size(&d).ok());
+            size = inspect::image_size(&data).ok();
         }
     }
     if let Linked::Failed {
@@ -124,30 +133,23 @@ pub(super) fn run(
 fn inspect_image(
     m: &Matrix,
     img: &Path,
+    data: &[u8],
     diagnostics: Option<&str>,
 ) -> Result<(Vec<Finding>, Vec<String>), String> {
-    let data = inspect::read_file(img).map_err(|e| format!("{e:#}"))?;
     let name = img.display().to_string();
     let globals = {
         use object::{Object, ObjectSymbol};
-        let f = object::File::parse(&*data).map_err(|e| format!("{name}: {e}"))?;
+        let f = object::File::parse(data).map_err(|e| format!("{name}: {e}"))?;
         f.symbols()
             .filter(|s| s.is_global() && !s.is_undefined())
             .filter_map(|s| s.name().ok().map(str::to_owned))
             .collect()
     };
-    let mut roots: Vec<String> = inspect::entry_symbol(&data).into_iter().collect();
+    let mut roots: Vec<String> = inspect::entry_symbol(data).into_iter().collect();
     roots.extend(policy_roots(m, &globals));
     roots.dedup();
-    let a = inspect::analyze_with_origins(
-        &[Unit {
-            name: &name,
-            data: &data,
-        }],
-        &roots,
-        &HashMap::new(),
-    )
-    .map_err(|e| format!("{e:#}"))?;
+    let a = inspect::analyze_with_origins(&[Unit { name: &name, data }], &roots, &HashMap::new())
+        .map_err(|e| format!("{e:#}"))?;
     let mut out = Vec::new();
     for u in &a.undefined {
         if u.weak || allowed(m, &u.symbol) {

@@ -21,22 +21,7 @@ use crate::workdir::WorkDir;
 
 /// `{{var}}` replaced by its value in `word`.
 fn render(word: &str, vars: &BTreeMap<String, String>) -> String {
-    let mut out = String::with_capacity(word.len());
-    let mut rest = word;
-    while let Some(i) = rest.find("{{") {
-        let Some(j) = rest[i..].find("}}") else {
-            break;
-        };
-        out.push_str(&rest[..i]);
-        let var = rest[i + 2..i + j].trim();
-        match vars.get(var) {
-            Some(v) => out.push_str(v),
-            None => out.push_str(&rest[i..i + j + 2]),
-        }
-        rest = &rest[i + j + 2..];
-    }
-    out.push_str(rest);
-    out
+    CommandBuild::fill(word, |v| vars.get(v).cloned())
 }
 
 /// The Kconfig fragment for `cell`: each option with a symbol, `=y` or

@@ -140,20 +140,19 @@ impl Validator {
             .chain([&b.elf])
             .chain(&b.config_file);
         for w in all {
-            let mut rest = w.value.as_str();
-            while let Some(i) = rest.find("{{") {
-                let Some(j) = rest[i..].find("}}") else {
-                    break;
-                };
-                let var = rest[i + 2..i + j].trim();
+            let mut unknown = Vec::new();
+            CommandBuild::fill(&w.value, |var| {
                 if !fixed.contains(&var) && !options.contains(var) {
-                    self.push(at(
-                        &file,
-                        pos(&w.referenced),
-                        format!("`{{{{{var}}}}}`: not a variable (source, out, fragment, arch, triple, profile, jobs, or an option)"),
-                    ));
+                    unknown.push(var.to_owned());
                 }
-                rest = &rest[i + j + 2..];
+                None
+            });
+            for var in unknown {
+                self.push(at(
+                    &file,
+                    pos(&w.referenced),
+                    format!("`{{{{{var}}}}}`: not a variable (source, out, fragment, arch, triple, profile, jobs, or an option)"),
+                ));
             }
         }
     }

@@ -228,6 +228,28 @@ pub(crate) struct CommandBuild {
     pub(crate) elf: String,
 }
 
+impl CommandBuild {
+    /// `word` with each `{{var}}` (spaces inside allowed) replaced by
+    /// `value(var)`, or kept as written when that is `None`.
+    pub(crate) fn fill(word: &str, mut value: impl FnMut(&str) -> Option<String>) -> String {
+        let mut out = String::with_capacity(word.len());
+        let mut rest = word;
+        while let Some(i) = rest.find("{{") {
+            let Some(j) = rest[i..].find("}}") else {
+                break;
+            };
+            out.push_str(&rest[..i]);
+            match value(rest[i + 2..i + j].trim()) {
+                Some(v) => out.push_str(&v),
+                None => out.push_str(&rest[i..i + j + 2]),
+            }
+            rest = &rest[i + j + 2..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
 /// All option rules.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Rules {
