@@ -53,27 +53,6 @@ pub(crate) enum Linked {
     },
 }
 
-/// The cargo command that builds and links `cell`'s binary.
-pub(crate) fn bin_command(
-    setup: &RustSetup,
-    manifest: &Path,
-    cell: &Cell,
-    bin: Option<&str>,
-    target_dir: &Path,
-    timeout: Option<Duration>,
-    permissive: bool,
-) -> Cmd {
-    let head: Vec<&str> = match bin {
-        Some(b) => vec!["rustc", "--bin", b],
-        // The package's only binary (cargo says so when there are more).
-        None => vec!["rustc", "--bins"],
-    };
-    let n = if permissive { LINK_ARGS.len() } else { NORMAL };
-    cargo(setup, manifest, cell, target_dir, timeout, &head)
-        .arg("--")
-        .args(LINK_ARGS[..n].iter().map(|a| format!("-Clink-arg={a}")))
-}
-
 /// The executable cargo reports in its JSON messages.
 fn executable(stdout: &[u8]) -> Option<PathBuf> {
     Message::parse_stream(stdout)
@@ -125,7 +104,20 @@ pub(crate) fn build_bin(
     timeout: Option<Duration>,
     log: &dyn Fn(&Cmd),
 ) -> Result<Linked, BuildFailure> {
-    let cmd = bin_command(setup, manifest, cell, bin, target_dir, timeout, false);
+    // `cargo rustc --bin NAME -- <link args>`: the normal link, or the
+    // permissive one.
+    let command = |permissive: bool| {
+        let head: Vec<&str> = match bin {
+            Some(b) => vec!["rustc", "--bin", b],
+            // The package's only binary (cargo says so when there are more).
+            None => vec!["rustc", "--bins"],
+        };
+        let n = if permissive { LINK_ARGS.len() } else { NORMAL };
+        cargo(setup, manifest, cell, target_dir, timeout, &head)
+            .arg("--")
+            .args(LINK_ARGS[..n].iter().map(|a| format!("-Clink-arg={a}")))
+    };
+    let cmd = command(false);
     log(&cmd);
     let err = match cmd.run() {
         Ok(out) => {
@@ -163,7 +155,7 @@ pub(crate) fn build_bin(
         .unwrap_or_default()
         .to_owned();
     let diagnostics = linker_messages(&link.rendered);
-    let again = bin_command(setup, manifest, cell, bin, target_dir, timeout, true);
+    let again = command(true);
     log(&again);
     let image = again.run().ok().and_then(|o| executable(&o.stdout));
     Ok(Linked::Failed {
