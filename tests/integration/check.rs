@@ -77,12 +77,7 @@ fn percpu_2021_fails_only_on_arm_smp_nommu_with_the_flush() {
         r0["object"].as_str().unwrap().starts_with("libkalloc.a("),
         "{r0}"
     );
-    let chain: Vec<&str> = f["chain"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_str().unwrap())
-        .collect();
+    let chain = crate::util::strs(&f["chain"]);
     assert_eq!(chain.last(), Some(&"flush_tlb_kernel_range"));
     assert!(
         chain[0].starts_with("kalloc_"),

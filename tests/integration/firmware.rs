@@ -96,12 +96,7 @@ fn cortex_m_rt_firmware_without_a_critical_section_implementation() {
             "{f:#}"
         );
         assert!(by["line"].as_u64().is_some(), "{f:#}");
-        let chain: Vec<&str> = f["chain"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_str().unwrap())
-            .collect();
+        let chain = crate::util::strs(&f["chain"]);
         assert_eq!(chain[..2], ["Reset", "main"], "{f:#}");
         assert!(chain.contains(&"fw::bump"), "{f:#}");
         assert_eq!(f["at"]["file"], "src/main.rs", "{f:#}");

@@ -41,12 +41,7 @@ fn why_gives_the_chain_from_a_root() {
         .output()
         .unwrap();
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let checked: Vec<&str> = r["cells"][0]["findings"][0]["chain"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let checked = crate::util::strs(&r["cells"][0]["findings"][0]["chain"]);
     assert!(checked.contains(&"kalloc::tlb::Gather::finish"), "{r:#}");
     assert_eq!(
         chain.trim_start().trim_start_matches("1. "),

@@ -129,3 +129,12 @@ pub fn output_within(cmd: &mut Command, guard: std::time::Duration, hung: &str) 
     }
     child.wait_with_output().unwrap()
 }
+
+/// A JSON array of strings (a finding's `chain`), as `&str`s.
+pub fn strs(v: &serde_json::Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| x.as_str().unwrap_or_else(|| panic!("not a string: {x}")))
+        .collect()
+}
