@@ -7,6 +7,9 @@
 //!   build/<group>/      one cargo target directory per arch, profile and
 //!                       option settings: dependencies, proc macros and
 //!                       build scripts built once, shared by its cells
+//!   build/<arch>-<key>/ a command build's out-of-tree directory, keyed
+//!                       by the source tree and what configures it
+//!   ccache-bin/         compiler names that run ccache (command builds)
 //!   cells/<cell>/       its copy of the crate's staticlib, link and
 //!                       inspect outputs
 //!     inspect.json      what the triage verbs read (the image and roots)
@@ -63,6 +66,16 @@ impl WorkDir {
         self.dir
             .join("build")
             .join(format!("{arch}-{}-{}", cell.profile, &key[..12]))
+    }
+
+    /// A command build's out-of-tree build directory, by its key.
+    pub(crate) fn command_dir(&self, name: &str) -> PathBuf {
+        self.dir.join("build").join(name)
+    }
+
+    /// Compiler names that run ccache, first on a command build's PATH.
+    pub(crate) fn ccache_bin(&self) -> PathBuf {
+        self.dir.join("ccache-bin")
     }
 
     /// A cell's own directory.

@@ -277,7 +277,10 @@ fn shared_key(m: &Matrix, inputs: &[PathBuf]) -> String {
         k.file(&f);
     }
     for p in inputs {
-        if p.is_dir() {
+        if p.is_dir() && m.build.is_some() {
+            // A command build's source tree: too big to read each run.
+            k.str("source", &p.display().to_string()).tree_stat(p);
+        } else if p.is_dir() {
             k.tree(p);
         } else {
             k.file(p);

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::CheckOptions;
@@ -91,7 +92,8 @@ pub(super) fn run_cell(
             )),
         );
     }
-    let dir = work.cell(&cell.id);
+    let frag_text = fragment(m, cell);
+    let dir = work.command_dir(&build_dir_name(b, cell, &frag_text));
     let out = dir.join("out");
     if let Err(e) = std::fs::create_dir_all(&out) {
         return done(
@@ -100,8 +102,13 @@ pub(super) fn run_cell(
             Some(format!("creating {}: {e}", out.display())),
         );
     }
+    // Cells that configure alike share the directory: one at a time.
+    let _lock = match crate::cache::lock(&dir.with_extension("lock"), || {}) {
+        Ok(l) => l,
+        Err(e) => return done(Status::Error, Vec::new(), Some(format!("{e:#}"))),
+    };
     let frag = dir.join("fragment.config");
-    if let Err(e) = std::fs::write(&frag, fragment(m, cell)) {
+    if let Err(e) = std::fs::write(&frag, &frag_text) {
         return done(
             Status::Error,
             Vec::new(),
@@ -125,12 +132,16 @@ pub(super) fn run_cell(
     for (k, v) in &cell.options {
         vars.entry(k.clone()).or_insert_with(|| v.to_string());
     }
+    let ccache = if b.ccache { ccache_path(work) } else { None };
     let cmd = |words: &[String]| {
         let words: Vec<String> = words.iter().map(|w| render(w, &vars)).collect();
         let mut c = Cmd::new(&words[0])
             .args(&words[1..])
             .current_dir(&b.source)
             .timeout(remaining());
+        if let Some(p) = &ccache {
+            c = c.env("PATH", p);
+        }
         // What the cell's option values set (`when: {env}`): make reads
         // its variables from there (`LLVM=1`, `CROSS_COMPILE=…`).
         for (k, v) in &cell.settings.env {
@@ -215,7 +226,7 @@ pub(super) fn run_cell(
         String::from_utf8_lossy(&res.stderr)
     );
     if !res.status.success() {
-        return done(Status::Fail, log_findings(m, &text), None);
+        return done(Status::Fail, log_findings(m, b, &out, &text), None);
     }
     // A good build: its image against the policy.
     let data = match crate::inspect::read_file(&elf) {
@@ -254,13 +265,100 @@ pub(super) fn run_cell(
     o
 }
 
+/// The name of `cell`'s out-of-tree build directory: its arch and a
+/// digest of the source tree's path and what configures the build (the
+/// commands, the fragment, the environment its option values set, the
+/// values of the options the commands name), not the cell's id: cells
+/// that configure alike share it, and a cell renamed or moved to another
+/// matrix layout keeps its incremental build.
+fn build_dir_name(b: &CommandBuild, cell: &Cell, fragment: &str) -> String {
+    let templates: Vec<&String> = b
+        .config
+        .iter()
+        .flatten()
+        .chain(&b.command)
+        .chain([&b.config_file, &b.elf])
+        .collect();
+    let mut named: BTreeMap<String, String> = BTreeMap::new();
+    for t in &templates {
+        CommandBuild::fill(t, |v| {
+            if let Some(val) = cell.options.get(v) {
+                named.insert(v.to_owned(), val.to_string());
+            }
+            None
+        });
+    }
+    let mut k = crate::cache::Key::new();
+    k.str("source", &b.source.display().to_string())
+        .str("templates", &format!("{templates:?}"))
+        .str("fragment", fragment)
+        .str("env", &format!("{:?}", cell.settings.env))
+        .str("named", &format!("{named:?}"))
+        .str("target", &format!("{}/{}", cell.target, cell.profile));
+    format!("{}-{}", cell.arch, &k.finish()[..12])
+}
+
+/// PATH with a directory first in which every C compiler on PATH
+/// (`cc`, `gcc`, `clang`, `arm-linux-gnueabihf-gcc`, versioned names) is
+/// a link to ccache, which runs the real one (ccache's masquerade mode):
+/// command builds compile through the user's shared ccache without
+/// knowing it. None without ccache, or when PATH already has a ccache
+/// directory (the user's own setup, e.g. Debian's /usr/lib/ccache).
+/// Made once per run, afresh (compilers come and go).
+fn ccache_path(work: &WorkDir) -> Option<String> {
+    static MADE: OnceLock<Option<String>> = OnceLock::new();
+    MADE.get_or_init(|| {
+        let path = std::env::var_os("PATH")?;
+        let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+        if dirs
+            .iter()
+            .any(|d| d.file_name().is_some_and(|n| n == "ccache"))
+        {
+            return None;
+        }
+        let ccache = crate::process::which("ccache")?;
+        let bin = work.ccache_bin();
+        let _ = std::fs::remove_dir_all(&bin);
+        std::fs::create_dir_all(&bin).ok()?;
+        for d in &dirs {
+            let Ok(rd) = std::fs::read_dir(d) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let name = e.file_name();
+                let Some(n) = name.to_str() else { continue };
+                if is_c_compiler(n) && !bin.join(n).exists() {
+                    let _ = std::os::unix::fs::symlink(&ccache, bin.join(n));
+                }
+            }
+        }
+        let all = std::iter::once(bin).chain(dirs);
+        std::env::join_paths(all)
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned())
+    })
+    .clone()
+}
+
+/// A C or C++ compiler's name, with an optional target prefix and
+/// version suffix: `gcc`, `clang-14`, `arm-linux-gnueabihf-gcc-12`.
+fn is_c_compiler(name: &str) -> bool {
+    let base = match name.rsplit_once('-') {
+        Some((b, v)) if !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.') => b,
+        _ => name,
+    };
+    let tool = base.rsplit('-').next().unwrap_or(base);
+    matches!(tool, "cc" | "c++" | "gcc" | "g++" | "clang" | "clang++")
+}
+
 /// A failed build's findings: the undefined symbols its linker named
 /// (`explain`), else the log's errors as one `build-error`. Undefined
 /// symbols a good build may carry (PROVIDE, weak) never come this way:
-/// only the linker's own diagnostics count.
-fn log_findings(m: &Matrix, text: &str) -> Vec<Finding> {
+/// only the linker's own diagnostics count. Each reference is then
+/// attributed through its object's DWARF in the build directory.
+fn log_findings(m: &Matrix, b: &CommandBuild, out: &Path, text: &str) -> Vec<Finding> {
     let parsed = crate::explain::explain(&mut text.as_bytes()).map(|e| e.findings);
-    let mut out: Vec<Finding> = parsed
+    let mut found: Vec<Finding> = parsed
         .unwrap_or_default()
         .into_iter()
         .filter(|f| f.kind == FindingKind::UndefinedSymbol)
@@ -269,28 +367,106 @@ fn log_findings(m: &Matrix, text: &str) -> Vec<Finding> {
                 .as_deref()
                 .is_none_or(|s| !super::findings::allowed(m, s))
         })
-        .map(|mut f| {
-            f.referenced_by = f
-                .referenced_by
-                .iter()
-                .map(|r| super::findings::relativize(m, r))
-                .collect();
-            let sites: Vec<(String, u32)> = f
-                .referenced_by
-                .iter()
-                .filter_map(|r| Some((r.file.clone()?, r.line?)))
-                .collect();
-            f.at = super::findings::in_project(m, &sites);
-            f
-        })
         .collect();
-    if out.is_empty() {
-        out.push(Finding::message(
+    let mut objects = BTreeMap::new();
+    for f in &mut found {
+        attribute(f, out, &mut objects);
+        for r in &mut f.referenced_by {
+            if let Some(file) = &r.file
+                && let Ok(rel) = Path::new(file).strip_prefix(&b.source)
+            {
+                r.file = Some(rel.display().to_string());
+            }
+        }
+        // The tree is the project: the reference itself is where to look.
+        f.at = f.referenced_by.iter().find_map(|r| {
+            Some(crate::model::Location {
+                file: r.file.clone().filter(|f| !f.starts_with('/'))?,
+                line: r.line?,
+            })
+        });
+    }
+    if found.is_empty() {
+        found.push(Finding::message(
             FindingKind::BuildError,
             crate::build::trim_diagnostics(text),
         ));
     }
-    out
+    found
+}
+
+/// The object a linker's reference names, in the build directory:
+/// `mm/percpu.o`, or the member of `vmlinux.a(mm/percpu.o)` (a thin
+/// archive's members are the objects themselves).
+fn object_path(out: &Path, object: &str) -> Option<PathBuf> {
+    let inner = object
+        .strip_suffix(')')
+        .and_then(|o| o.split_once('('))
+        .map_or(object, |(_, member)| member);
+    [out.join(inner), out.join(object)]
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
+/// Where each reference of `f` is, from its object's DWARF and
+/// relocations: the innermost file and line (lld names only the function
+/// clang inlined into, GNU ld the line without the inlined frames), and
+/// the chain `function -> inlined callee… -> symbol`. A reference whose
+/// object is not in the build directory, or has no DWARF, keeps what the
+/// linker said. `objects` holds each object's undefined symbols, read
+/// once.
+fn attribute(
+    f: &mut Finding,
+    out: &Path,
+    objects: &mut BTreeMap<PathBuf, Option<crate::model::Analysis>>,
+) {
+    let Some(symbol) = f.symbol.clone() else {
+        return;
+    };
+    let mut chain: Vec<String> = Vec::new();
+    for r in &mut f.referenced_by {
+        let Some(path) = r.object.as_deref().and_then(|o| object_path(out, o)) else {
+            continue;
+        };
+        let a = objects.entry(path.clone()).or_insert_with(|| {
+            let data = crate::inspect::read_file(&path).ok()?;
+            let name = path.display().to_string();
+            crate::inspect::analyze(
+                &[crate::inspect::Unit {
+                    name: &name,
+                    data: &data,
+                }],
+                &[],
+            )
+            .ok()
+        });
+        let Some(u) = a
+            .as_ref()
+            .and_then(|a| a.undefined.iter().find(|u| u.symbol == symbol))
+        else {
+            continue;
+        };
+        let Some(found) = u.referenced_by.iter().find(|x| x.function == r.function) else {
+            continue;
+        };
+        if found.line.is_some() {
+            r.file.clone_from(&found.file);
+            r.line = found.line;
+        }
+        if chain.is_empty() {
+            chain.push(r.function.clone());
+            // Inlined callees are kept per raw symbol; C's are its name.
+            let frames = u
+                .inlined
+                .iter()
+                .find(|(raw, _)| crate::inspect::pretty(raw) == r.function);
+            chain.extend(frames.into_iter().flat_map(|(_, v)| v.iter().cloned()));
+            chain.push(symbol.clone());
+        }
+    }
+    if f.chain.is_empty() {
+        f.chain = chain;
+    }
 }
 
 #[cfg(test)]
@@ -307,5 +483,30 @@ mod tests {
         assert_eq!(render("O={{out}}", &vars), "O=/o");
         assert_eq!(render("{{ smp }}-{{x}}", &vars), "true-{{x}}");
         assert_eq!(render("{{out", &vars), "{{out");
+    }
+
+    #[test]
+    fn compiler_names_ccache_stands_in_for() {
+        for n in [
+            "cc",
+            "gcc",
+            "clang",
+            "clang++-14",
+            "gcc-12",
+            "arm-linux-gnueabihf-gcc",
+            "x86_64-linux-gnu-g++-12",
+        ] {
+            assert!(is_c_compiler(n), "{n}");
+        }
+        for n in [
+            "gcc-ar",
+            "clang-format",
+            "ld.lld",
+            "arm-linux-gnueabihf-ld",
+            "make",
+            "ccache",
+        ] {
+            assert!(!is_c_compiler(n), "{n}");
+        }
     }
 }

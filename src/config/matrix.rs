@@ -113,6 +113,7 @@ impl Validator {
                 .map_or_else(|| "{{out}}/.config".to_owned(), |c| c.value.clone()),
             command: words(&b.command),
             elf: b.elf.value.clone(),
+            ccache: b.ccache.as_ref().is_none_or(|c| c.value),
         })
     }
 

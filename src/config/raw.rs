@@ -55,6 +55,9 @@ pub(super) struct RawBuild {
     pub(super) config_file: Option<Spanned<String>>,
     pub(super) command: Vec<Spanned<String>>,
     pub(super) elf: Spanned<String>,
+    /// Compile through ccache when it is installed (default true).
+    #[serde(default)]
+    pub(super) ccache: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -9,10 +9,114 @@ type Owned = gimli::EndianRcSlice<gimli::RunTimeEndian>;
 
 /// A file's DWARF: read in place, or, when its debug sections are
 /// compressed (`--compress-debug-sections=zlib|zstd`, `SHF_COMPRESSED`),
-/// from their decompressed copies.
+/// from their decompressed copies; a relocatable object's with its
+/// relocations applied, its sections laid out one after another.
 pub(super) enum Dwarf<'a> {
     InPlace(addr2line::Context<Borrowed<'a>>),
     Decompressed(addr2line::Context<Owned>),
+    Relocated(addr2line::Context<Relocated>, Layout),
+}
+
+type Relocated = gimli::RelocateReader<Owned, Relocs>;
+
+/// Where a relocatable object's sections are placed for DWARF lookups:
+/// every allocated section starts at 0 in the file, so a function in
+/// `.init.text` and one in `.text` would share addresses; laid out one
+/// after another (as a link would), each address names one place.
+#[derive(Debug, Default)]
+pub(super) struct Layout(std::collections::HashMap<object::SectionIndex, u64>);
+
+impl Layout {
+    fn of(f: &object::File<'_>) -> Self {
+        let mut at = 0u64;
+        let mut bases = std::collections::HashMap::new();
+        for s in f.sections() {
+            if !matches!(
+                s.kind(),
+                object::SectionKind::Text
+                    | object::SectionKind::Data
+                    | object::SectionKind::ReadOnlyData
+                    | object::SectionKind::ReadOnlyDataWithRel
+                    | object::SectionKind::ReadOnlyString
+                    | object::SectionKind::UninitializedData
+                    | object::SectionKind::Tls
+                    | object::SectionKind::UninitializedTls
+            ) {
+                continue;
+            }
+            let align = s.align().max(1);
+            at = at.div_ceil(align) * align;
+            bases.insert(s.index(), at);
+            at = at.saturating_add(s.size().max(1));
+        }
+        Self(bases)
+    }
+
+    fn base(&self, section: Option<object::SectionIndex>) -> u64 {
+        section.and_then(|i| self.0.get(&i)).copied().unwrap_or(0)
+    }
+}
+
+/// A debug section's relocations: at each offset, what to add (and
+/// whether the value read there is the addend, as in ARM's `REL`).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Relocs(std::rc::Rc<std::collections::HashMap<u64, (bool, u64)>>);
+
+impl Relocs {
+    fn of(f: &object::File<'_>, s: &object::Section<'_, '_>, layout: &Layout) -> Self {
+        use object::{ObjectSymbol, RelocationKind, RelocationTarget};
+        let mut map = std::collections::HashMap::new();
+        for (off, r) in s.relocations() {
+            if r.kind() != RelocationKind::Absolute {
+                continue;
+            }
+            // A debug section's offsets stay offsets; code and data get
+            // their section's place in the layout.
+            let base = match r.target() {
+                RelocationTarget::Symbol(i) => f.symbol_by_index(i).ok().map(|sym| {
+                    let sec = sym.section_index();
+                    let debug = sec
+                        .and_then(|i| f.section_by_index(i).ok())
+                        .is_some_and(|s| s.kind() == object::SectionKind::Debug);
+                    if debug {
+                        sym.address()
+                    } else {
+                        layout.base(sec).wrapping_add(sym.address())
+                    }
+                }),
+                RelocationTarget::Section(i) => Some(layout.base(Some(i))),
+                _ => None,
+            };
+            if let Some(base) = base {
+                map.insert(
+                    off,
+                    (
+                        r.has_implicit_addend(),
+                        base.wrapping_add(r.addend().cast_unsigned()),
+                    ),
+                );
+            }
+        }
+        Self(std::rc::Rc::new(map))
+    }
+
+    fn apply(&self, offset: usize, value: u64) -> u64 {
+        match self.0.get(&(offset as u64)) {
+            Some((true, add)) => value.wrapping_add(*add),
+            Some((false, add)) => *add,
+            None => value,
+        }
+    }
+}
+
+impl gimli::read::Relocate for Relocs {
+    fn relocate_address(&self, offset: usize, value: u64) -> gimli::Result<u64> {
+        Ok(self.apply(offset, value))
+    }
+
+    fn relocate_offset(&self, offset: usize, value: usize) -> gimli::Result<usize> {
+        <usize as gimli::ReaderOffset>::from_u64(self.apply(offset, value as u64))
+    }
 }
 
 fn compressed(s: &object::Section<'_, '_>) -> bool {
@@ -21,7 +125,7 @@ fn compressed(s: &object::Section<'_, '_>) -> bool {
 }
 
 pub(super) fn dwarf<'a>(f: &object::File<'a>) -> Option<Dwarf<'a>> {
-    if f.kind() == ObjectKind::Relocatable || f.section_by_name(".debug_info").is_none() {
+    if f.section_by_name(".debug_info").is_none() {
         return None;
     }
     let endian = if f.is_little_endian() {
@@ -29,16 +133,33 @@ pub(super) fn dwarf<'a>(f: &object::File<'a>) -> Option<Dwarf<'a>> {
     } else {
         gimli::RunTimeEndian::Big
     };
+    let owned = |s: Option<object::Section<'_, '_>>| {
+        let data: std::rc::Rc<[u8]> = s
+            .and_then(|s| s.uncompressed_data().ok())
+            .map_or_else(|| std::rc::Rc::from(&[][..]), |d| std::rc::Rc::from(&*d));
+        gimli::EndianRcSlice::new(data, endian)
+    };
+    if f.kind() == ObjectKind::Relocatable {
+        let layout = Layout::of(f);
+        let load = |id: gimli::SectionId| -> Result<Relocated, gimli::Error> {
+            let s = f.section_by_name(id.name());
+            let relocs = s
+                .as_ref()
+                .map(|s| Relocs::of(f, s, &layout))
+                .unwrap_or_default();
+            Ok(gimli::RelocateReader::new(owned(s), relocs))
+        };
+        let d = gimli::Dwarf::load(load).ok()?;
+        return addr2line::Context::from_dwarf(d)
+            .ok()
+            .map(|c| Dwarf::Relocated(c, layout));
+    }
     let any_compressed = f
         .sections()
         .any(|s| s.name().is_ok_and(|n| n.starts_with(".debug_")) && compressed(&s));
     if any_compressed {
         let load = |id: gimli::SectionId| -> Result<Owned, gimli::Error> {
-            let data: std::rc::Rc<[u8]> = f
-                .section_by_name(id.name())
-                .and_then(|s| s.uncompressed_data().ok())
-                .map_or_else(|| std::rc::Rc::from(&[][..]), |d| std::rc::Rc::from(&*d));
-            Ok(gimli::EndianRcSlice::new(data, endian))
+            Ok(owned(f.section_by_name(id.name())))
         };
         let d = gimli::Dwarf::load(load).ok()?;
         return addr2line::Context::from_dwarf(d)
@@ -69,15 +190,24 @@ pub(super) struct Located {
     pub(super) sites: Vec<(String, u32)>,
 }
 
-/// Source location and inlined callees at `addr`, in the function whose
+/// Source location and inlined callees at `addr` of `section` (a
+/// relocatable object's: the offset in it), in the function whose
 /// symbol is `symbol`. Nothing when the DWARF at that address describes
 /// another function: debug info of code the linker removed can claim live
 /// addresses (at 0 after `--gc-sections`), and no location is better than
 /// a wrong one.
-pub(super) fn locate(d: &Dwarf<'_>, addr: u64, symbol: &str) -> Located {
+pub(super) fn locate(
+    d: &Dwarf<'_>,
+    section: object::SectionIndex,
+    addr: u64,
+    symbol: &str,
+) -> Located {
     match d {
         Dwarf::InPlace(ctx) => locate_in(ctx, addr, symbol),
         Dwarf::Decompressed(ctx) => locate_in(ctx, addr, symbol),
+        Dwarf::Relocated(ctx, layout) => {
+            locate_in(ctx, layout.base(Some(section)).wrapping_add(addr), symbol)
+        }
     }
 }
 

@@ -94,7 +94,8 @@ pub(crate) fn analyze_with_origins(
     let mut undefs: Vec<PendingUndef> = Vec::new();
     // Where each call edge is first made: (unit, address), to find the
     // call site in the caller's code later.
-    let mut edge_sites: HashMap<(usize, usize), (usize, u64)> = HashMap::new();
+    let mut edge_sites: HashMap<(usize, usize), (usize, object::SectionIndex, u64)> =
+        HashMap::new();
     // What is already recorded, so that 80,000 callers of one symbol (or
     // one function calling 80,000) cost a lookup each, not a scan.
     let mut seen_refs: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
@@ -148,7 +149,7 @@ pub(crate) fn analyze_with_origins(
                         if seen_refs.insert((id, from)) {
                             let located = dw
                                 .as_ref()
-                                .map(|d| locate(d, off, &a.funcs[from].name))
+                                .map(|d| locate(d, sec.index(), off, &a.funcs[from].name))
                                 .unwrap_or_default();
                             let (file, line) = (located.file.clone(), located.line);
                             refs.push((
@@ -197,7 +198,9 @@ pub(crate) fn analyze_with_origins(
                     continue;
                 };
                 if let Edge::Func(to) = edge {
-                    edge_sites.entry((from, to)).or_insert((ui, off));
+                    edge_sites
+                        .entry((from, to))
+                        .or_insert((ui, sec.index(), off));
                 }
                 let key = match edge {
                     Edge::Func(x) => (from, true, x),
@@ -252,11 +255,11 @@ pub(crate) fn analyze_with_origins(
     let path_sites = |path: &[usize]| -> Vec<(String, u32)> {
         let mut out = Vec::new();
         for w in path.windows(2).rev() {
-            let Some(&(ui, off)) = edge_sites.get(&(w[0], w[1])) else {
+            let Some(&(ui, sec, off)) = edge_sites.get(&(w[0], w[1])) else {
                 continue;
             };
             if let Some(d) = &dws[ui] {
-                out.extend(locate(d, off, &a.funcs[w[0]].name).sites);
+                out.extend(locate(d, sec, off, &a.funcs[w[0]].name).sites);
             }
         }
         out

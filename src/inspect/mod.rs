@@ -43,7 +43,7 @@ pub(crate) fn demangle(name: &str) -> Option<String> {
         .map(|d| format!("{d:#}"))
 }
 
-pub(super) fn pretty(name: &str) -> String {
+pub(crate) fn pretty(name: &str) -> String {
     demangle(name).unwrap_or_else(|| name.to_owned())
 }
 

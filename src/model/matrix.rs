@@ -226,6 +226,8 @@ pub(crate) struct CommandBuild {
     pub(crate) command: Vec<String>,
     /// The ELF it makes.
     pub(crate) elf: String,
+    /// C compilers run through ccache when it is installed.
+    pub(crate) ccache: bool,
 }
 
 impl CommandBuild {

@@ -14,9 +14,11 @@ fn percpu_make() -> tempfile::TempDir {
 }
 
 /// Exactly SMP ∧ NOMMU ∧ the old NEED_PER_CPU_KM rule fails, with
-/// `flush_tlb_kernel_range` referenced from `pcpu_post_unmap_tlb_flush`
-/// at its line (from ld.lld's log); every other cell links and has a
-/// size; `diff` names the condition.
+/// `flush_tlb_kernel_range` referenced from `pcpu_populate` (ld.lld's
+/// log names the function the flush was inlined into) and, through the
+/// object's DWARF, from the inlined `pcpu_post_unmap_tlb_flush` at its
+/// line; every other cell links and has a size; `diff` names the
+/// condition.
 #[test]
 fn a_make_build_fails_exactly_where_the_percpu_rule_breaks() {
     let d = percpu_make();
@@ -34,11 +36,16 @@ fn a_make_build_fails_exactly_where_the_percpu_rule_breaks() {
             by["file"].as_str(),
             by["line"].as_u64()
         ),
-        (
-            Some("pcpu_post_unmap_tlb_flush"),
-            Some("percpu.c"),
-            Some(17)
-        ),
+        (Some("pcpu_populate"), Some("percpu.c"), Some(18)),
+        "{c:#}"
+    );
+    assert_eq!(
+        crate::util::strs(&f["chain"]),
+        [
+            "pcpu_populate",
+            "pcpu_post_unmap_tlb_flush",
+            "flush_tlb_kernel_range"
+        ],
         "{c:#}"
     );
     assert_eq!(f["at"]["file"], "percpu.c", "{c:#}");
