@@ -42,6 +42,12 @@ for c in r["cells"]:
     if c["id"] in want:
         syms = {f.get("symbol") for f in c["findings"]}
         assert syms == {"flush_tlb_kernel_range"}, (c["id"], syms)
-print("kernel: exactly", ", ".join(want), "fail on flush_tlb_kernel_range")
+        # The 2021 attribution: the inlined flush at its line, both linkers.
+        f = c["findings"][0]
+        assert "pcpu_post_unmap_tlb_flush" in f["chain"] or any(
+            r["function"] == "pcpu_post_unmap_tlb_flush" for r in f["referenced_by"]), f
+        assert f["at"] == {"file": "mm/percpu-vm.c", "line": 188}, f
+print("kernel: exactly", ", ".join(want), "fail on flush_tlb_kernel_range",
+      "<- pcpu_post_unmap_tlb_flush at mm/percpu-vm.c:188")
 PY
 fi

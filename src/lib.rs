@@ -32,6 +32,7 @@ mod model;
 mod plan;
 mod process;
 mod report;
+mod source;
 mod toolchain;
 mod triage;
 mod workdir;

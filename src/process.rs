@@ -466,7 +466,20 @@ impl fmt::Display for Cmd {
         }
         for (k, v) in &self.env {
             if let Some(v) = v {
-                write!(f, "{}={} ", k.to_string_lossy(), quote(v))?;
+                // A directory put before the caller's PATH reads as such.
+                let inherited = std::env::var_os(k).filter(|_| k == "PATH");
+                let prefix = inherited.as_ref().and_then(|old| {
+                    let (v, old) = (v.as_encoded_bytes(), old.as_encoded_bytes());
+                    v.strip_suffix(old)?.strip_suffix(b":")
+                });
+                match prefix {
+                    Some(p) => write!(
+                        f,
+                        "PATH={}:\"$PATH\" ",
+                        quote(OsStr::new(&*String::from_utf8_lossy(p)))
+                    )?,
+                    None => write!(f, "{}={} ", k.to_string_lossy(), quote(v))?,
+                }
             }
         }
         f.write_str(&quote(self.program.as_os_str()))?;
@@ -498,6 +511,13 @@ fn is_executable(p: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_put_before_path_is_shown_as_such() {
+        let old = std::env::var("PATH").unwrap_or_default();
+        let c = Cmd::new("make").env("PATH", format!("/w/ccache-bin:{old}"));
+        assert_eq!(c.to_string(), "+ PATH=/w/ccache-bin:\"$PATH\" make");
+    }
 
     #[test]
     fn display_is_the_exact_command_line() {

@@ -389,7 +389,7 @@ fn probe_rust(label: &str, rustc: &Path, cargo: Option<PathBuf>) -> Option<Rust>
     })
 }
 
-fn is_debian_root() -> bool {
+pub(crate) fn is_debian_root() -> bool {
     Path::new("/etc/debian_version").is_file() && which("apt-get").is_some() && nix_is_root()
 }
 

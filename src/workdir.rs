@@ -9,12 +9,14 @@
 //!                       build scripts built once, shared by its cells
 //!   build/<arch>-<key>/ a command build's out-of-tree directory, keyed
 //!                       by the source tree and what configures it
+//!   src/<package>/      a source package's tree, unpacked and patched
+//!                       by `setup` (command builds)
 //!   ccache-bin/         compiler names that run ccache (command builds)
 //!   cells/<cell>/       its copy of the crate's staticlib, link and
 //!                       inspect outputs
 //!     inspect.json      what the triage verbs read (the image and roots)
 //! ```
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::model::{Cell, Inspected, Matrix};
 
@@ -27,13 +29,22 @@ pub(crate) struct WorkDir {
 impl WorkDir {
     /// The work directory of `m`.
     pub(crate) fn of(m: &Matrix) -> Self {
-        let stem = m
-            .path
+        Self::at(&m.root, &m.path)
+    }
+
+    /// The work directory of the matrix file `path` in project `root`.
+    pub(crate) fn at(root: &Path, path: &Path) -> Self {
+        let stem = path
             .file_stem()
             .map_or_else(|| "matrix".to_owned(), |s| s.to_string_lossy().into_owned());
         Self {
-            dir: m.root.join("target").join("linkmatrix").join(stem),
+            dir: root.join("target").join("linkmatrix").join(stem),
         }
+    }
+
+    /// Where `setup` unpacks a source package's tree.
+    pub(crate) fn unpacked(&self, package: &str) -> PathBuf {
+        self.dir.join("src").join(package)
     }
 
     /// The lock file one run holds.

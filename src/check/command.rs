@@ -86,10 +86,14 @@ pub(super) fn run_cell(
         return done(
             Status::Error,
             Vec::new(),
-            Some(format!(
-                "build.source {} does not exist (unpack the tree first)",
-                b.source.display()
-            )),
+            Some(match &b.unpack {
+                Some(u) => format!(
+                    "the source tree {} is not unpacked: `linkmatrix setup` installs package {} and unpacks it",
+                    b.source.display(),
+                    u.package
+                ),
+                None => format!("build.source {} does not exist", b.source.display()),
+            }),
         );
     }
     let frag_text = fragment(m, cell);

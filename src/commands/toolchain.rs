@@ -42,8 +42,29 @@ fn bundled(name: &str) -> Result<Target> {
     config::bundled_target(name).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// The matrix's command build, when it has one (its cells need no Rust
+/// toolchain: the source tree and packages instead).
+fn command_build(cli: &Cli, names: &[String]) -> Option<crate::model::CommandBuild> {
+    if !names.is_empty() {
+        return None;
+    }
+    let source = args::matrix_source(cli).ok()?;
+    let limits = Limits {
+        max_cells: usize::MAX,
+        random: None,
+    };
+    args::load_plan(cli, &source, limits)
+        .ok()?
+        .ok()?
+        .matrix
+        .build
+}
+
 /// `doctor [TARGET…]`.
 pub(super) fn doctor(cli: &Cli, names: &[String], out: &mut dyn Write) -> Result<u8> {
+    if let Some(b) = command_build(cli, names) {
+        return Ok(u8::from(!crate::source::doctor(&b, out)?));
+    }
     let targets = targets_for(cli, names)?;
     let refs: Vec<&Target> = targets.iter().collect();
     let chains = Toolchains::probe();
@@ -53,6 +74,10 @@ pub(super) fn doctor(cli: &Cli, names: &[String], out: &mut dyn Write) -> Result
 
 /// `setup [TARGET…] [--dry-run]`.
 pub(super) fn setup(cli: &Cli, names: &[String], dry_run: bool, out: &mut dyn Write) -> Result<u8> {
+    if let Some(b) = command_build(cli, names) {
+        let ok = crate::source::setup(&b, dry_run, out)?;
+        return Ok(if ok { 0 } else { EXIT_TOOL });
+    }
     let targets = targets_for(cli, names)?;
     let refs: Vec<&Target> = targets.iter().collect();
     let chains = Toolchains::probe();

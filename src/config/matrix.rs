@@ -70,25 +70,87 @@ impl Validator {
         let file = self.file.clone();
         let b = &raw.value;
         // A tree a setup step unpacks may not exist yet: the cells say so.
-        let source = match contained(dir, &b.source.value, root) {
-            Ok(p) if p.is_dir() || !p.exists() => Some(p),
-            Ok(p) => {
+        let source = match (&b.source, &b.package) {
+            (Some(src), None) => match contained(dir, &src.value, root) {
+                Ok(p) if p.is_dir() || !p.exists() => Some(p),
+                Ok(p) => {
+                    self.push(at(
+                        &file,
+                        pos(&src.referenced),
+                        format!("build.source: {} is not a directory", p.display()),
+                    ));
+                    None
+                }
+                Err(e) => {
+                    self.push(at(
+                        &file,
+                        pos(&src.referenced),
+                        format!("build.source: {e}"),
+                    ));
+                    None
+                }
+            },
+            (None, Some(pkg)) if valid_package(&pkg.value) => {
+                Some(crate::workdir::WorkDir::at(root, &file).unpacked(&pkg.value))
+            }
+            (None, Some(pkg)) => {
                 self.push(at(
                     &file,
-                    pos(&b.source.referenced),
-                    format!("build.source: {} is not a directory", p.display()),
+                    pos(&pkg.referenced),
+                    format!(
+                        "build.package: `{}` is not a Debian package name",
+                        pkg.value
+                    ),
                 ));
                 None
             }
-            Err(e) => {
+            (Some(src), Some(_)) => {
                 self.push(at(
                     &file,
-                    pos(&b.source.referenced),
-                    format!("build.source: {e}"),
+                    pos(&src.referenced),
+                    "build: `source` (a tree) and `package` (one `setup` unpacks) both say where the source is: keep one".to_owned(),
+                ));
+                None
+            }
+            (None, None) => {
+                self.push(at(
+                    &file,
+                    pos(&raw.referenced),
+                    "build: no `source` (the tree's path) and no `package` (a Debian source package `setup` unpacks)".to_owned(),
                 ));
                 None
             }
         };
+        let mut patches = Vec::new();
+        for p in &b.patches {
+            if b.package.is_none() {
+                self.push(at(
+                    &file,
+                    pos(&p.referenced),
+                    "build.patches apply to a `package` setup unpacks, not to a `source` tree"
+                        .to_owned(),
+                ));
+                break;
+            }
+            match contained(dir, &p.value, root) {
+                Ok(path) if path.is_file() => patches.push(path),
+                Ok(path) => self.push(at(
+                    &file,
+                    pos(&p.referenced),
+                    format!("build.patches: {} is not a file", path.display()),
+                )),
+                Err(e) => self.push(at(&file, pos(&p.referenced), format!("build.patches: {e}"))),
+            }
+        }
+        for p in &b.packages {
+            if !valid_package(&p.value) {
+                self.push(at(
+                    &file,
+                    pos(&p.referenced),
+                    format!("build.packages: `{}` is not a Debian package name", p.value),
+                ));
+            }
+        }
         let words = |v: &[Spanned<String>]| v.iter().map(|w| w.value.clone()).collect::<Vec<_>>();
         if b.command.is_empty() {
             self.push(at(
@@ -106,6 +168,11 @@ impl Validator {
         }
         Some(CommandBuild {
             source: source?,
+            unpack: b.package.as_ref().map(|p| crate::model::SourcePackage {
+                package: p.value.clone(),
+                patches,
+            }),
+            packages: b.packages.iter().map(|p| p.value.clone()).collect(),
             config: b.config.iter().map(|c| words(c)).collect(),
             config_file: b
                 .config_file
@@ -119,7 +186,8 @@ impl Validator {
 
     /// Every `{{var}}` in `build:` is one linkmatrix fills: `source`,
     /// `out`, `fragment`, `arch`, `triple`, `profile`, `jobs` or an option.
-    pub(super) fn check_templates(&mut self, b: &RawBuild, options: &BTreeSet<String>) {
+    pub(super) fn check_templates(&mut self, raw: &Spanned<RawBuild>, options: &BTreeSet<String>) {
+        let b = &raw.value;
         let file = self.file.clone();
         let fixed = [
             "source", "out", "fragment", "arch", "triple", "profile", "jobs",
@@ -128,7 +196,7 @@ impl Validator {
             if fixed.contains(&o.as_str()) && o != "arch" && o != "profile" {
                 self.push(at(
                     &file,
-                    pos(&b.source.referenced),
+                    pos(&raw.referenced),
                     format!("option `{o}` would hide the build variable `{{{{{o}}}}}`: rename it"),
                 ));
             }
@@ -666,4 +734,14 @@ fn bare_idents(e: &Expr) -> Vec<String> {
     }
     walk(e, &mut out);
     out
+}
+
+/// A Debian package name: lower-case letters, digits, `+-.`, from two
+/// characters, starting with a letter or digit.
+fn valid_package(name: &str) -> bool {
+    name.len() >= 2
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c))
 }

@@ -171,7 +171,7 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
     }
 
     if let Some(b) = &raw.build {
-        v.check_templates(&b.value, &known);
+        v.check_templates(b, &known);
     }
 
     // Targets.

@@ -48,7 +48,17 @@ pub(super) struct RawConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawBuild {
-    pub(super) source: Spanned<String>,
+    /// The source tree, a path; or `package`, a Debian source package
+    /// `setup` installs and unpacks (with `patches` applied).
+    #[serde(default)]
+    pub(super) source: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) package: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) patches: Vec<Spanned<String>>,
+    /// Debian packages the commands need (`setup` installs them).
+    #[serde(default)]
+    pub(super) packages: Vec<Spanned<String>>,
     #[serde(default)]
     pub(super) config: Vec<Vec<Spanned<String>>>,
     #[serde(default)]

@@ -218,6 +218,10 @@ pub(crate) struct OptionRule {
 pub(crate) struct CommandBuild {
     /// The source tree.
     pub(crate) source: PathBuf,
+    /// Where `setup` gets it, when it unpacks it.
+    pub(crate) unpack: Option<SourcePackage>,
+    /// Debian packages the commands need.
+    pub(crate) packages: Vec<String>,
     /// Configuration commands, in order (after the fragment is written).
     pub(crate) config: Vec<Vec<String>>,
     /// The configuration they leave, verified against the fragment.
@@ -228,6 +232,16 @@ pub(crate) struct CommandBuild {
     pub(crate) elf: String,
     /// C compilers run through ccache when it is installed.
     pub(crate) ccache: bool,
+}
+
+/// A source tree `setup` makes: a Debian package's source archive,
+/// unpacked, with patches applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SourcePackage {
+    /// The package that installs the archive (`linux-source-6.1`).
+    pub(crate) package: String,
+    /// Patches applied with `patch -p1`, in order.
+    pub(crate) patches: Vec<PathBuf>,
 }
 
 impl CommandBuild {

@@ -1,0 +1,241 @@
+//! A command build's source tree and the Debian packages its commands
+//! need: what `doctor` says is missing, and what `setup` installs and
+//! unpacks — a source package's archive (`linux-source-6.1` installs
+//! `/usr/src/linux-source-6.1.tar.xz`), unpacked once into the work
+//! directory with the matrix's patches applied, and moved into place only
+//! when whole, so a tree is never half unpacked or half patched.
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::model::{CommandBuild, SourcePackage};
+use crate::process::{Cmd, which};
+
+const QUERY: Option<Duration> = Some(Duration::from_secs(30));
+/// Unpacking a kernel (1.5 GB) takes ~20 s; patching, less.
+const UNPACK: Option<Duration> = Some(Duration::from_secs(1800));
+
+/// Whether Debian's package database has `pkg` installed; `None` when
+/// there is no dpkg to ask.
+fn installed(pkg: &str) -> Option<bool> {
+    which("dpkg-query")?;
+    let out = Cmd::new("dpkg-query")
+        .args(["-W", "-f=${Status}", pkg])
+        .timeout(QUERY)
+        .run_unchecked()
+        .ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).ends_with(" installed"))
+}
+
+/// What is missing for `b`: packages not installed (the source package
+/// only while its tree is not unpacked), and whether the tree is.
+pub(crate) struct Missing {
+    pub(crate) packages: Vec<String>,
+    pub(crate) tree: bool,
+    /// No dpkg: which packages are installed is unknown.
+    pub(crate) unknown: bool,
+}
+
+pub(crate) fn missing(b: &CommandBuild) -> Missing {
+    let tree = !b.source.is_dir();
+    let wanted = b
+        .packages
+        .iter()
+        .chain(b.unpack.as_ref().filter(|_| tree).map(|u| &u.package));
+    let mut packages = Vec::new();
+    let mut unknown = false;
+    for p in wanted {
+        match installed(p) {
+            Some(true) => {}
+            Some(false) => packages.push(p.clone()),
+            None => unknown = true,
+        }
+    }
+    Missing {
+        packages,
+        tree,
+        unknown,
+    }
+}
+
+/// `doctor` for a command build: the tree and each package. True when
+/// nothing is missing.
+pub(crate) fn doctor(b: &CommandBuild, out: &mut dyn Write) -> Result<bool> {
+    let m = missing(b);
+    let from = b
+        .unpack
+        .as_ref()
+        .map(|u| format!(" (package {}, `linkmatrix setup` unpacks it)", u.package))
+        .unwrap_or_default();
+    if m.tree {
+        writeln!(out, "source: {} missing{from}", b.source.display())?;
+    } else {
+        writeln!(out, "source: {}", b.source.display())?;
+    }
+    for p in &b.packages {
+        let state = if m.packages.contains(p) {
+            "missing (`linkmatrix setup` installs it)"
+        } else if m.unknown {
+            "unknown (no dpkg-query)"
+        } else {
+            "installed"
+        };
+        writeln!(out, "package {p}: {state}")?;
+    }
+    Ok(!m.tree && m.packages.is_empty())
+}
+
+/// The commands `setup` runs for `b`: apt for the missing packages (as
+/// root on Debian; else an error naming them).
+pub(crate) fn install_plan(m: &Missing) -> Result<Vec<Cmd>> {
+    if m.packages.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !crate::toolchain::is_debian_root() {
+        bail!(
+            "install these Debian packages (or your system's equivalents): {}",
+            m.packages.join(" ")
+        );
+    }
+    Ok(vec![
+        Cmd::new("apt-get")
+            .arg("update")
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+        Cmd::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(&m.packages)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    ])
+}
+
+/// The source archive package `pkg` installed (`dpkg -L`), under
+/// `/usr/src` first.
+fn archive(pkg: &str) -> Result<PathBuf> {
+    let out = Cmd::new("dpkg")
+        .args(["-L", pkg])
+        .timeout(QUERY)
+        .run()
+        .with_context(|| format!("listing the files of package {pkg}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let tarballs: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            [".tar.xz", ".tar.gz", ".tar.bz2", ".tar.zst", ".tgz"]
+                .iter()
+                .any(|e| l.ends_with(e))
+        })
+        .collect();
+    tarballs
+        .iter()
+        .find(|l| l.starts_with("/usr/src/"))
+        .or(tarballs.first())
+        .map(PathBuf::from)
+        .with_context(|| format!("package {pkg} installs no source archive (.tar.*)"))
+}
+
+/// Unpack `u`'s archive into `dest` with its patches applied: in a
+/// directory beside it, renamed into place when whole.
+pub(crate) fn unpack(u: &SourcePackage, dest: &Path, log: &mut dyn Write) -> Result<()> {
+    let tarball = archive(&u.package)?;
+    let name = dest
+        .file_name()
+        .map_or_else(|| "tree".into(), |n| n.to_string_lossy());
+    let staging = dest.with_file_name(format!(".{name}.unpacking"));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("removing {}", staging.display()))?;
+    }
+    std::fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
+    let untar = Cmd::new("tar")
+        .arg("-xf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&staging)
+        .timeout(UNPACK);
+    writeln!(log, "{untar}")?;
+    untar
+        .run()
+        .with_context(|| format!("unpacking {}", tarball.display()))?;
+    // The archive's one top directory is the tree; else the staging dir is.
+    let entries: Vec<PathBuf> = std::fs::read_dir(&staging)?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let top = match entries.as_slice() {
+        [one] if one.is_dir() => one.clone(),
+        _ => staging.clone(),
+    };
+    for p in &u.patches {
+        let patch = Cmd::new("patch")
+            .args(["-p1", "-s", "-N", "-d"])
+            .arg(&top)
+            .arg("-i")
+            .arg(p)
+            .timeout(UNPACK);
+        writeln!(log, "{patch}")?;
+        patch
+            .run()
+            .with_context(|| format!("{} does not apply to {}", p.display(), tarball.display()))?;
+    }
+    if dest.exists() {
+        std::fs::remove_dir_all(dest).with_context(|| format!("removing {}", dest.display()))?;
+    }
+    std::fs::rename(&top, dest)
+        .with_context(|| format!("moving the tree to {}", dest.display()))?;
+    let _ = std::fs::remove_dir_all(&staging);
+    Ok(())
+}
+
+/// `setup` for a command build: install what is missing, unpack the
+/// tree. `dry_run` prints the plan instead.
+pub(crate) fn setup(b: &CommandBuild, dry_run: bool, out: &mut dyn Write) -> Result<bool> {
+    let m = missing(b);
+    let cmds = install_plan(&m)?;
+    let unpack_from = b.unpack.as_ref().filter(|_| m.tree);
+    if cmds.is_empty() && unpack_from.is_none() {
+        if m.tree {
+            bail!(
+                "build.source {} does not exist, and no `package` says where to get it",
+                b.source.display()
+            );
+        }
+        writeln!(
+            out,
+            "nothing to do: the source tree and its packages are there"
+        )?;
+        return Ok(true);
+    }
+    if dry_run {
+        for c in &cmds {
+            writeln!(out, "{c}")?;
+        }
+        if let Some(u) = unpack_from {
+            writeln!(
+                out,
+                "unpack package {}'s source archive into {}{}",
+                u.package,
+                b.source.display(),
+                if u.patches.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", applying {}",
+                        u.patches
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            )?;
+        }
+        return Ok(true);
+    }
+    crate::toolchain::setup(&cmds, out)?;
+    if let Some(u) = unpack_from {
+        unpack(u, &b.source, out)?;
+    }
+    doctor(b, out)
+}
