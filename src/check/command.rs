@@ -375,11 +375,19 @@ fn log_findings(m: &Matrix, b: &CommandBuild, out: &Path, text: &str) -> Vec<Fin
     let mut objects = BTreeMap::new();
     for f in &mut found {
         attribute(f, out, &mut objects);
+        // Paths as the tree and the build directory name them.
+        let under = |p: &str, dir: &Path| {
+            Path::new(p)
+                .strip_prefix(dir)
+                .ok()
+                .map(|rel| rel.display().to_string())
+        };
         for r in &mut f.referenced_by {
-            if let Some(file) = &r.file
-                && let Ok(rel) = Path::new(file).strip_prefix(&b.source)
-            {
-                r.file = Some(rel.display().to_string());
+            if let Some(rel) = r.file.as_deref().and_then(|p| under(p, &b.source)) {
+                r.file = Some(rel);
+            }
+            if let Some(rel) = r.object.as_deref().and_then(|p| under(p, out)) {
+                r.object = Some(rel);
             }
         }
         // The tree is the project: the reference itself is where to look.

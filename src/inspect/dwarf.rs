@@ -125,9 +125,7 @@ fn compressed(s: &object::Section<'_, '_>) -> bool {
 }
 
 pub(super) fn dwarf<'a>(f: &object::File<'a>) -> Option<Dwarf<'a>> {
-    if f.section_by_name(".debug_info").is_none() {
-        return None;
-    }
+    f.section_by_name(".debug_info")?;
     let endian = if f.is_little_endian() {
         gimli::RunTimeEndian::Little
     } else {
