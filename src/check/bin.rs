@@ -128,20 +128,27 @@ pub(super) fn run(
     })
 }
 
-/// Undefined and forbidden symbols in a linked (or permissively linked)
-/// binary, chains from its entry point and `policy.roots`; and those roots.
-fn inspect_image(
+/// A linked image's reference graph, rooted at its entry point and the
+/// `policy.roots` it defines; and those roots.
+pub(super) fn image_analysis(
     m: &Matrix,
     img: &Path,
     data: &[u8],
-    diagnostics: Option<&str>,
-) -> Result<(Vec<Finding>, Vec<String>), String> {
+) -> Result<(crate::model::Analysis, Vec<String>), String> {
     let name = img.display().to_string();
     let globals = {
         use object::{Object, ObjectSymbol};
         let f = object::File::parse(data).map_err(|e| format!("{name}: {e}"))?;
+        // As for image cells: global functions and data can be roots.
         f.symbols()
-            .filter(|s| s.is_global() && !s.is_undefined())
+            .filter(|s| {
+                s.is_global()
+                    && !s.is_undefined()
+                    && matches!(
+                        s.kind(),
+                        object::SymbolKind::Text | object::SymbolKind::Data
+                    )
+            })
             .filter_map(|s| s.name().ok().map(str::to_owned))
             .collect()
     };
@@ -150,6 +157,18 @@ fn inspect_image(
     roots.dedup();
     let a = inspect::analyze_with_origins(&[Unit { name: &name, data }], &roots, &HashMap::new())
         .map_err(|e| format!("{e:#}"))?;
+    Ok((a, roots))
+}
+
+/// Undefined and forbidden symbols in a linked (or permissively linked)
+/// binary, chains from its entry point and `policy.roots`; and those roots.
+fn inspect_image(
+    m: &Matrix,
+    img: &Path,
+    data: &[u8],
+    diagnostics: Option<&str>,
+) -> Result<(Vec<Finding>, Vec<String>), String> {
+    let (a, roots) = image_analysis(m, img, data)?;
     let mut out = Vec::new();
     for u in &a.undefined {
         if u.weak || allowed(m, &u.symbol) {

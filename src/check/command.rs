@@ -243,17 +243,11 @@ pub(super) fn run_cell(
             );
         }
     };
-    let name = elf.display().to_string();
-    let roots: Vec<String> = crate::inspect::entry_symbol(&data).into_iter().collect();
-    let a = match crate::inspect::analyze(
-        &[crate::inspect::Unit {
-            name: &name,
-            data: &data,
-        }],
-        &roots,
-    ) {
-        Ok(a) => a,
-        Err(e) => return done(Status::Error, Vec::new(), Some(format!("{e:#}"))),
+    // Its undefined symbols are not findings (PROVIDE, aliases): only the
+    // linker's diagnostics are.
+    let (a, roots) = match super::bin::image_analysis(m, &elf, &data) {
+        Ok(x) => x,
+        Err(e) => return done(Status::Error, Vec::new(), Some(e)),
     };
     let mut found = Vec::new();
     super::findings::policy_findings(m, &a, &mut found);
