@@ -282,17 +282,24 @@ pub(crate) fn diff(
     }
     // Demangled without the hash: a crate's symbol hashes change with its
     // features, so mangled names would all differ between the cells.
-    let defined = |id: &str| -> BTreeSet<String> {
-        analysis(m, id)
-            .map(|x| {
-                x.defined
-                    .iter()
-                    .map(|s| inspect::demangle(s).unwrap_or_else(|| s.clone()))
-                    .collect()
-            })
-            .unwrap_or_default()
+    let defined = |id: &str| -> Option<BTreeSet<String>> {
+        analysis(m, id).ok().map(|x| {
+            x.defined
+                .iter()
+                .map(|s| inspect::demangle(s).unwrap_or_else(|| s.clone()))
+                .collect()
+        })
     };
-    let (da, db) = (defined(a), defined(b));
+    // A cell that left no image (a failed command build) has no defined
+    // symbols to compare: every symbol of the other would be "only" there.
+    let (da, db) = match (defined(a), defined(b)) {
+        (Some(x), Some(y)) => (x, y),
+        (x, _) => {
+            let who = if x.is_none() { a } else { b };
+            writeln!(out, "defined symbols not compared: {who} left no image")?;
+            (BTreeSet::new(), BTreeSet::new())
+        }
+    };
     for (who, x, y) in [(a, &da, &db), (b, &db, &da)] {
         let only: Vec<&String> = x.difference(y).collect();
         if !only.is_empty() {

@@ -82,6 +82,15 @@ pub(super) fn run_cell(
                 .max(Duration::from_millis(1)),
         )
     };
+    // No image until this run links one: none for `why` and `diff` either
+    // (not the last run's).
+    work.write_inspected(
+        &cell.id,
+        &Inspected {
+            image: None,
+            roots: Vec::new(),
+        },
+    );
     if !b.source.is_dir() {
         return done(
             Status::Error,

@@ -66,6 +66,12 @@ fn a_make_build_fails_exactly_where_the_percpu_rule_breaks() {
         "{out}{}",
         stderr(&o)
     );
+    // The failed build left no image: no wall of "defined only in".
+    assert!(
+        out.contains("defined symbols not compared: x86_64-smp-nommu-old-release left no image")
+            && !out.lines().any(|l| l.starts_with("defined only in")),
+        "{out}"
+    );
 }
 
 /// Kconfig drops a request it cannot satisfy without a word: the cell
