@@ -293,9 +293,9 @@ pub(crate) fn diff(
     // A cell that left no image (a failed command build) has no defined
     // symbols to compare: every symbol of the other would be "only" there.
     let (da, db) = match (defined(a), defined(b)) {
-        (Some(x), Some(y)) => (x, y),
-        (x, _) => {
-            let who = if x.is_none() { a } else { b };
+        (Some(in_a), Some(in_b)) => (in_a, in_b),
+        (in_a, _) => {
+            let who = if in_a.is_none() { a } else { b };
             writeln!(out, "defined symbols not compared: {who} left no image")?;
             (BTreeSet::new(), BTreeSet::new())
         }
