@@ -29,6 +29,53 @@ fn installed(pkg: &str) -> Option<bool> {
     Some(String::from_utf8_lossy(&out.stdout).ends_with(" installed"))
 }
 
+/// What a tree unpacked from `u` was made from: the package and each
+/// patch's contents. Kept beside the tree; a patch edited since makes the
+/// tree out of date (`setup` unpacks it again), never silently used.
+pub(crate) fn stamp(u: &SourcePackage) -> String {
+    let mut k = crate::cache::Key::new();
+    k.str("package", &u.package);
+    for p in &u.patches {
+        k.file(p);
+    }
+    k.finish()
+}
+
+fn stamp_file(dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map_or_else(|| "tree".into(), |n| n.to_string_lossy());
+    dest.with_file_name(format!(".{name}.stamp"))
+}
+
+/// Whether `b`'s tree is there and, when `setup` makes it, made from
+/// the matrix's package and patches as they are now; else what to do.
+pub(crate) fn ready(b: &CommandBuild) -> Result<(), String> {
+    match &b.unpack {
+        None if b.source.is_dir() => Ok(()),
+        None => Err(format!(
+            "build.source {} does not exist",
+            b.source.display()
+        )),
+        Some(u) if !b.source.is_dir() => Err(format!(
+            "the source tree {} is not unpacked: `linkmatrix setup` installs package {} and unpacks it",
+            b.source.display(),
+            u.package
+        )),
+        Some(u) => {
+            let had = std::fs::read_to_string(stamp_file(&b.source)).unwrap_or_default();
+            if had.trim() == stamp(u) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the source tree {} is out of date with build.package/patches (a patch changed?): `linkmatrix setup` unpacks it again",
+                    b.source.display()
+                ))
+            }
+        }
+    }
+}
+
 /// What is missing for `b`: packages not installed (the source package
 /// only while its tree is not unpacked), and whether the tree is.
 pub(crate) struct Missing {
@@ -39,7 +86,7 @@ pub(crate) struct Missing {
 }
 
 pub(crate) fn missing(b: &CommandBuild) -> Missing {
-    let tree = !b.source.is_dir();
+    let tree = ready(b).is_err();
     let wanted = b
         .packages
         .iter()
@@ -64,13 +111,8 @@ pub(crate) fn missing(b: &CommandBuild) -> Missing {
 /// nothing is missing.
 pub(crate) fn doctor(b: &CommandBuild, out: &mut dyn Write) -> Result<bool> {
     let m = missing(b);
-    let from = b
-        .unpack
-        .as_ref()
-        .map(|u| format!(" (package {}, `linkmatrix setup` unpacks it)", u.package))
-        .unwrap_or_default();
-    if m.tree {
-        writeln!(out, "source: {} missing{from}", b.source.display())?;
+    if let Err(e) = ready(b) {
+        writeln!(out, "source: {e}")?;
     } else {
         writeln!(out, "source: {}", b.source.display())?;
     }
@@ -143,6 +185,8 @@ pub(crate) fn unpack(u: &SourcePackage, dest: &Path, log: &mut dyn Write) -> Res
         .file_name()
         .map_or_else(|| "tree".into(), |n| n.to_string_lossy());
     let staging = dest.with_file_name(format!(".{name}.unpacking"));
+    // Out of date from here until the new tree is in place.
+    let _ = std::fs::remove_file(stamp_file(dest));
     if staging.exists() {
         std::fs::remove_dir_all(&staging)
             .with_context(|| format!("removing {}", staging.display()))?;
@@ -185,6 +229,8 @@ pub(crate) fn unpack(u: &SourcePackage, dest: &Path, log: &mut dyn Write) -> Res
     std::fs::rename(&top, dest)
         .with_context(|| format!("moving the tree to {}", dest.display()))?;
     let _ = std::fs::remove_dir_all(&staging);
+    std::fs::write(stamp_file(dest), stamp(u))
+        .with_context(|| format!("writing {}", stamp_file(dest).display()))?;
     Ok(())
 }
 

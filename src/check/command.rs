@@ -91,19 +91,8 @@ pub(super) fn run_cell(
             roots: Vec::new(),
         },
     );
-    if !b.source.is_dir() {
-        return done(
-            Status::Error,
-            Vec::new(),
-            Some(match &b.unpack {
-                Some(u) => format!(
-                    "the source tree {} is not unpacked: `linkmatrix setup` installs package {} and unpacks it",
-                    b.source.display(),
-                    u.package
-                ),
-                None => format!("build.source {} does not exist", b.source.display()),
-            }),
-        );
+    if let Err(e) = crate::source::ready(b) {
+        return done(Status::Error, Vec::new(), Some(e));
     }
     let frag_text = fragment(m, cell);
     let dir = work.command_dir(&build_dir_name(b, cell, &frag_text));
@@ -116,7 +105,8 @@ pub(super) fn run_cell(
         );
     }
     // Cells that configure alike share the directory: one at a time.
-    let _lock = match crate::cache::lock(&dir.with_extension("lock"), || {}) {
+    let lock_file = PathBuf::from(format!("{}.lock", dir.display()));
+    let _lock = match crate::cache::lock(&lock_file, || {}) {
         Ok(l) => l,
         Err(e) => return done(Status::Error, Vec::new(), Some(format!("{e:#}"))),
     };

@@ -251,7 +251,7 @@ fn a_source_package_is_unpacked_and_patched_by_setup() {
     let o = run(&["doctor"]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert!(
-        stdout(&o).contains("missing (package percpu-src"),
+        stdout(&o).contains("is not unpacked: `linkmatrix setup` installs package percpu-src"),
         "{}",
         stdout(&o)
     );
@@ -274,6 +274,20 @@ fn a_source_package_is_unpacked_and_patched_by_setup() {
     // Once: a second setup has nothing to do.
     let o = run(&["setup"]);
     assert!(stdout(&o).contains("nothing to do"), "{}", stdout(&o));
+    let (code, r, err) = check_json(&p, &[]);
+    assert_eq!(code, 0, "{err}\n{r:#}");
+    // A patch edited since: the tree is out of date, never silently used;
+    // setup unpacks it again.
+    let patch = std::fs::read_to_string(p.join("fix.patch")).unwrap();
+    write(&p, "fix.patch", &format!("The 2021 fix.\n{patch}"));
+    let (code, r, err) = check_json(&p, &[]);
+    assert_eq!(code, 2, "{err}\n{r:#}");
+    let e = cell(&r, "x86_64-smp-nommu-old-release")["error"]
+        .as_str()
+        .unwrap();
+    assert!(e.contains("out of date"), "{e}");
+    let o = run(&["setup"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let (code, r, err) = check_json(&p, &[]);
     assert_eq!(code, 0, "{err}\n{r:#}");
 }
