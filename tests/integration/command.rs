@@ -278,8 +278,8 @@ fn a_source_package_is_unpacked_and_patched_by_setup() {
     assert_eq!(code, 0, "{err}\n{r:#}");
     // A patch edited since: the tree is out of date, never silently used;
     // setup unpacks it again.
-    let patch = std::fs::read_to_string(p.join("fix.patch")).unwrap();
-    write(&p, "fix.patch", &format!("The 2021 fix.\n{patch}"));
+    let fix = std::fs::read_to_string(p.join("fix.patch")).unwrap();
+    write(&p, "fix.patch", &format!("The 2021 fix.\n{fix}"));
     let (code, r, err) = check_json(&p, &[]);
     assert_eq!(code, 2, "{err}\n{r:#}");
     let e = cell(&r, "x86_64-smp-nommu-old-release")["error"]
