@@ -285,3 +285,93 @@ pub(crate) fn setup(b: &CommandBuild, dry_run: bool, out: &mut dyn Write) -> Res
     }
     doctor(b, out)
 }
+
+/// A C or C++ compiler's name, with an optional target prefix and
+/// version suffix: `gcc`, `clang-14`, `arm-linux-gnueabihf-gcc-12`.
+pub(crate) fn is_c_compiler(name: &str) -> bool {
+    let base = match name.rsplit_once('-') {
+        Some((b, v)) if !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.') => b,
+        _ => name,
+    };
+    let tool = base.rsplit('-').next().unwrap_or(base);
+    matches!(tool, "cc" | "c++" | "gcc" | "g++" | "clang" | "clang++")
+}
+
+/// A linker's name: `ld`, `ld.lld`, `ld.bfd`, `arm-linux-gnueabihf-ld`.
+fn is_linker(name: &str) -> bool {
+    let tool = name.rsplit('-').next().unwrap_or(name);
+    tool == "ld" || tool.starts_with("ld.")
+}
+
+/// The identity of the toolchain a command build may call: every C
+/// compiler and linker on PATH and each command's program (path, size,
+/// modification time, symlinks followed). A compiler upgrade is a cache
+/// miss, not a stale result, although which of them the build system
+/// picks is its own business.
+pub(crate) fn tools_identity(b: &CommandBuild) -> String {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for d in std::env::split_paths(&path) {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut names: Vec<String> = rd
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| is_c_compiler(n) || is_linker(n))
+            .collect();
+        names.sort();
+        for n in names {
+            if seen.insert(n.clone()) {
+                out.push(crate::cache::file_identity(&d.join(&n)));
+            }
+        }
+    }
+    for words in b.config.iter().chain([&b.command]) {
+        if let Some(p) = words.first().and_then(|w| which(w)) {
+            out.push(crate::cache::file_identity(&p));
+        }
+    }
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiler_names_ccache_stands_in_for() {
+        for n in [
+            "cc",
+            "gcc",
+            "clang",
+            "clang++-14",
+            "gcc-12",
+            "arm-linux-gnueabihf-gcc",
+            "x86_64-linux-gnu-g++-12",
+        ] {
+            assert!(is_c_compiler(n), "{n}");
+        }
+        for n in [
+            "gcc-ar",
+            "clang-format",
+            "ld.lld",
+            "arm-linux-gnueabihf-ld",
+            "make",
+            "ccache",
+        ] {
+            assert!(!is_c_compiler(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn linker_names() {
+        for n in ["ld", "ld.lld", "ld.bfd", "arm-linux-gnueabihf-ld"] {
+            assert!(is_linker(n), "{n}");
+        }
+        for n in ["ldd", "lld-link", "ldconfig", "gold"] {
+            assert!(!is_linker(n), "{n}");
+        }
+    }
+}

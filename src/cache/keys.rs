@@ -275,8 +275,11 @@ fn shared_key(m: &Matrix, inputs: &[PathBuf]) -> String {
     k.str("env", &build_env());
     // The patches a command build's tree is to be unpacked with: an edited
     // patch is a miss, and the cell then finds the tree out of date.
-    if let Some(u) = m.build.as_ref().and_then(|b| b.unpack.as_ref()) {
-        k.str("unpack", &crate::source::stamp(u));
+    if let Some(b) = &m.build {
+        if let Some(u) = &b.unpack {
+            k.str("unpack", &crate::source::stamp(u));
+        }
+        k.str("command-tools", &crate::source::tools_identity(b));
     }
     for f in config_files(&m.manifest) {
         k.file(&f);
