@@ -41,11 +41,16 @@ pub(crate) fn stamp(u: &SourcePackage) -> String {
     k.finish()
 }
 
-fn stamp_file(dest: &Path) -> PathBuf {
+/// `.NAME.suffix` beside the tree `dest` (its stamp, its staging dir).
+fn beside(dest: &Path, suffix: &str) -> PathBuf {
     let name = dest
         .file_name()
         .map_or_else(|| "tree".into(), |n| n.to_string_lossy());
-    dest.with_file_name(format!(".{name}.stamp"))
+    dest.with_file_name(format!(".{name}.{suffix}"))
+}
+
+fn stamp_file(dest: &Path) -> PathBuf {
+    beside(dest, "stamp")
 }
 
 /// Whether `b`'s tree is there and, when `setup` makes it, made from
@@ -77,20 +82,22 @@ pub(crate) fn ready(b: &CommandBuild) -> Result<(), String> {
 }
 
 /// What is missing for `b`: packages not installed (the source package
-/// only while its tree is not unpacked), and whether the tree is.
+/// only while its tree is not unpacked), and why the tree is not ready.
 pub(crate) struct Missing {
     pub(crate) packages: Vec<String>,
-    pub(crate) tree: bool,
+    pub(crate) tree: Option<String>,
     /// No dpkg: which packages are installed is unknown.
     pub(crate) unknown: bool,
 }
 
 pub(crate) fn missing(b: &CommandBuild) -> Missing {
-    let tree = ready(b).is_err();
-    let wanted = b
-        .packages
-        .iter()
-        .chain(b.unpack.as_ref().filter(|_| tree).map(|u| &u.package));
+    let tree = ready(b).err();
+    let wanted = b.packages.iter().chain(
+        b.unpack
+            .as_ref()
+            .filter(|_| tree.is_some())
+            .map(|u| &u.package),
+    );
     let mut packages = Vec::new();
     let mut unknown = false;
     for p in wanted {
@@ -111,7 +118,7 @@ pub(crate) fn missing(b: &CommandBuild) -> Missing {
 /// nothing is missing.
 pub(crate) fn doctor(b: &CommandBuild, out: &mut dyn Write) -> Result<bool> {
     let m = missing(b);
-    if let Err(e) = ready(b) {
+    if let Some(e) = &m.tree {
         writeln!(out, "source: {e}")?;
     } else {
         writeln!(out, "source: {}", b.source.display())?;
@@ -126,7 +133,7 @@ pub(crate) fn doctor(b: &CommandBuild, out: &mut dyn Write) -> Result<bool> {
         };
         writeln!(out, "package {p}: {state}")?;
     }
-    Ok(!m.tree && m.packages.is_empty())
+    Ok(m.tree.is_none() && m.packages.is_empty())
 }
 
 /// The commands `setup` runs for `b`: apt for the missing packages (as
@@ -141,15 +148,7 @@ pub(crate) fn install_plan(m: &Missing) -> Result<Vec<Cmd>> {
             m.packages.join(" ")
         );
     }
-    Ok(vec![
-        Cmd::new("apt-get")
-            .arg("update")
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-        Cmd::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends"])
-            .args(&m.packages)
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-    ])
+    Ok(crate::toolchain::apt_install(&m.packages))
 }
 
 /// The source archive package `pkg` installed (`dpkg -L`), under
@@ -181,10 +180,7 @@ fn archive(pkg: &str) -> Result<PathBuf> {
 /// directory beside it, renamed into place when whole.
 pub(crate) fn unpack(u: &SourcePackage, dest: &Path, log: &mut dyn Write) -> Result<()> {
     let tarball = archive(&u.package)?;
-    let name = dest
-        .file_name()
-        .map_or_else(|| "tree".into(), |n| n.to_string_lossy());
-    let staging = dest.with_file_name(format!(".{name}.unpacking"));
+    let staging = beside(dest, "unpacking");
     // Out of date from here until the new tree is in place.
     let _ = std::fs::remove_file(stamp_file(dest));
     if staging.exists() {
@@ -239,9 +235,9 @@ pub(crate) fn unpack(u: &SourcePackage, dest: &Path, log: &mut dyn Write) -> Res
 pub(crate) fn setup(b: &CommandBuild, dry_run: bool, out: &mut dyn Write) -> Result<bool> {
     let m = missing(b);
     let cmds = install_plan(&m)?;
-    let unpack_from = b.unpack.as_ref().filter(|_| m.tree);
+    let unpack_from = b.unpack.as_ref().filter(|_| m.tree.is_some());
     if cmds.is_empty() && unpack_from.is_none() {
-        if m.tree {
+        if m.tree.is_some() {
             bail!(
                 "build.source {} does not exist, and no `package` says where to get it",
                 b.source.display()
@@ -297,6 +293,28 @@ pub(crate) fn is_c_compiler(name: &str) -> bool {
     matches!(tool, "cc" | "c++" | "gcc" | "g++" | "clang" | "clang++")
 }
 
+/// The programs on PATH whose name `wanted` accepts, by name: the one a
+/// shell would run (the first directory that has it).
+pub(crate) fn on_path(
+    wanted: impl Fn(&str) -> bool,
+) -> std::collections::BTreeMap<String, PathBuf> {
+    let mut found = std::collections::BTreeMap::new();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for d in std::env::split_paths(&path) {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            if let Ok(n) = e.file_name().into_string()
+                && wanted(&n)
+            {
+                found.entry(n).or_insert_with(|| d.join(e.file_name()));
+            }
+        }
+    }
+    found
+}
+
 /// A linker's name: `ld`, `ld.lld`, `ld.bfd`, `arm-linux-gnueabihf-ld`.
 fn is_linker(name: &str) -> bool {
     let tool = name.rsplit('-').next().unwrap_or(name);
@@ -309,25 +327,10 @@ fn is_linker(name: &str) -> bool {
 /// miss, not a stale result, although which of them the build system
 /// picks is its own business.
 pub(crate) fn tools_identity(b: &CommandBuild) -> String {
-    let mut seen = std::collections::BTreeSet::new();
-    let mut out = Vec::new();
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for d in std::env::split_paths(&path) {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        let mut names: Vec<String> = rd
-            .flatten()
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|n| is_c_compiler(n) || is_linker(n))
-            .collect();
-        names.sort();
-        for n in names {
-            if seen.insert(n.clone()) {
-                out.push(crate::cache::file_identity(&d.join(&n)));
-            }
-        }
-    }
+    let mut out: Vec<String> = on_path(|n| is_c_compiler(n) || is_linker(n))
+        .values()
+        .map(|p| crate::cache::file_identity(p))
+        .collect();
     for words in b.config.iter().chain([&b.command]) {
         if let Some(p) = words.first().and_then(|w| which(w)) {
             out.push(crate::cache::file_identity(&p));

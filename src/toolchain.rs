@@ -498,20 +498,25 @@ pub(crate) fn setup_plan(targets: &[&Target], chains: &Toolchains) -> Vec<Cmd> {
     for triple in rustup {
         cmds.push(Cmd::new("rustup").args(["target", "add", &triple]));
     }
-    if !apt.is_empty() {
-        cmds.push(
-            Cmd::new("apt-get")
-                .arg("update")
-                .env("DEBIAN_FRONTEND", "noninteractive"),
-        );
-        cmds.push(
-            Cmd::new("apt-get")
-                .args(["install", "-y", "--no-install-recommends"])
-                .args(&apt)
-                .env("DEBIAN_FRONTEND", "noninteractive"),
-        );
-    }
+    cmds.extend(apt_install(&apt.into_iter().collect::<Vec<_>>()));
     cmds
+}
+
+/// `apt-get update` and `apt-get install` of `pkgs`, non-interactive;
+/// nothing when there is nothing to install.
+pub(crate) fn apt_install(pkgs: &[String]) -> Vec<Cmd> {
+    if pkgs.is_empty() {
+        return Vec::new();
+    }
+    vec![
+        Cmd::new("apt-get")
+            .arg("update")
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+        Cmd::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(pkgs)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    ]
 }
 
 /// Run the setup commands, saying each one first.

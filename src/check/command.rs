@@ -75,6 +75,7 @@ pub(super) fn run_cell(
     let done = |status, findings, error: Option<String>| {
         outcome(cell, opts, status, findings, error, start.elapsed())
     };
+    let error = |e: String| done(Status::Error, Vec::new(), Some(e));
     let remaining = || {
         Some(
             opts.timeout
@@ -92,31 +93,23 @@ pub(super) fn run_cell(
         },
     );
     if let Err(e) = crate::source::ready(b) {
-        return done(Status::Error, Vec::new(), Some(e));
+        return error(e);
     }
     let frag_text = fragment(m, cell);
     let dir = work.command_dir(&build_dir_name(b, cell, &frag_text));
     let out = dir.join("out");
     if let Err(e) = std::fs::create_dir_all(&out) {
-        return done(
-            Status::Error,
-            Vec::new(),
-            Some(format!("creating {}: {e}", out.display())),
-        );
+        return error(format!("creating {}: {e}", out.display()));
     }
     // Cells that configure alike share the directory: one at a time.
     let lock_file = PathBuf::from(format!("{}.lock", dir.display()));
     let _lock = match crate::cache::lock(&lock_file, || {}) {
         Ok(l) => l,
-        Err(e) => return done(Status::Error, Vec::new(), Some(format!("{e:#}"))),
+        Err(e) => return error(format!("{e:#}")),
     };
     let frag = dir.join("fragment.config");
     if let Err(e) = std::fs::write(&frag, &frag_text) {
-        return done(
-            Status::Error,
-            Vec::new(),
-            Some(format!("writing {}: {e}", frag.display())),
-        );
+        return error(format!("writing {}: {e}", frag.display()));
     }
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
     let path = |p: &Path| p.display().to_string();
@@ -158,11 +151,7 @@ pub(super) fn run_cell(
         let step = cmd(words);
         log(&step);
         if let Err(e) = step.run() {
-            return done(
-                Status::Error,
-                Vec::new(),
-                Some(format!("configuring failed: {e}")),
-            );
+            return error(format!("configuring failed: {e}"));
         }
     }
     let config_file = PathBuf::from(render(&b.config_file, &vars));
@@ -170,14 +159,10 @@ pub(super) fn run_cell(
         let config = match std::fs::read_to_string(&config_file) {
             Ok(t) => t,
             Err(e) => {
-                return done(
-                    Status::Error,
-                    Vec::new(),
-                    Some(format!(
-                        "the configuration commands left no {}: {e}",
-                        config_file.display()
-                    )),
-                );
+                return error(format!(
+                    "the configuration commands left no {}: {e}",
+                    config_file.display()
+                ));
             }
         };
         let bad = dropped(m, cell, &config);
@@ -193,14 +178,10 @@ pub(super) fn run_cell(
                     )
                 })
                 .collect();
-            return done(
-                Status::Error,
-                Vec::new(),
-                Some(format!(
-                    "the build system did not take the cell's configuration (a dependency it could not satisfy?): {}",
-                    list.join("; ")
-                )),
-            );
+            return error(format!(
+                "the build system did not take the cell's configuration (a dependency it could not satisfy?): {}",
+                list.join("; ")
+            ));
         }
     }
 
@@ -211,17 +192,13 @@ pub(super) fn run_cell(
     let _ = std::fs::remove_file(&elf);
     let res = match build.run_unchecked() {
         Ok(r) => r,
-        Err(e) => return done(Status::Error, Vec::new(), Some(format!("{e}"))),
+        Err(e) => return error(format!("{e}")),
     };
     if res.status.code().is_none() {
-        return done(
-            Status::Error,
-            Vec::new(),
-            Some(format!(
-                "{build}: {}",
-                crate::process::describe_status(res.status)
-            )),
-        );
+        return error(format!(
+            "{build}: {}",
+            crate::process::describe_status(res.status)
+        ));
     }
     let text = format!(
         "{}{}",
@@ -235,18 +212,14 @@ pub(super) fn run_cell(
     let data = match crate::inspect::read_file(&elf) {
         Ok(d) => d,
         Err(e) => {
-            return done(
-                Status::Error,
-                Vec::new(),
-                Some(format!("the build succeeded but {}: {e:#}", elf.display())),
-            );
+            return error(format!("the build succeeded but {}: {e:#}", elf.display()));
         }
     };
     // Its undefined symbols are not findings (PROVIDE, aliases): only the
     // linker's diagnostics are.
     let (a, roots) = match super::bin::image_analysis(m, &elf, &data) {
         Ok(x) => x,
-        Err(e) => return done(Status::Error, Vec::new(), Some(e)),
+        Err(e) => return error(e),
     };
     let mut found = Vec::new();
     super::findings::policy_findings(m, &a, &mut found);
@@ -317,17 +290,8 @@ fn ccache_path(work: &WorkDir) -> Option<String> {
         let bin = work.ccache_bin();
         let _ = std::fs::remove_dir_all(&bin);
         std::fs::create_dir_all(&bin).ok()?;
-        for d in &dirs {
-            let Ok(rd) = std::fs::read_dir(d) else {
-                continue;
-            };
-            for e in rd.flatten() {
-                let name = e.file_name();
-                let Some(n) = name.to_str() else { continue };
-                if crate::source::is_c_compiler(n) && !bin.join(n).exists() {
-                    let _ = std::os::unix::fs::symlink(&ccache, bin.join(n));
-                }
-            }
+        for name in crate::source::on_path(crate::source::is_c_compiler).keys() {
+            let _ = std::os::unix::fs::symlink(&ccache, bin.join(name));
         }
         let all = std::iter::once(bin).chain(dirs);
         std::env::join_paths(all)
