@@ -189,7 +189,7 @@ pub(crate) fn merge(reports: &[Report]) -> Result<Report> {
 }
 
 fn finding_line(f: &Finding) -> String {
-    match formats::symbol_name(f) {
+    match formats::subject(f) {
         Some(s) => format!("{}: {s}", f.kind),
         None => f.kind.to_string(),
     }
@@ -198,8 +198,28 @@ fn finding_line(f: &Finding) -> String {
 /// The summary for people.
 pub(crate) fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     let w = r.cells.iter().map(|c| c.id.len()).max().unwrap_or(4).max(4);
-    writeln!(out, "{:w$}  STATUS  TIME     FINDINGS", "CELL")?;
-    for c in &r.cells {
+    // Flash and RAM columns when any cell has a size.
+    let figures: Vec<(String, String)> = r
+        .cells
+        .iter()
+        .map(|c| crate::footprint::figures(c.size.as_ref()))
+        .collect();
+    let fw = figures.iter().map(|f| f.0.len()).max().unwrap_or(0);
+    let rw = figures.iter().map(|f| f.1.len()).max().unwrap_or(0);
+    let sizes = |flash: &str, ram: &str| {
+        if fw == 0 {
+            String::new()
+        } else {
+            format!("{flash:>fw$}  {ram:>rw$}  ", fw = fw.max(5), rw = rw.max(3))
+        }
+    };
+    writeln!(
+        out,
+        "{:w$}  STATUS  TIME     {}FINDINGS",
+        "CELL",
+        sizes("FLASH", "RAM")
+    )?;
+    for (c, (flash, ram)) in r.cells.iter().zip(&figures) {
         let time = if c.cached {
             "cached".to_owned()
         } else {
@@ -216,9 +236,10 @@ pub(crate) fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()
         };
         writeln!(
             out,
-            "{:w$}  {}   {time:<7}  {what}",
+            "{:w$}  {}   {time:<7}  {}{what}",
             c.id,
-            styled_status(c.status)
+            styled_status(c.status),
+            sizes(flash, ram)
         )?;
     }
     for c in r

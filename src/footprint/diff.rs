@@ -1,0 +1,1 @@
+//! The size change between two images (placeholder until written).
