@@ -94,6 +94,14 @@ fn observe<'a>(m: &Matrix, ran: &[&'a CellOutcome]) -> Observations<'a> {
         };
     }
     let mut seen: BTreeSet<BTreeMap<String, Value>> = points.iter().map(|p| p.0.clone()).collect();
+    // The cells that ran by build (settings compared among the few).
+    let mut builds: BTreeMap<(&str, &[String], &str), Vec<&'a CellOutcome>> = BTreeMap::new();
+    for c in ran {
+        builds
+            .entry((&c.target, &c.features, &c.profile))
+            .or_default()
+            .push(c);
+    }
     let mut missing = 0;
     let mut idx = vec![0usize; m.axes.len()];
     loop {
@@ -104,12 +112,15 @@ fn observe<'a>(m: &Matrix, ran: &[&'a CellOutcome]) -> Observations<'a> {
             .map(|((k, vals), &i)| (k.clone(), vals[i].clone()))
             .collect();
         if let Some(cell) = crate::plan::configure(m, &pick, Some(String::new())) {
-            let same_build = ran.iter().find(|c| {
-                c.target == cell.target
-                    && c.features == cell.features
-                    && c.profile == cell.profile
-                    && c.settings == cell.settings
-            });
+            let key = (
+                cell.target.as_str(),
+                cell.features.as_slice(),
+                cell.profile.as_str(),
+            );
+            let same_build = builds
+                .get(&key)
+                .and_then(|cs| cs.iter().find(|c| c.settings == cell.settings))
+                .copied();
             let mut v = cell.options;
             v.insert("profile".to_owned(), Value::Str(cell.profile));
             let excluded = m
@@ -119,7 +130,7 @@ fn observe<'a>(m: &Matrix, ran: &[&'a CellOutcome]) -> Observations<'a> {
             if !excluded && !seen.contains(&v) {
                 seen.insert(v.clone());
                 match same_build {
-                    Some(c) => points.push((v, *c)),
+                    Some(c) => points.push((v, c)),
                     None => missing += 1,
                 }
             }
