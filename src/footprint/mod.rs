@@ -98,6 +98,42 @@ pub(crate) fn figures(size: Option<&Size>) -> (String, String) {
     }
 }
 
+/// For a report too large for a row per cell: a Markdown table of the
+/// `n` cells whose flash changed most against the baseline (else the
+/// largest), with their RAM; nothing when no cell has a size.
+pub(crate) fn markdown_sizes(r: &crate::model::Report, n: usize) -> String {
+    use std::fmt::Write as _;
+    let mut sized: Vec<(&str, &Size)> = r
+        .cells
+        .iter()
+        .filter_map(|c| Some((c.id.as_str(), c.size.as_ref()?)))
+        .collect();
+    if sized.is_empty() {
+        return String::new();
+    }
+    let changed = sized.iter().any(|(_, s)| s.before.is_some());
+    let key = |s: &Size| match s.before {
+        Some(b) => s.flash.abs_diff(b.flash),
+        None if changed => 0,
+        None => s.flash,
+    };
+    sized.sort_by(|a, b| key(b.1).cmp(&key(a.1)).then_with(|| a.0.cmp(b.0)));
+    let what = if changed {
+        "whose flash changed most against the baseline"
+    } else {
+        "with the most flash"
+    };
+    let mut out = format!(
+        "\n### Flash and RAM\n\nThe {} cells {what}.\n\n| cell | flash | ram |\n|---|--:|--:|\n",
+        n.min(sized.len())
+    );
+    for (id, s) in sized.iter().take(n) {
+        let (flash, ram) = figures(Some(s));
+        let _ = writeln!(out, "| `{id}` | {flash} | {ram} |");
+    }
+    out
+}
+
 fn kind_word(k: RegionKind) -> &'static str {
     match k {
         RegionKind::Flash => "flash",
