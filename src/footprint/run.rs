@@ -27,7 +27,7 @@ pub(crate) fn measure_cell(m: &Matrix, id: &str) -> Option<Size> {
     let regions = std::fs::read_to_string(wd.cell(id).join("link.ld"))
         .map(|s| crate::inspect::memory::regions(&s))
         .unwrap_or_default();
-    crate::inspect::footprint(&data, &regions, super::DEFAULT_SYMBOLS).ok()
+    crate::inspect::footprint(&data, &regions, crate::inspect::DEFAULT_TOP).ok()
 }
 
 /// The options of the matrix with their values, the reference first:

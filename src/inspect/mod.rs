@@ -26,7 +26,7 @@ mod size;
 mod units;
 
 pub(crate) use graph::{analyze, analyze_with_origins, undefined_only};
-pub(crate) use size::footprint;
+pub(crate) use size::{DEFAULT_TOP, footprint};
 
 /// Refuse inputs larger than this (an archive member claiming more is bad).
 pub(crate) const MAX_INPUT: u64 = 4 << 30;
@@ -465,7 +465,7 @@ pub(crate) fn origins(units: &[Unit<'_>]) -> HashMap<String, String> {
 /// A linked image's footprint without its linker script's regions (see
 /// [`footprint`]).
 pub(crate) fn image_size(data: &[u8]) -> Result<crate::model::ImageSize> {
-    footprint(data, &[], crate::footprint::DEFAULT_SYMBOLS)
+    footprint(data, &[], size::DEFAULT_TOP)
 }
 
 /// The function symbol at an image's entry point (`Reset` for

@@ -25,6 +25,9 @@ use super::crates;
 use super::units::Units;
 use crate::model::{CrateSize, Region, RegionKind, SectionSize, Size, SymbolSize};
 
+/// How many symbols a footprint lists unless told otherwise.
+pub(crate) const DEFAULT_TOP: usize = 20;
+
 /// The footprint of the ELF file `data`: `regions` are the linker
 /// script's (empty when unknown), `top` how many symbols to list.
 ///

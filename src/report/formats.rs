@@ -396,7 +396,7 @@ pub(crate) fn markdown(r: &Report) -> String {
     for c in &r.cells {
         let what = cell_summary(c);
         let columns = if sized {
-            let (flash, ram) = crate::footprint::figures(c.size.as_ref());
+            let (flash, ram) = super::sizes::figures(c.size.as_ref());
             format!(" {flash} | {ram} |")
         } else {
             String::new()
@@ -451,7 +451,7 @@ fn markdown_grouped(r: &Report, out: &mut String) {
         };
         let _ = writeln!(out, "| {} | {cells} | {} |", md_icon(g.status), md(&g.what));
     }
-    out.push_str(&crate::footprint::markdown_sizes(r, MD_LISTED));
+    out.push_str(&super::sizes::markdown_sizes(r, MD_LISTED));
     for g in groups.iter().filter(|g| g.status != Status::Pass) {
         let Some(first) = g.cells.first().filter(|c| !c.findings.is_empty()) else {
             continue;

@@ -7,6 +7,7 @@ pub(crate) mod baseline;
 pub(crate) mod formats;
 pub(crate) mod grouped;
 pub(crate) mod html;
+pub(crate) mod sizes;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -260,7 +261,7 @@ impl SizeColumns {
         let figures: Vec<(String, String)> = r
             .cells
             .iter()
-            .map(|c| crate::footprint::figures(c.size.as_ref()))
+            .map(|c| sizes::figures(c.size.as_ref()))
             .collect();
         let flash_width = figures.iter().map(|f| f.0.len()).max().unwrap_or(0);
         let ram_width = figures.iter().map(|f| f.1.len()).max().unwrap_or(0);
@@ -319,7 +320,7 @@ fn print_grouped(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             continue;
         }
         for c in &g.cells {
-            let (flash, ram) = crate::footprint::figures(c.size.as_ref());
+            let (flash, ram) = sizes::figures(c.size.as_ref());
             let size = if c.size.is_some() {
                 format!("  flash {flash}, ram {ram}")
             } else {

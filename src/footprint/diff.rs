@@ -1,1 +1,0 @@
-//! The size change between two images (placeholder until written).
