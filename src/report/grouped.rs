@@ -163,6 +163,7 @@ mod tests {
             reproduce: String::new(),
             findings: Vec::new(),
             error: None,
+            error_kind: None,
             cached: false,
             size: None,
         }
