@@ -536,6 +536,7 @@ mod tests {
             reproduce: String::new(),
             findings,
             error: None,
+            error_kind: None,
             cached: false,
             size: None,
         };
