@@ -34,6 +34,7 @@ fn cell(id: &str, arch: &str, opts: &[(&str, Value)], crates: &[(&str, u64, u64)
         reproduce: String::new(),
         findings: Vec::new(),
         error: None,
+        error_kind: None,
         cached: false,
         size: Some(Size {
             flash: crates.iter().map(|c| c.flash).sum(),

@@ -285,6 +285,7 @@ mod tests {
             reproduce: String::new(),
             findings: Vec::new(),
             error: None,
+            error_kind: None,
             cached: false,
             size: Some(size(flash, 0)),
         };
