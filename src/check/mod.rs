@@ -68,6 +68,12 @@ pub(crate) struct CheckOptions {
 /// Run the matrix. The report lists every selected cell.
 pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Result<Report> {
     let m = &plan.matrix;
+    // Environment rustflags are refused and the user's rustc wrapper
+    // found, before anything runs.
+    crate::wrapper::check_environment(
+        m.manifest.parent().unwrap_or(std::path::Path::new(".")),
+        m.build.is_some(),
+    )?;
     let all: Vec<&Cell> = plan
         .cells
         .iter()
