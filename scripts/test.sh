@@ -10,14 +10,19 @@ cargo build --release --locked
 # ARM and x86 toolchains: a Rust std for each target, clang, lld.
 ./target/release/linkmatrix setup
 ./target/release/linkmatrix doctor
-# Headless Chromium renders the HTML report in the tests.
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian packages the tests use: headless Chromium renders the HTML
+# report; sccache is the compiler cache chained into cells' builds.
+need=()
+for pkg in chromium sccache; do
+  command -v "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "+ apt-get update && apt-get install -y chromium"
+    echo "+ apt-get update && apt-get install -y ${need[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
   else
-    echo "chromium is missing: install Debian's chromium (the HTML report test needs it)" >&2
+    echo "missing: ${need[*]}: install Debian's packages of those names (the tests need them)" >&2
     exit 1
   fi
 fi
