@@ -496,6 +496,7 @@ mod tests {
             reproduce: String::new(),
             findings,
             error: None,
+            error_kind: None,
             cached: false,
             size: None,
         };

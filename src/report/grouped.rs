@@ -163,6 +163,7 @@ mod tests {
             reproduce: String::new(),
             findings: Vec::new(),
             error: None,
+            error_kind: None,
             cached: false,
             size: None,
         }
@@ -170,37 +171,20 @@ mod tests {
 
     #[test]
     fn a_cell_reads_as_the_values_where_it_differs_from_most() {
-        let x86 = || Value::Str("x86".to_owned());
+        let made = |id: &str, smp: bool, t: &str, status| {
+            let opts = [
+                ("arch", Value::Str("x86".to_owned())),
+                ("smp", Value::Bool(smp)),
+                ("t", Value::Str(t.to_owned())),
+            ];
+            cell(id, &opts, status)
+        };
         let r = Report::new(
             "m.yaml".to_owned(),
             vec![
-                cell(
-                    "a",
-                    &[
-                        ("arch", x86()),
-                        ("smp", Value::Bool(false)),
-                        ("t", Value::Str("rtc".into())),
-                    ],
-                    Status::Pass,
-                ),
-                cell(
-                    "b",
-                    &[
-                        ("arch", x86()),
-                        ("smp", Value::Bool(false)),
-                        ("t", Value::Str("rtc".into())),
-                    ],
-                    Status::Pass,
-                ),
-                cell(
-                    "c",
-                    &[
-                        ("arch", x86()),
-                        ("smp", Value::Bool(true)),
-                        ("t", Value::Str("pit".into())),
-                    ],
-                    Status::Fail,
-                ),
+                made("a", false, "rtc", Status::Pass),
+                made("b", false, "rtc", Status::Pass),
+                made("c", true, "pit", Status::Fail),
             ],
         );
         let v = Variation::of(&r);
