@@ -16,7 +16,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 )]
 pub struct Cli {
     /// The matrix file (default: ./linkmatrix.yaml; `linkmatrix init` writes
-    /// one).
+    /// one). `bundled:NAME` is one of the bundle's, from anywhere:
+    /// `bundled:linkmatrix.yaml` (the kalloc demo),
+    /// `bundled:configs/percpu-2021.yaml`.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Build this crate instead of the one the matrix names (init: the crate

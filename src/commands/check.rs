@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use super::{EXIT_INTERRUPTED, user_error};
 use crate::args;
 use crate::cli::{CheckArgs, CheckFormat, Cli, GateArgs, MergeArgs, PlanArgs};
-use crate::model::{Baseline, Report};
+use crate::model::{Baseline, ErrorKind, Report};
 use crate::report::{self, ReportSpec, baseline};
 use crate::{cache, check as stage, plan as planner, process};
 
@@ -47,11 +47,11 @@ pub(super) fn check(cli: &Cli, args: &CheckArgs, out: &mut dyn Write) -> Result<
     }
     if process::interrupted() {
         writeln!(err, "interrupted: no report written")?;
-        for c in report.cells.iter().filter(|c| {
-            c.error
-                .as_deref()
-                .is_some_and(|e| e.contains("interrupted"))
-        }) {
+        for c in report
+            .cells
+            .iter()
+            .filter(|c| c.error_kind == Some(ErrorKind::Interrupted))
+        {
             writeln!(err, "  {} interrupted", c.id)?;
         }
         return Ok(EXIT_INTERRUPTED);

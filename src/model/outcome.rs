@@ -266,12 +266,46 @@ pub(crate) struct CellOutcome {
     /// Why the tool could not finish the cell (status `error`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<String>,
+    /// What kind of reason `error` is (status `error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) error_kind: Option<ErrorKind>,
     /// Served from the cache.
     #[serde(default)]
     pub(crate) cached: bool,
     /// The linked image's size (a cell whose image linked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) size: Option<ImageSize>,
+}
+
+/// Why the tool could not finish a cell, as a kind a program can branch
+/// on (`error_kind` in the JSON report, kebab-case); the cell's `error`
+/// says it for people.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum ErrorKind {
+    /// Ctrl-C stopped it, or it never started because of one.
+    Interrupted,
+    /// It ran past `--timeout`.
+    Timeout,
+    /// A toolchain, program or source tree it needs is missing (the
+    /// message gives the fix).
+    MissingTool,
+    /// A file or directory could not be created, read or locked.
+    Io,
+    /// The toolchain could not be readied (a sysroot build, the C
+    /// compiler's flags).
+    Toolchain,
+    /// The build tool failed for a reason other than the code.
+    Build,
+    /// The cell cannot be built as configured (nothing to follow, an
+    /// option the build system dropped, which binary).
+    Configuration,
+    /// The linker could not run or was killed.
+    Link,
+    /// The built files could not be read or analysed.
+    Inspection,
+    /// A bug in linkmatrix (a panic, a target the plan does not have).
+    Internal,
 }
 
 /// What a linked image takes, by section kind, as `size` (Berkeley) counts

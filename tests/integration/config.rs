@@ -400,3 +400,36 @@ fn no_matrix_file_is_an_error_never_the_demo() {
         stderr(&o)
     );
 }
+
+/// An installed linkmatrix shows what it does from any directory:
+/// `--config bundled:NAME` is a matrix of the bundle (the embedded copy
+/// here, as from a registry install), and a wrong name lists the others.
+#[test]
+fn a_bundled_matrix_runs_from_any_directory() {
+    let d = tempfile::tempdir().unwrap();
+    let o = crate::util::linkmatrix(d.path())
+        .env("LINKMATRIX_BUNDLE", "embedded")
+        .env("LINKMATRIX_CACHE_DIR", d.path().join("cache"))
+        .args(["plan", "--config", "bundled:configs/percpu-2021.yaml"])
+        .output()
+        .unwrap();
+    let out = crate::util::stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        out.contains("arm-smp-nommu-release") && out.contains("8 cells from"),
+        "{out}"
+    );
+    let o = run(d.path(), &["plan", "--config", "bundled:configs/nope.yaml"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("no such bundled matrix") && e.contains("bundled:configs/percpu-2021.yaml"),
+        "{e}"
+    );
+    let left: Vec<_> = std::fs::read_dir(d.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left, ["cache"], "wrote into the directory it ran in");
+}

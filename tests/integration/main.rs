@@ -8,6 +8,7 @@
 )]
 
 mod check;
+mod ci;
 mod cli;
 mod command;
 mod config;
