@@ -138,8 +138,12 @@ pub(super) fn inspect(args: &InspectArgs, out: &mut dyn Write) -> Result<u8> {
     let reports = reader::inspect_files(&args.files, args.symbols_only);
     match args.format {
         CheckFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &reports)?;
-            writeln!(out)?;
+            // Buffered: serde_json writes piece by piece, and each write
+            // to the terminal stream takes its lock and scans for colour.
+            let mut buf = std::io::BufWriter::with_capacity(1 << 16, &mut *out);
+            serde_json::to_writer_pretty(&mut buf, &reports)?;
+            writeln!(buf)?;
+            buf.flush()?;
         }
         CheckFormat::Human => reader::print_human(&reports, out)?,
     }

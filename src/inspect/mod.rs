@@ -345,12 +345,12 @@ pub(crate) fn inspect_files(paths: &[std::path::PathBuf], symbols_only: bool) ->
             .iter()
             .map(|(n, d)| Unit { name: n, data: d })
             .collect();
-        let a = if symbols_only {
+        let undefined = if symbols_only {
             undefined_only(&us)?
         } else {
-            analyze(&us, &[])?
+            analyze(&us, &[])?.undefined
         };
-        Ok((a.undefined, skipped))
+        Ok((undefined, skipped))
     };
     paths
         .iter()
