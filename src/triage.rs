@@ -18,6 +18,7 @@ use crate::workdir::WorkDir;
 
 mod appears;
 mod condition;
+pub(crate) mod footprint;
 
 use appears::{Appears, appearances};
 
@@ -256,6 +257,12 @@ pub(crate) fn diff(
             };
             writeln!(out, "defined only in {who}: {}{more}", shown.join(", "))?;
         }
+    }
+    // The size change, from A to B, with every symbol.
+    let full = |id: &str| by_id.get(id).and_then(|c| footprint::full_size(m, c));
+    if let (Some(sa), Some(sb)) = (full(a), full(b)) {
+        writeln!(out, "size, from {a} to {b}:")?;
+        crate::footprint::diff::print(&sa, &sb, out)?;
     }
     // Over the matrix: when does each of these findings appear?
     let wanted: BTreeSet<Appears> = by_id

@@ -41,6 +41,10 @@ pub(crate) enum Linked {
     Ok {
         /// The ELF cargo wrote.
         elf: PathBuf,
+        /// The directories the build's scripts added to the link search
+        /// (`cargo:rustc-link-search`), in cargo's order: where the
+        /// linker found `memory.x` and the like.
+        link_search: Vec<PathBuf>,
     },
     /// The link failed.
     Failed {
@@ -63,6 +67,26 @@ fn executable(stdout: &[u8]) -> Option<PathBuf> {
         })
         .last()
         .map(cargo_metadata::camino::Utf8PathBuf::into_std_path_buf)
+}
+
+/// The link search directories cargo's JSON messages report for the
+/// build's scripts (`native=DIR`, `all=DIR` or a bare `DIR`), each once.
+fn link_search(stdout: &[u8]) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for m in Message::parse_stream(stdout).flatten() {
+        let Message::BuildScriptExecuted(b) = m else {
+            continue;
+        };
+        for p in b.linked_paths {
+            let p = p.as_str();
+            let dir = p.split_once('=').map_or(p, |(_, d)| d);
+            let dir = PathBuf::from(dir);
+            if !out.contains(&dir) {
+                out.push(dir);
+            }
+        }
+    }
+    out
 }
 
 /// What rustc's "linking with `X` failed" error says, without the linker
@@ -122,7 +146,10 @@ pub(crate) fn build_bin(
     let err = match cmd.run() {
         Ok(out) => {
             return executable(&out.stdout)
-                .map(|elf| Linked::Ok { elf })
+                .map(|elf| Linked::Ok {
+                    elf,
+                    link_search: link_search(&out.stdout),
+                })
                 .ok_or_else(|| {
                     BuildFailure::tool(format!("cargo reported no executable ({cmd})"))
                 });

@@ -266,7 +266,9 @@ fn shared_key(m: &Matrix, inputs: &[PathBuf]) -> String {
         .str(
             "policy",
             &format!(
-                "{:?}|{:?}",
+                // The symbols a size lists are measured with the cell; the
+                // budgets are decided at the gate, from the figures.
+                "{:?}|{:?}|{:?}",
                 m.policy
                     .forbidden
                     .iter()
@@ -276,7 +278,8 @@ fn shared_key(m: &Matrix, inputs: &[PathBuf]) -> String {
                     .allow_undefined
                     .iter()
                     .map(glob::Pattern::as_str)
-                    .collect::<Vec<_>>()
+                    .collect::<Vec<_>>(),
+                m.policy.size.symbols
             ),
         );
     k.str("env", &build_env());

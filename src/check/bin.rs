@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::context::{CellCtx, Found, build_failed, global_symbols, policy_roots};
+use super::context::{CellCtx, Found, build_failed, global_symbols, measure, policy_roots};
 use super::error::CellError;
 use super::findings::{self, Evidence, LinkFailure, UndefinedRule};
 use super::prepare::Prepared;
@@ -30,9 +30,19 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
             ctx.log,
         )?;
         Ok(match linked {
-            Linked::Ok { elf } => Linked::Ok {
-                elf: build::copy_into(&elf, &dir)?,
-            },
+            Linked::Ok { elf, link_search } => {
+                // The memory map the link used, copied out with the ELF
+                // while the build directory is this cell's (never the last
+                // run's).
+                let _ = std::fs::remove_file(dir.join("memory.x"));
+                if let Some(x) = memory_x(&m.manifest, &link_search) {
+                    build::copy_into(&x, &dir)?;
+                }
+                Linked::Ok {
+                    elf: build::copy_into(&elf, &dir)?,
+                    link_search,
+                }
+            }
             Linked::Failed {
                 linker,
                 diagnostics,
@@ -49,7 +59,7 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
         Err(f) => return build_failed(ctx, f),
     };
     let (image, failure) = match &linked {
-        Linked::Ok { elf } => (Some(elf), None),
+        Linked::Ok { elf, .. } => (Some(elf), None),
         Linked::Failed {
             linker,
             diagnostics,
@@ -77,7 +87,8 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
         found.image = Some(img.clone());
         found.roots = roots;
         if failure.is_none() {
-            found.size = inspect::image_size(&data).ok();
+            let memory = dir.join("memory.x");
+            found.size = measure(m, &data, memory.is_file().then_some(&*memory));
         }
     }
     let diagnostics = failure.as_ref().map(|f| f.diagnostics);
@@ -91,6 +102,20 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
         },
     );
     Ok(found)
+}
+
+/// The `memory.x` a firmware link includes (cortex-m-rt's, riscv-rt's
+/// `link.x` say `INCLUDE memory.x`): the package's own, else the first in
+/// the directories the build scripts added to the link search (a device
+/// crate may write one). A guess where several differ: the linker's
+/// order of search is its own.
+fn memory_x(manifest: &Path, search: &[std::path::PathBuf]) -> Option<std::path::PathBuf> {
+    manifest
+        .parent()
+        .into_iter()
+        .chain(search.iter().map(std::path::PathBuf::as_path))
+        .map(|d| d.join("memory.x"))
+        .find(|p| p.is_file())
 }
 
 /// A linked image's reference graph, rooted at its entry point and the

@@ -162,7 +162,7 @@ pub(super) fn run(ctx: &CellCtx<'_>, b: &CommandBuild) -> Result<Found, CellErro
         findings,
         image: Some(elf),
         roots,
-        size: crate::inspect::image_size(&data).ok(),
+        size: super::context::measure(m, &data, None),
     })
 }
 

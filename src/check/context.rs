@@ -180,6 +180,18 @@ pub(super) fn finish(ctx: &CellCtx<'_>, res: Result<Found, CellError>) -> CellOu
     o
 }
 
+/// The footprint of an image's bytes (`None` when they are not ELF),
+/// with the memory regions of the linker script at `script` when it
+/// exists, listing as many symbols as `policy.size.symbols` says.
+pub(super) fn measure(m: &Matrix, data: &[u8], script: Option<&Path>) -> Option<ImageSize> {
+    let regions = script
+        .and_then(|s| std::fs::read_to_string(s).ok())
+        .map(|text| crate::inspect::memory::regions(&text))
+        .unwrap_or_default();
+    let top = m.policy.size.symbols.unwrap_or(crate::inspect::DEFAULT_TOP);
+    crate::inspect::footprint(data, &regions, top).ok()
+}
+
 /// Every global function and data object `data` defines (what
 /// `policy.roots` can name); an error when it is not an object file.
 pub(super) fn global_symbols(data: &[u8]) -> object::Result<BTreeSet<String>> {

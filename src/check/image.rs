@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::context::{CellCtx, Found, build_failed, global_symbols, policy_roots};
+use super::context::{CellCtx, Found, build_failed, global_symbols, measure, policy_roots};
 use super::error::CellError;
 use super::findings::{self, Evidence, LinkFailure, UndefinedRule};
 use super::prepare::Prepared;
@@ -93,10 +93,19 @@ fn image(
     let entry = &inputs.target.entry;
     let mut all_roots = vec![entry.clone()];
     all_roots.extend(inputs.roots.iter().cloned());
+    // Read once: the analysis and the size come from the same bytes.
+    let data = image.as_deref().map(read).transpose()?;
     let analysis = image
         .as_deref()
-        .map(|img| analyze_file(img, &all_roots, origins))
+        .zip(data.as_deref())
+        .map(|(img, data)| analyze_bytes(img, data, &all_roots, origins))
         .transpose()?;
+    // A size is the real image's: a permissive relink leaves out what the
+    // failed link could not resolve.
+    let size = data.as_deref().filter(|_| real.success).and_then(|d| {
+        let script = inputs.dir.join("link.ld");
+        measure(ctx.m, d, inputs.target.script.is_some().then_some(&*script))
+    });
     let failure = (!real.success).then(|| LinkFailure {
         finding: findings::link_error(&real.command, &real.diagnostics),
         diagnostics: &real.diagnostics,
@@ -121,7 +130,7 @@ fn image(
         findings,
         image,
         roots,
-        size: None,
+        size,
     })
 }
 
@@ -162,7 +171,14 @@ fn module(
             "the module could not be linked for inspection".to_owned(),
         ));
     };
-    let a = analyze_file(&insp, inputs.roots, origins)?;
+    let a = analyze_bytes(&insp, &read(&insp)?, inputs.roots, origins)?;
+    // The module's own sections: the relocatable object it is loaded as.
+    let size = module
+        .output
+        .as_deref()
+        .map(read)
+        .transpose()?
+        .and_then(|d| measure(ctx.m, &d, None));
     let findings = findings::decide(
         &ctx.rules(),
         Evidence {
@@ -179,7 +195,7 @@ fn module(
         findings,
         image: Some(insp),
         roots: inputs.roots.to_vec(),
-        size: None,
+        size,
     })
 }
 
@@ -204,23 +220,22 @@ fn platform_symbols(t: &Target, plat: &Path) -> Result<(BTreeSet<String>, BTreeS
     Ok((exported, defined))
 }
 
-/// Analyse a linked image, naming for each function where it came from.
-fn analyze_file(
+/// A file the cell made, read for inspection.
+fn read(path: &Path) -> Result<Vec<u8>, CellError> {
+    inspect::read_file(path).map_err(|e| CellError::inspection(&e))
+}
+
+/// Analyse a linked image's bytes, naming for each function where it came
+/// from.
+fn analyze_bytes(
     path: &Path,
+    data: &[u8],
     roots: &[String],
     origins: &HashMap<String, String>,
 ) -> Result<Analysis, CellError> {
-    let data = inspect::read_file(path).map_err(|e| CellError::inspection(&e))?;
     let name = path.display().to_string();
-    inspect::analyze_with_origins(
-        &[Unit {
-            name: &name,
-            data: &data,
-        }],
-        roots,
-        origins,
-    )
-    .map_err(|e| CellError::inspection(&e))
+    inspect::analyze_with_origins(&[Unit { name: &name, data }], roots, origins)
+        .map_err(|e| CellError::inspection(&e))
 }
 
 /// What the link inputs define.

@@ -58,5 +58,5 @@ pub(super) fn footprint(cli: &Cli, args: &FootprintArgs, out: &mut dyn Write) ->
         return Ok(EXIT_TOOL);
     };
     let json = args.format == crate::cli::CheckFormat::Json;
-    crate::footprint::run::footprint(&p, args.report.as_deref(), &opts, json, out)
+    verbs::footprint::footprint(&p, args.report.as_deref(), &opts, json, out)
 }

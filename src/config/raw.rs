@@ -146,6 +146,9 @@ pub(super) struct RawSize {
     /// Growth against the baseline allowed in flash and in RAM.
     #[serde(default)]
     pub(super) max_growth: Option<Spanned<String>>,
+    /// How many of the largest symbols each cell's size lists.
+    #[serde(default)]
+    pub(super) symbols: Option<Spanned<String>>,
 }
 
 /// A figure per measure, as written.

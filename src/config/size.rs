@@ -3,11 +3,15 @@
 //! written. Sizes are bytes: a number, or one with a `K`/`M`/`G` suffix
 //! (1024-based, as linker scripts count: `64K` is 65,536); or a share of
 //! the image's regions of that kind (`90%`, at most two decimals).
+//! `symbols: N` is how many of the largest symbols each cell's size lists.
 use serde_saphyr::Spanned;
 
 use super::diag::{Validator, at, pos};
 use super::raw::RawSize;
 use crate::model::{Growth, Limit, SizePolicy};
+
+/// The most symbols a cell's size may list (each is a line of the report).
+const MAX_SYMBOLS: usize = 10_000;
 
 /// `65536`, `64K`, `1M`, `2G` (also `KiB`/`MiB`/`GiB`) as bytes.
 fn bytes(s: &str) -> Option<u64> {
@@ -100,11 +104,27 @@ impl Validator {
             }
             parsed
         });
+        let symbols = raw.symbols.as_ref().and_then(|v| {
+            let n = v.value.trim().parse::<usize>().ok().filter(|n| *n <= MAX_SYMBOLS);
+            if n.is_none() {
+                let file = self.file.clone();
+                self.push(at(
+                    &file,
+                    pos(&v.referenced),
+                    format!(
+                        "policy.size.symbols `{}`: expected how many symbols to list, 0 to {MAX_SYMBOLS}",
+                        v.value
+                    ),
+                ));
+            }
+            n
+        });
         SizePolicy {
             max_flash,
             max_ram,
             growth_flash: growth,
             growth_ram: growth,
+            symbols,
         }
     }
 }

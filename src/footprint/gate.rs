@@ -160,11 +160,7 @@ pub(crate) fn apply(r: &mut Report, policy: &SizePolicy, baseline: &BTreeMap<Str
         let before = baseline.get(&c.id).copied();
         apply_cell(c, policy, before);
     }
-    let root = r.root.take();
-    let mut fresh = Report::new(r.config.clone(), std::mem::take(&mut r.cells));
-    fresh.root = root;
-    fresh.size_policy = r.size_policy.take();
-    *r = fresh;
+    r.recount();
 }
 
 #[cfg(test)]

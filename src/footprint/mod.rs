@@ -1,15 +1,16 @@
 //! Footprint across the matrix, from the sizes `inspect::size` measured:
 //! one image's breakdown for people ([`print_size`]), what each option
-//! costs ([`cost`]), and size budgets and growth against a baseline as
-//! findings ([`gate`]). The report's size columns are `report::sizes`'.
+//! costs ([`cost`]), size budgets and growth against a baseline as
+//! findings ([`gate`]), and the change between two images ([`diff`]). The
+//! report's size columns are `report::sizes`'; the `footprint` verb, which
+//! runs the cells, is `triage::footprint`'s.
 //!
-//! Pure functions over sizes and reports, except [`run`] (the
-//! `footprint` verb, which runs cells through `check` and measures the
-//! images that lack a size); printers write to the `&mut dyn Write` they
-//! are given. Nothing here parses ELF: that is `inspect::size`.
+//! Pure functions over sizes and reports; printers write to the
+//! `&mut dyn Write` they are given. Nothing here parses ELF (that is
+//! `inspect::size`) or runs cells.
 pub(crate) mod cost;
+pub(crate) mod diff;
 pub(crate) mod gate;
-pub(crate) mod run;
 
 use std::io::Write;
 

@@ -462,12 +462,6 @@ pub(crate) fn origins(units: &[Unit<'_>]) -> HashMap<String, String> {
     out
 }
 
-/// A linked image's footprint without its linker script's regions (see
-/// [`footprint`]).
-pub(crate) fn image_size(data: &[u8]) -> Result<crate::model::ImageSize> {
-    footprint(data, &[], size::DEFAULT_TOP)
-}
-
 /// The function symbol at an image's entry point (`Reset` for
 /// cortex-m-rt), the Thumb bit ignored.
 pub(crate) fn entry_symbol(data: &[u8]) -> Option<String> {

@@ -372,11 +372,26 @@ pub(crate) struct Report {
 impl Report {
     /// A report over `cells`, with the summary computed.
     pub(crate) fn new(config: String, cells: Vec<CellOutcome>) -> Self {
+        let mut r = Self {
+            schema: REPORT_SCHEMA.to_owned(),
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            root: None,
+            config,
+            cells,
+            size_policy: None,
+            summary: Summary::default(),
+        };
+        r.recount();
+        r
+    }
+
+    /// Count the cells per status again (after their statuses changed).
+    pub(crate) fn recount(&mut self) {
         let mut summary = Summary {
-            cells: cells.len(),
+            cells: self.cells.len(),
             ..Summary::default()
         };
-        for c in &cells {
+        for c in &self.cells {
             match c.status {
                 Status::Pass => summary.pass += 1,
                 Status::Fail => summary.fail += 1,
@@ -384,15 +399,7 @@ impl Report {
                 Status::Skipped => summary.skipped += 1,
             }
         }
-        Self {
-            schema: REPORT_SCHEMA.to_owned(),
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-            root: None,
-            config,
-            cells,
-            size_policy: None,
-            summary,
-        }
+        self.summary = summary;
     }
 }
 

@@ -245,6 +245,10 @@ pub(crate) struct SizePolicy {
     /// `max-growth` (or `max-growth.ram`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) growth_ram: Option<Growth>,
+    /// How many of the largest symbols a cell's size lists (`symbols`;
+    /// `inspect::DEFAULT_TOP` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) symbols: Option<usize>,
 }
 
 impl SizePolicy {

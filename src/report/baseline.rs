@@ -122,9 +122,7 @@ pub(crate) fn apply(r: &mut Report, b: &Baseline, deny_warnings: bool) -> Vec<En
         .filter(|e| ran.contains(e.cell.as_str()) && !seen.contains(&e.signature))
         .cloned()
         .collect();
-    let root = r.root.take();
-    *r = Report::new(r.config.clone(), std::mem::take(&mut r.cells));
-    r.root = root;
+    r.recount();
     fixed
 }
 

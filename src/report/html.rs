@@ -3,8 +3,10 @@
 //! by status; a larger one as a table of cells × the option values that
 //! differ between them, failing cells first, sortable by any column, with
 //! a filter box (`fail smp=true`); either view on a button. Selecting a
-//! cell shows its options, findings, chains and reproduce command; the
-//! view, sort, filter and cell are kept in the address's `#fragment`. The
+//! cell shows its options, findings, chains, reproduce command and size
+//! (regions, sections, crates, largest symbols); with sizes, the cells can
+//! be coloured by flash or RAM. The view, sort, filter, colour and cell are
+//! kept in the address's `#fragment`. The
 //! report's JSON is embedded whole and rendered by a small script, so the
 //! file works offline and from `file://`. Nothing here writes files.
 use serde_json::json;

@@ -187,6 +187,8 @@ pub(crate) fn merge(reports: &[Report]) -> Result<Report> {
     let cells = order.iter().filter_map(|id| chosen.remove(id)).collect();
     let mut merged = Report::new(first.config.clone(), cells);
     merged.root.clone_from(&first.root);
+    // Shards of one matrix share its size policy; `merge` gates by it.
+    merged.size_policy = reports.iter().find_map(|r| r.size_policy.clone());
     Ok(merged)
 }
 

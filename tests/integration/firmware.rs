@@ -37,10 +37,49 @@ fn firmware(dir: &Path, cargo_toml: &str, main_rs: &str, scripts: &str, matrix: 
     }
 }
 
-fn passes_with_size(r: &Value, id: &str) {
+fn passes_with_size(r: &Value, id: &str, package: &str) {
     let c = cell(r, id);
     assert_eq!(c["status"], "pass", "{c:#}");
-    assert!(c["size"]["text"].as_u64().unwrap() > 0, "{c:#}");
+    let size = &c["size"];
+    assert!(size["text"].as_u64().unwrap() > 0, "{c:#}");
+    // The regions of the memory.x the link used, and what each holds:
+    // flash is what FLASH holds (code and .data's initial values).
+    let regions: Vec<(&str, u64, &str)> = size["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap(),
+                r["length"].as_u64().unwrap(),
+                r["kind"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        regions,
+        [("FLASH", 65_536, "flash"), ("RAM", 16_384, "ram")],
+        "{size:#}"
+    );
+    assert_eq!(size["regions"][0]["used"], size["flash"], "{size:#}");
+    let vectors = size["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == ".vector_table")
+        .unwrap_or_else(|| panic!("no vector table: {size:#}"));
+    assert_eq!(vectors["region"], "FLASH");
+    assert_eq!(vectors["ram"], 0);
+    let crates: Vec<&str> = size["crates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        crates.contains(&"cortex_m_rt") && crates.contains(&package),
+        "{crates:?}"
+    );
 }
 
 /// A cortex-m-rt firmware whose `shared` feature calls
@@ -116,7 +155,7 @@ fn cortex_m_rt_firmware_without_a_critical_section_implementation() {
         "thumbv6m-no-shared-single-core-release",
         "thumbv6m-shared-single-core-release",
     ] {
-        passes_with_size(&r, id);
+        passes_with_size(&r, id, "fw");
     }
     // The implementation adds its code and the counter's RAM.
     let with = &cell(&r, "thumbv6m-shared-single-core-release")["size"];
@@ -160,7 +199,7 @@ fn defmt_firmware_without_a_global_logger() {
         assert_eq!(f["at"]["line"], 13, "{f:#}");
         assert_eq!(f["chain"][0], "Reset", "{f:#}");
     }
-    passes_with_size(&r, "thumbv6m-rtt-release");
+    passes_with_size(&r, "thumbv6m-rtt-release", "logfw");
 }
 
 /// The crate links through a C compiler driver (`linker = "clang"`, as

@@ -1,15 +1,16 @@
 //! Footprint on real images: section sizes agree with GNU `size -A` on
 //! every cell's image, bytes are attributed to the crates whose functions
-//! and statics they are, and an option's cost is the median of the pairs a
-//! person picks by hand.
+//! and statics they are, an option's cost is the median of the pairs a
+//! person picks by hand, budgets and growth fail the cells they should,
+//! and `diff` says what changed in size.
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
-use crate::check::check_json;
-use crate::util::{linkmatrix, repo, run, stderr, stdout, write};
+use crate::check::{cell, check_json};
+use crate::util::{linkmatrix, project_copy, repo, run, stderr, stdout, write};
 
 /// `size -A`'s sections with a nonzero address (the allocated ones), as
 /// name → bytes.
@@ -61,7 +62,11 @@ fn section_sizes_agree_with_size_a_on_every_cells_image() {
     for c in r["cells"].as_array().unwrap() {
         let id = c["id"].as_str().unwrap();
         let dir = cells.join(id);
-        let s = measured(&dir.join("image.elf"), Some(&dir.join("link.ld")));
+        // The report's size is the image's, as `inspect --size` measures it.
+        let s = &c["size"];
+        let again = measured(&dir.join("image.elf"), Some(&dir.join("link.ld")));
+        assert_eq!(s["sections"], again["sections"], "{id}");
+        assert_eq!(s["crates"], again["crates"], "{id}");
         let ours: BTreeMap<String, u64> = s["sections"]
             .as_array()
             .unwrap()
@@ -216,15 +221,23 @@ fn bytes_count_for_the_crates_whose_functions_and_statics_they_are() {
 /// option flipped, the rest as the rules make it.
 #[test]
 fn an_options_cost_on_kalloc_is_the_median_of_its_pairs() {
-    let o = run(&repo(), &["footprint", "--format", "json"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let f: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let flash: BTreeMap<&str, i64> = f["cells"]
+    let (code, report, err) = check_json(&repo(), &[]);
+    assert_eq!(code, 0, "{err}");
+    let flash: BTreeMap<&str, i64> = report["cells"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["id"].as_str().unwrap(), c["flash"].as_i64().unwrap()))
+        .map(|c| {
+            let f = c["size"]["flash"].as_i64();
+            (
+                c["id"].as_str().unwrap(),
+                f.unwrap_or_else(|| panic!("{c:#}")),
+            )
+        })
         .collect();
+    let o = run(&repo(), &["footprint", "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let f: Value = serde_json::from_slice(&o.stdout).unwrap();
     let cost = |option: &str, arch: &str| -> &Value {
         f["options"]
             .as_array()
@@ -270,4 +283,146 @@ fn an_options_cost_on_kalloc_is_the_median_of_its_pairs() {
     let o = run(&repo(), &["footprint"]);
     let text = stdout(&o);
     assert!(text.contains("OPTION") && text.contains("smp"), "{text}");
+}
+
+/// The finding of `kind` in a cell of a report.
+fn finding<'a>(c: &'a Value, kind: &str) -> &'a Value {
+    c["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind}: {c:#}"))
+}
+
+/// A budget below a cell's flash fails it and one at its flash passes,
+/// decided again from the cached cell; a cell that grew against a
+/// baseline made from a smaller build fails with `size-growth`, the same
+/// when `merge` gates the report alone; a baseline written then accepts
+/// it. One cell of a copy of the repository's matrix: one cold build and
+/// one after an edit (about 20 s).
+#[test]
+fn budgets_and_growth_against_a_baseline_from_a_smaller_build() {
+    let d = project_copy();
+    let cfg = d.path().join("linkmatrix.yaml");
+    let matrix = std::fs::read_to_string(&cfg).unwrap();
+    let policy = |size: &str| {
+        let text = matrix.replace("policy:\n", &format!("policy:\n  size:\n{size}"));
+        std::fs::write(&cfg, text).unwrap();
+    };
+    let id = "x86-up-mmu-release";
+    let path = |name: &str| d.path().join(name).display().to_string();
+    let (bl, bl2, rj) = (path("small.json"), path("grown.json"), path("r.json"));
+    let (code, r, err) = check_json(d.path(), &["--cell", id, "--write-baseline", &bl]);
+    assert_eq!(code, 0, "{err}");
+    let flash = u(&cell(&r, id)["size"]["flash"]);
+    let saved: Value = serde_json::from_slice(&std::fs::read(&bl).unwrap()).unwrap();
+    assert_eq!(u(&saved["sizes"][id]["flash"]), flash, "{saved:#}");
+
+    // A budget one byte below: size-budget, with its numbers; the cell is
+    // not built again for it.
+    policy(&format!("    max: {{flash: {}}}\n", flash - 1));
+    let (code, r, err) = check_json(d.path(), &["--cell", id]);
+    assert_eq!(code, 1, "{err}");
+    let c = cell(&r, id);
+    assert_eq!(c["cached"], true);
+    let f = finding(c, "size-budget");
+    assert_eq!(u(&f["size"]["bytes"]), flash);
+    assert_eq!(u(&f["size"]["limit"]), flash - 1);
+    assert_eq!(f["size"]["measure"], "flash");
+    // At the size: a pass.
+    policy(&format!("    max: {{flash: {flash}}}\n"));
+    let (code, _, err) = check_json(d.path(), &["--cell", id]);
+    assert_eq!(code, 0, "{err}");
+
+    // The crate grows by a 4 KiB table behind a new exported function.
+    let capi = d.path().join("fixtures/kalloc/src/capi.rs");
+    let mut src = std::fs::read_to_string(&capi).unwrap();
+    src.push_str(
+        "\n/// A build tag (the footprint test's growth).\n#[no_mangle]\npub extern \"C\" fn kalloc_build_tag(i: usize) -> u8 {\n    static TAG: [u8; 4096] = {\n        let mut t = [0u8; 4096];\n        let mut k = 0;\n        while k < 4096 {\n            t[k] = (k * 7 + 3) as u8;\n            k += 1;\n        }\n        t\n    };\n    TAG[i % 4096]\n}\n",
+    );
+    std::fs::write(&capi, src).unwrap();
+    policy("    max-growth: 1%\n");
+    let (code, r, err) = check_json(d.path(), &["--cell", id, "--baseline", &bl]);
+    assert_eq!(code, 1, "{err}");
+    let c = cell(&r, id);
+    let grown = u(&c["size"]["flash"]);
+    assert!(grown >= flash + 4096, "{grown} vs {flash}");
+    let f = finding(c, "size-growth");
+    assert_eq!(
+        (u(&f["size"]["bytes"]), u(&f["size"]["baseline"])),
+        (grown, flash)
+    );
+    assert_eq!(u(&c["size"]["before"]["flash"]), flash);
+    // The summary shows the change.
+    let o = linkmatrix(d.path())
+        .args(["check", "--no-provision", "--cell", id, "--baseline", &bl])
+        .output()
+        .unwrap();
+    let text = stdout(&o);
+    let want = format!("(+{})", grouped(grown - flash));
+    assert!(text.contains(&want), "{want} in:\n{text}");
+
+    // `merge` gates a report written without the baseline the same way.
+    let (code, _, err) = check_json(d.path(), &["--cell", id, "--report", &format!("json={rj}")]);
+    assert_eq!(code, 0, "{err}");
+    let o = run(
+        d.path(),
+        &["merge", &rj, "--baseline", &bl, "--format", "json"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let merged: Value = serde_json::from_slice(&o.stdout).unwrap();
+    finding(cell(&merged, id), "size-growth");
+
+    // A baseline written now accepts the growth.
+    let (code, _, err) = check_json(
+        d.path(),
+        &["--cell", id, "--baseline", &bl, "--write-baseline", &bl2],
+    );
+    assert_eq!(code, 1, "{err}");
+    let (code, r, err) = check_json(d.path(), &["--cell", id, "--baseline", &bl2]);
+    assert_eq!(code, 0, "{err}\n{r:#}");
+}
+
+/// `1234567` as `1,234,567`.
+fn grouped(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// `diff` says how the size changes from one cell to the other: by
+/// region, section and crate, and the symbols that differ (ARM UP with an
+/// MMU does not define the local TLB flush SMP defines).
+#[test]
+fn diff_shows_the_size_change_by_region_section_crate_and_symbol() {
+    let o = run(
+        &repo(),
+        &[
+            "diff",
+            "--config",
+            "configs/percpu-2021.yaml",
+            "arm-smp-mmu-release",
+            "arm-up-mmu-release",
+        ],
+    );
+    let text = stdout(&o);
+    assert!(o.status.success(), "{}\n{text}", stderr(&o));
+    for want in [
+        "size, from arm-smp-mmu-release to arm-up-mmu-release:",
+        "  flash ",
+        "  region RAM: ",
+        "  section .text: ",
+        "  crate kalloc: flash -",
+        "  symbols that changed most:",
+        "local_flush_tlb_kernel_range (gone)",
+    ] {
+        assert!(text.contains(want), "{want:?} in:\n{text}");
+    }
 }

@@ -645,3 +645,42 @@ fn a_report_of_128_cells_reads_as_a_sortable_filterable_table() {
     let _ = std::fs::copy(&html_path, keep.join("wide-128.html"));
     let _ = std::fs::copy(&shot, keep.join("wide-128.png"));
 }
+
+/// With sizes, the HTML grid is coloured by flash (or RAM) on request and
+/// a cell's panel shows its footprint: regions, sections, crates and the
+/// largest symbols.
+#[test]
+fn the_html_report_colours_by_flash_and_shows_a_cells_footprint() {
+    let d = tempfile::tempdir().unwrap();
+    let html_path = d.path().join("r.html");
+    let o = linkmatrix(&repo())
+        .args(["check", "--no-provision", "--report"])
+        .arg(format!("html={}", html_path.display()))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let dom = chromium_at(
+        &["--dump-dom"],
+        &html_path,
+        "#view=grid&colour=flash&cell=arm-up-mmu-release",
+    );
+    // Every cell's button says its flash, on a shade of blue.
+    let painted = dom.matches("pass · ").count();
+    assert_eq!(painted, 8, "{dom}");
+    assert_eq!(dom.matches("<button type=\"button\" title=\"").count(), 8);
+    assert!(dom.contains("style=\"background: rgb("), "{dom}");
+    // The selected cell's panel: its size, crates and symbols.
+    for want in [
+        "id=\"size\"",
+        "<th>region</th>",
+        "<th>crate</th>",
+        "kalloc::capi::POOL",
+        "<td class=\"name\">.bss</td>",
+    ] {
+        assert!(dom.contains(want), "{want} in:\n{dom}");
+    }
+    // The table shows flash and RAM columns, sortable.
+    let dom = chromium_at(&["--dump-dom"], &html_path, "#view=table&sort=flash");
+    assert!(dom.contains("data-col=\"flash\""), "{dom}");
+    assert!(dom.contains("data-col=\"ram\""), "{dom}");
+}

@@ -5,30 +5,18 @@
 //! values, with that option set to `b`'s value, gives `b` (so options the
 //! rules derive from it may change too).
 //!
-//! The one part of `footprint` that runs cells and reads files; the
-//! figures are [`super::cost`]'s.
+//! Also each cell's size measured again with every symbol, for `diff`.
+//! The figures are `footprint::cost`'s and `footprint::diff`'s.
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::Result;
 
-use super::cost::{self, Subject};
 use crate::check::CheckOptions;
-use crate::model::{CellOutcome, Matrix, Plan, Size, Status, Value};
+use crate::footprint::cost::{self, Subject};
+use crate::model::{CellOutcome, Matrix, Mode, Plan, Size, Status, Value};
 use crate::workdir::WorkDir;
-
-/// A cell's linked image measured from its work directory, with the
-/// regions of its linker script (`link.ld`) when it has one.
-pub(crate) fn measure_cell(m: &Matrix, id: &str) -> Option<Size> {
-    let wd = WorkDir::of(m);
-    let image = wd.read_inspected(id)?.image?;
-    let data = crate::inspect::read_file(&image).ok()?;
-    let regions = std::fs::read_to_string(wd.cell(id).join("link.ld"))
-        .map(|s| crate::inspect::memory::regions(&s))
-        .unwrap_or_default();
-    crate::inspect::footprint(&data, &regions, crate::inspect::DEFAULT_TOP).ok()
-}
 
 /// The options of the matrix with their values, the reference first:
 /// `false` before `true`, a choice's values in its axis's order (else as
@@ -97,17 +85,9 @@ pub(crate) fn footprint(
     out: &mut dyn Write,
 ) -> Result<u8> {
     let m = &p.matrix;
-    let mut r = if let Some(path) = report {
-        crate::report::load(path)?
-    } else {
-        let mut r = crate::triage::run_cells(m, p.cells.clone(), base)?;
-        // Cells whose outcome has no size yet: measure their images.
-        for c in &mut r.cells {
-            if c.size.is_none() && matches!(c.status, Status::Pass | Status::Fail) {
-                c.size = measure_cell(m, &c.id);
-            }
-        }
-        r
+    let mut r = match report {
+        Some(path) => crate::report::load(path)?,
+        None => super::run_cells(m, p.cells.clone(), base)?,
     };
     r.cells.retain(|c| c.status != Status::Skipped);
     let costs = cost::costs(&r.cells, &subjects(m), &|a, b, o| is_pair(m, a, b, o));
@@ -125,4 +105,33 @@ pub(crate) fn footprint(
         return Ok(crate::commands::EXIT_TOOL);
     }
     Ok(0)
+}
+
+/// A cell's size with every symbol (its report lists the largest few):
+/// its image measured again from the work directory — a module's own
+/// object, with the regions its size was measured with. `None` when the
+/// cell has no size (its link failed) or the file is gone.
+pub(crate) fn full_size(m: &Matrix, c: &CellOutcome) -> Option<Size> {
+    c.size.as_ref()?;
+    let wd = WorkDir::of(m);
+    let dir = wd.cell(&c.id);
+    let image = match m.mode {
+        Mode::Module => dir.join("module.o"),
+        _ => wd.read_inspected(&c.id)?.image?,
+    };
+    let data = crate::inspect::read_file(&image).ok()?;
+    let arch = c.options.get("arch").map(ToString::to_string);
+    let scripted = arch
+        .and_then(|a| m.targets.get(&a))
+        .is_some_and(|t| t.script.is_some());
+    let script = match m.mode {
+        Mode::Image if scripted => Some(dir.join("link.ld")),
+        Mode::Bin => Some(dir.join("memory.x")),
+        _ => None,
+    };
+    let regions = script
+        .and_then(|s| std::fs::read_to_string(s).ok())
+        .map(|t| crate::inspect::memory::regions(&t))
+        .unwrap_or_default();
+    crate::inspect::footprint(&data, &regions, usize::MAX).ok()
 }
