@@ -260,9 +260,16 @@ pub(crate) fn diff(
     }
     // The size change, from A to B, with every symbol.
     let full = |id: &str| by_id.get(id).and_then(|c| footprint::full_size(m, c));
-    if let (Some(sa), Some(sb)) = (full(a), full(b)) {
-        writeln!(out, "size, from {a} to {b}:")?;
-        crate::footprint::diff::print(&sa, &sb, out)?;
+    match (full(a), full(b)) {
+        (Some(sa), Some(sb)) => {
+            writeln!(out, "size, from {a} to {b}:")?;
+            crate::footprint::diff::print(&sa, &sb, out)?;
+        }
+        (None, None) => {}
+        (sa, _) => {
+            let who = if sa.is_none() { a } else { b };
+            writeln!(out, "size not compared: {who} has none (its link failed)")?;
+        }
     }
     // Over the matrix: when does each of these findings appear?
     let wanted: BTreeSet<Appears> = by_id

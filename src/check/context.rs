@@ -184,12 +184,25 @@ pub(super) fn finish(ctx: &CellCtx<'_>, res: Result<Found, CellError>) -> CellOu
 /// with the memory regions of the linker script at `script` when it
 /// exists, listing as many symbols as `policy.size.symbols` says.
 pub(super) fn measure(m: &Matrix, data: &[u8], script: Option<&Path>) -> Option<ImageSize> {
+    let start = std::time::Instant::now();
     let regions = script
         .and_then(|s| std::fs::read_to_string(s).ok())
         .map(|text| crate::inspect::memory::regions(&text))
         .unwrap_or_default();
     let top = m.policy.size.symbols.unwrap_or(crate::inspect::DEFAULT_TOP);
-    crate::inspect::footprint(data, &regions, top).ok()
+    let size = crate::inspect::footprint(data, &regions, top).ok();
+    let took = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    MEASURING.fetch_add(took, std::sync::atomic::Ordering::Relaxed);
+    size
+}
+
+/// Nanoseconds all cells of this process spent measuring footprints
+/// (`LINKMATRIX_STATS`: what footprint adds to a run).
+static MEASURING: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The time spent measuring footprints so far, summed over the cells.
+pub(crate) fn footprint_time() -> std::time::Duration {
+    std::time::Duration::from_nanos(MEASURING.load(std::sync::atomic::Ordering::Relaxed))
 }
 
 /// Every global function and data object `data` defines (what

@@ -22,6 +22,8 @@ mod progress;
 mod schedule;
 mod shard;
 
+pub(crate) use context::footprint_time;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::time::Duration;

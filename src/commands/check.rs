@@ -37,14 +37,19 @@ pub(super) fn check(cli: &Cli, args: &CheckArgs, out: &mut dyn Write) -> Result<
     let mut report = stage::run(&p, &opts, &mut err)?;
     let size = &p.matrix.policy.size;
     report.size_policy = (!size.is_empty()).then(|| size.clone());
+    let gated = std::time::Instant::now();
+    gate.decide_sizes(&mut report);
+    let gated = gated.elapsed();
     if std::env::var_os("LINKMATRIX_STATS").is_some() {
         let (n, children) = process::child_stats();
         writeln!(
             err,
-            "stats: wall_ms={} children={n} children_ms={} children_cpu_ms={}",
+            "stats: wall_ms={} children={n} children_ms={} children_cpu_ms={} footprint_ms={} size_gate_us={}",
             started.elapsed().as_millis(),
             children.as_millis(),
-            process::children_cpu().as_millis()
+            process::children_cpu().as_millis(),
+            stage::footprint_time().as_millis(),
+            gated.as_micros()
         )?;
     }
     if process::interrupted() {
@@ -59,8 +64,7 @@ pub(super) fn check(cli: &Cli, args: &CheckArgs, out: &mut dyn Write) -> Result<
         return Ok(EXIT_INTERRUPTED);
     }
     if let Some(path) = &args.write_baseline {
-        // Size findings are decided first, so that they are recorded too.
-        gate.decide_sizes(&mut report);
+        // Size findings are decided (above), so they are recorded too.
         let b = baseline::from_report(&report);
         cache::write_atomic(path, &serde_json::to_vec_pretty(&b)?)?;
     }
@@ -75,7 +79,8 @@ pub(super) fn merge(args: &MergeArgs, out: &mut dyn Write) -> Result<u8> {
         .iter()
         .map(|p| report::load(p))
         .collect::<Result<Vec<_>>>()?;
-    let merged = report::merge(&parts)?;
+    let mut merged = report::merge(&parts)?;
+    gate.decide_sizes(&mut merged);
     gate.finish(merged, false, out)
 }
 
@@ -110,11 +115,10 @@ impl Gate {
         crate::footprint::gate::apply(report, &policy, before);
     }
 
-    /// Decide the size findings, apply the baseline, write the report
+    /// Apply the baseline (the size findings decided), write the report
     /// files, print (GitHub commands too under GitHub Actions, and the step
     /// summary), return the exit code.
     fn finish(&self, mut report: Report, deny_warnings: bool, out: &mut dyn Write) -> Result<u8> {
-        self.decide_sizes(&mut report);
         let fixed = self
             .baseline
             .as_ref()

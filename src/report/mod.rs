@@ -215,7 +215,8 @@ pub(crate) fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()
             let what = found(c);
             let (id, status, time) = (&c.id, styled_status(c.status), time(c));
             let size = sizes.columns(flash, ram);
-            writeln!(out, "{id:w$}  {status}   {time:<7}  {size}{what}")?;
+            let line = format!("{id:w$}  {status}   {time:<7}  {size}{what}");
+            writeln!(out, "{}", line.trim_end())?;
         }
         for c in r
             .cells
