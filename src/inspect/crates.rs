@@ -17,9 +17,12 @@
 //!    handler, the allocator shims) name no crate and fall to rule 3.
 //! 3. An unmangled symbol (`#[no_mangle]`, `extern "C"`, a constant such as
 //!    `.Lanon.…` or `anon.….llvm.…`) in a Rust compile unit belongs to that
-//!    unit's crate; a local symbol with no compile unit, to the object file
-//!    the symbol table names before it (`STT_FILE`): a Rust codegen unit
-//!    `kalloc.1a2b3c-cgu.0` is crate `kalloc`, `platform.c` is `[C]`,
+//!    unit's crate; a local symbol with no compile unit — or a global one at
+//!    the address of a local mapping symbol (`$t`, `$a`, `$d`, `$x`, which
+//!    ARM, AArch64 and RISC-V objects put where code or data starts: a
+//!    `global_asm!` function has no debug info but has one) — to the object
+//!    file the symbol table names before it (`STT_FILE`): a Rust codegen
+//!    unit `kalloc.1a2b3c-cgu.0` is crate `kalloc`, `platform.c` is `[C]`,
 //!    `start.S` is `[asm]`.
 //! 4. Otherwise (a global symbol with no debug info): linker-made veneers
 //!    and thunks are `[linker]`; anything else is `[unknown]` — an
@@ -27,7 +30,8 @@
 //!    Rust.
 //!
 //! Bytes no symbol covers count by where they are: in a compile unit's
-//! address range, for its crate or language; in a section the linker
+//! address range, for its crate or language; at a mapping symbol, for its
+//! object file's crate or language; in a section the linker
 //! assembles (unwind index and tables, GOT, PLT, dynamic linking) as
 //! `[linker]`; else as `[section NAME]` (constants and string literals
 //! that carry no symbol, padding).
@@ -77,8 +81,9 @@ pub(super) fn of_symbol(mangled: &str, cu: Option<&CompileUnit>, file: Option<&s
 }
 
 /// The bucket for bytes no symbol covers in `section`, inside `cu`'s
-/// range when one holds them.
-pub(super) fn of_gap(section: &str, cu: Option<&CompileUnit>) -> String {
+/// range when one holds them, else where a mapping symbol says `file`
+/// starts.
+pub(super) fn of_gap(section: &str, cu: Option<&CompileUnit>, file: Option<&str>) -> String {
     if let Some(u) = cu {
         if let Some(b) = language_bucket(u) {
             return b.to_owned();
@@ -86,6 +91,9 @@ pub(super) fn of_gap(section: &str, cu: Option<&CompileUnit>) -> String {
         if let Some(k) = &u.krate {
             return k.clone();
         }
+    }
+    if let Some(k) = file.and_then(of_file) {
+        return k;
     }
     if linker_section(section) {
         LINKER.to_owned()
@@ -359,12 +367,13 @@ mod tests {
 
     #[test]
     fn gaps_count_by_unit_then_section() {
-        assert_eq!(of_gap(".ARM.exidx", None), LINKER);
-        assert_eq!(of_gap(".rodata", None), "[section .rodata]");
+        assert_eq!(of_gap(".ARM.exidx", None, None), LINKER);
+        assert_eq!(of_gap(".rodata", None, None), "[section .rodata]");
+        assert_eq!(of_gap(".text", None, Some("start.S")), "[asm]");
         let asm = CompileUnit {
             lang: Lang::Asm,
             krate: None,
         };
-        assert_eq!(of_gap(".text", Some(&asm)), "[asm]");
+        assert_eq!(of_gap(".text", Some(&asm), None), "[asm]");
     }
 }

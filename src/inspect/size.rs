@@ -14,6 +14,7 @@
 //!
 //! No process, no file system, no output.
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use anyhow::{Context, Result, bail};
 use object::{
@@ -53,13 +54,16 @@ pub(crate) fn footprint(data: &[u8], regions: &[Region], top: usize) -> Result<S
         ..Size::default()
     };
     let secs = sections(&f, &mut size);
-    let units = Units::of(&f);
+    let (mut defined, markers) = symbols_by_section(&f);
+    let origins = Origins {
+        units: Units::of(&f),
+        markers,
+    };
     let mut by_crate: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut symbols: Vec<SymbolSize> = Vec::new();
-    let mut defined = symbols_by_section(&f);
     for s in &secs {
         let syms = defined.remove(&s.index).unwrap_or_default();
-        attribute(s, syms, &units, &mut by_crate, &mut symbols);
+        attribute(s, syms, &origins, &mut by_crate, &mut symbols);
     }
     size.crates = by_crate
         .into_iter()
@@ -197,23 +201,55 @@ struct Sym {
     value: u64,
     bytes: u64,
     global: bool,
-    /// The object file the symbol table names before a local symbol.
-    file: Option<std::rc::Rc<str>>,
+    /// The object file the symbol table names before a local symbol (or
+    /// before a mapping symbol at a global one's address).
+    file: Option<Rc<str>>,
 }
 
-/// Defined, sized function, data and TLS symbols, by section.
-fn symbols_by_section(f: &object::File<'_>) -> HashMap<SectionIndex, Vec<Sym>> {
+/// Where bytes came from: the compile units, and the object file named
+/// before each local mapping symbol (`$t`, `$a`, `$d`, `$x`: ARM, AArch64
+/// and RISC-V assemblers put one where each run of code or data starts).
+struct Origins {
+    units: Units,
+    markers: Markers,
+}
+
+/// A mapping symbol's place (section, address) → its object file.
+type Markers = HashMap<(SectionIndex, u64), Rc<str>>;
+
+impl Origins {
+    /// The object file a mapping symbol at this place says.
+    fn file(&self, section: SectionIndex, value: u64) -> Option<&str> {
+        self.markers.get(&(section, value)).map(|f| &**f)
+    }
+}
+
+/// Defined, sized function, data and TLS symbols, by section; and the
+/// object file of each mapping symbol. A global symbol (which the symbol
+/// table lists after every file's locals) takes the file of a mapping
+/// symbol at its address.
+fn symbols_by_section(f: &object::File<'_>) -> (HashMap<SectionIndex, Vec<Sym>>, Markers) {
     let thumb = f.architecture() == Architecture::Arm;
     let mut out: HashMap<SectionIndex, Vec<Sym>> = HashMap::new();
-    let mut file: Option<std::rc::Rc<str>> = None;
+    let mut markers: Markers = HashMap::new();
+    let mut file: Option<Rc<str>> = None;
     for sym in f.symbols() {
         if sym.kind() == SymbolKind::File {
-            file = sym.name().ok().map(std::rc::Rc::from);
+            file = sym.name().ok().map(Rc::from);
             continue;
         }
         let Some(index) = sym.section_index() else {
             continue;
         };
+        if !sym.is_global()
+            && let (Ok(name), Some(file)) = (sym.name(), &file)
+            && is_mapping_symbol(name)
+        {
+            markers
+                .entry((index, sym.address()))
+                .or_insert_with(|| file.clone());
+            continue;
+        }
         if !matches!(
             sym.kind(),
             SymbolKind::Text | SymbolKind::Data | SymbolKind::Tls | SymbolKind::Unknown
@@ -242,7 +278,20 @@ fn symbols_by_section(f: &object::File<'_>) -> HashMap<SectionIndex, Vec<Sym>> {
             file: if sym.is_global() { None } else { file.clone() },
         });
     }
-    out
+    for (index, syms) in &mut out {
+        for s in syms.iter_mut().filter(|s| s.file.is_none()) {
+            s.file = markers.get(&(*index, s.value)).cloned();
+        }
+    }
+    (out, markers)
+}
+
+/// `$t`, `$a`, `$d`, `$x` and their numbered forms (`$t.1`).
+fn is_mapping_symbol(name: &str) -> bool {
+    let mut c = name.chars();
+    c.next() == Some('$')
+        && matches!(c.next(), Some('a' | 't' | 'd' | 'x'))
+        && c.next().is_none_or(|n| n == '.')
 }
 
 /// Count every byte of `s` for a crate or bucket: each symbol's bytes not
@@ -250,10 +299,15 @@ fn symbols_by_section(f: &object::File<'_>) -> HashMap<SectionIndex, Vec<Sym>> {
 fn attribute(
     s: &Section,
     mut syms: Vec<Sym>,
-    units: &Units,
+    origins: &Origins,
     by_crate: &mut BTreeMap<String, (u64, u64)>,
     listed: &mut Vec<SymbolSize>,
 ) {
+    let units = &origins.units;
+    let gap = |at: u64| {
+        let cu = units.at(Some(s.index), s.addr + at, None);
+        crates::of_gap(&s.name, cu, origins.file(s.index, s.addr + at))
+    };
     // At each place the largest first, globals before local aliases.
     syms.sort_by(|a, b| {
         (a.offset, std::cmp::Reverse(a.bytes), !a.global, &a.name).cmp(&(
@@ -279,10 +333,9 @@ fn attribute(
         }
         let end = sym.offset.saturating_add(sym.bytes).min(s.bytes);
         if sym.offset > covered {
-            let cu = units.at(Some(s.index), s.addr + covered);
-            add(crates::of_gap(&s.name, cu), sym.offset - covered);
+            add(gap(covered), sym.offset - covered);
         }
-        let cu = units.at(Some(s.index), sym.value);
+        let cu = units.at(Some(s.index), sym.value, Some(&sym.name));
         let krate = crates::of_symbol(&sym.name, cu, sym.file.as_deref());
         add(krate.clone(), end.saturating_sub(covered.max(sym.offset)));
         covered = covered.max(end);
@@ -294,8 +347,7 @@ fn attribute(
         });
     }
     if covered < s.bytes {
-        let cu = units.at(Some(s.index), s.addr + covered);
-        add(crates::of_gap(&s.name, cu), s.bytes - covered);
+        add(gap(covered), s.bytes - covered);
     }
 }
 

@@ -7,8 +7,10 @@
 //! location), else through the unit's address ranges. Debug info of code
 //! the linker removed stays behind at a tombstone address (0 after
 //! `--gc-sections`), so in a linked image a range starting at 0 is
-//! ignored, and an address two units both claim exactly belongs to
-//! neither.
+//! ignored. Addresses of sections that are not loaded (defmt's `.defmt`
+//! strings start at 0 too) can share a number with code or data: an
+//! address several units claim goes to the one whose entry has the
+//! symbol's name (its linkage name, else its name), else to none.
 //!
 //! Reads bytes only; no process, no output.
 use std::collections::HashMap;
@@ -39,8 +41,9 @@ pub(super) struct CompileUnit {
 #[derive(Debug, Default)]
 pub(super) struct Units {
     all: Vec<CompileUnit>,
-    /// Start address → unit; `None` when two units claim it.
-    exact: HashMap<u64, Option<usize>>,
+    /// Start address → the units that describe something there, each with
+    /// a hash of that entry's name (0 without one).
+    exact: HashMap<u64, Vec<(usize, u64)>>,
     /// `(begin, end, unit)`, sorted.
     ranges: Vec<(u64, u64, usize)>,
     /// A relocatable object's section placement (addresses in its DWARF
@@ -67,14 +70,37 @@ impl Units {
     }
 
     /// The unit holding `value` (a symbol's value: an address, or in a
-    /// relocatable object an offset in `section`).
-    pub(super) fn at(&self, section: Option<SectionIndex>, value: u64) -> Option<&CompileUnit> {
+    /// relocatable object an offset in `section`), where the symbol `name`
+    /// (when there is one) is.
+    pub(super) fn at(
+        &self,
+        section: Option<SectionIndex>,
+        value: u64,
+        name: Option<&str>,
+    ) -> Option<&CompileUnit> {
         let addr = match &self.layout {
             Some(l) => l.base(section).wrapping_add(value),
             None => value,
         };
-        if let Some(hit) = self.exact.get(&addr) {
-            return hit.map(|i| &self.all[i]);
+        if let Some(claims) = self.exact.get(&addr) {
+            let first = claims.first()?.0;
+            if claims.iter().all(|c| c.0 == first) {
+                return Some(&self.all[first]);
+            }
+            // Several units: the one whose entry is this symbol.
+            let name = name?;
+            let plain = crate::inspect::demangle(name)
+                .and_then(|d| d.rsplit("::").next().map(str::to_owned));
+            let wanted = [
+                Some(name_hash(name.as_bytes())),
+                plain.map(|p| name_hash(p.as_bytes())),
+            ];
+            let mut units = claims
+                .iter()
+                .filter(|c| wanted.contains(&Some(c.1)))
+                .map(|c| c.0);
+            let unit = units.next()?;
+            return units.all(|u| u == unit).then(|| &self.all[unit]);
         }
         // The last range starting at or before `addr`, then back while
         // ranges could still reach it (ranges of units may nest).
@@ -87,15 +113,8 @@ impl Units {
             .map(|r| &self.all[r.2])
     }
 
-    fn claim(&mut self, addr: u64, unit: usize) {
-        self.exact
-            .entry(addr)
-            .and_modify(|u| {
-                if *u != Some(unit) {
-                    *u = None;
-                }
-            })
-            .or_insert(Some(unit));
+    fn claim(&mut self, addr: u64, unit: usize, name: u64) {
+        self.exact.entry(addr).or_default().push((unit, name));
     }
 
     fn walk<R: gimli::Reader>(&mut self, d: &gimli::Dwarf<R>, linked: bool) {
@@ -144,12 +163,15 @@ impl Units {
                 raw.skip_attributes(abbrev.attributes())?;
                 continue;
             }
-            let (mut lang, mut name, mut start) = (None, None, None);
+            let (mut lang, mut name, mut linkage, mut start) = (None, None, None, None);
             for spec in abbrev.attributes() {
                 let attr = raw.read_attribute(*spec)?;
                 match attr.name() {
                     c::DW_AT_language => lang = Some(attr.value()),
                     c::DW_AT_name => name = Some(attr.value()),
+                    c::DW_AT_linkage_name | c::DW_AT_MIPS_linkage_name => {
+                        linkage = Some(attr.value());
+                    }
                     c::DW_AT_low_pc => start = address(d, unit, &attr.value()),
                     c::DW_AT_location => start = static_address(d, unit, &attr.value()),
                     _ => {}
@@ -166,11 +188,25 @@ impl Units {
             } else if let Some(a) = start.filter(|a| *a != 0 || !linked)
                 && self.all.len() > id
             {
-                self.claim(a, id);
+                let hash = linkage
+                    .or(name)
+                    .and_then(|v| d.attr_string(unit, v).ok())
+                    .and_then(|s| s.to_slice().ok().map(|b| name_hash(&b)))
+                    .unwrap_or(0);
+                self.claim(a, id, hash);
             }
         }
         Ok(())
     }
+}
+
+/// A name's hash, to compare a symbol with the entries at its address
+/// without keeping every entry's name.
+fn name_hash(name: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    h.finish().max(1)
 }
 
 fn address<R: gimli::Reader>(

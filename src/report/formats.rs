@@ -15,26 +15,16 @@ pub(crate) fn symbol_name(f: &Finding) -> Option<String> {
 }
 
 /// What a finding is about, in a few words: its symbol (demangled), or
-/// for a size finding the measure and its numbers (`flash 70,000 B >
-/// 65,536 B`).
+/// for a size finding the measure and the limit it passed (`flash over
+/// 65,536 B`) — the same for every cell over one budget, so a large
+/// report groups them; each cell's own figures are in its size.
 pub(crate) fn subject(f: &Finding) -> Option<String> {
     if let Some(x) = &f.size {
-        let g = crate::model::grouped;
-        return Some(match (x.limit, x.baseline) {
-            (Some(l), Some(b)) => format!(
-                "{} {} B (was {} B, at most {} B)",
-                x.measure,
-                g(x.bytes),
-                g(b),
-                g(l)
-            ),
-            (Some(l), None) => format!("{} {} B > {} B", x.measure, g(x.bytes), g(l)),
-            (None, _) => format!(
-                "{} {} B (no {} region known)",
-                x.measure,
-                g(x.bytes),
-                x.measure
-            ),
+        let m = x.measure;
+        return Some(match (f.kind, x.limit) {
+            (FindingKind::SizeGrowth, _) => format!("{m} grew more than allowed"),
+            (_, Some(l)) => format!("{m} over {} B", crate::model::grouped(l)),
+            (_, None) => format!("{m}: no {m} region known"),
         });
     }
     symbol_name(f)

@@ -329,7 +329,8 @@ fn print_grouped(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             } else {
                 String::new()
             };
-            writeln!(out, "  {:w$}  {}{size}", v.label(c), time(c))?;
+            let line = format!("  {:w$}  {:<7}{size}", v.label(c), time(c));
+            writeln!(out, "{}", line.trim_end())?;
         }
     }
     for g in groups.iter().filter(|g| g.status != Status::Pass) {
