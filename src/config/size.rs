@@ -60,65 +60,60 @@ fn percent(s: &str) -> Option<u32> {
 }
 
 impl Validator {
+    /// `parse(value)`, or a problem at the value saying what `key` expects.
+    fn sized<T>(
+        &mut self,
+        v: Option<&Spanned<String>>,
+        key: &str,
+        expected: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Option<T> {
+        let v = v?;
+        let parsed = parse(&v.value);
+        if parsed.is_none() {
+            let file = self.file.clone();
+            self.push(at(
+                &file,
+                pos(&v.referenced),
+                format!("policy.size.{key} `{}`: expected {expected}", v.value),
+            ));
+        }
+        parsed
+    }
+
     /// The size policy, every bad value reported where it is written.
     pub(super) fn size_policy(&mut self, raw: Option<&RawSize>) -> SizePolicy {
         let Some(raw) = raw else {
             return SizePolicy::default();
         };
-        let mut limit = |v: &Option<Spanned<String>>, what: &str| {
-            let v = v.as_ref()?;
-            let parsed = match percent(&v.value) {
-                Some(h) if h > 0 && h <= 10_000 => Some(Limit::Share(h)),
-                Some(_) => None,
-                None => bytes(&v.value).map(Limit::Bytes),
-            };
-            if parsed.is_none() {
-                let file = self.file.clone();
-                self.push(at(
-                    &file,
-                    pos(&v.referenced),
-                    format!(
-                        "policy.size.max.{what} `{}`: expected bytes (65536, 64K, 1M) or a share of the {what} regions (90%, above 0 and at most 100%)",
-                        v.value
-                    ),
-                ));
-            }
-            parsed
+        let limit = |s: &str| match percent(s) {
+            Some(h) if h > 0 && h <= 10_000 => Some(Limit::Share(h)),
+            Some(_) => None,
+            None => bytes(s).map(Limit::Bytes),
         };
-        let max_flash = limit(&raw.max.flash, "flash");
-        let max_ram = limit(&raw.max.ram, "ram");
-        let growth = raw.max_growth.as_ref().and_then(|v| {
-            let parsed = percent(&v.value)
-                .map(Growth::Percent)
-                .or_else(|| bytes(&v.value).map(Growth::Bytes));
-            if parsed.is_none() {
-                let file = self.file.clone();
-                self.push(at(
-                    &file,
-                    pos(&v.referenced),
-                    format!(
-                        "policy.size.max-growth `{}`: expected a share of the baseline's size (2%, 0.5%) or bytes (512, 1K)",
-                        v.value
-                    ),
-                ));
-            }
-            parsed
-        });
-        let symbols = raw.symbols.as_ref().and_then(|v| {
-            let n = v.value.trim().parse::<usize>().ok().filter(|n| *n <= MAX_SYMBOLS);
-            if n.is_none() {
-                let file = self.file.clone();
-                self.push(at(
-                    &file,
-                    pos(&v.referenced),
-                    format!(
-                        "policy.size.symbols `{}`: expected how many symbols to list, 0 to {MAX_SYMBOLS}",
-                        v.value
-                    ),
-                ));
-            }
-            n
-        });
+        let max = |what: &str| {
+            format!(
+                "bytes (65536, 64K, 1M) or a share of the {what} regions (90%, above 0 and at most 100%)"
+            )
+        };
+        let max_flash = self.sized(raw.max.flash.as_ref(), "max.flash", &max("flash"), limit);
+        let max_ram = self.sized(raw.max.ram.as_ref(), "max.ram", &max("ram"), limit);
+        let growth = self.sized(
+            raw.max_growth.as_ref(),
+            "max-growth",
+            "a share of the baseline's size (2%, 0.5%) or bytes (512, 1K)",
+            |s| {
+                percent(s)
+                    .map(Growth::Percent)
+                    .or_else(|| bytes(s).map(Growth::Bytes))
+            },
+        );
+        let symbols = self.sized(
+            raw.symbols.as_ref(),
+            "symbols",
+            &format!("how many symbols to list, 0 to {MAX_SYMBOLS}"),
+            |s| s.trim().parse::<usize>().ok().filter(|n| *n <= MAX_SYMBOLS),
+        );
         SizePolicy {
             max_flash,
             max_ram,

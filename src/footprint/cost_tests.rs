@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::model::{CrateSize, Settings, Status};
+use crate::model::CrateSize;
 
 /// A cell with these option values and crates `(name, flash, ram)`.
 fn cell(id: &str, arch: &str, opts: &[(&str, Value)], crates: &[(&str, u64, u64)]) -> CellOutcome {
@@ -23,25 +23,15 @@ fn cell(id: &str, arch: &str, opts: &[(&str, Value)], crates: &[(&str, u64, u64)
         })
         .collect();
     CellOutcome {
-        id: id.to_owned(),
         target: format!("{arch}-none"),
         options,
-        features: Vec::new(),
-        settings: Settings::default(),
-        profile: "release".to_owned(),
-        status: Status::Pass,
-        duration_ms: 0,
-        reproduce: String::new(),
-        findings: Vec::new(),
-        error: None,
-        error_kind: None,
-        cached: false,
         size: Some(Size {
             flash: crates.iter().map(|c| c.flash).sum(),
             ram: crates.iter().map(|c| c.ram).sum(),
             crates,
             ..Size::default()
         }),
+        ..CellOutcome::passing(id)
     }
 }
 

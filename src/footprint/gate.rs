@@ -136,8 +136,10 @@ fn is_size(f: &Finding) -> bool {
 }
 
 /// Decide the size findings of one cell that ran (earlier ones replaced),
-/// record the baseline's figures in its size, and set its status from
-/// its findings.
+/// record the baseline's figures in its size, and fail it when it has any.
+/// A failure for another reason stands (a warning that `--deny` made
+/// fail looks like a pass to the findings alone); a cell that failed only
+/// for size findings no longer found passes.
 fn apply_cell(c: &mut CellOutcome, policy: &SizePolicy, before: Option<Totals>) {
     if !matches!(c.status, Status::Pass | Status::Fail) {
         return;
@@ -149,8 +151,12 @@ fn apply_cell(c: &mut CellOutcome, policy: &SizePolicy, before: Option<Totals>) 
     if let Some(b) = before {
         found.extend(growth(size.totals(), b, policy));
     }
+    if !found.is_empty() {
+        c.status = Status::Fail;
+    } else if c.findings.is_empty() {
+        c.status = Status::Pass;
+    }
     c.findings.extend(found);
-    c.status = Status::of(&c.findings);
 }
 
 /// Decide every cell's size findings against `policy` and the baseline's
@@ -167,6 +173,14 @@ pub(crate) fn apply(r: &mut Report, policy: &SizePolicy, baseline: &BTreeMap<Str
 mod tests {
     use super::*;
     use crate::model::{Region, RegionKind, Size};
+
+    /// A passing cell of `flash` bytes.
+    fn outcome(id: &str, flash: u64) -> CellOutcome {
+        CellOutcome {
+            size: Some(size(flash, 0)),
+            ..CellOutcome::passing(id)
+        }
+    }
 
     fn size(flash: u64, ram: u64) -> Size {
         Size {
@@ -214,11 +228,8 @@ mod tests {
                 .contains("no ram region")
         );
         s.regions = vec![Region {
-            name: "RAM".to_owned(),
-            origin: 0,
-            length: 1000,
-            kind: RegionKind::Ram,
             used: 950,
+            ..Region::new("RAM", 0, 1000, RegionKind::Ram)
         }];
         let f = budget(&s, &p);
         assert_eq!(f[0].size.as_ref().unwrap().limit, Some(900));
@@ -260,6 +271,30 @@ mod tests {
     }
 
     #[test]
+    fn a_failure_for_another_reason_stands() {
+        // `--deny latent` failed this cell on a warning.
+        let mut c = CellOutcome {
+            findings: vec![Finding::symbol(FindingKind::LatentUndefined, "f")],
+            status: Status::Fail,
+            ..outcome("c", 10)
+        };
+        apply_cell(&mut c, &SizePolicy::default(), None);
+        assert_eq!(c.status, Status::Fail);
+        // A cell that failed only for a budget it now meets passes.
+        c.findings = vec![Finding {
+            size: Some(SizeExcess {
+                measure: Measure::Flash,
+                bytes: 10,
+                limit: Some(5),
+                baseline: None,
+            }),
+            ..Finding::message(FindingKind::SizeBudget, "over")
+        }];
+        apply_cell(&mut c, &SizePolicy::default(), None);
+        assert_eq!((c.status, c.findings.len()), (Status::Pass, 0));
+    }
+
+    #[test]
     fn percents_read_as_written() {
         assert_eq!(percent(200), "2%");
         assert_eq!(percent(50), "0.5%");
@@ -269,22 +304,7 @@ mod tests {
 
     #[test]
     fn applying_twice_gives_the_same_report() {
-        let cell = |id: &str, flash| CellOutcome {
-            id: id.to_owned(),
-            target: "t".to_owned(),
-            options: BTreeMap::new(),
-            features: Vec::new(),
-            settings: crate::model::Settings::default(),
-            profile: "release".to_owned(),
-            status: Status::Pass,
-            duration_ms: 0,
-            reproduce: String::new(),
-            findings: Vec::new(),
-            error: None,
-            error_kind: None,
-            cached: false,
-            size: Some(size(flash, 0)),
-        };
+        let cell = outcome;
         let p = SizePolicy {
             max_flash: Some(Limit::Bytes(100)),
             growth_flash: Some(Growth::Bytes(0)),

@@ -123,13 +123,7 @@ fn region(def: &str, earlier: &[Region]) -> Option<Region> {
             _ => return None,
         }
     }
-    Some(Region {
-        name: name.to_owned(),
-        origin: origin?,
-        length: length?,
-        kind: kind(name, attrs),
-        used: 0,
-    })
+    Some(Region::new(name, origin?, length?, kind(name, attrs)))
 }
 
 /// Flash, RAM or unknown, from the attributes, else the name.
@@ -278,13 +272,7 @@ mod tests {
     use super::*;
 
     fn r(name: &str, origin: u64, length: u64, kind: RegionKind) -> Region {
-        Region {
-            name: name.to_owned(),
-            origin,
-            length,
-            kind,
-            used: 0,
-        }
+        Region::new(name, origin, length, kind)
     }
 
     #[test]

@@ -213,13 +213,7 @@ fn firmware() -> Vec<u8> {
 }
 
 fn region(name: &str, origin: u64, length: u64, kind: RegionKind) -> Region {
-    Region {
-        name: name.to_owned(),
-        origin,
-        length,
-        kind,
-        used: 0,
-    }
+    Region::new(name, origin, length, kind)
 }
 
 fn krate(s: &Size, name: &str) -> (u64, u64) {

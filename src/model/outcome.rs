@@ -297,6 +297,29 @@ pub(crate) struct CellOutcome {
     pub(crate) size: Option<ImageSize>,
 }
 
+#[cfg(test)]
+impl CellOutcome {
+    /// A passing cell `id` with nothing else set, for tests.
+    pub(crate) fn passing(id: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            target: "t".to_owned(),
+            options: BTreeMap::new(),
+            features: Vec::new(),
+            settings: crate::model::Settings::default(),
+            profile: "release".to_owned(),
+            status: Status::Pass,
+            duration_ms: 0,
+            reproduce: String::new(),
+            findings: Vec::new(),
+            error: None,
+            error_kind: None,
+            cached: false,
+            size: None,
+        }
+    }
+}
+
 /// A cell's image size: [`super::Size`] (the name the cell runners use).
 pub(crate) type ImageSize = super::Size;
 

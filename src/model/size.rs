@@ -156,6 +156,17 @@ pub(crate) struct Region {
 }
 
 impl Region {
+    /// A region of a linker script, nothing placed in it yet.
+    pub(crate) fn new(name: &str, origin: u64, length: u64, kind: RegionKind) -> Self {
+        Self {
+            name: name.to_owned(),
+            origin,
+            length,
+            kind,
+            used: 0,
+        }
+    }
+
     /// Whether `addr` lies inside the region.
     pub(crate) fn contains(&self, addr: u64) -> bool {
         addr >= self.origin && addr - self.origin < self.length
@@ -328,13 +339,7 @@ mod tests {
 
     #[test]
     fn capacity_sums_the_regions_of_a_kind() {
-        let r = |name: &str, length, kind| Region {
-            name: name.to_owned(),
-            origin: 0,
-            length,
-            kind,
-            used: 0,
-        };
+        let r = |name: &str, length, kind| Region::new(name, 0, length, kind);
         let s = Size {
             regions: vec![
                 r("FLASH", 1024, RegionKind::Flash),
