@@ -1,6 +1,7 @@
 //! Baselines: findings a team has accepted, recorded by a stable signature
-//! (cell id, kind, symbol, referencing function without its hash), so a
-//! gate fails only on new findings and says which known ones are fixed.
+//! (cell id, kind, what it is about, referencing function without its
+//! hash), so a gate fails only on new findings and says which known ones
+//! are fixed.
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -25,13 +26,16 @@ fn first_function(f: &Finding) -> Option<&str> {
         .min()
 }
 
-/// `cell|kind|symbol|function`.
+/// `cell|kind|key|function`: the key is what the finding is about (its
+/// symbol, region, missing input or assertion; see `Finding::key`), so two
+/// region overflows or two missing inputs of a cell are told apart, and a
+/// symbol finding's signature is what it always was.
 pub(crate) fn signature(c: &CellOutcome, f: &Finding) -> String {
     format!(
         "{}|{}|{}|{}",
         c.id,
         f.kind,
-        f.symbol.as_deref().unwrap_or(""),
+        f.key(),
         first_function(f).unwrap_or("")
     )
 }
