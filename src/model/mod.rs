@@ -13,6 +13,7 @@ mod expr;
 mod failure;
 mod matrix;
 mod outcome;
+mod size;
 
 pub(crate) use analysis::*;
 pub(crate) use diag::*;
@@ -20,3 +21,4 @@ pub(crate) use expr::Expr;
 pub(crate) use failure::*;
 pub(crate) use matrix::*;
 pub(crate) use outcome::*;
+pub(crate) use size::*;

@@ -82,12 +82,17 @@ pub(crate) enum FindingKind {
     /// reference in this build, and a change may bring it back (seed 001).
     /// A warning unless `--deny latent`.
     LatentUndefined,
+    /// Flash or RAM over the budget `policy.size.max` sets.
+    SizeBudget,
+    /// Flash or RAM grew more against the baseline than
+    /// `policy.size.max-growth` allows.
+    SizeGrowth,
 }
 
 impl FindingKind {
     /// Every kind, in report order: SARIF rules, docs and the JSON schema
     /// list them from here.
-    pub(crate) const ALL: [FindingKind; 11] = [
+    pub(crate) const ALL: [FindingKind; 13] = [
         FindingKind::UndefinedSymbol,
         FindingKind::UnexportedSymbol,
         FindingKind::ForbiddenSymbol,
@@ -99,6 +104,8 @@ impl FindingKind {
         FindingKind::BuildError,
         FindingKind::LinkError,
         FindingKind::LatentUndefined,
+        FindingKind::SizeBudget,
+        FindingKind::SizeGrowth,
     ];
 
     /// One sentence for people (SARIF rule text, docs).
@@ -129,6 +136,10 @@ impl FindingKind {
             FindingKind::LatentUndefined => {
                 "Undefined only in the debug build: optimization removed the reference, and a change may bring it back."
             }
+            FindingKind::SizeBudget => "The image's flash or RAM is over the size budget.",
+            FindingKind::SizeGrowth => {
+                "The image's flash or RAM grew more against the baseline than the policy allows."
+            }
         }
     }
 
@@ -147,6 +158,8 @@ impl FindingKind {
             FindingKind::BuildError => 8,
             FindingKind::LinkError => 9,
             FindingKind::LatentUndefined => 10,
+            FindingKind::SizeBudget => 11,
+            FindingKind::SizeGrowth => 12,
         }
     }
 
@@ -164,6 +177,8 @@ impl FindingKind {
             FindingKind::BuildError => "build-error",
             FindingKind::LinkError => "link-error",
             FindingKind::LatentUndefined => "latent-undefined",
+            FindingKind::SizeBudget => "size-budget",
+            FindingKind::SizeGrowth => "size-growth",
         }
     }
 }
@@ -254,6 +269,9 @@ pub(crate) struct Finding {
     /// to the project root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) at: Option<Location>,
+    /// The numbers of a size finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) size: Option<super::SizeExcess>,
     /// Known and accepted by the baseline.
     #[serde(default)]
     pub(crate) baseline: bool,
@@ -289,6 +307,7 @@ impl Finding {
             chain: Vec::new(),
             message: None,
             at: None,
+            size: None,
             baseline: false,
         }
     }
@@ -309,13 +328,17 @@ impl Finding {
         }
     }
 
-    /// What the finding is about, as its identity: the symbol (exact), the
-    /// region's name, the missing input's name, an assertion's first line;
-    /// empty for build and link errors. Baseline signatures and `diff`
+    /// What the finding is about, as its identity: the symbol (exact), a
+    /// size finding's measure, the region's name, the missing input's name,
+    /// an assertion's first line; empty for build and link errors. Baseline signatures and `diff`
     /// compare findings by (kind, key).
     pub(crate) fn key(&self) -> String {
         if let Some(s) = &self.symbol {
             return s.clone();
+        }
+        // A size finding is about a measure (flash, RAM).
+        if let Some(x) = &self.size {
+            return x.measure.as_str().to_owned();
         }
         if let Some(r) = &self.region {
             return r.name.clone();
@@ -344,9 +367,29 @@ impl Finding {
 
     /// What the finding is about, for people, control characters escaped:
     /// the symbol demangled, `FLASH by 2312 bytes (.text)`, `library
-    /// -lsensorfw`, an assertion's first line; `None` for build and link
+    /// -lsensorfw`, an assertion's first line, a size finding's measure
+    /// and numbers (`flash 70,000 B > 65,536 B`); `None` for build and link
     /// errors (their message says it).
     pub(crate) fn subject(&self) -> Option<String> {
+        if let Some(x) = &self.size {
+            let g = super::grouped;
+            return Some(match (x.limit, x.baseline) {
+                (Some(l), Some(b)) => format!(
+                    "{} {} B (was {} B, at most {} B)",
+                    x.measure,
+                    g(x.bytes),
+                    g(b),
+                    g(l)
+                ),
+                (Some(l), None) => format!("{} {} B > {} B", x.measure, g(x.bytes), g(l)),
+                (None, _) => format!(
+                    "{} {} B (no {} region known)",
+                    x.measure,
+                    g(x.bytes),
+                    x.measure
+                ),
+            });
+        }
         let name = self.symbol.as_ref().map(|s| {
             let shown = self
                 .demangled
@@ -417,10 +460,13 @@ pub(crate) struct CellOutcome {
     /// Served from the cache.
     #[serde(default)]
     pub(crate) cached: bool,
-    /// The linked image's size (a cell whose image linked).
+    /// The linked image's footprint (a cell whose image linked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) size: Option<ImageSize>,
 }
+
+/// A cell's image size: [`super::Size`] (the name the cell runners use).
+pub(crate) type ImageSize = super::Size;
 
 /// Why the tool could not finish a cell, as a kind a program can branch
 /// on (`error_kind` in the JSON report, kebab-case); the cell's `error`
@@ -453,20 +499,6 @@ pub(crate) enum ErrorKind {
     Internal,
 }
 
-/// What a linked image takes, by section kind, as `size` (Berkeley) counts
-/// it: allocated sections that are neither writable nor NOBITS are text
-/// (code and read-only data), writable ones with contents are data, NOBITS
-/// ones bss. Flash holds text + data; RAM data + bss.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct ImageSize {
-    /// Code and read-only data, in bytes.
-    pub(crate) text: u64,
-    /// Initialized writable data.
-    pub(crate) data: u64,
-    /// Zero-initialized data.
-    pub(crate) bss: u64,
-}
-
 /// Counts per status.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Summary {
@@ -497,6 +529,10 @@ pub(crate) struct Report {
     pub(crate) root: Option<String>,
     /// One outcome per cell, in plan order.
     pub(crate) cells: Vec<CellOutcome>,
+    /// The matrix's `policy.size`, which the gate (`check`, `merge`)
+    /// decides size findings by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) size_policy: Option<super::SizePolicy>,
     /// Counts.
     pub(crate) summary: Summary,
 }
@@ -522,6 +558,7 @@ impl Report {
             root: None,
             config,
             cells,
+            size_policy: None,
             summary,
         }
     }
@@ -537,6 +574,9 @@ pub(crate) struct Baseline {
     pub(crate) schema: String,
     /// Accepted findings.
     pub(crate) findings: Vec<BaselineEntry>,
+    /// Each cell's flash and RAM when the baseline was written.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) sizes: BTreeMap<String, super::Totals>,
 }
 
 /// One accepted finding.

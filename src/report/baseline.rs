@@ -1,7 +1,9 @@
 //! Baselines: findings a team has accepted, recorded by a stable signature
-//! (cell id, kind, what it is about, referencing function without its
-//! hash), so a gate fails only on new findings and says which known ones
-//! are fixed.
+//! (cell id, kind, what it is about — a symbol, a region, a missing input,
+//! an assertion, a size finding's measure —, referencing function without
+//! its hash), so a gate fails only on new findings and says which known
+//! ones are fixed; and each cell's flash and RAM, which `size-growth` is
+//! measured against.
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -27,9 +29,10 @@ fn first_function(f: &Finding) -> Option<&str> {
 }
 
 /// `cell|kind|key|function`: the key is what the finding is about (its
-/// symbol, region, missing input or assertion; see `Finding::key`), so two
-/// region overflows or two missing inputs of a cell are told apart, and a
-/// symbol finding's signature is what it always was.
+/// symbol, region, missing input, assertion or size measure; see
+/// `Finding::key`), so two region overflows or two missing inputs of a
+/// cell are told apart, and a symbol finding's signature is what it always
+/// was.
 pub(crate) fn signature(c: &CellOutcome, f: &Finding) -> String {
     format!(
         "{}|{}|{}|{}",
@@ -57,9 +60,17 @@ pub(crate) fn from_report(r: &Report) -> Baseline {
         .collect();
     findings.sort();
     findings.dedup();
+    // Each cell's flash and RAM, for `size-growth` against this baseline.
+    let sizes = r
+        .cells
+        .iter()
+        .filter(|c| matches!(c.status, Status::Pass | Status::Fail))
+        .filter_map(|c| Some((c.id.clone(), c.size.as_ref()?.totals())))
+        .collect();
     Baseline {
         schema: BASELINE_SCHEMA.to_owned(),
         findings,
+        sizes,
     }
 }
 

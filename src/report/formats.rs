@@ -391,12 +391,25 @@ pub(crate) fn markdown(r: &Report) -> String {
         markdown_grouped(r, &mut out);
         return out;
     }
-    out.push_str("| cell | target | status | findings |\n|---|---|---|---|\n");
+    let sized = r.cells.iter().any(|c| c.size.is_some());
+    if sized {
+        out.push_str(
+            "| cell | target | status | flash | ram | findings |\n|---|---|---|--:|--:|---|\n",
+        );
+    } else {
+        out.push_str("| cell | target | status | findings |\n|---|---|---|---|\n");
+    }
     for c in &r.cells {
         let what = cell_summary(c);
+        let columns = if sized {
+            let (flash, ram) = super::sizes::figures(c.size.as_ref());
+            format!(" {flash} | {ram} |")
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} |",
+            "| `{}` | {} | {} |{columns} {} |",
             c.id,
             c.target,
             md_icon(c.status),
@@ -444,6 +457,7 @@ fn markdown_grouped(r: &Report, out: &mut String) {
         };
         let _ = writeln!(out, "| {} | {cells} | {} |", md_icon(g.status), md(&g.what));
     }
+    out.push_str(&super::sizes::markdown_sizes(r, MD_LISTED));
     for g in groups.iter().filter(|g| g.status != Status::Pass) {
         let Some(first) = g.cells.first().filter(|c| !c.findings.is_empty()) else {
             continue;

@@ -52,6 +52,8 @@ impl std::fmt::Display for Appears {
                 write!(f, "the linker-script assertion \"{s}\" fails")
             }
             FindingKind::MissingInput => write!(f, "`{s}` is missing"),
+            FindingKind::SizeBudget => write!(f, "{s} is over its size budget"),
+            FindingKind::SizeGrowth => write!(f, "{s} grows past `policy.size.max-growth`"),
             k => write!(f, "{k} `{s}` appears"),
         }
     }

@@ -16,6 +16,7 @@ mod explain;
 mod explain_cases;
 mod faults;
 mod firmware;
+mod footprint;
 mod inspect;
 #[path = "../oracle/goblin.rs"]
 mod oracle;
