@@ -108,14 +108,6 @@ pub(super) fn quoted(s: &str) -> Option<(&str, &str)> {
     Some((&rest[..end], after))
 }
 
-/// Does `s` open a quote it does not close (a name the linker wrapped onto
-/// the next line)?
-pub(super) fn opens_quote(s: &str) -> bool {
-    s.char_indices()
-        .find(|(_, c)| matches!(c, '`' | '\'' | '‘' | '"'))
-        .is_some_and(|_| quoted(s).is_none())
-}
-
 /// An object file or an archive member, not a source file: `a.o`,
 /// `lib.a(x.o)`, `main.obj`, `x.ko`, `fw.elf`, `libfoo.so.1`.
 pub(super) fn is_object(name: &str) -> bool {
@@ -439,6 +431,5 @@ mod tests {
         );
         assert_eq!(quoted("to `flush'"), Some(("flush", "")));
         assert_eq!(quoted("to ‘flush’ x"), Some(("flush", " x")));
-        assert!(opens_quote("undefined reference to `"));
     }
 }

@@ -79,21 +79,18 @@ fn informational(rest: &str) -> bool {
 impl Other {
     /// An error's message, first line `rest`, as `raw` printed it.
     fn error(&mut self, rest: &str, raw: &str, out: &mut Collector) {
-        self.block = if assertion(rest) {
-            let i = out.message(FindingKind::LinkerScriptAssertion, rest);
-            Block::Message {
-                i,
-                free: true,
-                lines: 1,
-            }
+        let (kind, first, free) = if assertion(rest) {
+            (FindingKind::LinkerScriptAssertion, rest, true)
         } else {
-            let i = out.message(FindingKind::LinkError, raw);
-            Block::Message {
-                i,
-                free: false,
-                lines: 1,
-            }
+            (FindingKind::LinkError, raw, false)
         };
+        // lld reports a failed assertion once per pass: a message seen
+        // before takes no more lines.
+        let before = out.out.findings.len();
+        let i = out
+            .message(kind, first)
+            .filter(|_| out.out.findings.len() > before);
+        self.block = Block::Message { i, free, lines: 1 };
     }
 }
 

@@ -413,7 +413,9 @@ impl Finding {
                     Some(format!("section {}", escape_controls(sec)))
                 });
                 match (target, &self.relocation) {
-                    (Some(t), Some(r)) => Some(format!("{t} ({})", r.r_type)),
+                    (Some(t), Some(r)) if !r.r_type.is_empty() => {
+                        Some(format!("{t} ({})", r.r_type))
+                    }
                     (t, _) => t,
                 }
             }
