@@ -24,6 +24,7 @@ pub(super) enum Severity {
 /// A line split after the linker's name: `("ld.lld", Error, "undefined
 /// symbol: x")`. `tool` is `None` when the line does not start with a
 /// linker's name.
+#[derive(Clone, Copy)]
 pub(super) struct Split<'a> {
     pub(super) tool: Option<&'a str>,
     pub(super) severity: Severity,
@@ -49,10 +50,11 @@ pub(super) fn is_linker_name(word: &str) -> bool {
 pub(super) fn split(line: &str) -> Split<'_> {
     let mut tool = None;
     let mut rest = line.trim_start();
-    if let Some(i) = rest
-        .find(": ")
-        .or_else(|| rest.strip_suffix(':').map(str::len))
-    {
+    // The first `: ` (or a `:` that ends the line), found with memchr: this
+    // runs on every line of a log.
+    let b = rest.as_bytes();
+    let colon = memchr::memchr_iter(b':', b).find(|&i| matches!(b.get(i + 1), Some(b' ') | None));
+    if let Some(i) = colon {
         let head = &rest[..i];
         if !head.contains(' ') && is_linker_name(head) {
             tool = Some(head);

@@ -8,7 +8,7 @@
 //! `cc` failed`. A linker's warnings and notes, and their `>>>` lines, are
 //! skipped.
 use super::collect::Collector;
-use super::loc::{Severity, split};
+use super::loc::Severity;
 use super::{Family, Line};
 use crate::model::FindingKind;
 
@@ -100,7 +100,7 @@ impl Family for Other {
         match &mut self.block {
             Block::Skip => t.starts_with(">>>"),
             Block::Empty(raw) => {
-                if t.is_empty() || split(t).tool.is_some() || summary(t) {
+                if t.is_empty() || line.split.tool.is_some() || summary(t) {
                     return false;
                 }
                 let raw = format!("{raw}\n{t}");
@@ -109,7 +109,7 @@ impl Family for Other {
             }
             Block::Message { i, free, lines } => {
                 let more = t.starts_with(">>>")
-                    || (*free && !t.is_empty() && split(t).tool.is_none() && !summary(t));
+                    || (*free && !t.is_empty() && line.split.tool.is_none() && !summary(t));
                 if !more || *lines >= MAX_MESSAGE {
                     return more;
                 }
@@ -127,7 +127,7 @@ impl Family for Other {
             out.failed(t);
             return true;
         }
-        let sp = split(t);
+        let sp = line.split;
         if sp.tool.is_none() {
             return false;
         }
