@@ -11,7 +11,10 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::model::{Cell, ConfigError, Matrix, Plan, Problem, Settings, Value, display_path};
+use crate::model::{
+    Cell, ConfigError, Matrix, Plan, Problem, Settings, Shard, ShardBasis, Value, display_path,
+    expected_text,
+};
 
 /// How many cells to make.
 #[derive(Clone, Copy, Debug)]
@@ -366,11 +369,12 @@ struct GithubEntry<'a> {
     target: &'a str,
 }
 
-/// Write the plan.
+/// Write the plan; with `shards` (the plan split over CI jobs, and what
+/// balanced it), each shard's cells and expected time too.
 pub(crate) fn render(
     plan: &Plan,
     format: Format,
-    shards: Option<usize>,
+    shards: Option<(&[Shard], &ShardBasis)>,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     match format {
@@ -387,16 +391,16 @@ pub(crate) fn render(
                     profile: &c.profile,
                 })
                 .collect();
-            serde_json::to_writer_pretty(&mut *out, &serde_json::json!({ "cells": cells }))?;
+            let mut doc = serde_json::json!({ "cells": cells });
+            if let Some((shards, _)) = shards {
+                doc["shards"] = serde_json::json!(shards);
+            }
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
             writeln!(out)
         }
         Format::Github => {
-            if let Some(n) = shards {
-                let include: Vec<serde_json::Value> = (1..=n.max(1))
-                    .map(|k| serde_json::json!({ "shard": format!("{k}/{}", n.max(1)) }))
-                    .collect();
-                serde_json::to_writer(&mut *out, &serde_json::json!({ "include": include }))?;
-                return writeln!(out);
+            if let Some((shards, _)) = shards {
+                return github_shards(shards, out);
             }
             let include: Vec<GithubEntry<'_>> = plan
                 .cells
@@ -409,36 +413,102 @@ pub(crate) fn render(
             serde_json::to_writer(&mut *out, &serde_json::json!({ "include": include }))?;
             writeln!(out)
         }
-        Format::Table => {
-            let width = plan
-                .cells
-                .iter()
-                .map(|c| c.id.len())
-                .max()
-                .unwrap_or(2)
-                .max(4);
-            let tw = plan
-                .cells
-                .iter()
-                .map(|c| c.target.len())
-                .max()
-                .unwrap_or(6)
-                .max(6);
-            writeln!(out, "{:width$}  {:tw$}  FEATURES", "CELL", "TARGET")?;
-            for c in &plan.cells {
-                let feats = if c.features.is_empty() {
-                    "-".to_owned()
-                } else {
-                    c.features.join(",")
-                };
-                writeln!(out, "{:width$}  {:tw$}  {feats}", c.id, c.target)?;
-            }
+        Format::Table => table(plan, shards, out),
+    }
+}
+
+/// The plan for people; with shards, a SHARD column and each shard's
+/// expected time.
+fn table(
+    plan: &Plan,
+    shards: Option<(&[Shard], &ShardBasis)>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let width = plan
+        .cells
+        .iter()
+        .map(|c| c.id.len())
+        .max()
+        .unwrap_or(2)
+        .max(4);
+    let tw = plan
+        .cells
+        .iter()
+        .map(|c| c.target.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let shard_of: BTreeMap<&str, &str> = shards
+        .iter()
+        .flat_map(|(all, _)| all.iter())
+        .flat_map(|s| s.cells.iter().map(|c| (c.as_str(), s.label.as_str())))
+        .collect();
+    // `256/256` is the widest shard.
+    let col = |v: &str| {
+        if shards.is_some() {
+            format!("{v:7}  ")
+        } else {
+            String::new()
+        }
+    };
+    writeln!(
+        out,
+        "{:width$}  {:tw$}  {}FEATURES",
+        "CELL",
+        "TARGET",
+        col("SHARD")
+    )?;
+    for c in &plan.cells {
+        let feats = if c.features.is_empty() {
+            "-".to_owned()
+        } else {
+            c.features.join(",")
+        };
+        let shard = col(shard_of.get(c.id.as_str()).copied().unwrap_or("-"));
+        writeln!(out, "{:width$}  {:tw$}  {shard}{feats}", c.id, c.target)?;
+    }
+    writeln!(
+        out,
+        "{} cells from {}",
+        plan.cells.len(),
+        display_path(&plan.matrix.path)
+    )?;
+    if let Some((all, basis)) = shards {
+        for s in all {
             writeln!(
                 out,
-                "{} cells from {}",
-                plan.cells.len(),
-                display_path(&plan.matrix.path)
-            )
+                "shard {}: {} cells, expected {}",
+                s.label,
+                s.cells.len(),
+                expected_text(s.expected_ms)
+            )?;
         }
+        writeln!(out, "({basis})")?;
     }
+    Ok(())
+}
+
+/// `{"include":[{"shard":"1/4","cells":"a,b","expected":"2m 10s",
+/// "expected_ms":130000},…]}`: a `strategy.matrix` with one job per shard
+/// that has cells (fewer cells than shards leaves some empty). A job
+/// passes `cells` to `check --shard-cells`, so every job runs the plan's
+/// split.
+fn github_shards(shards: &[Shard], out: &mut dyn Write) -> std::io::Result<()> {
+    let include: Vec<serde_json::Value> = shards
+        .iter()
+        .filter(|s| !s.cells.is_empty())
+        .map(|s| {
+            let mut e = serde_json::json!({
+                "shard": s.label,
+                "cells": s.cells.join(","),
+                "expected": expected_text(s.expected_ms),
+            });
+            if let Some(ms) = s.expected_ms {
+                e["expected_ms"] = ms.into();
+            }
+            e
+        })
+        .collect();
+    serde_json::to_writer(&mut *out, &serde_json::json!({ "include": include }))?;
+    writeln!(out)
 }

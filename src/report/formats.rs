@@ -355,6 +355,20 @@ pub(crate) fn markdown(r: &Report) -> String {
         "## linkmatrix: {} cells, {} pass, {} fail, {} error, {} skipped\n\n",
         s.cells, s.pass, s.fail, s.error, s.skipped
     );
+    if !r.shards.is_empty() {
+        out.push_str("| shard | cells | expected | took |\n|---|---|---|---|\n");
+        for sh in &r.shards {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                sh.shard,
+                sh.cells,
+                crate::model::expected_text(sh.expected_ms),
+                crate::model::human_ms(sh.duration_ms)
+            );
+        }
+        out.push('\n');
+    }
     if super::grouped::at_scale(r) {
         markdown_grouped(r, &mut out);
         return out;
@@ -493,6 +507,7 @@ mod tests {
             profile: "release".to_owned(),
             status: Status::Fail,
             duration_ms: 0,
+            cached_duration_ms: None,
             reproduce: String::new(),
             findings,
             error: None,

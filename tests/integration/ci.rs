@@ -41,6 +41,27 @@ impl Sccache {
         serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
     }
 
+    /// Wait until sccache has written what it compiled (it stores a
+    /// result after answering the compiler's caller, so a loaded machine
+    /// can start the next run before the last write).
+    fn settle(&self) {
+        for _ in 0..300 {
+            let s = &self.sccache("--show-stats")["stats"];
+            let misses: u64 = s["cache_misses"]["counts"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(_, n)| n.as_u64())
+                .sum();
+            let done = s["cache_writes"].as_u64().unwrap_or(0)
+                + s["cache_write_errors"].as_u64().unwrap_or(0);
+            if done >= misses {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
     /// Rust compilations served from the cache since the counters were
     /// zeroed.
     fn rust_hits(&self) -> u64 {
@@ -110,6 +131,7 @@ fn a_cell_built_through_sccache_hits_its_cache_on_a_second_cold_run() {
     let s = Sccache::new();
     let d = project_copy();
     let (first, _) = check_json(d.path(), &[], Some(&s));
+    s.settle();
     std::fs::remove_dir_all(d.path().join("target/linkmatrix")).unwrap();
     s.sccache("--zero-stats");
     let (second, err) = check_json(d.path(), &["-v"], Some(&s));
@@ -224,4 +246,483 @@ fn a_missing_rustc_wrapper_is_refused_naming_it() {
         "{e}"
     );
     assert!(!d.path().join("target").exists());
+}
+
+/// A YAML file as JSON (GitHub's inputs and `with:` values are strings).
+fn yaml(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_saphyr::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn as_input(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Every `run:` script of a workflow or action (for the `${{` check).
+fn run_scripts(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x) {
+                    ("run", Value::String(s)) => out.push(s.clone()),
+                    _ => run_scripts(x, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| run_scripts(x, out)),
+        _ => {}
+    }
+}
+
+/// A linter the test command installs: `None` (skip) when it is not on
+/// PATH, unless `LINKMATRIX_REQUIRE_LINTERS=1` (scripts/test.sh).
+fn linter(name: &str) -> Option<Command> {
+    let there = Command::new(name)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !there {
+        assert!(
+            std::env::var_os("LINKMATRIX_REQUIRE_LINTERS").is_none(),
+            "{name} is not installed (scripts/test.sh installs it with pip)"
+        );
+        return None;
+    }
+    Some(Command::new(name))
+}
+
+fn passes(c: &mut Command, what: &str) -> String {
+    let o = c.output().unwrap();
+    let text = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(o.status.success(), "{what}:\n{text}");
+    text
+}
+
+/// `action.yml` is a valid action (GitHub's action schema, as
+/// check-jsonschema vendors it), the template a valid workflow that uses
+/// it with inputs it has (actionlint, with the template pointed at this
+/// `action.yml`), both pass zizmor's audits (tags allowed for `uses:`), and
+/// no `run:` script expands a `${{ … }}`: every input reaches them through
+/// the environment. The linters run when installed (scripts/test.sh
+/// installs them and requires them).
+#[test]
+fn the_action_and_the_template_lint_clean() {
+    let action = crate::util::repo().join("action.yml");
+    let template = crate::util::repo().join("templates/github/linkmatrix.yml");
+    let mut scripts = Vec::new();
+    run_scripts(&yaml(&action), &mut scripts);
+    assert!(scripts.len() >= 3, "{scripts:?}");
+    run_scripts(&yaml(&template), &mut scripts);
+    for s in scripts {
+        assert!(!s.contains("${{"), "an expression in a script:\n{s}");
+    }
+    let t = yaml(&template);
+    assert_eq!(
+        t["permissions"],
+        serde_json::json!({}),
+        "least privilege by default"
+    );
+    assert_eq!(
+        t["jobs"]["gate"]["permissions"]["security-events"], "write",
+        "the SARIF upload needs it"
+    );
+    if let Some(mut c) = linter("check-jsonschema") {
+        passes(
+            c.args(["--builtin-schema", "vendor.github-actions"])
+                .arg(&action),
+            "action.yml against the action schema",
+        );
+    }
+    if let Some(mut c) = linter("check-jsonschema") {
+        passes(
+            c.args(["--builtin-schema", "vendor.github-workflows"])
+                .arg(&template),
+            "the template against the workflow schema",
+        );
+    }
+    if let Some(mut c) = linter("actionlint") {
+        // The template as a repository that vendors the action at its root:
+        // actionlint checks each `with:` against action.yml's inputs.
+        let d = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(&template).unwrap();
+        assert!(text.contains("uses: OWNER/linkmatrix@v0"));
+        crate::util::write(
+            d.path(),
+            ".github/workflows/linkmatrix.yml",
+            &text.replace("uses: OWNER/linkmatrix@v0", "uses: ./"),
+        );
+        std::fs::copy(&action, d.path().join("action.yml")).unwrap();
+        std::fs::create_dir(d.path().join(".git")).unwrap();
+        passes(
+            c.current_dir(d.path())
+                .args(["-no-color", ".github/workflows/linkmatrix.yml"]),
+            "actionlint",
+        );
+    }
+    if let Some(mut c) = linter("zizmor") {
+        let out = passes(
+            c.args(["--offline", "--no-progress", "--config"])
+                .arg(crate::util::repo().join("tests/integration/zizmor.yml"))
+                .arg(&template)
+                .arg(&action),
+            "zizmor",
+        );
+        assert!(out.contains("No findings"), "{out}");
+    }
+}
+
+/// The action's scripts, run by bash as GitHub runs them, with the
+/// template's inputs (a real `plan --format github --shards 4` entry for
+/// the matrix) and a stand-in `linkmatrix` that records its arguments:
+/// every command the template makes parses as the CLI takes it, and the
+/// step's exit follows `fail-on-findings`.
+#[test]
+fn the_template_and_the_action_run_real_commands() {
+    let repo = crate::util::repo();
+    let action = yaml(&repo.join("action.yml"));
+    let template = yaml(&repo.join("templates/github/linkmatrix.yml"));
+    // A matrix entry as the plan job makes it.
+    let o = linkmatrix(&repo)
+        .args(["plan", "--format", "github", "--shards", "4"])
+        .output()
+        .unwrap();
+    let plan: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let entry = plan["include"][0].clone();
+    assert!(entry["cells"].as_str().unwrap().contains('-'), "{plan}");
+
+    let d = tempfile::tempdir().unwrap();
+    let stub = d.path().join("root/bin/linkmatrix");
+    let log = d.path().join("argv.log");
+    crate::util::write(
+        d.path(),
+        "root/bin/linkmatrix",
+        &format!(
+            "#!/bin/bash\nprintf '%s\\0' \"$@\" >> {log}\nprintf '\\n' >> {log}\ncase \"$*\" in *' check '*|check*) exit 1;; *merge*) exit 1;; esac\necho '{{\"include\":[]}}'\n",
+            log = log.display()
+        ),
+    );
+    std::fs::set_permissions(
+        &stub,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+    )
+    .unwrap();
+    crate::util::write(d.path(), "shards/linkmatrix-shard-0/report.json", "{}");
+    crate::util::write(d.path(), "linkmatrix-timings.json", "{}");
+
+    let steps = action["runs"]["steps"].as_array().unwrap();
+    let mut seen = Vec::new();
+    assert_eq!(
+        template["jobs"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["check", "gate", "plan"]
+    );
+    for job in ["plan", "check", "gate"].map(|j| &template["jobs"][j]) {
+        for step in job["steps"].as_array().unwrap() {
+            if step["uses"] != "OWNER/linkmatrix@v0" {
+                continue;
+            }
+            let mut inputs: serde_json::Map<String, Value> = action["inputs"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(as_input(&v["default"]))))
+                .collect();
+            for (k, v) in step["with"].as_object().unwrap() {
+                assert!(inputs.contains_key(k), "the action has no input `{k}`");
+                let v = as_input(v)
+                    .replace("${{ matrix.shard }}", entry["shard"].as_str().unwrap())
+                    .replace("${{ matrix.cells }}", entry["cells"].as_str().unwrap())
+                    .replace("${{ strategy.job-index }}", "0");
+                assert!(
+                    !v.contains("${{"),
+                    "an expression this test does not know: {v}"
+                );
+                inputs.insert(k.clone(), Value::String(v));
+            }
+            let command = as_input(&inputs["command"]);
+            for s in steps.iter().filter(|s| s.get("run").is_some()) {
+                let id = s["id"].as_str().unwrap_or("");
+                // The install steps are the runner's business.
+                if id == "keys" || as_input(&s["run"]).contains("cargo install") {
+                    continue;
+                }
+                let cond = as_input(&s["if"]);
+                if cond == "inputs.setup == 'true'" && inputs["setup"] != "true" {
+                    continue;
+                }
+                let mut c = Command::new("bash");
+                c.args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
+                    .arg(as_input(&s["run"]))
+                    .current_dir(d.path())
+                    .env("GITHUB_OUTPUT", d.path().join("output"));
+                for (k, v) in s["env"].as_object().into_iter().flatten() {
+                    let mut v = as_input(v).replace(
+                        "${{ steps.keys.outputs.bin-root }}",
+                        &d.path().join("root").display().to_string(),
+                    );
+                    for (name, value) in &inputs {
+                        v = v.replace(
+                            &format!("${{{{ inputs.{name} }}}}"),
+                            value.as_str().unwrap(),
+                        );
+                    }
+                    assert!(
+                        !v.contains("${{"),
+                        "an expression this test does not know: {v}"
+                    );
+                    c.env(k, v);
+                }
+                let o = c.output().unwrap();
+                let findings_fail = inputs["fail-on-findings"] != "false";
+                if id == "run" && command != "plan" {
+                    // The stand-in found something (exit 1).
+                    assert_eq!(
+                        o.status.success(),
+                        !findings_fail,
+                        "{command}: {}",
+                        stderr(&o)
+                    );
+                } else {
+                    assert!(
+                        o.status.success(),
+                        "{command}: {}{}",
+                        stdout(&o),
+                        stderr(&o)
+                    );
+                }
+            }
+            seen.push(command);
+        }
+    }
+    assert_eq!(seen, ["plan", "check", "merge"]);
+    let calls: Vec<Vec<String>> = std::fs::read_to_string(&log)
+        .unwrap()
+        .split('\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.split('\0')
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect();
+    for argv in &calls {
+        let parsed = <linkmatrix::cli::Cli as clap::Parser>::try_parse_from(
+            std::iter::once("linkmatrix").chain(argv.iter().map(String::as_str)),
+        );
+        assert!(parsed.is_ok(), "{argv:?}: {}", parsed.unwrap_err());
+    }
+    let joined: Vec<String> = calls.iter().map(|a| a.join(" ")).collect();
+    assert_eq!(joined.len(), 4, "{joined:#?}");
+    assert_eq!(
+        joined[0],
+        "plan --format github --shards 4 --timings linkmatrix-timings.json"
+    );
+    assert_eq!(joined[1], "setup");
+    assert_eq!(
+        joined[2],
+        format!(
+            "check --shard {} --shard-cells {} --report json=report.json",
+            entry["shard"].as_str().unwrap(),
+            entry["cells"].as_str().unwrap()
+        )
+    );
+    assert!(
+        joined[3].starts_with("merge --report json=linkmatrix-timings.json --report sarif=")
+            && joined[3].ends_with(" shards/linkmatrix-shard-0/report.json"),
+        "{}",
+        joined[3]
+    );
+}
+
+fn plan_json(dir: &Path, args: &[&str]) -> Value {
+    let o = linkmatrix(dir)
+        .args(["plan", "--config", "configs/percpu-2021.yaml"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)))
+}
+
+/// `plan --shards N` splits by the last run's cell times (its report, or
+/// the cache) and says each shard's expected time, by count without them;
+/// every shard job runs the plan's list (`--shard-cells`), a cached cell's
+/// report keeps the time it took when it ran, and `merge` says what each
+/// shard took and refuses a merge that leaves a cell unrun.
+#[test]
+fn shards_are_balanced_by_the_last_runs_times_and_run_as_planned() {
+    let d = project_copy();
+    // No earlier times: by count, expected unknown.
+    let o = linkmatrix(d.path())
+        .args([
+            "plan",
+            "--config",
+            "configs/percpu-2021.yaml",
+            "--shards",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    let table = stdout(&o);
+    assert!(
+        table.contains("SHARD")
+            && table.contains("shard 3/3: 2 cells, expected unknown")
+            && table.contains("(no earlier cell times: split by count)"),
+        "{table}"
+    );
+    let whole = d.path().join("whole.json");
+    let o = linkmatrix(d.path())
+        .args(["check", "--config", "configs/percpu-2021.yaml", "--report"])
+        .arg(format!("json={}", whole.display()))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let times: Value = serde_json::from_slice(&std::fs::read(&whole).unwrap()).unwrap();
+    let took = |id: &str| {
+        times["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()["duration_ms"]
+            .as_u64()
+            .unwrap()
+    };
+    let m = plan_json(
+        d.path(),
+        &[
+            "--format",
+            "github",
+            "--shards",
+            "2",
+            "--timings",
+            "whole.json",
+        ],
+    );
+    let entries = m["include"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{m}");
+    let mut all: Vec<&str> = Vec::new();
+    let mut loads = Vec::new();
+    for e in entries {
+        let cells: Vec<&str> = e["cells"].as_str().unwrap().split(',').collect();
+        let sum: u64 = cells.iter().map(|c| took(c)).sum();
+        assert_eq!(e["expected_ms"].as_u64(), Some(sum), "{e}");
+        assert!(e["expected"].as_str().unwrap().ends_with('s'), "{e}");
+        loads.push(sum);
+        all.extend(cells);
+    }
+    all.sort_unstable();
+    assert_eq!(all.len(), 8);
+    all.dedup();
+    assert_eq!(all.len(), 8, "a cell in two shards: {m}");
+    // Longest first onto the least loaded: no shard waits on another by
+    // more than the longest cell.
+    let longest = (0..8)
+        .map(|i| times["cells"][i]["duration_ms"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    assert!(loads[0].abs_diff(loads[1]) <= longest, "{loads:?} {m}");
+    // The cache gives the same times, and says so.
+    let o = linkmatrix(d.path())
+        .args([
+            "plan",
+            "--config",
+            "configs/percpu-2021.yaml",
+            "--shards",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&o).contains("(balanced by the cell times in the cache)"),
+        "{}",
+        stdout(&o)
+    );
+
+    // Each shard job runs its entry's cells, served from the cache here;
+    // its report keeps what they took when they ran.
+    let mut reports = Vec::new();
+    for e in entries {
+        let k = e["shard"].as_str().unwrap();
+        let p = d.path().join(format!("shard-{}.json", &k[..1]));
+        let o = linkmatrix(d.path())
+            .args([
+                "check",
+                "--config",
+                "configs/percpu-2021.yaml",
+                "--shard",
+                k,
+            ])
+            .args(["--shard-cells", e["cells"].as_str().unwrap(), "--report"])
+            .arg(format!("json={}", p.display()))
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{err}");
+        assert!(
+            err.contains(&format!("shard {k}: ")) && err.contains("cells as the plan gave them"),
+            "{err}"
+        );
+        let r: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        for c in r["cells"].as_array().unwrap() {
+            let mine = e["cells"]
+                .as_str()
+                .unwrap()
+                .split(',')
+                .any(|x| x == c["id"]);
+            assert_eq!(c["status"] != "skipped", mine, "{c}");
+            if mine {
+                assert_eq!(c["cached"], true);
+                assert_eq!(
+                    c["cached_duration_ms"].as_u64(),
+                    Some(took(c["id"].as_str().unwrap()))
+                );
+            }
+        }
+        assert_eq!(r["shards"][0]["shard"], k);
+        assert_eq!(r["shards"][0]["expected_ms"], e["expected_ms"]);
+        reports.push(p);
+    }
+    let o = linkmatrix(d.path())
+        .arg("merge")
+        .args(&reports)
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        out.contains("shard 1/2: ") && out.contains("shard 2/2: ") && out.contains(", took "),
+        "{out}"
+    );
+    // One shard's report missing: its cells ran nowhere, and the gate says
+    // so instead of passing them.
+    let o = linkmatrix(d.path())
+        .arg("merge")
+        .arg(&reports[0])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("no shard ran"), "{}", stderr(&o));
+    // A list from another matrix is refused.
+    let o = linkmatrix(d.path())
+        .args([
+            "check",
+            "--config",
+            "configs/percpu-2021.yaml",
+            "--shard",
+            "1/2",
+        ])
+        .args(["--shard-cells", "arm-up-mmu-release,no-such-cell"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no-such-cell"), "{}", stderr(&o));
 }
