@@ -424,20 +424,10 @@ fn table(
     shards: Option<(&[Shard], &ShardBasis)>,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    let width = plan
-        .cells
-        .iter()
-        .map(|c| c.id.len())
-        .max()
-        .unwrap_or(2)
-        .max(4);
-    let tw = plan
-        .cells
-        .iter()
-        .map(|c| c.target.len())
-        .max()
-        .unwrap_or(6)
-        .max(6);
+    let widest =
+        |f: fn(&Cell) -> usize, min: usize| plan.cells.iter().map(f).max().unwrap_or(0).max(min);
+    let width = widest(|c| c.id.len(), 4);
+    let tw = widest(|c| c.target.len(), 6);
     let shard_of: BTreeMap<&str, &str> = shards
         .iter()
         .flat_map(|(all, _)| all.iter())

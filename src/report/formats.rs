@@ -357,15 +357,8 @@ pub(crate) fn markdown(r: &Report) -> String {
     );
     if !r.shards.is_empty() {
         out.push_str("| shard | cells | expected | took |\n|---|---|---|---|\n");
-        for sh in &r.shards {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} |",
-                sh.shard,
-                sh.cells,
-                crate::model::expected_text(sh.expected_ms),
-                crate::model::human_ms(sh.duration_ms)
-            );
+        for row in super::shard_rows(r) {
+            let _ = writeln!(out, "| {} |", row.join(" | "));
         }
         out.push('\n');
     }

@@ -270,14 +270,10 @@ pub(crate) fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()
     }
     let s = &r.summary;
     writeln!(out)?;
-    for sh in &r.shards {
+    for [shard, cells, expected, took] in shard_rows(r) {
         writeln!(
             out,
-            "shard {}: {} cells, expected {}, took {} (cell times summed)",
-            sh.shard,
-            sh.cells,
-            crate::model::expected_text(sh.expected_ms),
-            crate::model::human_ms(sh.duration_ms)
+            "shard {shard}: {cells} cells, expected {expected}, took {took} (cell times summed)"
         )?;
     }
     writeln!(
@@ -285,6 +281,18 @@ pub(crate) fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()
         "{} cells: {} pass, {} fail, {} error, {} skipped",
         s.cells, s.pass, s.fail, s.error, s.skipped
     )
+}
+
+/// Each shard's run for people: shard, cells, expected time, time taken.
+pub(crate) fn shard_rows(r: &Report) -> impl Iterator<Item = [String; 4]> + '_ {
+    r.shards.iter().map(|sh| {
+        [
+            sh.shard.clone(),
+            sh.cells.to_string(),
+            crate::model::expected_text(sh.expected_ms),
+            crate::model::human_ms(sh.duration_ms),
+        ]
+    })
 }
 
 /// What a cell found, in one line: its error's first line, or its
