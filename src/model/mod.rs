@@ -12,6 +12,7 @@ mod expr;
 mod matrix;
 mod outcome;
 mod shard;
+mod size;
 
 pub(crate) use analysis::*;
 pub(crate) use diag::*;
@@ -19,3 +20,4 @@ pub(crate) use expr::Expr;
 pub(crate) use matrix::*;
 pub(crate) use outcome::*;
 pub(crate) use shard::*;
+pub(crate) use size::*;

@@ -362,6 +362,35 @@ fn memory_overrides_are_checked() {
     assert!(e.contains("`bin` needs `mode: bin`"), "{e}");
 }
 
+#[test]
+fn size_budgets_are_checked_where_they_are_written() {
+    let e = plan_err(&format!(
+        "{HEAD}policy:\n  size:\n    max: {{flash: 64KB, ram: 120%}}\n    max-growth: lots\n"
+    ));
+    assert!(
+        e.contains("linkmatrix.yaml:5:") && e.contains("policy.size.max.flash `64KB`"),
+        "{e}"
+    );
+    assert!(e.contains("policy.size.max.ram `120%`"), "{e}");
+    assert!(
+        e.contains("linkmatrix.yaml:6:") && e.contains("policy.size.max-growth `lots`"),
+        "{e}"
+    );
+    let e = plan_err(&format!("{HEAD}policy:\n  size:\n    max: {{rom: 1K}}\n"));
+    assert!(e.contains("rom"), "{e}");
+    // Good values load.
+    let d = crate::util::project();
+    write(
+        d.path(),
+        "linkmatrix.yaml",
+        &format!(
+            "{HEAD}policy:\n  size:\n    max: {{flash: 64K, ram: 90%}}\n    max-growth: 0.5%\n"
+        ),
+    );
+    let o = run(d.path(), &["plan"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 /// A directory without linkmatrix.yaml (here a virtual workspace root)
 /// once ran the bundled kalloc demo in place of the user's crate: now it is
 /// an error that says what to do, and nothing is built.

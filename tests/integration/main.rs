@@ -16,6 +16,7 @@ mod config;
 mod explain;
 mod faults;
 mod firmware;
+mod footprint;
 mod inspect;
 #[path = "../oracle/goblin.rs"]
 mod oracle;
