@@ -207,7 +207,10 @@ pub(crate) fn diff(
     let ua = by_id.get(a).map(|c| undefined_in(c)).unwrap_or_default();
     let ub = by_id.get(b).map(|c| undefined_in(c)).unwrap_or_default();
     for (who, x, y) in [(a, &ua, &ub), (b, &ub, &ua)] {
-        let only: Vec<&str> = x.difference(y).map(String::as_str).collect();
+        let only: Vec<String> = x
+            .difference(y)
+            .map(|s| crate::model::escape_controls(s).into_owned())
+            .collect();
         if !only.is_empty() {
             writeln!(out, "undefined only in {who}: {}", only.join(", "))?;
         }
@@ -272,7 +275,7 @@ fn signatures(c: &CellOutcome) -> BTreeSet<(String, String)> {
     c.findings
         .iter()
         .filter(|f| !f.is_warning())
-        .map(|f| (f.kind.to_string(), f.symbol.clone().unwrap_or_default()))
+        .map(|f| (f.kind.to_string(), f.key()))
         .collect()
 }
 
