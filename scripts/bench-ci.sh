@@ -18,6 +18,8 @@
 # Rust compilations sccache served (hits) and compiled (misses).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/realbench.sh
+source scripts/realbench.sh
 cargo build --release --locked -q
 bin=$PWD/target/release/linkmatrix
 scratch=$(mktemp -d /tmp/linkmatrix-bench-ci-XXXX)
@@ -55,30 +57,7 @@ cp linkmatrix.yaml "$kalloc/"
 cp Cargo.lock "$kalloc/fixtures/kalloc/Cargo.lock"
 
 real=$scratch/real
-mkdir -p "$real/src" "$real/.git"
-cat > "$real/Cargo.toml" <<'TOML'
-[package]
-name = "realbench"
-version = "0.1.0"
-edition = "2021"
-[dependencies]
-defmt = "1"
-[features]
-log = []
-TOML
-cat > "$real/src/lib.rs" <<'RS'
-#![no_std]
-#[no_mangle]
-pub extern "C" fn poll(x: u32) -> u32 {
-    #[cfg(feature = "log")]
-    defmt::error!("poll {}", x);
-    x + 1
-}
-#[cfg(target_os = "none")]
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! { loop {} }
-RS
-printf 'crate: .\ntargets: [armv7a-none-eabi, x86_64-unknown-none]\noptions:\n  log: {feature: log}\naxes:\n  log: [false, true]\n' > "$real/linkmatrix.yaml"
+make_realbench "$real"
 (cd "$real" && cargo fetch -q)   # the registry download is not what is measured
 
 echo "linkmatrix check with RUSTC_WRAPPER=sccache, $(nproc) cores, $(date +%F)"
