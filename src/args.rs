@@ -118,11 +118,8 @@ pub(crate) fn load_planned(
 /// `--cell` patterns with the ids of merged cells (aliases) also selecting
 /// the cell they were merged into: a baseline's or reproduce command's id
 /// keeps working when its cell builds the same as another.
-pub(crate) fn with_aliases(
-    patterns: Vec<glob::Pattern>,
-    planned: &Planned,
-) -> Vec<glob::Pattern> {
-    let mut out = patterns.clone();
+pub(crate) fn with_aliases(patterns: &[glob::Pattern], planned: &Planned) -> Vec<glob::Pattern> {
+    let mut out = patterns.to_vec();
     for (kept, aliases) in &planned.summary.aliases {
         let hit = aliases
             .iter()

@@ -31,7 +31,7 @@ pub(super) fn check(cli: &Cli, args: &CheckArgs, out: &mut dyn Write) -> Result<
     };
     let gate = Gate::from_args(&args.gate)?;
     let mut opts = args::check_options(cli, args, &source)?;
-    opts.cells = args::with_aliases(opts.cells, &planned);
+    opts.cells = args::with_aliases(&opts.cells, &planned);
     if !cli.quiet {
         say_plan(&planned, &mut anstream::stderr())?;
     }

@@ -57,7 +57,9 @@ impl Package {
             sources: p
                 .targets
                 .iter()
-                .filter(|t| !t.is_custom_build() && !t.is_test() && !t.is_bench() && !t.is_example())
+                .filter(|t| {
+                    !t.is_custom_build() && !t.is_test() && !t.is_bench() && !t.is_example()
+                })
                 .map(|t| t.src_path.clone().into_std_path_buf())
                 .collect(),
             bins: p

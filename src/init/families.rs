@@ -358,7 +358,10 @@ fn implications(pkg: &Package, guards: &Guards, model: &mut Model) {
         if conds.len() != needed.len() || needed.iter().any(|n| reaches(&edges, n, f)) {
             continue;
         }
-        edges.entry(f.clone()).or_default().extend(needed.iter().cloned());
+        edges
+            .entry(f.clone())
+            .or_default()
+            .extend(needed.iter().cloned());
         let cond = if conds.len() == 1 {
             conds[0].clone()
         } else {
@@ -379,7 +382,8 @@ fn excludes(guards: &Guards, all: &BTreeSet<String>, model: &mut Model) {
         if !set.iter().all(|f| all.contains(f)) {
             continue;
         }
-        let settings: Option<Vec<(String, String)>> = set.iter().map(|f| model.setting(f)).collect();
+        let settings: Option<Vec<(String, String)>> =
+            set.iter().map(|f| model.setting(f)).collect();
         let Some(settings) = settings else { continue };
         let options: BTreeSet<&String> = settings.iter().map(|(o, _)| o).collect();
         if options.len() != settings.len() || !seen.insert(settings.clone()) {
@@ -448,14 +452,17 @@ mod tests {
         assert_eq!(m.depends["y"][0].0, "x");
         assert_eq!(
             m.excludes[0].0,
-            [("rtc".to_owned(), "c".to_owned()), ("y".to_owned(), "true".to_owned())]
+            [
+                ("rtc".to_owned(), "c".to_owned()),
+                ("y".to_owned(), "true".to_owned())
+            ]
         );
     }
 
     #[test]
     fn a_large_name_family_samples_its_axis() {
         let mut feats: Vec<(String, Vec<&str>)> = (1..=40)
-            .map(|i| (format!("tick-hz-{}_000", i), Vec::new()))
+            .map(|i| (format!("tick-hz-{i}_000"), Vec::new()))
             .collect();
         feats.push(("mock".to_owned(), vec!["tick-hz-7_000"]));
         feats.push(("std".to_owned(), Vec::new()));
@@ -475,7 +482,10 @@ mod tests {
 
     #[test]
     fn implication_cycles_are_left_out() {
-        let m = model(&pkg(&[("a", &["b"]), ("b", &["a"])], &[]), &Guards::default());
+        let m = model(
+            &pkg(&[("a", &["b"]), ("b", &["a"])], &[]),
+            &Guards::default(),
+        );
         assert_eq!(m.depends.len(), 1, "{:?}", m.depends);
     }
 }

@@ -234,9 +234,13 @@ fn scan_text(text: &str, file: &str, out: &mut Guards) {
         };
         let after = skip_trivia(text, text.len() - bracket.len());
         let next = &text[after..];
-        let guarded = ["compile_error!", "core::compile_error!", "std::compile_error!"]
-            .iter()
-            .any(|m| next.starts_with(m));
+        let guarded = [
+            "compile_error!",
+            "core::compile_error!",
+            "std::compile_error!",
+        ]
+        .iter()
+        .any(|m| next.starts_with(m));
         if !guarded {
             continue;
         }
@@ -347,13 +351,25 @@ fn not_a_guard() {}
         let conflicts: Vec<BTreeSet<String>> = g.conflicts.iter().map(|c| c.0.clone()).collect();
         assert_eq!(
             conflicts,
-            [set(&["a", "b"]), set(&["x", "y"]), set(&["x", "z"]), set(&["y", "z"])]
+            [
+                set(&["a", "b"]),
+                set(&["x", "y"]),
+                set(&["x", "z"]),
+                set(&["y", "z"])
+            ]
         );
         assert_eq!(g.conflicts[0].1, "src/lib.rs:2");
-        assert_eq!(g.required, [(set(&["x", "y", "z"]), "src/lib.rs:10".to_owned())]);
+        assert_eq!(
+            g.required,
+            [(set(&["x", "y", "z"]), "src/lib.rs:10".to_owned())]
+        );
         assert_eq!(
             g.needs,
-            [("net".to_owned(), set(&["alloc"]), "src/lib.rs:13".to_owned())]
+            [(
+                "net".to_owned(),
+                set(&["alloc"]),
+                "src/lib.rs:13".to_owned()
+            )]
         );
     }
 }

@@ -38,14 +38,21 @@ fn scalar(s: &str) -> String {
             s.to_ascii_lowercase().as_str(),
             "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null"
         );
-    if plain { s.to_owned() } else { format!("\"{s}\"") }
+    if plain {
+        s.to_owned()
+    } else {
+        format!("\"{s}\"")
+    }
 }
-
 
 /// Cells in the full product of the axes `render` writes.
 fn full_product(model: &Model, targets: usize) -> u128 {
     let bools = u32::try_from(model.bools.len()).unwrap_or(u32::MAX);
-    let families: u128 = model.families.iter().map(|f| f.axis.len() as u128).product();
+    let families: u128 = model
+        .families
+        .iter()
+        .map(|f| f.axis.len() as u128)
+        .product();
     2u128
         .checked_pow(bools)
         .and_then(|b| b.checked_mul(families))

@@ -81,7 +81,10 @@ impl Tuples {
 
     /// The colex rank of a sorted subset.
     fn rank(&self, s: &[usize]) -> usize {
-        s.iter().enumerate().map(|(m, &a)| self.binom[a][m + 1]).sum()
+        s.iter()
+            .enumerate()
+            .map(|(m, &a)| self.binom[a][m + 1])
+            .sum()
     }
 
     /// The index of values `v` (domain indices) on sorted axes `s`.
@@ -156,7 +159,10 @@ impl Tuples {
             s.push(a);
             s.sort_unstable();
             vals.clear();
-            vals.extend(s.iter().map(|&b| if b == a { v } else { row[b].unwrap_or(0) }));
+            vals.extend(
+                s.iter()
+                    .map(|&b| if b == a { v } else { row[b].unwrap_or(0) }),
+            );
             if self.state[self.index(&s, &vals)] == State::Open {
                 n += 1;
             }
@@ -177,20 +183,20 @@ fn binom_of(n: usize, r: usize) -> usize {
 }
 
 /// Call `f` with every sorted `t`-subset of `0..k`, in lexicographic order.
-fn for_each_subset(k: usize, t: usize, f: &mut dyn FnMut(&[usize])) {
+fn for_each_subset(k: usize, t: usize, visit: &mut dyn FnMut(&[usize])) {
     if t > k {
         return;
     }
-    let mut s: Vec<usize> = (0..t).collect();
+    let mut subset: Vec<usize> = (0..t).collect();
     loop {
-        f(&s);
+        visit(&subset);
         // Advance: the rightmost position that can move.
-        let Some(i) = (0..t).rev().find(|&i| s[i] < k - t + i) else {
+        let Some(i) = (0..t).rev().find(|&i| subset[i] < k - t + i) else {
             return;
         };
-        s[i] += 1;
+        subset[i] += 1;
         for j in i + 1..t {
-            s[j] = s[j - 1] + 1;
+            subset[j] = subset[j - 1] + 1;
         }
     }
 }
@@ -344,25 +350,25 @@ fn grow(
         })
         .collect();
     for &a in order {
-        let axis = axes[a];
-        let current = axis.values.iter().position(|v| *v == witness[axis.var]);
-        let mut ranked: Vec<(usize, bool, usize)> = (0..axis.values.len())
+        let this = axes[a];
+        let current = this.values.iter().position(|v| *v == witness[this.var]);
+        let mut ranked: Vec<(usize, bool, usize)> = (0..this.values.len())
             .map(|x| (tuples.gain(&row, a, x), Some(x) == current, x))
             .collect();
         ranked.sort_by(|p, q| q.0.cmp(&p.0).then(q.1.cmp(&p.1)).then(p.2.cmp(&q.2)));
         for (_, is_current, x) in ranked {
-            let value = axis.values[x].clone();
+            let value = this.values[x].clone();
             if !is_current {
-                fixed[axis.var] = Some(value.clone());
+                fixed[this.var] = Some(value.clone());
                 match space.solve(&fixed, Prefer::Near(&witness)) {
                     Solved::Found(w) => witness = w,
                     Solved::Impossible | Solved::Unknown => {
-                        fixed[axis.var] = None;
+                        fixed[this.var] = None;
                         continue;
                     }
                 }
             }
-            fixed[axis.var] = Some(value);
+            fixed[this.var] = Some(value);
             row[a] = Some(x);
             break;
         }
@@ -406,7 +412,11 @@ pub(super) fn each(space: &Space<'_>) -> Vec<Vec<Value>> {
                 }
                 Solved::Impossible | Solved::Unknown => None,
             };
-            for axis in space.axes.iter().filter(|a| a.var != arch_var && a.var != profile_var) {
+            for axis in space
+                .axes
+                .iter()
+                .filter(|a| a.var != arch_var && a.var != profile_var)
+            {
                 for v in &axis.written {
                     if base.as_ref().is_some_and(|b| b[axis.var] == *v) {
                         continue;

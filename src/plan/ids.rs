@@ -9,6 +9,7 @@
 //! option value: `thumbv7em-defmt-log-tick-hz-32_768-3-more-dev-5c1f09ab`.
 //! Pure: no I/O.
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
@@ -113,12 +114,14 @@ fn long_id(spec: &Matrix, values: &BTreeMap<String, Value>, arch: &str, profile:
     digest.update(serde_json::to_string(values).unwrap_or_default());
     digest.update(b"\0");
     digest.update(profile);
-    let hash: String = digest
+    let hash = digest
         .finalize()
         .iter()
         .take(4)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+        .fold(String::new(), |mut h, b| {
+            let _ = write!(h, "{b:02x}");
+            h
+        });
     let tail = format!("-{profile}-{hash}");
     let mut out = short_arch(spec, arch);
     for (i, w) in words.iter().enumerate() {
@@ -129,7 +132,7 @@ fn long_id(spec: &Matrix, values: &BTreeMap<String, Value>, arch: &str, profile:
             0
         };
         if out.len() + 1 + w.len() + more + tail.len() > LONG_MAX {
-            out.push_str(&format!("-{}-more", words.len() - i));
+            let _ = write!(out, "-{}-more", words.len() - i);
             break;
         }
         out.push('-');

@@ -16,7 +16,10 @@ use crate::model::{Cell, Matrix, Mode, Value};
 /// on optional dependency `x` and its implicit feature) and `x?/f` (which
 /// does not; written `x/f` when `x` is on anyway). The Cargo reference,
 /// "Features".
-pub(super) fn closure(table: &BTreeMap<String, Vec<String>>, features: &[String]) -> BTreeSet<String> {
+pub(super) fn closure(
+    table: &BTreeMap<String, Vec<String>>,
+    features: &[String],
+) -> BTreeSet<String> {
     let implicit = |dep: &str| {
         table
             .get(dep)
@@ -63,8 +66,15 @@ fn build_key(spec: &Matrix, cell: &Cell, closed: &BTreeSet<String>) -> String {
                 .get(&cell.arch)
                 .is_some_and(|t| !t.sources.is_empty()));
     let options = options_reach_build.then_some(&cell.options);
-    serde_json::json!([cell.target, cell.arch, cell.profile, cell.settings, closed, options])
-        .to_string()
+    serde_json::json!([
+        cell.target,
+        cell.arch,
+        cell.profile,
+        cell.settings,
+        closed,
+        options
+    ])
+    .to_string()
 }
 
 /// How well a cell's option values say what it builds: bool options whose
@@ -92,12 +102,11 @@ pub(super) fn merge(spec: &Matrix, cells: Vec<Cell>) -> (Vec<Cell>, BTreeMap<Str
         let closed = closure(&spec.crate_features, &cell.features);
         let key = build_key(spec, &cell, &closed);
         let score = agreement(spec, &cell, &closed);
-        match by_key.get(&key) {
-            Some(&g) => groups[g].push((cell, score)),
-            None => {
-                by_key.insert(key, groups.len());
-                groups.push(vec![(cell, score)]);
-            }
+        if let Some(&g) = by_key.get(&key) {
+            groups[g].push((cell, score));
+        } else {
+            by_key.insert(key, groups.len());
+            groups.push(vec![(cell, score)]);
         }
     }
     let mut aliases = BTreeMap::new();

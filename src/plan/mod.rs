@@ -300,7 +300,11 @@ fn covering(
     }
     let mut coverage = None;
     if let Some(t) = cover.strength {
-        let seeded: Vec<Vec<Value>> = rows.iter().cloned().chain(made.iter().map(as_row)).collect();
+        let seeded: Vec<Vec<Value>> = rows
+            .iter()
+            .cloned()
+            .chain(made.iter().map(as_row))
+            .collect();
         let (more, c) = cover::covering(&space, usize::from(t), &seeded);
         rows.extend(more);
         coverage = Some(c);
@@ -424,7 +428,6 @@ fn complete(
         settings,
     }
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -45,7 +45,7 @@ fn thousands(n: u128) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -78,7 +78,11 @@ pub(crate) fn describe(s: &Summary) -> Option<String> {
         thousands(c.covered as u128),
         what(c.covered),
         c.axes,
-        if s.cover.each { format!(", and {each}") } else { String::new() },
+        if s.cover.each {
+            format!(", and {each}")
+        } else {
+            String::new()
+        },
     );
     if c.impossible > 0 {
         let _ = write!(

@@ -374,12 +374,11 @@ impl<'a> Space<'a> {
                     return Solved::Unknown;
                 }
                 values[i] = Some(v);
-                match self.excluded_at(i, &values) {
-                    Some(e) => conflict[i].union(&self.exclude_cone[e]),
-                    None => {
-                        placed = true;
-                        break;
-                    }
+                if let Some(e) = self.excluded_at(i, &values) {
+                    conflict[i].union(&self.exclude_cone[e]);
+                } else {
+                    placed = true;
+                    break;
                 }
             }
             if placed {

@@ -6,9 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::{Limits, expand_planned};
-use crate::model::{
-    Assignment, Cell, Cover, Expr, Matrix, Mode, OptionRule, Policy, Rules, Value,
-};
+use crate::model::{Assignment, Cell, Cover, Expr, Matrix, Mode, OptionRule, Policy, Rules, Value};
 
 fn word(v: &str) -> Value {
     match v {
@@ -18,7 +16,11 @@ fn word(v: &str) -> Value {
     }
 }
 
-fn matrix(rules: Vec<OptionRule>, axes: Vec<(String, Vec<Value>)>, exclude: Vec<Assignment>) -> Matrix {
+fn matrix(
+    rules: Vec<OptionRule>,
+    axes: Vec<(String, Vec<Value>)>,
+    exclude: Vec<Assignment>,
+) -> Matrix {
     Matrix {
         path: PathBuf::from("linkmatrix.yaml"),
         root: PathBuf::from("."),
@@ -89,7 +91,9 @@ fn random_matrix(seed: u64) -> Matrix {
     let mut rules: Vec<OptionRule> = Vec::new();
     let mut axes = vec![(
         "arch".to_owned(),
-        (1..=rng.usize(1..=2)).map(|i| word(&format!("a{i}"))).collect(),
+        (1..=rng.usize(1..=2))
+            .map(|i| word(&format!("a{i}")))
+            .collect(),
     )];
     for i in 0..n {
         let name = format!("o{i}");
@@ -113,8 +117,15 @@ fn random_matrix(seed: u64) -> Matrix {
         }
         rules.push(r);
     }
-    let profiles = if rng.bool() { vec!["release"] } else { vec!["dev", "release"] };
-    axes.push(("profile".to_owned(), profiles.into_iter().map(word).collect()));
+    let profiles = if rng.bool() {
+        vec!["release"]
+    } else {
+        vec!["dev", "release"]
+    };
+    axes.push((
+        "profile".to_owned(),
+        profiles.into_iter().map(word).collect(),
+    ));
     let mut exclude = Vec::new();
     for _ in 0..rng.usize(..=2) {
         let mut values = BTreeMap::new();
@@ -147,9 +158,15 @@ fn axis_values(m: &Matrix, c: &Cell) -> Vec<Value> {
 fn allowed(m: &Matrix) -> BTreeSet<Vec<Value>> {
     let mut full = m.clone();
     full.cover = Cover::default();
-    let plan = expand_planned(full, Limits { max_cells: usize::MAX, ..Limits::default() })
-        .expect("the full product expands")
-        .plan;
+    let plan = expand_planned(
+        full,
+        Limits {
+            max_cells: usize::MAX,
+            ..Limits::default()
+        },
+    )
+    .expect("the full product expands")
+    .plan;
     plan.cells.iter().map(|c| axis_values(m, c)).collect()
 }
 
@@ -206,8 +223,14 @@ fn covering_plans_hold_every_allowed_combination_and_nothing_forbidden() {
             let want = combinations(&ok, usize::from(t));
             let have = combinations(&got, usize::from(t));
             let missing: Vec<_> = want.difference(&have).collect();
-            assert!(missing.is_empty(), "seed {seed} t={t}: not covered {missing:?}");
-            assert!(got.len() <= ok.len(), "seed {seed}: more cells than the product");
+            assert!(
+                missing.is_empty(),
+                "seed {seed} t={t}: not covered {missing:?}"
+            );
+            assert!(
+                got.len() <= ok.len(),
+                "seed {seed}: more cells than the product"
+            );
             assert_eq!(
                 cells,
                 planned_cells(&m, cover),
@@ -238,7 +261,11 @@ fn each_holds_every_option_value_that_can_be_on_its_own() {
             .filter(|c| m.axes[c[0].0].1.contains(&c[0].1))
             .collect();
         let have = combinations(&got, 1);
-        assert!(want.is_subset(&have), "seed {seed}: {:?}", want.difference(&have).collect::<Vec<_>>());
+        assert!(
+            want.is_subset(&have),
+            "seed {seed}: {:?}",
+            want.difference(&have).collect::<Vec<_>>()
+        );
     }
 }
 
