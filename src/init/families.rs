@@ -238,16 +238,28 @@ fn axis_values(f: &Family, pkg: &Package) -> Vec<String> {
     out
 }
 
-/// Name families among `features`: 3+ features `P-x` sharing `P`, none of
-/// which turns another on, at most one of them a default feature.
+/// Name families among `features`: each feature joins the longest prefix
+/// ending in `-` that three or more of them share (`arch-` for
+/// `arch-cortex-m`, `iface-max-addr-count-` for `iface-max-addr-count-8`);
+/// a group is a family when none of its features turns on another and at
+/// most one is a default feature.
 fn name_groups(pkg: &Package, features: &BTreeSet<String>) -> Vec<Vec<String>> {
-    let mut groups: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let prefixes = |f: &str| -> Vec<String> {
+        f.char_indices()
+            .filter(|&(i, c)| c == '-' && i > 0 && i + 1 < f.len())
+            .map(|(i, _)| f[..=i].to_owned())
+            .collect()
+    };
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
     for f in features {
-        if let Some((prefix, suffix)) = f.rsplit_once('-')
-            && !prefix.is_empty()
-            && !suffix.is_empty()
-        {
-            groups.entry(prefix).or_default().push(f.clone());
+        for p in prefixes(f) {
+            *count.entry(p).or_default() += 1;
+        }
+    }
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in features {
+        if let Some(p) = prefixes(f).into_iter().rev().find(|p| count[p] >= 3) {
+            groups.entry(p).or_default().push(f.clone());
         }
     }
     groups
@@ -375,9 +387,31 @@ fn implications(pkg: &Package, guards: &Guards, model: &mut Model) {
     model.depends = depends;
 }
 
-/// `exclude` entries: guarded sets not already one family's members.
+/// `exclude` entries: guarded sets not already one family's members, and
+/// sets of which one must be on (all off is the excluded cell) unless
+/// they are a family without `none`.
 fn excludes(guards: &Guards, all: &BTreeSet<String>, model: &mut Model) {
     let mut seen = BTreeSet::new();
+    for (set, place) in &guards.required {
+        if !set.iter().all(|f| all.contains(f)) {
+            continue;
+        }
+        let in_family = model
+            .families
+            .iter()
+            .any(|f| !f.none && set.iter().all(|x| f.members.iter().any(|(_, m)| m == x)));
+        let settings: Option<Vec<(String, String)>> = set
+            .iter()
+            .map(|f| {
+                model.bools.contains(f).then(|| (option_name(f), "false".to_owned()))
+            })
+            .collect();
+        if let Some(settings) = settings.filter(|_| !in_family)
+            && seen.insert(settings.clone())
+        {
+            model.excludes.push((settings, place.clone()));
+        }
+    }
     for (set, place) in &guards.conflicts {
         if !set.iter().all(|f| all.contains(f)) {
             continue;
@@ -478,6 +512,57 @@ mod tests {
         assert_eq!(f.axis, ["none", "1_000", "7_000", "40_000"]);
         assert_eq!(m.depends["mock"][0].0, "tick-hz == 7_000");
         assert_eq!(m.bools, ["mock", "std"]);
+    }
+
+    #[test]
+    fn one_required_of_bools_excludes_the_cell_with_none_on() {
+        let p = pkg(&[("ipv4", &[]), ("ipv6", &[]), ("dns", &["ipv4"])], &[]);
+        let g = Guards {
+            required: vec![(
+                BTreeSet::from(["ipv4".to_owned(), "ipv6".to_owned()]),
+                "src/lib.rs:3".to_owned(),
+            )],
+            ..Guards::default()
+        };
+        let m = model(&p, &g);
+        assert!(m.families.is_empty());
+        assert_eq!(
+            m.excludes,
+            [(
+                vec![
+                    ("ipv4".to_owned(), "false".to_owned()),
+                    ("ipv6".to_owned(), "false".to_owned())
+                ],
+                "src/lib.rs:3".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn name_families_take_the_longest_shared_prefix() {
+        let p = pkg(
+            &[
+                ("arch-avr", &[]),
+                ("arch-cortex-m", &[]),
+                ("arch-riscv32", &[]),
+                ("iface-max-addr-count-1", &[]),
+                ("iface-max-addr-count-2", &[]),
+                ("iface-max-addr-count-4", &[]),
+                ("iface-max-route-count-1", &[]),
+                ("iface-max-route-count-2", &[]),
+                ("iface-max-route-count-4", &[]),
+                ("proto-ipv4", &[]),
+                ("proto-ipv6", &[]),
+                ("proto-dns", &[]),
+            ],
+            &["proto-ipv4", "proto-ipv6"],
+        );
+        let m = model(&p, &Guards::default());
+        let names: Vec<&str> = m.families.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["arch", "iface-max-addr-count", "iface-max-route-count"]);
+        assert_eq!(m.families[0].axis, ["none", "avr", "cortex-m", "riscv32"]);
+        // Two default features of one prefix may be on together: bools.
+        assert_eq!(m.bools, ["proto-dns", "proto-ipv4", "proto-ipv6"]);
     }
 
     #[test]

@@ -250,13 +250,13 @@ fn excludes(y: &mut String, model: &Model) {
         let _ = writeln!(y, "exclude: []");
         return;
     }
-    let _ = writeln!(y, "# Sets a compile_error! guard forbids.");
+    let _ = writeln!(y, "# Cells a compile_error! guard forbids.");
     let _ = writeln!(y, "exclude:");
     for (entry, place) in &model.excludes {
         let kv: Vec<String> = entry
             .iter()
             .map(|(o, v)| match v.as_str() {
-                "true" => format!("{o}: true"),
+                "true" | "false" => format!("{o}: {v}"),
                 _ => format!("{o}: {}", scalar(v)),
             })
             .collect();

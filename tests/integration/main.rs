@@ -11,6 +11,7 @@ mod check;
 mod cli;
 mod command;
 mod config;
+mod cover;
 mod explain;
 mod faults;
 mod firmware;
