@@ -25,6 +25,8 @@ pub(crate) fn option_name(feature: &str) -> String {
 
 /// Families with more members than this put a sample of them on the axis.
 pub(crate) const AXIS_ALL: usize = 8;
+/// Families of numbers with more members than this do.
+pub(crate) const AXIS_NUMBERS: usize = 3;
 
 /// A family: a choice option over its member features.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -137,7 +139,8 @@ fn common_prefix(names: &[String]) -> String {
     first[..end].to_owned()
 }
 
-/// Sort key: numbers by value (`tick-hz-1_000` before `tick-hz-32_768`).
+/// Sort key where every member has a number: by its value (`tick-hz-1_000`
+/// before `tick-hz-32_768`).
 fn numeric_key(v: &str) -> (u128, String) {
     let digits: String = v.chars().filter(char::is_ascii_digit).collect();
     (digits.parse().unwrap_or(u128::MAX), v.to_owned())
@@ -153,7 +156,14 @@ fn family(
     why: String,
     required: bool,
 ) -> Family {
-    features.sort_by_key(|f| numeric_key(f));
+    if features
+        .iter()
+        .all(|f| f.contains(|c: char| c.is_ascii_digit()))
+    {
+        features.sort_by_key(|f| numeric_key(f));
+    } else {
+        features.sort();
+    }
     let prefix = common_prefix(&features);
     let suffixes: Vec<String> = features
         .iter()
@@ -203,13 +213,20 @@ fn family(
 
 /// The values a family's axis lists: all of them (and `none`) up to
 /// [`AXIS_ALL`] members, else `none`, the first and last, the crate's
-/// default member and members other features turn on.
+/// default member and members other features turn on. A family of
+/// numbers (sizes, rates, counts: every value has a digit) is sampled past
+/// [`AXIS_NUMBERS`] members: its extremes are where a size overflows.
 fn axis_values(f: &Family, pkg: &Package) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     if f.none {
         out.push("none".to_owned());
     }
-    if f.members.len() <= AXIS_ALL {
+    let numbers = f
+        .members
+        .iter()
+        .all(|(v, _)| v.contains(|c: char| c.is_ascii_digit()));
+    let all = if numbers { AXIS_NUMBERS } else { AXIS_ALL };
+    if f.members.len() <= all {
         out.extend(f.members.iter().map(|(v, _)| v.clone()));
         return out;
     }
@@ -241,8 +258,9 @@ fn axis_values(f: &Family, pkg: &Package) -> Vec<String> {
 /// Name families among `features`: each feature joins the longest prefix
 /// ending in `-` that three or more of them share (`arch-` for
 /// `arch-cortex-m`, `iface-max-addr-count-` for `iface-max-addr-count-8`);
-/// a group is a family when none of its features turns on another and at
-/// most one is a default feature.
+/// a group is a family when none of its features turns on another or the
+/// feature its prefix names (`proto-ipv6-hbh = ["proto-ipv6"]`: parts of
+/// `proto-ipv6`, not values), and at most one is a default feature.
 fn name_groups(pkg: &Package, features: &BTreeSet<String>) -> Vec<Vec<String>> {
     let prefixes = |f: &str| -> Vec<String> {
         f.char_indices()
@@ -266,10 +284,12 @@ fn name_groups(pkg: &Package, features: &BTreeSet<String>) -> Vec<Vec<String>> {
         .into_values()
         .filter(|g| g.len() >= 3)
         .filter(|g| {
+            let base = common_prefix(g);
+            let base = base.trim_end_matches('-');
             let turns_on_another = g.iter().any(|f| {
                 pkg.feature_map
                     .get(f)
-                    .is_some_and(|v| v.iter().any(|x| x != f && g.contains(x)))
+                    .is_some_and(|v| v.iter().any(|x| x != f && (g.contains(x) || x == base)))
             });
             let defaults = g.iter().filter(|f| pkg.defaults.contains(f)).count();
             !turns_on_another && defaults <= 1
@@ -403,7 +423,10 @@ fn excludes(guards: &Guards, all: &BTreeSet<String>, model: &mut Model) {
         let settings: Option<Vec<(String, String)>> = set
             .iter()
             .map(|f| {
-                model.bools.contains(f).then(|| (option_name(f), "false".to_owned()))
+                model
+                    .bools
+                    .contains(f)
+                    .then(|| (option_name(f), "false".to_owned()))
             })
             .collect();
         if let Some(settings) = settings.filter(|_| !in_family)
@@ -559,7 +582,10 @@ mod tests {
         );
         let m = model(&p, &Guards::default());
         let names: Vec<&str> = m.families.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["arch", "iface-max-addr-count", "iface-max-route-count"]);
+        assert_eq!(
+            names,
+            ["arch", "iface-max-addr-count", "iface-max-route-count"]
+        );
         assert_eq!(m.families[0].axis, ["none", "avr", "cortex-m", "riscv32"]);
         // Two default features of one prefix may be on together: bools.
         assert_eq!(m.bools, ["proto-dns", "proto-ipv4", "proto-ipv6"]);

@@ -144,13 +144,13 @@ impl Tuples {
         }
     }
 
-    /// Open combinations with value `v` on axis `a` and, on the other
-    /// axes, the values `row` has already chosen.
-    fn gain(&self, row: &[Option<usize>], a: usize, v: usize) -> usize {
+    /// Per value `x` of axis `a`: the open combinations with `x` on `a`
+    /// and, on the other axes, the values `row` has already chosen.
+    fn gains(&self, row: &[Option<usize>], a: usize) -> Vec<usize> {
         let chosen: Vec<usize> = (0..row.len())
             .filter(|&b| b != a && row[b].is_some())
             .collect();
-        let mut n = 0;
+        let mut n = vec![0; self.sizes[a]];
         let mut s = Vec::with_capacity(self.t);
         let mut vals = Vec::with_capacity(self.t);
         for_each_subset(chosen.len(), self.t - 1, &mut |pick| {
@@ -161,10 +161,20 @@ impl Tuples {
             vals.clear();
             vals.extend(
                 s.iter()
-                    .map(|&b| if b == a { v } else { row[b].unwrap_or(0) }),
+                    .map(|&b| if b == a { 0 } else { row[b].unwrap_or(0) }),
             );
-            if self.state[self.index(&s, &vals)] == State::Open {
-                n += 1;
+            // `a`'s place in the mixed radix: the sizes after it.
+            let stride: usize = s
+                .iter()
+                .skip_while(|&&b| b != a)
+                .skip(1)
+                .map(|&b| self.sizes[b])
+                .product();
+            let base = self.index(&s, &vals);
+            for (x, count) in n.iter_mut().enumerate() {
+                if self.state[base + x * stride] == State::Open {
+                    *count += 1;
+                }
             }
         });
         n
@@ -352,21 +362,28 @@ fn grow(
     for &a in order {
         let this = axes[a];
         let current = this.values.iter().position(|v| *v == witness[this.var]);
-        let mut ranked: Vec<(usize, bool, usize)> = (0..this.values.len())
-            .map(|x| (tuples.gain(&row, a, x), Some(x) == current, x))
+        let mut ranked: Vec<(usize, bool, usize)> = tuples
+            .gains(&row, a)
+            .into_iter()
+            .enumerate()
+            .map(|(x, g)| (g, Some(x) == current, x))
             .collect();
         ranked.sort_by(|p, q| q.0.cmp(&p.0).then(q.1.cmp(&p.1)).then(p.2.cmp(&q.2)));
         for (_, is_current, x) in ranked {
             let value = this.values[x].clone();
             if !is_current {
                 fixed[this.var] = Some(value.clone());
-                match space.solve(&fixed, Prefer::Near(&witness)) {
-                    Solved::Found(w) => witness = w,
-                    Solved::Impossible | Solved::Unknown => {
-                        fixed[this.var] = None;
-                        continue;
+                let found = space.repair(&witness, this.var, &fixed).or_else(|| {
+                    match space.solve(&fixed, Prefer::Near(&witness)) {
+                        Solved::Found(w) => Some(w),
+                        Solved::Impossible | Solved::Unknown => None,
                     }
-                }
+                });
+                let Some(w) = found else {
+                    fixed[this.var] = None;
+                    continue;
+                };
+                witness = w;
             }
             fixed[this.var] = Some(value);
             row[a] = Some(x);

@@ -344,6 +344,34 @@ impl<'a> Space<'a> {
         })
     }
 
+    /// `witness` (a configuration) with variable `var` set to its `fixed`
+    /// value and every later variable decided again — axes keep their
+    /// value where they still may — when that satisfies `fixed` and no
+    /// exclude entry: a quick answer before [`Space::solve`]'s search.
+    pub(super) fn repair(
+        &self,
+        witness: &[Value],
+        var: usize,
+        fixed: &[Option<Value>],
+    ) -> Option<Vec<Value>> {
+        let mut values: Vec<Option<Value>> = witness.iter().cloned().map(Some).collect();
+        for i in var..self.vars.len() {
+            values[i] = None;
+            let want = fixed[i].as_ref().or(witness.get(i).filter(|_| i != var));
+            let cands = self.candidates(i, &values, fixed[i].as_ref(), Prefer::Default);
+            let v = match want.and_then(|w| cands.iter().find(|c| *c == w)) {
+                Some(v) => v.clone(),
+                None if fixed[i].is_some() => return None,
+                None => cands.into_iter().next()?,
+            };
+            values[i] = Some(v);
+            if self.excluded_at(i, &values).is_some() {
+                return None;
+            }
+        }
+        Some(values.into_iter().flatten().collect())
+    }
+
     /// A configuration in which each variable `fixed` gives a value has
     /// that value, trying values in the order `prefer` says; or that there
     /// is none; or `Unknown` past [`BUDGET`]. `fixed` is indexed by

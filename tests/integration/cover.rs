@@ -51,6 +51,15 @@ fn options(r: &Value) -> BTreeMap<String, BTreeMap<String, Value>> {
         .collect()
 }
 
+/// `[features]` lines for features that turn on nothing.
+fn lines(features: &[&str]) -> String {
+    features.iter().fold(String::new(), |mut s, f| {
+        s.push_str(f);
+        s.push_str(" = []\n");
+        s
+    })
+}
+
 fn on(o: &BTreeMap<String, Value>, k: &str) -> bool {
     o[k] == Value::Bool(true)
 }
@@ -97,8 +106,10 @@ pub extern "C" fn drv_poll(x: u32) -> u32 {
 #[test]
 fn init_and_check_cover_every_pair_and_find_a_two_feature_bug_exactly() {
     let d = tempfile::tempdir().unwrap();
-    let mut features: String = DOZEN.iter().map(|f| format!("{f} = []\n")).collect();
-    features.push_str("big = [\"f01\"]\nuart-a = []\nuart-b = []\nuart-c = []\nclk-pll = []\nclk-rc = []\n");
+    let mut features = lines(&DOZEN);
+    features.push_str(
+        "big = [\"f01\"]\nuart-a = []\nuart-b = []\nuart-c = []\nclk-pll = []\nclk-rc = []\n",
+    );
     let err = init_crate(d.path(), "pairs", &features, FAMILIES_LIB);
     let cfg = std::fs::read_to_string(d.path().join("linkmatrix.yaml")).unwrap();
     for want in [
@@ -112,7 +123,10 @@ fn init_and_check_cover_every_pair_and_find_a_two_feature_bug_exactly() {
         assert!(cfg.contains(want), "no `{want}` in:\n{cfg}");
     }
     assert!(err.contains("init: `cover: 2`: "), "{err}");
-    assert!(err.contains("cover all") && err.contains("196,608"), "{err}");
+    assert!(
+        err.contains("cover all") && err.contains("196,608"),
+        "{err}"
+    );
 
     let (code, r, err) = check_json(d.path(), &[]);
     assert_eq!(code, 1, "{err}\n{r:#}");
@@ -132,7 +146,12 @@ fn init_and_check_cover_every_pair_and_find_a_two_feature_bug_exactly() {
     bad.sort();
     assert!(!bad.is_empty());
     assert_eq!(bad.iter().collect::<Vec<_>>(), want, "{r:#}");
-    for c in r["cells"].as_array().unwrap().iter().filter(|c| c["status"] == "fail") {
+    for c in r["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+    {
         assert_eq!(
             crate::check::undefined_symbols(c),
             ["board_dma_fast_sync"],
@@ -187,10 +206,7 @@ fn init_and_check_cover_every_pair_and_find_a_two_feature_bug_exactly() {
 #[test]
 fn cover_3_finds_a_three_feature_bug_exactly() {
     let d = tempfile::tempdir().unwrap();
-    let features: String = ["a", "b", "c", "d", "e", "f"]
-        .iter()
-        .map(|f| format!("{f} = []\n"))
-        .collect();
+    let features = lines(&["a", "b", "c", "d", "e", "f"]);
     let lib = r#"extern "C" {
     #[cfg(all(feature = "b", feature = "d", feature = "f"))]
     fn board_triple(x: u32) -> u32;
@@ -214,7 +230,11 @@ pub extern "C" fn tri_poll(x: u32) -> u32 {
     let (code, r, err) = check_json(d.path(), &["--cover", "3"]);
     assert_eq!(code, 1, "{err}\n{r:#}");
     let cells = options(&r);
-    assert!(cells.len() < 32, "{} cells: fewer than the product's 128", cells.len());
+    assert!(
+        cells.len() < 32,
+        "{} cells: fewer than the product's 128",
+        cells.len()
+    );
     let mut want: Vec<&String> = cells
         .iter()
         .filter(|(_, o)| on(o, "b") && on(o, "d") && on(o, "f"))
@@ -225,6 +245,65 @@ pub extern "C" fn tri_poll(x: u32) -> u32 {
     bad.sort();
     assert!(!want.is_empty(), "no cell holds b, d and f");
     assert_eq!(bad.iter().collect::<Vec<_>>(), want, "{r:#}");
+    // Its id reproduces it alone (`--cell` composes with `--cover`).
+    let (code, one, err) = check_json(d.path(), &["--cover", "3", "--cell", &bad[0]]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(failing(&one), [bad[0].clone()]);
+}
+
+/// `big = ["small"]`: a matrix that does not say so asks for `big` with
+/// and without `small`, which cargo builds alike. The plan keeps one cell
+/// (the one whose options say what it builds), lists the other as its
+/// alias, says so, and `--cell` with the alias's id runs the kept cell.
+#[test]
+fn cells_equal_after_implication_are_one_build_with_aliases() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join(".git")).unwrap();
+    write(
+        d.path(),
+        "Cargo.toml",
+        "[package]\nname = \"impl\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[features]\nsmall = []\nbig = [\"small\"]\n",
+    );
+    write(
+        d.path(),
+        "src/lib.rs",
+        &format!(
+            "#![no_std]\n#[no_mangle]\npub extern \"C\" fn sz() -> u32 {{\n    u32::from(cfg!(feature = \"small\")) + u32::from(cfg!(feature = \"big\"))\n}}\n{PANIC}"
+        ),
+    );
+    write(
+        d.path(),
+        "linkmatrix.yaml",
+        "crate: .\ntargets: [x86_64-unknown-none]\noptions:\n  small: {feature: small}\n  big: {feature: big}\naxes:\n  small: [false, true]\n  big: [false, true]\n",
+    );
+    let table = stdout(&run(d.path(), &["plan"]));
+    assert!(table.contains("3 cells from linkmatrix.yaml"), "{table}");
+    assert!(
+        table.contains("1 more cell merged: equal builds"),
+        "{table}"
+    );
+    let o = run(d.path(), &["plan", "--format", "json"]);
+    let p: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let kept = p["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "x86_64-small-big-release")
+        .unwrap_or_else(|| panic!("{p:#}"));
+    assert_eq!(
+        kept["aliases"],
+        serde_json::json!(["x86_64-no-small-big-release"])
+    );
+    let (code, r, err) = check_json(d.path(), &["--cell", "x86_64-no-small-big-release"]);
+    assert_eq!(code, 0, "{err}\n{r:#}");
+    let ran: Vec<&str> = r["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "pass")
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ran, ["x86_64-small-big-release"], "{r:#}");
 }
 
 /// A touchscreen driver calls a helper only its siblings' code defines
@@ -234,21 +313,25 @@ pub extern "C" fn tri_poll(x: u32) -> u32 {
 fn cover_each_finds_a_bug_a_sibling_option_masks() {
     let d = tempfile::tempdir().unwrap();
     let features = "tsc = []\nhideep = []\nhycon = []\nsyscon = []\ngoodix = []\nled = []\n";
-    let lib = r#"extern "C" {
-    fn regmap_init_i2c(bus: u32) -> u32;
-}
-
-/// The regmap I2C helper: built with the drivers that select it.
+    let lib = r#"/// The regmap I2C helper: built with the drivers that select it.
 #[cfg(any(feature = "hideep", feature = "hycon", feature = "syscon", feature = "goodix"))]
-#[no_mangle]
-pub extern "C" fn regmap_init_i2c(bus: u32) -> u32 {
-    bus + 1
+mod regmap {
+    #[no_mangle]
+    pub extern "C" fn regmap_init_i2c(bus: u32) -> u32 {
+        bus + 1
+    }
 }
 
 #[cfg(feature = "tsc")]
-#[no_mangle]
-pub extern "C" fn tsc_probe(bus: u32) -> u32 {
-    unsafe { regmap_init_i2c(bus) }
+mod tsc {
+    extern "C" {
+        fn regmap_init_i2c(bus: u32) -> u32;
+    }
+
+    #[no_mangle]
+    pub extern "C" fn tsc_probe(bus: u32) -> u32 {
+        unsafe { regmap_init_i2c(bus) }
+    }
 }
 
 #[no_mangle]
@@ -292,7 +375,7 @@ fn init_on_a_forwarded_tick_rate_family_plans_few_cells_with_short_ids() {
         let s = r.to_string();
         let mut out = String::new();
         for (i, c) in s.chars().enumerate() {
-            if i > 0 && (s.len() - i) % 3 == 0 {
+            if i > 0 && (s.len() - i).is_multiple_of(3) {
                 out.push('_');
             }
             out.push(c);
@@ -331,7 +414,9 @@ fn init_on_a_forwarded_tick_rate_family_plans_few_cells_with_short_ids() {
     write(
         root,
         "src/lib.rs",
-        &format!("#![no_std]\n#[no_mangle]\npub extern \"C\" fn now_ticks(x: u64) -> u64 {{\n    x\n}}\n{PANIC}"),
+        &format!(
+            "#![no_std]\n#[no_mangle]\npub extern \"C\" fn now_ticks(x: u64) -> u64 {{\n    x\n}}\n{PANIC}"
+        ),
     );
     let o = linkmatrix(root)
         .args(["init", "--target", "x86_64-unknown-none"])
@@ -341,7 +426,10 @@ fn init_on_a_forwarded_tick_rate_family_plans_few_cells_with_short_ids() {
     assert!(o.status.success(), "{err}");
     let cfg = std::fs::read_to_string(root.join("linkmatrix.yaml")).unwrap();
     assert!(cfg.contains("  tick-hz:\n    type: choice"), "{cfg}");
-    assert!(cfg.contains("depends-on: \"tick-hz == 1_000_000\""), "{cfg}");
+    assert!(
+        cfg.contains("depends-on: \"tick-hz == 1_000_000\""),
+        "{cfg}"
+    );
     assert!(err.contains("`tick-hz`: 151 features"), "{err}");
     let o = run(root, &["plan", "--format", "json"]);
     assert!(o.status.success(), "{}", stderr(&o));
