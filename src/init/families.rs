@@ -184,6 +184,9 @@ fn family(
     } else {
         base.to_owned()
     };
+    if matches!(name.as_str(), "arch" | "profile") {
+        name.push_str("-family");
+    }
     while taken.contains(&name) {
         name.push_str("-value");
     }
@@ -582,9 +585,10 @@ mod tests {
         );
         let m = model(&p, &Guards::default());
         let names: Vec<&str> = m.families.iter().map(|f| f.name.as_str()).collect();
+        // `arch` is the matrix's own axis.
         assert_eq!(
             names,
-            ["arch", "iface-max-addr-count", "iface-max-route-count"]
+            ["arch-family", "iface-max-addr-count", "iface-max-route-count"]
         );
         assert_eq!(m.families[0].axis, ["none", "avr", "cortex-m", "riscv32"]);
         // Two default features of one prefix may be on together: bools.

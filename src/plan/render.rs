@@ -88,7 +88,7 @@ pub(crate) fn describe(s: &Summary) -> Option<String> {
         let _ = write!(
             text,
             "; the rules rule out {} more {}",
-            c.impossible,
+            thousands(c.impossible as u128),
             what(c.impossible)
         );
     }
@@ -96,7 +96,7 @@ pub(crate) fn describe(s: &Summary) -> Option<String> {
         let _ = write!(
             text,
             "; {} {} NOT covered: the search for a configuration with them ran out of budget",
-            c.undecided,
+            thousands(c.undecided as u128),
             what(c.undecided)
         );
     }
