@@ -34,6 +34,17 @@ pub(crate) struct LinkResult {
 pub(crate) struct LinkToolError {
     /// The message.
     pub(crate) message: String,
+    /// The linker was stopped (Ctrl-C, the cell's time limit).
+    pub(crate) stop: Option<crate::process::Stop>,
+}
+
+impl LinkToolError {
+    fn new(message: String) -> Self {
+        Self {
+            message,
+            stop: None,
+        }
+    }
 }
 
 fn base(linker: &Tool) -> Cmd {
@@ -92,14 +103,13 @@ fn run(cmd: &Cmd, output: &Path, log: &dyn Fn(&Cmd)) -> Result<LinkResult, LinkT
     let _ = std::fs::remove_file(output);
     let out = cmd.run_unchecked().map_err(|e| LinkToolError {
         message: e.to_string(),
+        stop: e.stop(),
     })?;
     if out.status.code().is_none() {
-        return Err(LinkToolError {
-            message: format!(
-                "{cmd}: linker {}",
-                crate::process::describe_status(out.status)
-            ),
-        });
+        return Err(LinkToolError::new(format!(
+            "{cmd}: linker {}",
+            crate::process::describe_status(out.status)
+        )));
     }
     Ok(LinkResult {
         success: out.status.success(),
@@ -134,13 +144,11 @@ impl LinkInputs<'_> {
         let Some(t) = &self.target.script else {
             return Ok(None);
         };
-        let text = std::fs::read_to_string(t).map_err(|e| LinkToolError {
-            message: format!("reading {}: {e}", t.display()),
-        })?;
+        let text = std::fs::read_to_string(t)
+            .map_err(|e| LinkToolError::new(format!("reading {}: {e}", t.display())))?;
         let out = self.dir.join("link.ld");
-        std::fs::write(&out, render_script(&text, self.target)).map_err(|e| LinkToolError {
-            message: format!("writing {}: {e}", out.display()),
-        })?;
+        std::fs::write(&out, render_script(&text, self.target))
+            .map_err(|e| LinkToolError::new(format!("writing {}: {e}", out.display())))?;
         Ok(Some(out))
     }
 

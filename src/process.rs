@@ -165,6 +165,29 @@ pub(crate) enum ProcessError {
     },
 }
 
+/// Why a command was stopped rather than finishing on its own: what
+/// callers branch on (an interrupted cell is listed, a timed-out one says
+/// so) without reading the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// Ctrl-C.
+    Interrupted,
+    /// Its time limit.
+    Timeout,
+}
+
+impl ProcessError {
+    /// Whether it was stopped (Ctrl-C, timeout); `None` when it could not
+    /// start or failed on its own.
+    pub(crate) fn stop(&self) -> Option<Stop> {
+        match self {
+            ProcessError::Interrupted { .. } => Some(Stop::Interrupted),
+            ProcessError::Timeout { .. } => Some(Stop::Timeout),
+            ProcessError::Spawn { .. } | ProcessError::Failed { .. } => None,
+        }
+    }
+}
+
 /// What a finished command printed.
 #[derive(Debug)]
 pub(crate) struct Output {

@@ -1,6 +1,7 @@
 //! The triage verbs on inspected cells: `why` (every chain from a root to
 //! a symbol), `diff` (what differs between two cells, and over the whole
-//! matrix the condition, in options, under which a symbol is undefined) and
+//! matrix the smallest condition, an or of ands of option values, under
+//! which each of their findings appears: `appears`, `condition`) and
 //! `minimize` (delta-debug a failing cell's option values toward a passing
 //! cell). They reuse `check` to have the cells built (from the cache when
 //! nothing changed) and `inspect` to read them.
@@ -14,6 +15,11 @@ use crate::check::{self, CheckOptions};
 use crate::inspect::{self, Unit};
 use crate::model::{Analysis, Cell, CellOutcome, Matrix, Plan, Report, Status, Value, closest};
 use crate::workdir::WorkDir;
+
+mod appears;
+mod condition;
+
+use appears::{Appears, appearances};
 
 /// Run `cells` (not necessarily the matrix's own) through `check`, quietly.
 pub(crate) fn run_cells(m: &Matrix, cells: Vec<Cell>, base: &CheckOptions) -> Result<Report> {
@@ -169,80 +175,6 @@ fn undefined_in(c: &CellOutcome) -> BTreeSet<String> {
         .collect()
 }
 
-/// The smallest conjunctions of `option=value` that hold exactly in the
-/// cells of `inside` among `cells` (up to three literals).
-pub(crate) fn condition(
-    cells: &[&CellOutcome],
-    inside: &BTreeSet<&str>,
-) -> Vec<Vec<(String, Value)>> {
-    let mut literals: Vec<(String, Value)> = Vec::new();
-    for c in cells {
-        for (k, v) in &c.options {
-            let lit = (k.clone(), v.clone());
-            if !literals.contains(&lit) {
-                literals.push(lit);
-            }
-        }
-        let lit = ("profile".to_owned(), Value::Str(c.profile.clone()));
-        if !literals.contains(&lit) {
-            literals.push(lit);
-        }
-    }
-    literals.sort();
-    let holds = |c: &CellOutcome, lits: &[&(String, Value)]| {
-        lits.iter().all(|(k, v)| {
-            if k == "profile" {
-                *v == Value::Str(c.profile.clone())
-            } else {
-                c.options.get(k) == Some(v)
-            }
-        })
-    };
-    let exact = |lits: &[&(String, Value)]| {
-        cells
-            .iter()
-            .all(|c| holds(c, lits) == inside.contains(c.id.as_str()))
-    };
-    let n = literals.len();
-    for size in 1..=3usize {
-        let mut found = Vec::new();
-        let mut idx: Vec<usize> = (0..size).collect();
-        if size > n {
-            break;
-        }
-        loop {
-            let lits: Vec<&(String, Value)> = idx.iter().map(|&i| &literals[i]).collect();
-            let distinct: BTreeSet<&String> = lits.iter().map(|(k, _)| k).collect();
-            if distinct.len() == size && exact(&lits) {
-                found.push(lits.iter().map(|l| (*l).clone()).collect());
-            }
-            // Next combination.
-            let mut i = size;
-            while i > 0 && idx[i - 1] == n - size + i - 1 {
-                i -= 1;
-            }
-            if i == 0 {
-                break;
-            }
-            idx[i - 1] += 1;
-            for j in i..size {
-                idx[j] = idx[j - 1] + 1;
-            }
-        }
-        if !found.is_empty() {
-            return found;
-        }
-    }
-    Vec::new()
-}
-
-fn show_condition(c: &[(String, Value)]) -> String {
-    c.iter()
-        .map(|(k, v)| format!("`{k}={v}`"))
-        .collect::<Vec<_>>()
-        .join(" and ")
-}
-
 /// `diff A B`.
 pub(crate) fn diff(
     plan: &Plan,
@@ -280,6 +212,19 @@ pub(crate) fn diff(
             writeln!(out, "undefined only in {who}: {}", only.join(", "))?;
         }
     }
+    let others = |id: &str| -> BTreeSet<String> {
+        by_id
+            .get(id)
+            .map(|c| appearances(c).iter().filter_map(Appears::other).collect())
+            .unwrap_or_default()
+    };
+    let (oa, ob) = (others(a), others(b));
+    for (who, x, y) in [(a, &oa, &ob), (b, &ob, &oa)] {
+        let only: Vec<&str> = x.difference(y).map(String::as_str).collect();
+        if !only.is_empty() {
+            writeln!(out, "findings only in {who}: {}", only.join(", "))?;
+        }
+    }
     // Demangled without the hash: a crate's symbol hashes change with its
     // features, so mangled names would all differ between the cells.
     let defined = |id: &str| -> Option<BTreeSet<String>> {
@@ -312,48 +257,14 @@ pub(crate) fn diff(
             writeln!(out, "defined only in {who}: {}{more}", shown.join(", "))?;
         }
     }
-    // Over the matrix: when is each of these symbols undefined?
-    let ran: Vec<&CellOutcome> = report
-        .cells
-        .iter()
-        .filter(|c| matches!(c.status, Status::Pass | Status::Fail))
+    // Over the matrix: when does each of these findings appear?
+    let wanted: BTreeSet<Appears> = by_id
+        .get(a)
+        .into_iter()
+        .chain(by_id.get(b))
+        .flat_map(|c| appearances(c))
         .collect();
-    let symbols: BTreeSet<&String> = ua.union(&ub).collect();
-    for s in symbols {
-        let inside: BTreeSet<&str> = ran
-            .iter()
-            .filter(|c| undefined_in(c).contains(s.as_str()))
-            .map(|c| c.id.as_str())
-            .collect();
-        let conds = condition(&ran, &inside);
-        match conds.first() {
-            Some(c) => {
-                let alts: Vec<String> = conds
-                    .iter()
-                    .skip(1)
-                    .take(3)
-                    .map(|c| show_condition(c))
-                    .collect();
-                let also = if alts.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (equally: {})", alts.join("; "))
-                };
-                writeln!(
-                    out,
-                    "`{s}` is undefined exactly when {}{also}",
-                    show_condition(c)
-                )?;
-            }
-            None => writeln!(
-                out,
-                "`{s}` is undefined in {} of {} cells: {}",
-                inside.len(),
-                ran.len(),
-                inside.iter().copied().collect::<Vec<_>>().join(", ")
-            )?,
-        }
-    }
+    appears::conditions(plan, &report, &wanted, out)?;
     Ok(0)
 }
 

@@ -123,10 +123,8 @@ pub(crate) fn build_bin(
         Ok(out) => {
             return executable(&out.stdout)
                 .map(|elf| Linked::Ok { elf })
-                .ok_or_else(|| BuildFailure {
-                    message: format!("cargo reported no executable ({cmd})"),
-                    is_code: false,
-                    errors: Vec::new(),
+                .ok_or_else(|| {
+                    BuildFailure::tool(format!("cargo reported no executable ({cmd})"))
                 });
         }
         Err(e) => e,
@@ -139,7 +137,7 @@ pub(crate) fn build_bin(
             "the package has more than one binary: say which with `bin: NAME` in the matrix\n{}",
             f.message
         );
-        f.is_code = false;
+        f.cause = super::Cause::Tool;
     }
     let Some(link) = f
         .errors

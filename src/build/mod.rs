@@ -31,28 +31,61 @@ pub(crate) struct RustSetup {
 }
 
 impl RustSetup {
-    /// What the rustc wrapper adds to the cell's target compilations.
-    pub(crate) fn injection(&self, flags: Vec<String>) -> crate::wrapper::Injection {
+    /// What the rustc wrapper adds to the cell's target compilations, and
+    /// the user's own wrapper it runs (for a build in `dir`).
+    pub(crate) fn injection(&self, flags: Vec<String>, dir: &Path) -> crate::wrapper::Injection {
         crate::wrapper::Injection {
             sysroot: self.sysroot.clone(),
             linker: self.linker.clone(),
             flags,
+            // Checked before any cell runs (`wrapper::check_environment`).
+            chain: crate::wrapper::user_wrapper(dir)
+                .ok()
+                .flatten()
+                .map(|w| w.program),
         }
     }
 }
 
 /// Why a build failed: a message for the report, and whether it was the
-/// code (a finding) or the tool (an error).
+/// code (a finding) or the tool (an error, and which).
 #[derive(Debug)]
 pub(crate) struct BuildFailure {
     /// What to show.
     pub(crate) message: String,
-    /// True when the compiler rejected the code; false when the tool could
-    /// not run it (timeout, signal, missing program, interrupted).
-    pub(crate) is_code: bool,
+    /// Who failed: the code, or the tool and how.
+    pub(crate) cause: Cause,
     /// rustc's errors, each where rustc points (empty when cargo failed
     /// before compiling, or for C).
     pub(crate) errors: Vec<CompilerError>,
+}
+
+/// Who a [`BuildFailure`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cause {
+    /// The compiler rejected the code: a finding.
+    Code,
+    /// The tool could not run it (signal, missing program, no artifact,
+    /// a file it could not write): an error.
+    Tool,
+    /// It was stopped: Ctrl-C or the cell's time limit.
+    Stopped(crate::process::Stop),
+}
+
+impl BuildFailure {
+    /// A failure of the tool (not the code) saying `message`.
+    pub(crate) fn tool(message: String) -> Self {
+        Self {
+            message,
+            cause: Cause::Tool,
+            errors: Vec::new(),
+        }
+    }
+
+    /// The compiler rejected the code.
+    pub(crate) fn is_code(&self) -> bool {
+        self.cause == Cause::Code
+    }
 }
 
 /// One error rustc reported, from cargo's JSON messages.
@@ -132,17 +165,17 @@ impl BuildFailure {
                 ..
             } if status.starts_with("exit status") => Self {
                 message: format!("{what}:\n{}", trim_diagnostics(stderr)),
-                is_code: true,
+                cause: Cause::Code,
                 errors: compiler_errors(stdout),
             },
             ProcessError::Interrupted { .. } => Self {
                 message: "interrupted".to_owned(),
-                is_code: false,
+                cause: Cause::Stopped(crate::process::Stop::Interrupted),
                 errors: Vec::new(),
             },
             other => Self {
                 message: format!("{what}: {other}"),
-                is_code: false,
+                cause: other.stop().map_or(Cause::Tool, Cause::Stopped),
                 errors: Vec::new(),
             },
         }
@@ -230,6 +263,7 @@ pub(super) fn cargo(
 ) -> Cmd {
     let mut flags: Vec<String> = FLAGS.iter().map(|f| (*f).to_owned()).collect();
     flags.extend(cell.settings.rustflags.iter().cloned());
+    let dir = manifest.parent().unwrap_or(Path::new("."));
     let cmd = Cmd::new(&setup.rust.cargo)
         .args(head)
         .arg("--manifest-path")
@@ -247,11 +281,11 @@ pub(super) fn cargo(
         // not from the manifest's: from the package's directory, the
         // crate's own configuration (its rustflags, `-Tlink.x`) applies
         // wherever linkmatrix was started.
-        .current_dir(manifest.parent().unwrap_or(Path::new(".")))
+        .current_dir(dir)
         .timeout(timeout);
     // The sysroot and linkmatrix's flags through the rustc wrapper: the
     // crate's own `.cargo/config.toml` rustflags stay in force.
-    let mut cmd = setup.injection(flags).apply(cmd);
+    let mut cmd = setup.injection(flags, dir).apply(cmd);
     if !cell.features.is_empty() {
         cmd = cmd.arg("--features").arg(cell.features.join(","));
     }
@@ -285,10 +319,12 @@ impl Built {
 /// Copy `file` into `dir` (written aside and renamed, so no reader sees
 /// half a file); the copy's path.
 pub(crate) fn copy_into(file: &Path, dir: &Path) -> Result<PathBuf, BuildFailure> {
-    let fail = |e: std::io::Error| BuildFailure {
-        message: format!("copying {} into {}: {e}", file.display(), dir.display()),
-        is_code: false,
-        errors: Vec::new(),
+    let fail = |e: std::io::Error| {
+        BuildFailure::tool(format!(
+            "copying {} into {}: {e}",
+            file.display(),
+            dir.display()
+        ))
     };
     let name = file
         .file_name()
@@ -414,11 +450,9 @@ pub(crate) fn build_crate(
             _ => {}
         }
     }
-    Err(BuildFailure {
-        message: format!("cargo reported no staticlib artifact for `{package}` ({cmd})"),
-        is_code: false,
-        errors: Vec::new(),
-    })
+    Err(BuildFailure::tool(format!(
+        "cargo reported no staticlib artifact for `{package}` ({cmd})"
+    )))
 }
 
 /// `CONFIG_*` macros for a cell: each true bool option, each choice value,
@@ -455,11 +489,8 @@ pub(crate) fn build_platform(
     let Some((cc, base)) = cc.filter(|_| !target.sources.is_empty()) else {
         return Ok(Vec::new());
     };
-    std::fs::create_dir_all(out_dir).map_err(|e| BuildFailure {
-        message: format!("creating {}: {e}", out_dir.display()),
-        is_code: false,
-        errors: Vec::new(),
-    })?;
+    std::fs::create_dir_all(out_dir)
+        .map_err(|e| BuildFailure::tool(format!("creating {}: {e}", out_dir.display())))?;
     let mut args: Vec<String> = base.clone();
     if let Some(t) = &target.cc_triple {
         args.push(format!("--target={t}"));

@@ -1,56 +1,37 @@
-//! A `mode: bin` cell: cargo builds and links the crate's binary (in the
+//! The `bin` runner: cargo builds and links the crate's binary (in the
 //! cell's shared build directory, its turn held), the ELF is copied out,
-//! and what the link left undefined, what the policy forbids and the
-//! image's size become the outcome.
+//! and the image's undefined and forbidden symbols, the failed link and
+//! the image's size become what the cell found.
+//!
+//! It must not decide findings itself.
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::cell::{SharedBuild, policy_roots};
-use super::findings::{allowed, explained, policy_findings, symbol_finding};
-use crate::build::{self, BuildFailure, Linked, RustSetup};
+use super::context::{CellCtx, Found, build_failed, global_symbols, policy_roots};
+use super::error::CellError;
+use super::findings::{self, Evidence, LinkFailure, UndefinedRule};
+use super::prepare::Prepared;
+use crate::build::{self, BuildFailure, Linked};
 use crate::inspect::{self, Unit};
-use crate::model::{Finding, FindingKind, ImageSize, Inspected, Matrix, Status};
-use crate::process::Cmd;
+use crate::model::{Analysis, Finding, FindingKind, Matrix};
 
-/// What a bin cell found: its findings (or why the tool could not
-/// finish), and the linked image's size.
-pub(super) struct BinResult {
-    pub(super) findings: Result<Vec<Finding>, String>,
-    pub(super) size: Option<ImageSize>,
-    /// What `why` and `diff` read later.
-    pub(super) inspected: Option<Inspected>,
-}
-
-/// Build and link `cell`'s binary and inspect it. A failed build (not the
-/// link) comes back as the `BuildFailure`.
-pub(super) fn run(
-    m: &Matrix,
-    cell: &crate::model::Cell,
-    setup: &RustSetup,
-    dir: &Path,
-    shared: &SharedBuild<'_>,
-    timeout: Option<std::time::Duration>,
-    log: &dyn Fn(&Cmd),
-) -> Result<BinResult, BuildFailure> {
-    // The shared directory is one cell's at a time: its build, then the
-    // copy of its ELF out of it.
-    let linked = {
-        let _own = shared
-            .lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+/// Run a `bin` cell.
+pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
+    let m = ctx.m;
+    let dir = ctx.cell_dir()?;
+    let linked = ctx.in_turn(|shared| -> Result<Linked, BuildFailure> {
         let linked = build::build_bin(
-            setup,
+            &p.setup,
             &m.manifest,
-            cell,
+            ctx.cell,
             m.bin.as_deref(),
-            shared.dir,
-            timeout,
-            log,
+            shared,
+            Some(ctx.remaining()),
+            ctx.log,
         )?;
-        match linked {
+        Ok(match linked {
             Linked::Ok { elf } => Linked::Ok {
-                elf: build::copy_into(&elf, dir)?,
+                elf: build::copy_into(&elf, &dir)?,
             },
             Linked::Failed {
                 linker,
@@ -59,73 +40,57 @@ pub(super) fn run(
             } => Linked::Failed {
                 linker,
                 diagnostics,
-                image: image.map(|i| build::copy_into(&i, dir)).transpose()?,
+                image: image.map(|i| build::copy_into(&i, &dir)).transpose()?,
             },
-        }
+        })
+    });
+    let linked = match linked {
+        Ok(l) => l,
+        Err(f) => return build_failed(ctx, f),
     };
-    let (image, diagnostics) = match &linked {
+    let (image, failure) = match &linked {
         Linked::Ok { elf } => (Some(elf), None),
         Linked::Failed {
-            image, diagnostics, ..
-        } => (image.as_ref(), Some(diagnostics.as_str())),
+            linker,
+            diagnostics,
+            image,
+        } => (
+            image.as_ref(),
+            Some(LinkFailure {
+                finding: Finding::message(
+                    FindingKind::LinkError,
+                    format!("linking with `{linker}` failed\n{diagnostics}"),
+                ),
+                diagnostics: diagnostics.as_str(),
+                // The policy cannot make a binary exist.
+                despite_policy: true,
+            }),
+        ),
     };
-    let mut out = Vec::new();
-    let mut size = None;
-    let mut inspected = None;
+    let mut found = Found::default();
+    let mut analysis = None;
     if let Some(img) = image {
         // Read once: the findings and the size come from the same bytes.
-        let data = match inspect::read_file(img) {
-            Ok(d) => d,
-            Err(e) => {
-                return Ok(BinResult {
-                    findings: Err(format!("{e:#}")),
-                    size: None,
-                    inspected: None,
-                });
-            }
-        };
-        match inspect_image(m, img, &data, diagnostics) {
-            Ok((found, roots)) => {
-                out = found;
-                inspected = Some(Inspected {
-                    image: Some(img.clone()),
-                    roots,
-                });
-            }
-            Err(e) => {
-                return Ok(BinResult {
-                    findings: Err(e),
-                    size: None,
-                    inspected: None,
-                });
-            }
-        }
-        if matches!(linked, Linked::Ok { .. }) {
-            size = inspect::image_size(&data).ok();
+        let data = inspect::read_file(img).map_err(|e| CellError::inspection(&e))?;
+        let (a, roots) = image_analysis(m, img, &data)?;
+        analysis = Some(a);
+        found.image = Some(img.clone());
+        found.roots = roots;
+        if failure.is_none() {
+            found.size = inspect::image_size(&data).ok();
         }
     }
-    if let Linked::Failed {
-        linker,
-        diagnostics,
-        ..
-    } = &linked
-    {
-        // The firmware did not link: that fails the cell even when every
-        // symbol the linker named is allowed (the policy cannot make a
-        // binary exist).
-        let failing = Status::of(&out) == Status::Fail;
-        if image.is_none() || !failing || !explained(m, diagnostics, &out) {
-            out.push(Finding::message(
-                FindingKind::LinkError,
-                format!("linking with `{linker}` failed\n{diagnostics}"),
-            ));
-        }
-    }
-    Ok(BinResult {
-        findings: Ok(out),
-        size,
-        inspected,
-    })
+    let diagnostics = failure.as_ref().map(|f| f.diagnostics);
+    found.findings = findings::decide(
+        &ctx.rules(),
+        Evidence {
+            analysis: analysis.as_ref(),
+            undefined: UndefinedRule::All,
+            diagnostics,
+            link_failure: failure,
+        },
+    );
+    Ok(found)
 }
 
 /// A linked image's reference graph, rooted at its entry point and the
@@ -134,53 +99,14 @@ pub(super) fn image_analysis(
     m: &Matrix,
     img: &Path,
     data: &[u8],
-) -> Result<(crate::model::Analysis, Vec<String>), String> {
+) -> Result<(Analysis, Vec<String>), CellError> {
     let name = img.display().to_string();
-    let globals = {
-        use object::{Object, ObjectSymbol};
-        let f = object::File::parse(data).map_err(|e| format!("{name}: {e}"))?;
-        // As for image cells: global functions and data can be roots.
-        f.symbols()
-            .filter(|s| {
-                s.is_global()
-                    && !s.is_undefined()
-                    && matches!(
-                        s.kind(),
-                        object::SymbolKind::Text | object::SymbolKind::Data
-                    )
-            })
-            .filter_map(|s| s.name().ok().map(str::to_owned))
-            .collect()
-    };
+    let globals =
+        global_symbols(data).map_err(|e| CellError::Inspection(format!("{name}: {e}")))?;
     let mut roots: Vec<String> = inspect::entry_symbol(data).into_iter().collect();
     roots.extend(policy_roots(m, &globals));
     roots.dedup();
     let a = inspect::analyze_with_origins(&[Unit { name: &name, data }], &roots, &HashMap::new())
-        .map_err(|e| format!("{e:#}"))?;
+        .map_err(|e| CellError::inspection(&e))?;
     Ok((a, roots))
-}
-
-/// Undefined and forbidden symbols in a linked (or permissively linked)
-/// binary, chains from its entry point and `policy.roots`; and those roots.
-fn inspect_image(
-    m: &Matrix,
-    img: &Path,
-    data: &[u8],
-    diagnostics: Option<&str>,
-) -> Result<(Vec<Finding>, Vec<String>), String> {
-    let (a, roots) = image_analysis(m, img, data)?;
-    let mut out = Vec::new();
-    for u in &a.undefined {
-        if u.weak || allowed(m, &u.symbol) {
-            continue;
-        }
-        out.push(symbol_finding(
-            m,
-            FindingKind::UndefinedSymbol,
-            u,
-            diagnostics,
-        ));
-    }
-    policy_findings(m, &a, &mut out);
-    Ok((out, roots))
 }

@@ -6,17 +6,18 @@
 //! option, never a cell built with other settings than its id says. A
 //! failed build's findings come from its log (`explain`'s parsers for GNU
 //! ld and lld); a good build's ELF is checked against the policy.
+//!
+//! It must not decide findings itself (`findings` does; the attribution
+//! of a reference to its object's DWARF, which reads files, is here).
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
-use super::CheckOptions;
-use super::cell::outcome;
-use crate::model::{
-    Cell, CellOutcome, CommandBuild, Finding, FindingKind, Inspected, Matrix, Status, Value,
-};
+use super::context::{CellCtx, Found};
+use super::error::CellError;
+use super::findings::{self, Evidence, UndefinedRule};
+use crate::model::{Cell, CommandBuild, Finding, Matrix, Value};
 use crate::process::Cmd;
 use crate::workdir::WorkDir;
 
@@ -62,79 +63,35 @@ pub(crate) fn dropped(m: &Matrix, cell: &Cell, config: &str) -> Vec<(String, boo
     out
 }
 
-/// Run one command build cell.
-pub(super) fn run_cell(
-    m: &Matrix,
-    b: &CommandBuild,
-    cell: &Cell,
-    work: &WorkDir,
-    opts: &CheckOptions,
-    log: &dyn Fn(&Cmd),
-) -> CellOutcome {
-    let start = Instant::now();
-    let done = |status, findings, error: Option<String>| {
-        outcome(cell, opts, status, findings, error, start.elapsed())
-    };
-    let error = |e: String| done(Status::Error, Vec::new(), Some(e));
-    let remaining = || {
-        Some(
-            opts.timeout
-                .saturating_sub(start.elapsed())
-                .max(Duration::from_millis(1)),
-        )
-    };
-    // No image until this run links one: none for `why` and `diff` either
-    // (not the last run's).
-    work.write_inspected(
-        &cell.id,
-        &Inspected {
-            image: None,
-            roots: Vec::new(),
-        },
-    );
-    if let Err(e) = crate::source::ready(b) {
-        return error(e);
-    }
+/// Run one command build cell: configure (checking the configuration is
+/// the cell's), build, and inspect the ELF it made.
+pub(super) fn run(ctx: &CellCtx<'_>, b: &CommandBuild) -> Result<Found, CellError> {
+    let (m, cell) = (ctx.m, ctx.cell);
+    crate::source::ready(b).map_err(|what| CellError::MissingTool { what, fix: None })?;
     let frag_text = fragment(m, cell);
-    let dir = work.command_dir(&build_dir_name(b, cell, &frag_text));
+    let dir = ctx.work.command_dir(&build_dir_name(b, cell, &frag_text));
     let out = dir.join("out");
-    if let Err(e) = std::fs::create_dir_all(&out) {
-        return error(format!("creating {}: {e}", out.display()));
-    }
+    std::fs::create_dir_all(&out).map_err(|e| CellError::io("creating", &out, e))?;
     // Cells that configure alike share the directory: one at a time.
     let lock_file = PathBuf::from(format!("{}.lock", dir.display()));
-    let _lock = match crate::cache::lock(&lock_file, || {}) {
-        Ok(l) => l,
-        Err(e) => return error(format!("{e:#}")),
-    };
+    let _lock = crate::cache::lock(&lock_file, || {}).map_err(|e| CellError::Io {
+        message: format!("{e:#}"),
+        path: lock_file.clone(),
+    })?;
     let frag = dir.join("fragment.config");
-    if let Err(e) = std::fs::write(&frag, &frag_text) {
-        return error(format!("writing {}: {e}", frag.display()));
-    }
-    let mut vars: BTreeMap<String, String> = BTreeMap::new();
-    let path = |p: &Path| p.display().to_string();
-    vars.insert("source".into(), path(&b.source));
-    vars.insert("out".into(), path(&out));
-    vars.insert("fragment".into(), path(&frag));
-    vars.insert("arch".into(), cell.arch.clone());
-    vars.insert("triple".into(), cell.target.clone());
-    vars.insert("profile".into(), cell.profile.clone());
-    vars.insert(
-        "jobs".into(),
-        std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .to_string(),
-    );
-    for (k, v) in &cell.options {
-        vars.entry(k.clone()).or_insert_with(|| v.to_string());
-    }
-    let ccache = if b.ccache { ccache_path(work) } else { None };
+    std::fs::write(&frag, &frag_text).map_err(|e| CellError::io("writing", &frag, e))?;
+    let vars = variables(b, cell, &out, &frag);
+    let ccache = if b.ccache {
+        ccache_path(ctx.work)
+    } else {
+        None
+    };
     let cmd = |words: &[String]| {
         let words: Vec<String> = words.iter().map(|w| render(w, &vars)).collect();
         let mut c = Cmd::new(&words[0])
             .args(&words[1..])
             .current_dir(&b.source)
-            .timeout(remaining());
+            .timeout(Some(ctx.remaining()));
         if let Some(p) = &ccache {
             c = c.env("PATH", p);
         }
@@ -149,56 +106,26 @@ pub(super) fn run_cell(
     // Configure, then check the configuration is the cell's.
     for words in &b.config {
         let step = cmd(words);
-        log(&step);
-        if let Err(e) = step.run() {
-            return error(format!("configuring failed: {e}"));
-        }
+        (ctx.log)(&step);
+        step.run().map_err(|e| {
+            CellError::process(&e, format!("configuring failed: {e}"), CellError::Build)
+        })?;
     }
-    let config_file = PathBuf::from(render(&b.config_file, &vars));
-    if m.rules.options.iter().any(|o| o.kconfig.is_some()) {
-        let config = match std::fs::read_to_string(&config_file) {
-            Ok(t) => t,
-            Err(e) => {
-                return error(format!(
-                    "the configuration commands left no {}: {e}",
-                    config_file.display()
-                ));
-            }
-        };
-        let bad = dropped(m, cell, &config);
-        if !bad.is_empty() {
-            let list: Vec<String> = bad
-                .iter()
-                .map(|(o, asked, got)| {
-                    format!(
-                        "option `{o}` asked {}, {} has it {}",
-                        if *asked { "on" } else { "off" },
-                        config_file.display(),
-                        if *got { "on" } else { "off" }
-                    )
-                })
-                .collect();
-            return error(format!(
-                "the build system did not take the cell's configuration (a dependency it could not satisfy?): {}",
-                list.join("; ")
-            ));
-        }
-    }
+    configured_as_asked(m, cell, &PathBuf::from(render(&b.config_file, &vars)))?;
 
     // Build.
     let build = cmd(&b.command);
-    log(&build);
+    (ctx.log)(&build);
     let elf = PathBuf::from(render(&b.elf, &vars));
     let _ = std::fs::remove_file(&elf);
-    let res = match build.run_unchecked() {
-        Ok(r) => r,
-        Err(e) => return error(format!("{e}")),
-    };
+    let res = build
+        .run_unchecked()
+        .map_err(|e| CellError::process(&e, e.to_string(), CellError::Build))?;
     if res.status.code().is_none() {
-        return error(format!(
+        return Err(CellError::Build(format!(
             "{build}: {}",
             crate::process::describe_status(res.status)
-        ));
+        )));
     }
     let text = format!(
         "{}{}",
@@ -206,33 +133,94 @@ pub(super) fn run_cell(
         String::from_utf8_lossy(&res.stderr)
     );
     if !res.status.success() {
-        return done(Status::Fail, log_findings(m, b, &out, &text), None);
+        let mut found = findings::linker_log_findings(&ctx.rules(), &text);
+        let mut objects = BTreeMap::new();
+        for f in &mut found {
+            attribute(f, &out, &mut objects);
+        }
+        return Ok(Found::findings(findings::locate_in_tree(
+            found, &b.source, &out, &text,
+        )));
     }
     // A good build: its image against the policy.
-    let data = match crate::inspect::read_file(&elf) {
-        Ok(d) => d,
-        Err(e) => {
-            return error(format!("the build succeeded but {}: {e:#}", elf.display()));
-        }
-    };
+    let data = crate::inspect::read_file(&elf).map_err(|e| {
+        CellError::Inspection(format!("the build succeeded but {}: {e:#}", elf.display()))
+    })?;
     // Its undefined symbols are not findings (PROVIDE, aliases): only the
     // linker's diagnostics are.
-    let (a, roots) = match super::bin::image_analysis(m, &elf, &data) {
-        Ok(x) => x,
-        Err(e) => return error(e),
-    };
-    let mut found = Vec::new();
-    super::findings::policy_findings(m, &a, &mut found);
-    work.write_inspected(
-        &cell.id,
-        &Inspected {
-            image: Some(elf.clone()),
-            roots,
+    let (a, roots) = super::bin::image_analysis(m, &elf, &data)?;
+    let findings = findings::decide(
+        &ctx.rules(),
+        Evidence {
+            analysis: Some(&a),
+            undefined: UndefinedRule::Ignored,
+            diagnostics: None,
+            link_failure: None,
         },
     );
-    let mut o = done(Status::of(&found), found, None);
-    o.size = crate::inspect::image_size(&data).ok();
-    o
+    Ok(Found {
+        findings,
+        image: Some(elf),
+        roots,
+        size: crate::inspect::image_size(&data).ok(),
+    })
+}
+
+/// The template variables of `cell`'s commands.
+fn variables(b: &CommandBuild, cell: &Cell, out: &Path, frag: &Path) -> BTreeMap<String, String> {
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    let path = |p: &Path| p.display().to_string();
+    vars.insert("source".into(), path(&b.source));
+    vars.insert("out".into(), path(out));
+    vars.insert("fragment".into(), path(frag));
+    vars.insert("arch".into(), cell.arch.clone());
+    vars.insert("triple".into(), cell.target.clone());
+    vars.insert("profile".into(), cell.profile.clone());
+    vars.insert(
+        "jobs".into(),
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .to_string(),
+    );
+    for (k, v) in &cell.options {
+        vars.entry(k.clone()).or_insert_with(|| v.to_string());
+    }
+    vars
+}
+
+/// An error unless the configuration the commands left in `config_file`
+/// has every Kconfig option as `cell` asked (a build system drops a
+/// request whose dependency it cannot satisfy).
+fn configured_as_asked(m: &Matrix, cell: &Cell, config_file: &Path) -> Result<(), CellError> {
+    if !m.rules.options.iter().any(|o| o.kconfig.is_some()) {
+        return Ok(());
+    }
+    let config = std::fs::read_to_string(config_file).map_err(|e| CellError::Io {
+        message: format!(
+            "the configuration commands left no {}: {e}",
+            config_file.display()
+        ),
+        path: config_file.to_path_buf(),
+    })?;
+    let bad = dropped(m, cell, &config);
+    if bad.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = bad
+        .iter()
+        .map(|(o, asked, got)| {
+            format!(
+                "option `{o}` asked {}, {} has it {}",
+                if *asked { "on" } else { "off" },
+                config_file.display(),
+                if *got { "on" } else { "off" }
+            )
+        })
+        .collect();
+    Err(CellError::Configuration(format!(
+        "the build system did not take the cell's configuration (a dependency it could not satisfy?): {}",
+        list.join("; ")
+    )))
 }
 
 /// The name of `cell`'s out-of-tree build directory: its arch and a
@@ -299,58 +287,6 @@ fn ccache_path(work: &WorkDir) -> Option<String> {
             .map(|p| p.to_string_lossy().into_owned())
     })
     .clone()
-}
-
-/// A failed build's findings: the undefined symbols its linker named
-/// (`explain`), else the log's errors as one `build-error`. Undefined
-/// symbols a good build may carry (PROVIDE, weak) never come this way:
-/// only the linker's own diagnostics count. Each reference is then
-/// attributed through its object's DWARF in the build directory.
-fn log_findings(m: &Matrix, b: &CommandBuild, out: &Path, text: &str) -> Vec<Finding> {
-    let parsed = crate::explain::explain(&mut text.as_bytes()).map(|e| e.findings);
-    let mut found: Vec<Finding> = parsed
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|f| f.kind == FindingKind::UndefinedSymbol)
-        .filter(|f| {
-            f.symbol
-                .as_deref()
-                .is_none_or(|s| !super::findings::allowed(m, s))
-        })
-        .collect();
-    let mut objects = BTreeMap::new();
-    for f in &mut found {
-        attribute(f, out, &mut objects);
-        // Paths as the tree and the build directory name them.
-        let under = |p: &str, dir: &Path| {
-            Path::new(p)
-                .strip_prefix(dir)
-                .ok()
-                .map(|rel| rel.display().to_string())
-        };
-        for r in &mut f.referenced_by {
-            if let Some(rel) = r.file.as_deref().and_then(|p| under(p, &b.source)) {
-                r.file = Some(rel);
-            }
-            if let Some(rel) = r.object.as_deref().and_then(|p| under(p, out)) {
-                r.object = Some(rel);
-            }
-        }
-        // The tree is the project: the reference itself is where to look.
-        f.at = f.referenced_by.iter().find_map(|r| {
-            Some(crate::model::Location {
-                file: r.file.clone().filter(|f| !f.starts_with('/'))?,
-                line: r.line?,
-            })
-        });
-    }
-    if found.is_empty() {
-        found.push(Finding::message(
-            FindingKind::BuildError,
-            crate::build::trim_diagnostics(text),
-        ));
-    }
-    found
 }
 
 /// The object a linker's reference names, in the build directory:

@@ -1,45 +1,184 @@
-//! The one place where link and inspection results become [`Finding`]s:
-//! undefined and unexported symbols (skipping weak and allowed ones),
-//! forbidden symbols, link errors the symbols do not explain, and latent
-//! references from a cell's debug twin.
-use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+//! The one place a cell's [`Finding`]s are decided, by pure functions over
+//! data: what the link did ([`Evidence`]), the image's [`Analysis`], and
+//! the matrix's policy ([`Rules`]). Every mode's runner gathers the
+//! evidence (it does all the I/O) and calls [`decide`]; a compile failure
+//! goes through [`build_findings`], a command build's failed link through
+//! [`linker_log_findings`]; a debug twin's findings through [`add_latent`].
+//!
+//! It must not run a program or read a file. A new kind of finding is one
+//! more rule called from [`decide`]: every mode gets it.
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::Path;
 
-use crate::build;
-use crate::inspect::{self, Unit};
-use crate::link::{LinkInputs, LinkResult};
+use crate::build::{self, BuildFailure};
 use crate::model::{
-    Analysis, CellOutcome, Exports, Finding, FindingKind, Location, Matrix, Reference, Status,
-    Target, Undefined,
+    Analysis, CellOutcome, Finding, FindingKind, Location, Matrix, Policy, Reference, Status,
+    Undefined,
 };
-use crate::process::Cmd;
 
-/// Analyse a linked image, naming for each function where it came from.
-fn analyze_file(
-    path: &Path,
-    roots: &[String],
-    origins: &HashMap<String, String>,
-) -> Result<Analysis, String> {
-    let err = |e: anyhow::Error| format!("{e:#}");
-    let data = inspect::read_file(path).map_err(err)?;
-    let name = path.display().to_string();
-    inspect::analyze_with_origins(
-        &[Unit {
-            name: &name,
-            data: &data,
-        }],
-        roots,
-        origins,
-    )
-    .map_err(err)
+/// What the rules read of the matrix.
+#[derive(Clone, Copy)]
+pub(crate) struct Rules<'a> {
+    /// Forbidden symbols and symbols allowed to stay undefined.
+    pub(crate) policy: &'a Policy,
+    /// The project root paths are shown relative to.
+    pub(crate) root: &'a Path,
+    /// The package (module mode names it as modpost does).
+    pub(crate) package: &'a str,
+}
+
+impl<'a> Rules<'a> {
+    /// The rules of matrix `m`.
+    pub(crate) fn of(m: &'a Matrix) -> Self {
+        Self {
+            policy: &m.policy,
+            root: &m.root,
+            package: &m.package,
+        }
+    }
+
+    /// `symbol` may stay undefined.
+    pub(crate) fn allowed(&self, symbol: &str) -> bool {
+        self.policy
+            .allow_undefined
+            .iter()
+            .any(|p| p.matches(symbol))
+    }
+}
+
+/// Which of the image's undefined symbols are findings.
+pub(crate) enum UndefinedRule<'a> {
+    /// Each that is neither weak nor allowed (image and bin modes).
+    All,
+    /// Module mode: each the platform does not export (unless weak or
+    /// allowed); one the platform defines is `unexported-symbol`, with
+    /// modpost's words.
+    Module {
+        /// What the platform exports.
+        exported: &'a BTreeSet<String>,
+        /// What the platform defines.
+        defined: &'a BTreeSet<String>,
+    },
+    /// None (a command build: PROVIDE and aliases leave symbols undefined
+    /// in a good image; only its linker's diagnostics count).
+    Ignored,
+}
+
+/// A final link that failed.
+pub(crate) struct LinkFailure<'a> {
+    /// The `link-error` finding to report unless the undefined symbols
+    /// explain the failure.
+    pub(crate) finding: Finding,
+    /// The linker's words, checked against the symbol findings.
+    pub(crate) diagnostics: &'a str,
+    /// The failure counts even when every symbol the linker named is
+    /// allowed (bin mode: the policy cannot make a binary exist).
+    pub(crate) despite_policy: bool,
+}
+
+/// What a cell's link and inspection produced, for [`decide`].
+pub(crate) struct Evidence<'a> {
+    /// The linked (or permissively linked) image's reference graph;
+    /// `None` when there is no image.
+    pub(crate) analysis: Option<&'a Analysis>,
+    /// Which undefined symbols are findings.
+    pub(crate) undefined: UndefinedRule<'a>,
+    /// The linker's output that a symbol finding quotes its block of.
+    pub(crate) diagnostics: Option<&'a str>,
+    /// The final link failed.
+    pub(crate) link_failure: Option<LinkFailure<'a>>,
+}
+
+/// A cell's findings from its evidence: undefined (or unexported)
+/// symbols, forbidden symbols, then a link error the symbols do not
+/// explain. A new finding kind is one more rule here.
+pub(crate) fn decide(r: &Rules<'_>, ev: Evidence<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Some(a) = ev.analysis {
+        undefined_findings(r, a, &ev.undefined, ev.diagnostics, &mut out);
+        policy_findings(r, a, &mut out);
+    }
+    if let Some(failure) = ev.link_failure {
+        let failing = Status::of(&out) == Status::Fail;
+        if ev.analysis.is_none()
+            || (failure.despite_policy && !failing)
+            || !explained(r, failure.diagnostics, &out)
+        {
+            out.push(failure.finding);
+        }
+    }
+    out
+}
+
+fn undefined_findings(
+    r: &Rules<'_>,
+    a: &Analysis,
+    rule: &UndefinedRule<'_>,
+    diagnostics: Option<&str>,
+    out: &mut Vec<Finding>,
+) {
+    for u in &a.undefined {
+        if u.weak || r.allowed(&u.symbol) {
+            continue;
+        }
+        match rule {
+            UndefinedRule::Ignored => return,
+            UndefinedRule::All => {
+                out.push(symbol_finding(
+                    r,
+                    FindingKind::UndefinedSymbol,
+                    u,
+                    diagnostics,
+                ));
+            }
+            UndefinedRule::Module { exported, defined } => {
+                if exported.contains(&u.symbol) {
+                    continue;
+                }
+                let kind = if defined.contains(&u.symbol) {
+                    FindingKind::UnexportedSymbol
+                } else {
+                    FindingKind::UndefinedSymbol
+                };
+                let mut f = symbol_finding(r, kind, u, None);
+                f.message = Some(format!(
+                    "ERROR: modpost: \"{}\" [{}] {}",
+                    u.symbol,
+                    r.package,
+                    if kind == FindingKind::UnexportedSymbol {
+                        "undefined! (the platform defines it but does not export it)"
+                    } else {
+                        "undefined!"
+                    }
+                ));
+                out.push(f);
+            }
+        }
+    }
+}
+
+/// Forbidden symbols the image reaches from its roots, or leaves
+/// undefined.
+fn policy_findings(r: &Rules<'_>, a: &Analysis, out: &mut Vec<Finding>) {
+    for x in a.reached(&r.policy.forbidden) {
+        let mut f = Finding::symbol(FindingKind::ForbiddenSymbol, x.symbol);
+        f.chain = x.chain;
+        out.push(f);
+    }
+    for u in &a.undefined {
+        if r.policy.forbidden.iter().any(|p| p.matches(&u.symbol)) {
+            out.push(symbol_finding(r, FindingKind::ForbiddenSymbol, u, None));
+        }
+    }
 }
 
 /// `r` with its file relative to the project and its object's directory
 /// dropped.
-pub(super) fn relativize(m: &Matrix, r: &Reference) -> Reference {
+pub(crate) fn relativize(rules: &Rules<'_>, r: &Reference) -> Reference {
     let mut r = r.clone();
     if let Some(f) = &r.file
-        && let Ok(rel) = Path::new(f).strip_prefix(&m.root)
+        && let Ok(rel) = Path::new(f).strip_prefix(rules.root)
     {
         r.file = Some(rel.display().to_string());
     }
@@ -70,27 +209,22 @@ fn linker_block(diag: &str, symbol: &str) -> Option<String> {
     Some(lines[start..end.min(start + 12)].join("\n"))
 }
 
-pub(super) fn symbol_finding(
-    m: &Matrix,
-    kind: FindingKind,
-    u: &Undefined,
-    diag: Option<&str>,
-) -> Finding {
+fn symbol_finding(r: &Rules<'_>, kind: FindingKind, u: &Undefined, diag: Option<&str>) -> Finding {
     let mut f = Finding::symbol(kind, u.symbol.clone());
-    f.referenced_by = u.referenced_by.iter().map(|r| relativize(m, r)).collect();
+    f.referenced_by = u.referenced_by.iter().map(|x| relativize(r, x)).collect();
     f.chain.clone_from(&u.chain);
     f.message = diag.and_then(|d| linker_block(d, &u.symbol));
-    f.at = in_project(m, &u.sites);
+    f.at = in_project(r, &u.sites);
     f
 }
 
 /// The first of `sites` inside the project (not a registry dependency,
 /// not the standard library), relative to its root.
-pub(super) fn in_project(m: &Matrix, sites: &[(String, u32)]) -> Option<Location> {
+fn in_project(r: &Rules<'_>, sites: &[(String, u32)]) -> Option<Location> {
     sites.iter().find_map(|(file, line)| {
         let p = Path::new(file);
         let rel = if p.is_absolute() {
-            p.strip_prefix(&m.root).ok()?
+            p.strip_prefix(r.root).ok()?
         } else {
             p
         };
@@ -107,63 +241,10 @@ pub(super) fn in_project(m: &Matrix, sites: &[(String, u32)]) -> Option<Location
     })
 }
 
-pub(super) fn policy_findings(m: &Matrix, a: &Analysis, out: &mut Vec<Finding>) {
-    for r in a.reached(&m.policy.forbidden) {
-        let mut f = Finding::symbol(FindingKind::ForbiddenSymbol, r.symbol);
-        f.chain = r.chain;
-        out.push(f);
-    }
-    for u in &a.undefined {
-        if m.policy.forbidden.iter().any(|p| p.matches(&u.symbol)) {
-            out.push(symbol_finding(m, FindingKind::ForbiddenSymbol, u, None));
-        }
-    }
-}
-
-pub(super) fn allowed(m: &Matrix, symbol: &str) -> bool {
-    m.policy.allow_undefined.iter().any(|p| p.matches(symbol))
-}
-
-fn tool_error(e: crate::link::LinkToolError) -> String {
-    e.message
-}
-
-pub(super) fn image_findings(
-    m: &Matrix,
-    inputs: &LinkInputs<'_>,
-    roots: &[String],
-    origins: &HashMap<String, String>,
-    log: &dyn Fn(&Cmd),
-) -> Result<(Vec<Finding>, Option<PathBuf>), String> {
-    let (real, image) = inputs.image(log).map_err(tool_error)?;
-    let mut out = Vec::new();
-    let mut all_roots = vec![inputs.target.entry.clone()];
-    all_roots.extend(roots.iter().cloned());
-    if let Some(img) = &image {
-        let a = analyze_file(img, &all_roots, origins)?;
-        for u in &a.undefined {
-            if u.weak || allowed(m, &u.symbol) {
-                continue;
-            }
-            out.push(symbol_finding(
-                m,
-                FindingKind::UndefinedSymbol,
-                u,
-                Some(&real.diagnostics),
-            ));
-        }
-        policy_findings(m, &a, &mut out);
-    }
-    if !real.success && (image.is_none() || !explained(m, &real.diagnostics, &out)) {
-        out.push(link_error(&real));
-    }
-    Ok((out, image))
-}
-
 /// A failed link is explained when the linker's diagnostics name at least
 /// one undefined symbol, every symbol they name is a finding of this cell
 /// or allowed by the policy, and they report no other error.
-pub(super) fn explained(m: &Matrix, diagnostics: &str, findings: &[Finding]) -> bool {
+fn explained(r: &Rules<'_>, diagnostics: &str, findings: &[Finding]) -> bool {
     let other_errors = diagnostics.lines().any(|l| {
         l.contains("error:")
             && !l.contains("undefined symbol")
@@ -200,83 +281,117 @@ pub(super) fn explained(m: &Matrix, diagnostics: &str, findings: &[Finding]) -> 
         && named.iter().all(|n| {
             spellings(n)
                 .iter()
-                .any(|x| found.contains(x) || allowed(m, x))
+                .any(|x| found.contains(x) || r.allowed(x))
         })
 }
 
-fn link_error(r: &LinkResult) -> Finding {
+/// The `link-error` finding of a linker run: its command line and the
+/// error lines of its output.
+pub(crate) fn link_error(command: &str, diagnostics: &str) -> Finding {
     Finding::message(
         FindingKind::LinkError,
-        format!("{}\n{}", r.command, build::trim_diagnostics(&r.diagnostics)),
+        format!("{command}\n{}", build::trim_diagnostics(diagnostics)),
     )
 }
 
-pub(super) fn module_findings(
-    m: &Matrix,
-    t: &Target,
-    inputs: &LinkInputs<'_>,
-    roots: &[String],
-    origins: &HashMap<String, String>,
-    log: &dyn Fn(&Cmd),
-) -> Result<(Vec<Finding>, Option<PathBuf>), String> {
-    let (platform, module, insp) = inputs.module(log).map_err(tool_error)?;
-    let mut out = Vec::new();
-    let Some(plat) = platform.output.as_ref().filter(|_| platform.success) else {
-        out.push(link_error(&platform));
-        return Ok((out, None));
-    };
-    if !module.success {
-        out.push(link_error(&module));
-        return Ok((out, None));
+/// A failed compile's findings: one per rustc error, at rustc's primary
+/// span (so SARIF and GitHub annotations land on the line), capped; else
+/// one with the build's output.
+pub(crate) fn build_findings(r: &Rules<'_>, f: BuildFailure) -> Vec<Finding> {
+    if f.errors.is_empty() {
+        return vec![Finding::message(FindingKind::BuildError, f.message)];
     }
-    let pdata = inspect::read_file(plat).map_err(|e| format!("{e:#}"))?;
-    let pname = plat.display().to_string();
-    let section = match &t.exports {
-        Exports::All => None,
-        Exports::Section(s) => Some(s.as_str()),
-    };
-    let exported = inspect::exports(&pdata, &pname, section).map_err(|e| format!("{e:#}"))?;
-    let defined = inspect::analyze(
-        &[Unit {
-            name: &pname,
-            data: &pdata,
-        }],
-        &[],
-    )
-    .map_err(|e| format!("{e:#}"))?
-    .defined;
-    let Some(insp) = insp else {
-        return Err("the module could not be linked for inspection".to_owned());
-    };
-    let a = analyze_file(&insp, roots, origins)?;
-    for u in &a.undefined {
-        if u.weak || allowed(m, &u.symbol) || exported.contains(&u.symbol) {
-            continue;
-        }
-        let kind = if defined.contains(&u.symbol) {
-            FindingKind::UnexportedSymbol
-        } else {
-            FindingKind::UndefinedSymbol
-        };
-        let mut f = symbol_finding(m, kind, u, None);
-        f.message = Some(format!(
-            "ERROR: modpost: \"{}\" [{}] {}",
-            u.symbol,
-            m.package,
-            if kind == FindingKind::UnexportedSymbol {
-                "undefined! (the platform defines it but does not export it)"
-            } else {
-                "undefined!"
+    let more = f.errors.len().saturating_sub(build::MAX_COMPILER_ERRORS);
+    let mut out: Vec<Finding> = f
+        .errors
+        .into_iter()
+        .take(build::MAX_COMPILER_ERRORS)
+        .map(|e| {
+            let mut finding = Finding::message(FindingKind::BuildError, e.rendered);
+            if let (Some(file), Some(line)) = (&e.file, e.line) {
+                finding.at = in_project(r, &[(file.clone(), line)]);
             }
-        ));
-        out.push(f);
+            finding.referenced_by = vec![relativize(
+                r,
+                &Reference {
+                    function: e.krate,
+                    object: None,
+                    file: e.file,
+                    line: e.line,
+                },
+            )];
+            finding
+        })
+        .collect();
+    if more > 0
+        && let Some(last) = out.last_mut()
+        && let Some(msg) = last.message.as_mut()
+    {
+        let _ = write!(
+            msg,
+            "\n… and {more} more errors (run the reproduce command)"
+        );
     }
-    policy_findings(m, &a, &mut out);
-    Ok((out, Some(insp)))
+    out
+}
+
+/// The undefined symbols a failed command build's linker named in its
+/// log (`explain`'s parsers for GNU ld and lld), less those the policy
+/// allows; the runner then attributes them and calls
+/// [`locate_in_tree`].
+pub(crate) fn linker_log_findings(r: &Rules<'_>, log: &str) -> Vec<Finding> {
+    let parsed = crate::explain::explain(&mut log.as_bytes()).map(|e| e.findings);
+    parsed
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|f| f.kind == FindingKind::UndefinedSymbol)
+        .filter(|f| f.symbol.as_deref().is_none_or(|s| !r.allowed(s)))
+        .collect()
+}
+
+/// A failed command build's findings placed in its tree: files relative
+/// to `source`, objects to the build directory `out`, `at` the reference
+/// itself (the tree is the project); no symbol at all makes the log's
+/// errors one `build-error`.
+pub(crate) fn locate_in_tree(
+    mut found: Vec<Finding>,
+    source: &Path,
+    out: &Path,
+    log: &str,
+) -> Vec<Finding> {
+    let under = |p: &str, dir: &Path| {
+        Path::new(p)
+            .strip_prefix(dir)
+            .ok()
+            .map(|rel| rel.display().to_string())
+    };
+    for f in &mut found {
+        for r in &mut f.referenced_by {
+            if let Some(rel) = r.file.as_deref().and_then(|p| under(p, source)) {
+                r.file = Some(rel);
+            }
+            if let Some(rel) = r.object.as_deref().and_then(|p| under(p, out)) {
+                r.object = Some(rel);
+            }
+        }
+        f.at = f.referenced_by.iter().find_map(|r| {
+            Some(Location {
+                file: r.file.clone().filter(|f| !f.starts_with('/'))?,
+                line: r.line?,
+            })
+        });
+    }
+    if found.is_empty() {
+        found.push(Finding::message(
+            FindingKind::BuildError,
+            build::trim_diagnostics(log),
+        ));
+    }
+    found
 }
 
 /// Symbols undefined in the debug twin but not in the cell: latent.
-pub(super) fn add_latent(o: &mut CellOutcome, twin: &CellOutcome, deny: bool) {
+pub(crate) fn add_latent(o: &mut CellOutcome, twin: &CellOutcome, deny: bool) {
     if !matches!(o.status, Status::Pass | Status::Fail) {
         return;
     }
@@ -305,3 +420,6 @@ pub(super) fn add_latent(o: &mut CellOutcome, twin: &CellOutcome, deny: bool) {
     }
     o.findings.extend(latent);
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,33 +1,40 @@
 //! `check`, the main job: for every cell, build, link, inspect, turn what
-//! was found into findings, and keep the outcome. Cells run in parallel on
-//! worker threads that send events to one reporter thread, which alone
-//! owns the terminal. A cell whose inputs did not change is served from the
-//! cache without running anything. Every cell ends with an outcome; a
-//! failing cell never stops the others.
+//! was found into findings, and keep the outcome. [`run`] goes in phases:
+//! select the cells (filter, shard, debug twins), provision toolchains,
+//! look up the cache, schedule the rest (`schedule`: workers send events to
+//! one reporter thread, which alone owns the terminal), merge the twins'
+//! latent references, and make the report (with each cell's reproduce
+//! command). Every cell ends with an outcome; a failing or panicking cell
+//! never stops the others.
+//!
+//! One cell: `context` (its [`context::CellCtx`] and the boundary that
+//! makes its outcome), a runner per mode (`image` for image and module,
+//! `bin`, `command`), `findings` (the one place findings are decided),
+//! `error` (why a cell could not finish).
 mod bin;
-mod cell;
 mod command;
+mod context;
+mod error;
 mod findings;
+mod image;
+mod prepare;
 mod progress;
+mod schedule;
 mod shard;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::Result;
 
 use crate::cache::{self, CacheEntry};
-use crate::model::{Cell, CellOutcome, Plan, Report, Status, Target};
+use crate::model::{Cell, CellOutcome, Matrix, Plan, Report, Status, Target};
 use crate::toolchain::{self, Toolchains};
 use crate::workdir::WorkDir;
-pub(crate) use cell::reproduce;
-use cell::{Prepared, SharedBuild, outcome, prepare, run_cell};
+use context::blank;
+use error::{CellError, panic_message};
 use findings::add_latent;
-use progress::{Event, report_events};
 pub(crate) use shard::assign_shards;
 
 /// What `check` was asked to do.
@@ -68,14 +75,13 @@ pub(crate) struct CheckOptions {
 /// Run the matrix. The report lists every selected cell.
 pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Result<Report> {
     let m = &plan.matrix;
-    let all: Vec<&Cell> = plan
-        .cells
-        .iter()
-        .filter(|c| opts.cells.is_empty() || opts.cells.iter().any(|p| p.matches(&c.id)))
-        .collect();
-    let cells = all.clone();
+    // Environment rustflags are refused and the user's rustc wrapper
+    // found, before anything runs.
+    crate::wrapper::check_environment(
+        m.manifest.parent().unwrap_or(std::path::Path::new(".")),
+        m.build.is_some(),
+    )?;
     let work = WorkDir::of(m);
-
     // One run per work directory at a time; a second one says it waits.
     let _lock = cache::lock(&work.lock_file(), || {
         let _ = writeln!(
@@ -84,9 +90,106 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
             work.lock_file().display()
         );
     })?;
+    let all = select(plan, opts);
+    let (chains, facts) = provision(m, &all, opts, err)?;
+    let skipped = shard_skips(&all, opts, &work);
+    let kept: Vec<&Cell> = all
+        .iter()
+        .copied()
+        .filter(|c| !skipped.contains(c.id.as_str()))
+        .collect();
+    let twins = if opts.latent {
+        debug_twins(&kept)
+    } else {
+        Vec::new()
+    };
+    let cells: Vec<&Cell> = kept.into_iter().chain(twins.iter()).collect();
+    // Cache keys need only file contents and toolchain identities.
+    let keys = cache::cell_keys(m, &cells, &facts.facts.inputs, &|t| chains.identity(t));
+    let cached = if opts.no_cache || facts.unknown {
+        BTreeMap::new()
+    } else {
+        look_up_cache(&work, &cells, &keys)
+    };
+    let schedule = schedule::Schedule {
+        m,
+        work: &work,
+        opts,
+        chains: &chains,
+        keys: &keys,
+        cached: &cached,
+        host_units: facts.facts.host_units,
+    };
+    let mut results = schedule::run_cells(&schedule, &cells);
+    merge_twins(&mut results, &twins, opts.deny_latent);
+    Ok(report(m, opts, &all, &skipped, results))
+}
 
-    // Toolchains: probe once; provision what is missing unless told not
-    // to. What cargo metadata says of the crate is asked meanwhile.
+/// The cells `--cell` selects, in plan order.
+fn select<'p>(plan: &'p Plan, opts: &CheckOptions) -> Vec<&'p Cell> {
+    plan.cells
+        .iter()
+        .filter(|c| opts.cells.is_empty() || opts.cells.iter().any(|p| p.matches(&c.id)))
+        .collect()
+}
+
+/// The cells this shard leaves to others (`--shard K/N`), balanced by
+/// the durations `--timings` gives or the cache remembers.
+fn shard_skips<'c>(cells: &[&'c Cell], opts: &CheckOptions, work: &WorkDir) -> BTreeSet<&'c str> {
+    let mut skipped = BTreeSet::new();
+    let Some((k, n)) = opts.shard else {
+        return skipped;
+    };
+    let ids: Vec<&str> = cells.iter().map(|c| c.id.as_str()).collect();
+    let durations: BTreeMap<&str, u64> = ids
+        .iter()
+        .filter_map(|id| {
+            let ms = if let Some(t) = &opts.timings {
+                t.get(*id).copied()?
+            } else {
+                let e: CacheEntry = cache::read_entry(&work.cache_entry(id))?;
+                e.outcome.duration_ms
+            };
+            (ms > 0).then_some((*id, ms))
+        })
+        .collect();
+    for (id, s) in ids.iter().zip(assign_shards(&ids, &durations, n)) {
+        if s != k - 1 {
+            skipped.insert(*id);
+        }
+    }
+    skipped
+}
+
+/// Each optimized cell's debug twin, run beside it for latent references.
+fn debug_twins(cells: &[&Cell]) -> Vec<Cell> {
+    cells
+        .iter()
+        .filter(|c| !matches!(c.profile.as_str(), "dev" | "debug"))
+        .map(|c| Cell {
+            id: format!("{}{TWIN}", c.id),
+            profile: "dev".to_owned(),
+            ..(*c).clone()
+        })
+        .collect()
+}
+
+/// What cargo metadata says of the crate, and whether it could be asked.
+struct Facts {
+    facts: cache::CrateFacts,
+    /// Asking panicked: the cache inputs are unknown, so the cache is not
+    /// read (a stale pass must not be served).
+    unknown: bool,
+}
+
+/// The toolchains, probed once and provisioned where missing (unless
+/// `--no-provision`); meanwhile what cargo metadata says of the crate.
+fn provision(
+    m: &Matrix,
+    cells: &[&Cell],
+    opts: &CheckOptions,
+    err: &mut dyn Write,
+) -> Result<(Toolchains, Facts)> {
     let (probed, facts) = std::thread::scope(|s| {
         let facts = s.spawn(|| match &m.build {
             // The source tree is what the build reads.
@@ -97,8 +200,25 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
             None => cache::crate_facts(&m.manifest),
         });
         let probed = Toolchains::probe();
-        (probed, facts.join().unwrap_or_default())
+        (probed, facts.join())
     });
+    let facts = match facts {
+        Ok(facts) => Facts {
+            facts,
+            unknown: false,
+        },
+        Err(p) => {
+            writeln!(
+                err,
+                "reading the crate's metadata panicked ({}): the cache is not used this run",
+                panic_message(p.as_ref())
+            )?;
+            Facts {
+                facts: cache::CrateFacts::default(),
+                unknown: true,
+            }
+        }
+    };
     let mut chains = probed;
     let used: BTreeSet<&str> = cells.iter().map(|c| c.arch.as_str()).collect();
     let targets: Vec<&Target> = used.iter().filter_map(|a| m.targets.get(*a)).collect();
@@ -118,219 +238,90 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
             chains = Toolchains::probe();
         }
     }
+    Ok((chains, facts))
+}
 
-    // Shards: the cells this run leaves to others are `skipped`.
-    let mut skipped: BTreeSet<&str> = BTreeSet::new();
-    if let Some((k, n)) = opts.shard {
-        let ids: Vec<&str> = cells.iter().map(|c| c.id.as_str()).collect();
-        let durations: BTreeMap<&str, u64> = ids
-            .iter()
-            .filter_map(|id| {
-                let ms = if let Some(t) = &opts.timings {
-                    t.get(*id).copied()?
-                } else {
-                    let e: CacheEntry = cache::read_entry(&work.cache_entry(id))?;
-                    e.outcome.duration_ms
-                };
-                (ms > 0).then_some((*id, ms))
-            })
-            .collect();
-        for (id, s) in ids.iter().zip(assign_shards(&ids, &durations, n)) {
-            if s != k - 1 {
-                skipped.insert(id);
-            }
-        }
-    }
-    let cells: Vec<&Cell> = cells
-        .into_iter()
-        .filter(|c| !skipped.contains(c.id.as_str()))
-        .collect();
-    // Latent references: each optimized cell's debug twin runs beside it.
-    let twins: Vec<Cell> = if opts.latent {
-        cells
-            .iter()
-            .filter(|c| !matches!(c.profile.as_str(), "dev" | "debug"))
-            .map(|c| Cell {
-                id: format!("{}{TWIN}", c.id),
-                profile: "dev".to_owned(),
-                ..(*c).clone()
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let cells: Vec<&Cell> = cells.into_iter().chain(twins.iter()).collect();
-
-    // Cache keys need only file contents and toolchain identities.
-    let keys = cache::cell_keys(m, &cells, &facts.inputs, &|t| chains.identity(t));
-    let cached: BTreeMap<&str, CellOutcome> = if opts.no_cache {
-        BTreeMap::new()
-    } else {
-        cells
-            .iter()
-            .filter_map(|c| {
-                let e: CacheEntry = cache::read_entry(&work.cache_entry(&c.id))?;
-                (e.holds(&keys[c.id.as_str()]) && e.outcome.id == c.id).then(|| {
-                    let mut o = e.outcome;
-                    o.cached = true;
-                    o.duration_ms = 0;
-                    o.reproduce = reproduce(opts, &c.id);
-                    (c.id.as_str(), o)
-                })
-            })
-            .collect()
-    };
-
-    // The reporter owns the terminal from here on. Each target that has
-    // work is prepared once (its sysroot built, shared), then workers run
-    // the cells.
-    let need: BTreeSet<&str> = cells
+/// The cells the cache serves: an entry whose key holds, marked cached.
+fn look_up_cache<'c>(
+    work: &WorkDir,
+    cells: &[&'c Cell],
+    keys: &BTreeMap<String, String>,
+) -> BTreeMap<&'c str, CellOutcome> {
+    cells
         .iter()
-        .filter(|c| m.build.is_none() && !cached.contains_key(c.id.as_str()))
-        .map(|c| c.arch.as_str())
-        .collect();
-    let (tx, rx) = mpsc::channel::<Event>();
-    let total = cells.len();
-    let reporter = {
-        let opts = opts.clone();
-        std::thread::spawn(move || report_events(&rx, total, &opts))
-    };
-    let prepared: BTreeMap<String, Result<Prepared, String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = need
-            .iter()
-            .filter_map(|a| m.targets.get(*a))
-            .map(|t: &Target| {
-                let (chains, tx) = (&chains, tx.clone());
-                s.spawn(move || (t.name.clone(), prepare(t, chains, opts, &tx)))
+        .filter_map(|c| {
+            let e: CacheEntry = cache::read_entry(&work.cache_entry(&c.id))?;
+            (e.holds(&keys[c.id.as_str()]) && e.outcome.id == c.id).then(|| {
+                let mut o = e.outcome;
+                o.cached = true;
+                o.duration_ms = 0;
+                (c.id.as_str(), o)
             })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
-    });
-    // Cells sharing a build directory take turns in it; the order takes
-    // one cell of each directory in turn, so the workers build in
-    // different directories at once and the cores stay busy. A crate with
-    // build scripts or proc macros builds them once for every triple.
-    let dirs: Vec<std::path::PathBuf> = cells
-        .iter()
-        .map(|c| work.build_dir(c, facts.host_units))
-        .collect();
-    let locks: BTreeMap<&std::path::PathBuf, Mutex<()>> =
-        dirs.iter().map(|d| (d, Mutex::new(()))).collect();
-    let order = interleave(&dirs);
-    let next = AtomicUsize::new(0);
-    let results: Mutex<BTreeMap<String, CellOutcome>> = Mutex::new(BTreeMap::new());
-    std::thread::scope(|s| {
-        for _ in 0..opts.jobs.max(1).min(total.max(1)) {
-            let tx = tx.clone();
-            s.spawn(|| {
-                let tx = tx;
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(&j) = order.get(i) else { break };
-                    let (cell, dir) = (cells[j], &dirs[j]);
-                    let _ = tx.send(Event::Start(cell.id.clone()));
-                    let outcome = if let Some(o) = cached.get(cell.id.as_str()) {
-                        o.clone()
-                    } else {
-                        let build = SharedBuild {
-                            dir,
-                            lock: &locks[dir],
-                        };
-                        let o = match &m.build {
-                            Some(b) => {
-                                let log = |c: &crate::process::Cmd| {
-                                    if opts.verbose {
-                                        let _ = tx.send(Event::Log(format!("[{}] {c}", cell.id)));
-                                    }
-                                };
-                                command::run_cell(m, b, cell, &work, opts, &log)
-                            }
-                            None => run_cell(
-                                m,
-                                cell,
-                                prepared.get(&cell.arch),
-                                &work,
-                                opts,
-                                &tx,
-                                &build,
-                            ),
-                        };
-                        if matches!(o.status, Status::Pass | Status::Fail) {
-                            cache::write_entry(
-                                &work.cache_entry(&cell.id),
-                                &CacheEntry {
-                                    key: keys[cell.id.as_str()].clone(),
-                                    outcome: o.clone(),
-                                    env: cache::declared_env(dir),
-                                },
-                            );
-                        }
-                        o
-                    };
-                    if let Ok(mut r) = results.lock() {
-                        r.insert(cell.id.clone(), outcome.clone());
-                    }
-                    let _ = tx.send(Event::Done(Box::new(outcome)));
-                }
-            });
-        }
-    });
-    drop(tx);
-    let _ = reporter.join();
-    let mut results = results.into_inner().unwrap_or_default();
-    for twin in &twins {
+        })
+        .collect()
+}
+
+/// Each twin's undefined symbols the cell lacks become its latent
+/// findings; the twins leave `results`.
+fn merge_twins(results: &mut BTreeMap<String, CellOutcome>, twins: &[Cell], deny: bool) {
+    for twin in twins {
         let Some(t) = results.remove(&twin.id) else {
             continue;
         };
         let id = twin.id.trim_end_matches(TWIN);
         if let Some(o) = results.get_mut(id) {
-            add_latent(o, &t, opts.deny_latent);
+            add_latent(o, &t, deny);
         }
     }
+}
+
+/// The report: every selected cell in plan order (skipped ones, and ones
+/// an interrupt kept from starting, too), each with its reproduce command.
+fn report(
+    m: &Matrix,
+    opts: &CheckOptions,
+    all: &[&Cell],
+    skipped: &BTreeSet<&str>,
+    mut results: BTreeMap<String, CellOutcome>,
+) -> Report {
     let outcomes: Vec<CellOutcome> = all
         .iter()
         .map(|c| {
-            if skipped.contains(c.id.as_str()) {
-                return outcome(c, opts, Status::Skipped, Vec::new(), None, Duration::ZERO);
-            }
-            results.remove(&c.id).unwrap_or_else(|| {
-                outcome(
-                    c,
-                    opts,
-                    Status::Error,
-                    Vec::new(),
-                    Some("interrupted before it started".to_owned()),
-                    Duration::ZERO,
-                )
-            })
+            let mut o = if skipped.contains(c.id.as_str()) {
+                blank(c, Status::Skipped)
+            } else {
+                results.remove(&c.id).unwrap_or_else(|| {
+                    context::errored(
+                        c,
+                        &CellError::Interrupted("interrupted before it started".to_owned()),
+                    )
+                })
+            };
+            o.reproduce = reproduce(opts, &c.id);
+            o
         })
         .collect();
     let mut report = Report::new(opts.config_arg.clone(), outcomes);
     report.root = Some(m.root.display().to_string());
-    Ok(report)
+    report
+}
+
+/// The command that runs cell `id` alone, as the user would type it.
+pub(crate) fn reproduce(opts: &CheckOptions, id: &str) -> String {
+    let mut cmd = String::from("linkmatrix check");
+    // `./linkmatrix.yaml` needs no --config.
+    if !opts.default_config {
+        cmd.push_str(" --config ");
+        cmd.push_str(&crate::process::quote_word(&opts.config_arg));
+    }
+    if let Some(m) = &opts.manifest_arg {
+        cmd.push_str(" --manifest-path ");
+        cmd.push_str(&crate::process::quote_word(m));
+    }
+    cmd.push_str(" --cell ");
+    cmd.push_str(&crate::process::quote_word(id));
+    cmd
 }
 
 /// Suffix of a cell's debug twin (internal; never in a report).
 pub(crate) const TWIN: &str = "~dev";
-
-/// Indices of the cells, whose groups are `group`, taking one of each
-/// group in turn (groups in order of first appearance, cells in plan order
-/// within a group).
-fn interleave<K: PartialEq>(group: &[K]) -> Vec<usize> {
-    let mut groups: Vec<(&K, std::collections::VecDeque<usize>)> = Vec::new();
-    for (i, k) in group.iter().enumerate() {
-        match groups.iter_mut().find(|(g, _)| *g == k) {
-            Some((_, q)) => q.push_back(i),
-            None => groups.push((k, std::collections::VecDeque::from([i]))),
-        }
-    }
-    let mut out = Vec::with_capacity(group.len());
-    while out.len() < group.len() {
-        for (_, q) in &mut groups {
-            if let Some(i) = q.pop_front() {
-                out.push(i);
-            }
-        }
-    }
-    out
-}

@@ -588,7 +588,11 @@ mod tests {
         // `arch` is the matrix's own axis.
         assert_eq!(
             names,
-            ["arch-family", "iface-max-addr-count", "iface-max-route-count"]
+            [
+                "arch-family",
+                "iface-max-addr-count",
+                "iface-max-route-count"
+            ]
         );
         assert_eq!(m.families[0].axis, ["none", "avr", "cortex-m", "riscv32"]);
         // Two default features of one prefix may be on together: bools.

@@ -14,9 +14,35 @@ pub(crate) fn symbol_name(f: &Finding) -> Option<String> {
         .map(|s| crate::inspect::demangle(s).unwrap_or_else(|| s.clone()))
 }
 
+/// What a finding is about, in a few words: its symbol (demangled), or
+/// for a size finding the measure and its numbers (`flash 70,000 B >
+/// 65,536 B`).
+pub(crate) fn subject(f: &Finding) -> Option<String> {
+    if let Some(x) = &f.size {
+        let g = crate::model::grouped;
+        return Some(match (x.limit, x.baseline) {
+            (Some(l), Some(b)) => format!(
+                "{} {} B (was {} B, at most {} B)",
+                x.measure,
+                g(x.bytes),
+                g(b),
+                g(l)
+            ),
+            (Some(l), None) => format!("{} {} B > {} B", x.measure, g(x.bytes), g(l)),
+            (None, _) => format!(
+                "{} {} B (no {} region known)",
+                x.measure,
+                g(x.bytes),
+                x.measure
+            ),
+        });
+    }
+    symbol_name(f)
+}
+
 /// One line about a finding: `undefined-symbol flush_tlb_kernel_range`.
 pub(crate) fn headline(f: &Finding) -> String {
-    match symbol_name(f) {
+    match subject(f) {
         Some(s) => format!("{} {s}", f.kind),
         None => f.kind.to_string(),
     }
@@ -335,49 +361,136 @@ fn md(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// A Markdown summary (for `$GITHUB_STEP_SUMMARY` and pull requests).
+fn md_icon(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "✅ pass",
+        Status::Fail => "❌ fail",
+        Status::Error => "⚠️ error",
+        Status::Skipped => "⏭️ skipped",
+    }
+}
+
+/// A Markdown summary (for `$GITHUB_STEP_SUMMARY` and pull requests): a
+/// row per cell, or for a large report (see
+/// [`grouped::at_scale`](super::grouped::at_scale)) a row per group of
+/// cells with the same status and findings, each cell shown by the values
+/// where it differs from most cells; then each failing cell's findings.
 pub(crate) fn markdown(r: &Report) -> String {
     let s = &r.summary;
     let mut out = format!(
         "## linkmatrix: {} cells, {} pass, {} fail, {} error, {} skipped\n\n",
         s.cells, s.pass, s.fail, s.error, s.skipped
     );
-    out.push_str("| cell | target | status | findings |\n|---|---|---|---|\n");
+    if super::grouped::at_scale(r) {
+        markdown_grouped(r, &mut out);
+        return out;
+    }
+    let sized = r.cells.iter().any(|c| c.size.is_some());
+    if sized {
+        out.push_str(
+            "| cell | target | status | flash | ram | findings |\n|---|---|---|--:|--:|---|\n",
+        );
+    } else {
+        out.push_str("| cell | target | status | findings |\n|---|---|---|---|\n");
+    }
     for c in &r.cells {
-        let icon = match c.status {
-            Status::Pass => "✅ pass",
-            Status::Fail => "❌ fail",
-            Status::Error => "⚠️ error",
-            Status::Skipped => "⏭️ skipped",
-        };
         let what = cell_summary(c);
+        let columns = if sized {
+            let (flash, ram) = super::sizes::figures(c.size.as_ref());
+            format!(" {flash} | {ram} |")
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "| `{}` | {} | {icon} | {} |",
+            "| `{}` | {} | {} |{columns} {} |",
             c.id,
             c.target,
+            md_icon(c.status),
             md(&what)
         );
     }
     for c in r.cells.iter().filter(|c| !c.findings.is_empty()) {
         let _ = writeln!(out, "\n### `{}`\n", c.id);
-        for f in &c.findings {
-            let base = if f.baseline { " (baseline)" } else { "" };
-            let _ = writeln!(out, "- **{}**{base}", md(&headline(f)));
-            for rf in &f.referenced_by {
-                let at = match (&rf.file, rf.line) {
-                    (Some(file), Some(l)) => format!(" at `{file}:{l}`"),
-                    _ => String::new(),
-                };
-                let _ = writeln!(out, "  - referenced by `{}`{at}", rf.function);
-            }
-            if !f.chain.is_empty() {
-                let _ = writeln!(out, "  - chain: `{}`", f.chain.join(" → "));
-            }
-        }
-        let _ = writeln!(out, "\n`{}`", c.reproduce);
+        md_findings(&mut out, c);
     }
     out
+}
+
+/// Cells listed in a table cell up to this many; past it, folded.
+const MD_LISTED: usize = 8;
+
+fn markdown_grouped(r: &Report, out: &mut String) {
+    let v = super::grouped::Variation::of(r);
+    let groups = super::grouped::groups(r);
+    let common: Vec<String> = v.common_words().iter().map(|w| format!("`{w}`")).collect();
+    let _ = writeln!(
+        out,
+        "Each cell is shown by the values where it differs from most cells ({}).\n",
+        common.join(" ")
+    );
+    out.push_str("| status | cells | findings |\n|---|---|---|\n");
+    for g in &groups {
+        let labels: Vec<String> = g.cells.iter().map(|c| md(&v.label(c))).collect();
+        let n = labels.len();
+        let cells = if n <= MD_LISTED {
+            labels
+                .iter()
+                .map(|l| format!("`{l}`"))
+                .collect::<Vec<_>>()
+                .join("<br>")
+        } else {
+            let listed: Vec<String> = labels
+                .iter()
+                .map(|l| format!("<code>{}</code>", html_text(l)))
+                .collect();
+            format!(
+                "<details><summary>{n} cells</summary>{}</details>",
+                listed.join("<br>")
+            )
+        };
+        let _ = writeln!(out, "| {} | {cells} | {} |", md_icon(g.status), md(&g.what));
+    }
+    out.push_str(&super::sizes::markdown_sizes(r, MD_LISTED));
+    for g in groups.iter().filter(|g| g.status != Status::Pass) {
+        let Some(first) = g.cells.first().filter(|c| !c.findings.is_empty()) else {
+            continue;
+        };
+        let _ = writeln!(out, "\n### `{}`\n", first.id);
+        if g.cells.len() > 1 {
+            let _ = writeln!(
+                out,
+                "The same findings in {} more cells (above).\n",
+                g.cells.len() - 1
+            );
+        }
+        md_findings(out, first);
+    }
+}
+
+fn html_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A cell's findings as a Markdown list, then its reproduce command.
+fn md_findings(out: &mut String, c: &CellOutcome) {
+    for f in &c.findings {
+        let base = if f.baseline { " (baseline)" } else { "" };
+        let _ = writeln!(out, "- **{}**{base}", md(&headline(f)));
+        for rf in &f.referenced_by {
+            let at = match (&rf.file, rf.line) {
+                (Some(file), Some(l)) => format!(" at `{file}:{l}`"),
+                _ => String::new(),
+            };
+            let _ = writeln!(out, "  - referenced by `{}`{at}", rf.function);
+        }
+        if !f.chain.is_empty() {
+            let _ = writeln!(out, "  - chain: `{}`", f.chain.join(" → "));
+        }
+    }
+    let _ = writeln!(out, "\n`{}`", c.reproduce);
 }
 
 /// Findings of a cell in one line.
@@ -423,6 +536,7 @@ mod tests {
             reproduce: String::new(),
             findings,
             error: None,
+            error_kind: None,
             cached: false,
             size: None,
         };

@@ -1,29 +1,69 @@
-//! The HTML report: one self-contained file (no network assets). The
+//! The HTML report: one self-contained file (no network assets). A small
 //! matrix as a grid — a row per arch, a column per option set — coloured
-//! by status; selecting a cell shows its options, findings, chains and
-//! reproduce command. The report's JSON is embedded and rendered by a
-//! small script, so the file works offline and from `file://`.
+//! by status; a larger one as a table of cells × the option values that
+//! differ between them, failing cells first, sortable by any column, with
+//! a filter box (`fail smp=true`); either view on a button. Selecting a
+//! cell shows its options, findings, chains and reproduce command; the
+//! view, sort, filter and cell are kept in the address's `#fragment`. The
+//! report's JSON is embedded whole and rendered by a small script, so the
+//! file works offline and from `file://`. Nothing here writes files.
+use serde_json::json;
+
 use crate::model::Report;
+use crate::report::formats;
 
 const TEMPLATE: &str = include_str!("../../templates/report.html");
 
 /// Render the page.
 pub(crate) fn render(r: &Report) -> String {
-    // Safe inside <script> and still JSON: `<`, `>` and `&` occur only in
-    // strings, where `\u003c` … mean the same characters, so no `</script>`
-    // or `<!--` can end or change the element.
-    let data = serde_json::to_string(r)
-        .unwrap_or_else(|_| "{}".to_owned())
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026");
+    let data = script_json(&serde_json::to_string(r).unwrap_or_else(|_| "{}".to_owned()));
+    // What the page shows that the report's JSON does not say in words:
+    // each cell's findings in one line and each finding's symbol demangled.
+    let view = json!({
+        "summaries": r.cells.iter().map(formats::cell_summary).collect::<Vec<_>>(),
+        "symbols": r.cells.iter().map(|c| {
+            c.findings.iter().map(formats::symbol_name).collect::<Vec<_>>()
+        }).collect::<Vec<_>>(),
+    });
     let title = format!(
         "linkmatrix: {} — {} pass, {} fail, {} error",
         r.config, r.summary.pass, r.summary.fail, r.summary.error
     );
-    TEMPLATE
-        .replace("{{title}}", &escape(&title))
-        .replace("{{data}}", &data)
+    fill(
+        TEMPLATE,
+        &[
+            ("{{title}}", &escape(&title)),
+            ("{{view}}", &script_json(&view.to_string())),
+            ("{{data}}", &data),
+        ],
+    )
+}
+
+/// The template with each placeholder replaced, in one pass over the
+/// template: a value that holds a placeholder's text is left as it is.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some((at, key, value)) = values
+        .iter()
+        .filter_map(|(k, v)| rest.find(k).map(|at| (at, *k, *v)))
+        .min_by_key(|(at, _, _)| *at)
+    {
+        out.push_str(&rest[..at]);
+        out.push_str(value);
+        rest = &rest[at + key.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// JSON made safe inside `<script>` and still JSON: `<`, `>` and `&` occur
+/// only in strings, where `\u003c` … mean the same characters, so no
+/// `</script>` or `<!--` can end or change the element.
+fn script_json(json: &str) -> String {
+    json.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 fn escape(s: &str) -> String {
@@ -31,4 +71,20 @@ fn escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A matrix path holding `{{data}}` once had the report pasted into
+    /// the page's title.
+    #[test]
+    fn placeholders_inside_values_stay_text() {
+        let page = fill(
+            "<title>{{title}}</title><p>{{data}}</p>",
+            &[("{{title}}", "m-{{data}}.yaml"), ("{{data}}", "D")],
+        );
+        assert_eq!(page, "<title>m-{{data}}.yaml</title><p>D</p>");
+    }
 }

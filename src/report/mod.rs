@@ -5,7 +5,9 @@
 //! `&mut dyn Write`; only `write_reports` touches the file system.
 pub(crate) mod baseline;
 pub(crate) mod formats;
+pub(crate) mod grouped;
 pub(crate) mod html;
+pub(crate) mod sizes;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,7 +15,7 @@ use std::path::PathBuf;
 use anstyle::{AnsiColor, Style};
 use anyhow::{Result, bail};
 
-use crate::model::{Finding, Report, Status};
+use crate::model::{CellOutcome, Finding, Report, Status};
 
 /// A report file format: its names on the command line and its renderer.
 pub(crate) struct Format {
@@ -189,97 +191,38 @@ pub(crate) fn merge(reports: &[Report]) -> Result<Report> {
 }
 
 fn finding_line(f: &Finding) -> String {
-    match formats::symbol_name(f) {
+    match formats::subject(f) {
         Some(s) => format!("{}: {s}", f.kind),
         None => f.kind.to_string(),
     }
 }
 
-/// The summary for people.
+/// The summary for people: a line per cell, or for a large report (see
+/// [`grouped::at_scale`]) the cells grouped by status and findings, each
+/// shown by the option values where it differs from most cells; then the
+/// details of each failing cell (of each group's first cell).
 pub(crate) fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-    let w = r.cells.iter().map(|c| c.id.len()).max().unwrap_or(4).max(4);
-    writeln!(out, "{:w$}  STATUS  TIME     FINDINGS", "CELL")?;
-    for c in &r.cells {
-        let time = if c.cached {
-            "cached".to_owned()
-        } else {
-            format!("{:.1}s", c.duration_ms as f64 / 1000.0)
-        };
-        let what = if let Some(e) = &c.error {
-            e.lines().next().unwrap_or_default().to_owned()
-        } else {
-            c.findings
-                .iter()
-                .map(finding_line)
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
-        writeln!(
-            out,
-            "{:w$}  {}   {time:<7}  {what}",
-            c.id,
-            styled_status(c.status)
-        )?;
-    }
-    for c in r
-        .cells
-        .iter()
-        .filter(|c| !c.findings.is_empty() || c.error.is_some())
-    {
-        writeln!(out)?;
-        let bold = Style::new().bold();
-        writeln!(
-            out,
-            "{bold}{}{bold:#} ({}, features: {})",
-            c.id,
-            c.target,
-            if c.features.is_empty() {
-                "-".to_owned()
-            } else {
-                c.features.join(",")
-            }
-        )?;
-        let s = &c.settings;
-        let env: Vec<String> = s.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        for (what, items) in [
-            ("env", env),
-            ("rustflags", s.rustflags.clone()),
-            ("cargo args", s.cargo_args.clone()),
-        ] {
-            if !items.is_empty() {
-                writeln!(out, "  {what}: {}", items.join(" "))?;
-            }
+    if grouped::at_scale(r) {
+        print_grouped(r, out)?;
+    } else {
+        let w = r.cells.iter().map(|c| c.id.len()).max().unwrap_or(4).max(4);
+        let sizes = SizeColumns::of(r);
+        let head = sizes.columns("FLASH", "RAM");
+        writeln!(out, "{:w$}  STATUS  TIME     {head}FINDINGS", "CELL")?;
+        for (c, (flash, ram)) in r.cells.iter().zip(&sizes.figures) {
+            let what = found(c);
+            let (id, status, time) = (&c.id, styled_status(c.status), time(c));
+            let size = sizes.columns(flash, ram);
+            writeln!(out, "{id:w$}  {status}   {time:<7}  {size}{what}")?;
         }
-        if let Some(e) = &c.error {
-            writeln!(out, "  error: {e}")?;
+        for c in r
+            .cells
+            .iter()
+            .filter(|c| !c.findings.is_empty() || c.error.is_some())
+        {
+            writeln!(out)?;
+            print_details(c, out)?;
         }
-        for f in &c.findings {
-            let base = if f.baseline { " (baseline)" } else { "" };
-            writeln!(out, "  {}{base}", finding_line(f))?;
-            for rf in &f.referenced_by {
-                writeln!(out, "    {}", formats::where_line(f, rf))?;
-                if let Some(o) = &rf.object {
-                    writeln!(out, "      in {o}")?;
-                }
-            }
-            if let Some(at) = &f.at {
-                let same = f.referenced_by.first().is_some_and(|r| {
-                    r.file.as_deref() == Some(at.file.as_str()) && r.line == Some(at.line)
-                });
-                if !same {
-                    writeln!(out, "    from {}:{} (in this project)", at.file, at.line)?;
-                }
-            }
-            if !f.chain.is_empty() {
-                writeln!(out, "    chain: {}", f.chain.join(" -> "))?;
-            }
-            if let Some(msg) = &f.message {
-                for l in msg.lines().take(16) {
-                    writeln!(out, "    | {l}")?;
-                }
-            }
-        }
-        writeln!(out, "  reproduce: {}", c.reproduce)?;
     }
     let s = &r.summary;
     writeln!(out)?;
@@ -288,6 +231,180 @@ pub(crate) fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()
         "{} cells: {} pass, {} fail, {} error, {} skipped",
         s.cells, s.pass, s.fail, s.error, s.skipped
     )
+}
+
+/// What a cell found, in one line: its error's first line, or its
+/// findings (`undefined-symbol: x; …`).
+fn found(c: &CellOutcome) -> String {
+    match &c.error {
+        Some(e) => e.lines().next().unwrap_or_default().to_owned(),
+        None => c
+            .findings
+            .iter()
+            .map(finding_line)
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+/// The flash and RAM columns of the summary (with the change against the
+/// baseline), when any cell has a size.
+struct SizeColumns {
+    /// Each cell's flash and RAM, as shown.
+    figures: Vec<(String, String)>,
+    flash_width: usize,
+    ram_width: usize,
+}
+
+impl SizeColumns {
+    fn of(r: &Report) -> Self {
+        let figures: Vec<(String, String)> = r
+            .cells
+            .iter()
+            .map(|c| sizes::figures(c.size.as_ref()))
+            .collect();
+        let flash_width = figures.iter().map(|f| f.0.len()).max().unwrap_or(0);
+        let ram_width = figures.iter().map(|f| f.1.len()).max().unwrap_or(0);
+        Self {
+            figures,
+            flash_width,
+            ram_width,
+        }
+    }
+
+    /// `flash  ram  `, right-aligned; nothing when no cell has a size.
+    fn columns(&self, flash: &str, ram: &str) -> String {
+        if self.flash_width == 0 {
+            return String::new();
+        }
+        let (fw, rw) = (self.flash_width.max(5), self.ram_width.max(3));
+        format!("{flash:>fw$}  {ram:>rw$}  ")
+    }
+}
+
+/// How long a cell took, or `cached`.
+fn time(c: &CellOutcome) -> String {
+    if c.cached {
+        "cached".to_owned()
+    } else {
+        format!("{:.1}s", c.duration_ms as f64 / 1000.0)
+    }
+}
+
+/// Passing cells listed one per line up to this many; past it, counted.
+const LISTED_PASSING: usize = 24;
+
+fn print_grouped(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    let v = grouped::Variation::of(r);
+    let groups = grouped::groups(r);
+    writeln!(
+        out,
+        "cells by status and findings, each by the values where it differs from most cells ({})",
+        v.common_words().join(" ")
+    )?;
+    let w = r
+        .cells
+        .iter()
+        .map(|c| v.label(c).len())
+        .max()
+        .unwrap_or(0)
+        .min(72);
+    for g in &groups {
+        let n = g.cells.len();
+        let cells = if n == 1 { "cell" } else { "cells" };
+        let what = g.cells.first().map(|c| found(c)).unwrap_or_default();
+        let line = format!("{} {n} {cells}  {what}", styled_status(g.status));
+        writeln!(out, "{}", line.trim_end())?;
+        if g.status == Status::Pass && n > LISTED_PASSING {
+            writeln!(out, "  (listed in the JSON and HTML reports)")?;
+            continue;
+        }
+        for c in &g.cells {
+            let (flash, ram) = sizes::figures(c.size.as_ref());
+            let size = if c.size.is_some() {
+                format!("  flash {flash}, ram {ram}")
+            } else {
+                String::new()
+            };
+            writeln!(out, "  {:w$}  {}{size}", v.label(c), time(c))?;
+        }
+    }
+    for g in groups.iter().filter(|g| g.status != Status::Pass) {
+        let Some(first) = g.cells.first() else {
+            continue;
+        };
+        if first.findings.is_empty() && first.error.is_none() {
+            continue;
+        }
+        writeln!(out)?;
+        print_details(first, out)?;
+        if g.cells.len() > 1 {
+            writeln!(
+                out,
+                "  the same in {} more cells of this group (above)",
+                g.cells.len() - 1
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A failing cell in full: target, features, settings, error, each
+/// finding with its references and chain, and the reproduce command.
+fn print_details(c: &CellOutcome, out: &mut dyn Write) -> std::io::Result<()> {
+    let bold = Style::new().bold();
+    writeln!(
+        out,
+        "{bold}{}{bold:#} ({}, features: {})",
+        c.id,
+        c.target,
+        if c.features.is_empty() {
+            "-".to_owned()
+        } else {
+            c.features.join(",")
+        }
+    )?;
+    let s = &c.settings;
+    let env: Vec<String> = s.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    for (what, items) in [
+        ("env", env),
+        ("rustflags", s.rustflags.clone()),
+        ("cargo args", s.cargo_args.clone()),
+    ] {
+        if !items.is_empty() {
+            writeln!(out, "  {what}: {}", items.join(" "))?;
+        }
+    }
+    if let Some(e) = &c.error {
+        writeln!(out, "  error: {e}")?;
+    }
+    for f in &c.findings {
+        let base = if f.baseline { " (baseline)" } else { "" };
+        writeln!(out, "  {}{base}", finding_line(f))?;
+        for rf in &f.referenced_by {
+            writeln!(out, "    {}", formats::where_line(f, rf))?;
+            if let Some(o) = &rf.object {
+                writeln!(out, "      in {o}")?;
+            }
+        }
+        if let Some(at) = &f.at {
+            let same = f.referenced_by.first().is_some_and(|r| {
+                r.file.as_deref() == Some(at.file.as_str()) && r.line == Some(at.line)
+            });
+            if !same {
+                writeln!(out, "    from {}:{} (in this project)", at.file, at.line)?;
+            }
+        }
+        if !f.chain.is_empty() {
+            writeln!(out, "    chain: {}", f.chain.join(" -> "))?;
+        }
+        if let Some(msg) = &f.message {
+            for l in msg.lines().take(16) {
+                writeln!(out, "    | {l}")?;
+            }
+        }
+    }
+    writeln!(out, "  reproduce: {}", c.reproduce)
 }
 
 /// The exit code a report calls for: 2 if the tool could not finish a

@@ -1349,3 +1349,79 @@ fn the_cache_follows_the_environment_cargo_config_and_symlinked_sources() {
     assert_eq!(c["cached"], false, "{c:#}");
     assert_eq!(undefined(&c), ["linked_hook"], "{c:#}");
 }
+
+/// `check` on a copy of the default matrix's two UP+MMU cells with the
+/// debug-build test hook `LINKMATRIX_TEST_PANIC` set to `hook`.
+fn check_with_panic(hook: &str) -> (i32, Value, String) {
+    let d = project_copy();
+    let o = linkmatrix(d.path())
+        .args(["check", "--no-provision", "--format", "json"])
+        .args([
+            "--cell",
+            "arm-up-mmu-release",
+            "--cell",
+            "x86-up-mmu-release",
+        ])
+        .env("LINKMATRIX_TEST_PANIC", hook)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {err}"));
+    (o.status.code().unwrap_or(-1), v, err)
+}
+
+#[test]
+fn a_target_whose_preparation_panics_is_an_error_cell_naming_the_panic() {
+    // The hook is read in debug builds only (the tests' own profile).
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    let (code, r, err) = check_with_panic("prepare:x86");
+    assert_eq!(code, 2, "{err}\n{r:#}");
+    let x86 = cell(&r, "x86-up-mmu-release");
+    assert_eq!(x86["status"], "error", "{r:#}");
+    assert_eq!(x86["error_kind"], "internal");
+    let e = x86["error"].as_str().unwrap();
+    assert!(
+        e.contains("x86-up-mmu-release")
+            && e.contains("preparing target `x86` panicked")
+            && e.contains("test panic (prepare x86)"),
+        "{e}"
+    );
+    assert_eq!(
+        cell(&r, "arm-up-mmu-release")["status"],
+        "pass",
+        "the other target's cell still runs: {r:#}"
+    );
+    assert_eq!(r["summary"]["error"], 1);
+}
+
+#[test]
+fn a_cell_that_panics_is_an_error_cell_naming_the_panic() {
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    let (code, r, err) = check_with_panic("cell:arm-up-mmu-release");
+    assert_eq!(code, 2, "{err}\n{r:#}");
+    let arm = cell(&r, "arm-up-mmu-release");
+    assert_eq!(arm["status"], "error", "{r:#}");
+    assert_eq!(arm["error_kind"], "internal");
+    let e = arm["error"].as_str().unwrap();
+    assert!(
+        e.contains("cell `arm-up-mmu-release`")
+            && e.contains("test panic (cell arm-up-mmu-release)"),
+        "{e}"
+    );
+    assert!(
+        arm["reproduce"]
+            .as_str()
+            .unwrap()
+            .ends_with("--cell arm-up-mmu-release"),
+        "{arm:#}"
+    );
+    assert_eq!(
+        cell(&r, "x86-up-mmu-release")["status"],
+        "pass",
+        "the other cell still runs: {r:#}"
+    );
+}

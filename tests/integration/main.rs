@@ -8,6 +8,7 @@
 )]
 
 mod check;
+mod ci;
 mod cli;
 mod command;
 mod config;
@@ -15,6 +16,7 @@ mod cover;
 mod explain;
 mod faults;
 mod firmware;
+mod footprint;
 mod inspect;
 #[path = "../oracle/goblin.rs"]
 mod oracle;

@@ -143,6 +143,11 @@ fn every_report_kind_from_one_run() {
 }
 
 fn chromium(args: &[&str], page: &Path) -> String {
+    chromium_at(args, page, "")
+}
+
+/// Chromium on `page` with `fragment` (`#…`) after its address.
+fn chromium_at(args: &[&str], page: &Path, fragment: &str) -> String {
     let bin = ["chromium", "chromium-browser", "google-chrome"]
         .iter()
         .map(PathBuf::from)
@@ -168,7 +173,7 @@ fn chromium(args: &[&str], page: &Path) -> String {
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(args)
-        .arg(format!("file://{}", page.display()))
+        .arg(format!("file://{}{fragment}", page.display()))
         .output()
         .unwrap();
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -403,4 +408,240 @@ fn the_workflow_template_uses_real_commands() {
         seen >= 4,
         "expected the plan, setup, check and merge commands, saw {seen}"
     );
+}
+
+/// Option names of the large report, in the order its ids name them.
+const WIDE: [&str; 6] = ["syscon", "tsc2004", "hideep", "hycon", "goodix", "ili210x"];
+
+/// A report of 128 cells (arm and x86 × six options), from the real
+/// outcomes of two percpu cells: a cell fails like the real failing cell
+/// when `arch=arm` and `syscon` and not `tsc2004` and (`hideep` or
+/// `hycon`); one cell could not run; the others pass like the real
+/// passing cell. Ids are long, as a wide matrix's are.
+fn wide_report(d: &Path) -> PathBuf {
+    let o = linkmatrix(&repo())
+        .args(["check", "--no-provision", "--config", PERCPU])
+        .args([
+            "--cell",
+            "arm-smp-nommu-release",
+            "--cell",
+            "x86-up-mmu-release",
+        ])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let real: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
+    let pick = |id: &str| {
+        real["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let (fail, pass) = (pick("arm-smp-nommu-release"), pick("x86-up-mmu-release"));
+    assert_eq!(
+        (&fail["status"], &pass["status"]),
+        (&"fail".into(), &"pass".into())
+    );
+    let mut cells = Vec::new();
+    for arch in ["arm", "x86"] {
+        for bits in 0..64u32 {
+            let on = |i: usize| bits >> (WIDE.len() - 1 - i) & 1 == 1;
+            let bug = arch == "arm" && on(0) && !on(1) && (on(2) || on(3));
+            let mut c = if bug { fail.clone() } else { pass.clone() };
+            let mut words = vec![arch.to_owned()];
+            let mut options = serde_json::Map::new();
+            options.insert("arch".into(), arch.into());
+            for (i, name) in WIDE.iter().enumerate() {
+                options.insert((*name).into(), on(i).into());
+                words.push(if on(i) {
+                    (*name).to_owned()
+                } else {
+                    format!("no-{name}")
+                });
+            }
+            words.push("release".into());
+            let id = words.join("-");
+            c["options"] = options.into();
+            c["target"] = (if arch == "arm" {
+                "armv7a-none-eabi"
+            } else {
+                "x86_64-unknown-none"
+            })
+            .into();
+            c["reproduce"] = format!("linkmatrix check --config {PERCPU} --cell {id}").into();
+            c["id"] = id.into();
+            if arch == "x86" && bits == 63 {
+                c["status"] = "error".into();
+                c["findings"] = Value::Array(Vec::new());
+                c["error"] = "cargo build failed: the linker was killed (signal 9)".into();
+            }
+            cells.push(c);
+        }
+    }
+    let mut r = real.clone();
+    r["cells"] = Value::Array(cells);
+    r["summary"] =
+        serde_json::json!({"cells": 128, "pass": 115, "fail": 12, "error": 1, "skipped": 0});
+    let path = d.join("wide.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&r).unwrap()).unwrap();
+    path
+}
+
+/// The rows of the cell table in the dumped DOM, in order: (id, status,
+/// hidden).
+fn table_rows(dom: &str) -> Vec<(String, String, bool)> {
+    dom.split("<tr ")
+        .skip(1)
+        .filter(|r| r.starts_with("class=\"row"))
+        .map(|r| {
+            let tag = &r[..r.find('>').unwrap()];
+            let attr = |name: &str| {
+                let at = tag.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+                tag[at..at + tag[at..].find('"').unwrap()].to_owned()
+            };
+            (
+                attr("data-cell"),
+                attr("data-status"),
+                tag.contains(" hidden"),
+            )
+        })
+        .collect()
+}
+
+/// 128 cells with 60-character ids once made one HTML row of 128 columns
+/// and a text summary of 128 id lines. Now the page is a table of cells ×
+/// option values, failing cells first, sorted and filtered from its
+/// address as from its headers and box, a cell's findings one click away;
+/// the text summary and Markdown group cells by status and name each by
+/// the values where it differs from most cells. Checked in Chromium.
+#[test]
+fn a_report_of_128_cells_reads_as_a_sortable_filterable_table() {
+    let d = tempfile::tempdir().unwrap();
+    let json = wide_report(d.path());
+    let (html_path, md_path) = (d.path().join("r.html"), d.path().join("r.md"));
+    let o = linkmatrix(&repo())
+        .env_remove("GITHUB_ACTIONS")
+        .arg("merge")
+        .arg(&json)
+        .arg("--report")
+        .arg(format!("html={}", html_path.display()))
+        .arg("--report")
+        .arg(format!("markdown={}", md_path.display()))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "an error cell: {}", stderr(&o));
+    let text = stdout(&o);
+    // Text: groups, not 128 id lines; cells by the values that differ.
+    assert!(text.lines().count() < 60, "{text}");
+    let fail_head = text
+        .lines()
+        .find(|l| l.starts_with("fail "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        fail_head.starts_with("fail  12 cells  undefined-symbol: flush_tlb_kernel_range"),
+        "{fail_head}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("hideep syscon  ")),
+        "a failing cell by its differing values: {text}"
+    );
+    assert!(text.contains("pass  115 cells"), "{text}");
+    assert!(text.contains("the same in 11 more cells"), "{text}");
+    assert!(
+        text.ends_with("128 cells: 115 pass, 12 fail, 1 error, 0 skipped\n"),
+        "{text}"
+    );
+    // Markdown: a row per group, the passing cells folded.
+    let md = std::fs::read_to_string(&md_path).unwrap();
+    assert_eq!(
+        md.lines().filter(|l| l.starts_with("| ❌ fail |")).count(),
+        1,
+        "{md}"
+    );
+    assert!(md.contains("<details><summary>115 cells</summary>"), "{md}");
+    assert_eq!(
+        md.matches("### `").count(),
+        1,
+        "one finding section per group: {md}"
+    );
+
+    // HTML: the table, failing rows first, every cell a row.
+    let dom = chromium(&["--dump-dom"], &html_path);
+    assert!(
+        dom.contains("id=\"table\"") && !dom.contains("id=\"grid\""),
+        "{dom}"
+    );
+    let rows = table_rows(&dom);
+    assert_eq!(rows.len(), 128);
+    let statuses: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    assert!(statuses[..12].iter().all(|s| *s == "fail"), "{statuses:?}");
+    assert_eq!(statuses[12], "error");
+    assert!(dom.contains("showing 128 of 128 cells"), "{dom}");
+    assert!(
+        dom.contains("pcpu_post_unmap_tlb_flush"),
+        "the first failing cell's findings are shown"
+    );
+    for name in WIDE {
+        assert!(
+            dom.contains(&format!("data-col=\"{name}\"")),
+            "no {name} column"
+        );
+    }
+
+    // Sorted by a column and filtered, from the address.
+    let view = "#view=table&sort=hycon&desc=1&filter=fail+tsc2004%3Dfalse+no-hideep";
+    let dom = chromium_at(&["--dump-dom"], &html_path, view);
+    let rows = table_rows(&dom);
+    let shown: Vec<&(String, String, bool)> = rows.iter().filter(|r| !r.2).collect();
+    assert_eq!(
+        shown.len(),
+        4,
+        "arm syscon hycon no-hideep, goodix and ili210x either way"
+    );
+    assert!(
+        shown
+            .iter()
+            .all(|r| r.1 == "fail" && r.0.contains("-no-tsc2004-no-hideep-hycon-")),
+        "{shown:?}"
+    );
+    assert!(dom.contains("showing 4 of 128 cells"), "{dom}");
+    assert!(
+        dom.contains("class=\"sorted desc\""),
+        "the sorted header is marked"
+    );
+    // Descending on hycon: the 64 hycon cells first, failing ones first
+    // among them.
+    assert!(
+        rows[..64]
+            .iter()
+            .all(|r| r.0.contains("-hycon-") && !r.0.contains("-no-hycon-")),
+        "{rows:?}"
+    );
+    assert_eq!(rows[0].1, "fail");
+
+    // One cell named in the address is selected with its findings.
+    let id = &shown[0].0;
+    let dom = chromium_at(&["--dump-dom"], &html_path, &format!("#cell={id}"));
+    assert!(dom.contains(&format!("<h2>{id} — fail</h2>")), "{dom}");
+
+    let shot = d.path().join("wide.png");
+    chromium_at(
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1600,1000",
+        ],
+        &html_path,
+        view,
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "no screenshot");
+    let keep = repo().join("target/linkmatrix-report-test");
+    let _ = std::fs::create_dir_all(&keep);
+    let _ = std::fs::copy(&html_path, keep.join("wide-128.html"));
+    let _ = std::fs::copy(&shot, keep.join("wide-128.png"));
 }

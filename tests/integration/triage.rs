@@ -1,8 +1,10 @@
 //! The triage verbs on the historical matrices: why, diff, minimize, and
-//! latent references.
+//! latent references; `diff`'s condition with an or, on a crate made here.
+use std::path::Path;
+
 use serde_json::Value;
 
-use crate::util::{linkmatrix, repo, stderr, stdout};
+use crate::util::{linkmatrix, repo, stderr, stdout, write};
 
 const PERCPU: &str = "configs/percpu-2021.yaml";
 
@@ -226,4 +228,105 @@ fn latent_references_warn_and_deny_latent_fails() {
         kinds.contains(&"undefined-symbol") && !kinds.contains(&"latent-undefined"),
         "{kinds:?}"
     );
+}
+
+/// A touchscreen stack in the shape of the Linux 6.1 link failure: with
+/// `syscon`, the hideep and hycon drivers probe through regmap-i2c, which
+/// only `tsc2004` builds (it "selects" it); any other build of the two
+/// drivers references a symbol nothing defines.
+const TOUCH_LIB: &str = r#"#![no_std]
+#[cfg(feature = "tsc2004")]
+#[no_mangle]
+pub extern "C" fn devm_regmap_init_i2c(addr: u32) -> u32 {
+    addr ^ 0x5a
+}
+
+#[cfg(not(feature = "tsc2004"))]
+extern "C" {
+    fn devm_regmap_init_i2c(addr: u32) -> u32;
+}
+
+#[cfg(all(feature = "syscon", any(feature = "hideep", feature = "hycon")))]
+#[allow(unused_unsafe)]
+fn probe(addr: u32) -> u32 {
+    unsafe { devm_regmap_init_i2c(addr) }
+}
+
+#[cfg(not(all(feature = "syscon", any(feature = "hideep", feature = "hycon"))))]
+fn probe(addr: u32) -> u32 {
+    addr
+}
+
+#[no_mangle]
+pub extern "C" fn touch_init(addr: u32) -> u32 {
+    probe(addr)
+}
+
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    loop {}
+}
+"#;
+
+fn touch_crate(dir: &Path) {
+    write(
+        dir,
+        "Cargo.toml",
+        "[package]\nname = \"touch\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[features]\nsyscon = []\ntsc2004 = []\nhideep = []\nhycon = []\n",
+    );
+    write(dir, "src/lib.rs", TOUCH_LIB);
+    write(
+        dir,
+        "linkmatrix.yaml",
+        "crate: .\ntargets: [x86]\noptions:\n  syscon: {feature: syscon}\n  tsc2004: {feature: tsc2004}\n  hideep: {feature: hideep}\n  hycon: {feature: hycon}\naxes:\n  syscon: [false, true]\n  tsc2004: [false, true]\n  hideep: [false, true]\n  hycon: [false, true]\n",
+    );
+}
+
+/// `diff` once gave up ("undefined in 3 of 16 cells") when no single and
+/// of option values said when a symbol is undefined. Over the 16 real
+/// builds of this matrix the bug needs `syscon` and not `tsc2004` and
+/// either driver: the smallest condition is an or, said with its shared
+/// values once; `minimize` still ends at one option.
+#[test]
+fn diff_states_a_condition_that_needs_an_or() {
+    let d = tempfile::tempdir().unwrap();
+    touch_crate(d.path());
+    let run = |args: &[&str]| {
+        let o = linkmatrix(d.path()).args(args).output().unwrap();
+        (o.status.code().unwrap_or(-1), stdout(&o), stderr(&o))
+    };
+    let (code, out, err) = run(&[
+        "diff",
+        "x86-syscon-no-tsc2004-hideep-no-hycon-release",
+        "x86-syscon-tsc2004-hideep-no-hycon-release",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("  tsc2004: false vs true"), "{out}");
+    assert!(
+        out.contains(
+            "undefined only in x86-syscon-no-tsc2004-hideep-no-hycon-release: devm_regmap_init_i2c"
+        ),
+        "{out}"
+    );
+    let cond = out
+        .lines()
+        .find(|l| l.starts_with("`devm_regmap_init_i2c` is undefined"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(
+        cond,
+        "`devm_regmap_init_i2c` is undefined exactly when `syscon=true` and `tsc2004=false` and (`hideep=true` or `hycon=true`) (3 of 16 cells)",
+        "{out}"
+    );
+    assert!(!out.contains("in the cells run"), "every cell ran: {out}");
+
+    let (code, out, err) = run(&["minimize", "x86-syscon-no-tsc2004-hideep-hycon-release"]);
+    assert_eq!(code, 0, "{err}");
+    let changes: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("smallest set"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  ") && l.contains("->"))
+        .collect();
+    assert_eq!(changes.len(), 1, "{out}");
 }
