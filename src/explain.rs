@@ -49,6 +49,35 @@ struct Parser {
     in_ld64: bool,
     /// ld64: the symbol whose `referenced from:` list is open.
     ld64_symbol: Option<usize>,
+    /// A line whose symbol name the linker wrapped onto the next lines (a
+    /// name with newlines: `panic-never`'s, `no-panic`'s), and how many
+    /// lines were joined to it.
+    wrapped: Option<(String, usize)>,
+}
+
+/// Lines a wrapped symbol name may take.
+const MAX_WRAPPED: usize = 8;
+
+/// The line ends where a symbol name should be (`undefined symbol:`, or
+/// `undefined reference to `` with no closing quote): the name is on the
+/// next lines.
+fn name_wrapped(line: &str) -> bool {
+    let t = line.trim_end();
+    if t.ends_with("undefined symbol:") {
+        return true;
+    }
+    t.find("undefined reference to ")
+        .is_some_and(|p| quoted(&t[p..]).is_none() && t[p..].contains(['`', '‘', '\'']))
+}
+
+/// `line` ends a wrapped name: lld's `>>>` block, or a new diagnostic.
+fn ends_wrapped(line: &str) -> bool {
+    let t = line.trim_start();
+    t.starts_with(">>>")
+        || t.starts_with("error:")
+        || t.contains(": error:")
+        || t.contains(": warning:")
+        || t.contains("ld returned")
 }
 
 /// Remove ANSI escape sequences (CSI … final byte, and OSC … BEL/ST).
@@ -142,7 +171,9 @@ fn strip_linker_prefix(s: &str) -> &str {
 
 impl Parser {
     fn finding(&mut self, kind: FindingKind, symbol: &str, raw: &str) -> Option<usize> {
-        let symbol = symbol.trim();
+        // Spaces and CR around a name are the log's; a newline inside a
+        // joined name is the name's.
+        let symbol = symbol.trim_matches([' ', '\t', '\r']);
         if symbol.is_empty() {
             return None;
         }
@@ -180,6 +211,27 @@ impl Parser {
         // rustc's wrapper: `  = note: …` and its indented continuation.
         if let Some(rest) = line.trim_start().strip_prefix("= note: ") {
             line = rest;
+        }
+        // A name wrapped onto the next lines is joined back: one linker
+        // error, one finding.
+        if let Some((mut head, n)) = self.wrapped.take() {
+            let quote_closed = !head.contains("undefined symbol:") && line.contains(['\'', '’']);
+            if !ends_wrapped(line) && n < MAX_WRAPPED {
+                head.push('\n');
+                // rustc's wrapper indents the linker's continuation lines.
+                head.push_str(line.trim_start_matches(' '));
+                if quote_closed {
+                    self.one(&head);
+                } else {
+                    self.wrapped = Some((head, n + 1));
+                }
+                return;
+            }
+            self.one(&head);
+        }
+        if name_wrapped(line) {
+            self.wrapped = Some((line.to_owned(), 0));
+            return;
         }
         // mold runs `>>>` lines together: treat each as its own line.
         if line.matches(">>>").count() > 1 {
@@ -295,8 +347,8 @@ impl Parser {
             }
             return;
         }
-        if let Some(i) = t.find("undefined symbol: ") {
-            let sym = t[i + "undefined symbol: ".len()..].trim();
+        if let Some(i) = t.find("undefined symbol:") {
+            let sym = t[i + "undefined symbol:".len()..].trim_start_matches(' ');
             self.block = self.finding(FindingKind::UndefinedSymbol, sym, t);
             return;
         }
@@ -441,6 +493,9 @@ pub(crate) fn explain(input: &mut dyn BufRead) -> std::io::Result<Explained> {
         p.out.lines += 1;
         p.line(&String::from_utf8_lossy(&line));
     }
+    if let Some((head, _)) = p.wrapped.take() {
+        p.one(&head);
+    }
     // lld's `>>> referenced by` with no object line still names the place.
     for f in &mut p.out.findings {
         f.referenced_by
@@ -460,9 +515,13 @@ pub(crate) fn print_human(e: &Explained, out: &mut dyn Write) -> std::io::Result
         let sym = f.symbol.as_deref().unwrap_or_default();
         let pretty = demangle_any(sym);
         let shown = if pretty == sym {
-            sym.to_owned()
+            crate::model::shown(sym).into_owned()
         } else {
-            format!("{pretty}  [{sym}]")
+            format!(
+                "{}  [{}]",
+                crate::model::shown(&pretty),
+                crate::model::shown(sym)
+            )
         };
         let n = f.referenced_by.len();
         writeln!(
@@ -473,9 +532,9 @@ pub(crate) fn print_human(e: &Explained, out: &mut dyn Write) -> std::io::Result
         )?;
         for r in &f.referenced_by {
             let func = if r.function.is_empty() {
-                "?"
+                "?".into()
             } else {
-                &r.function
+                crate::model::shown(&r.function)
             };
             writeln!(out, "    {func}{}{}", r.at(), r.in_object())?;
         }
@@ -499,6 +558,29 @@ mod tests {
         assert_eq!(
             strip_linker_prefix("arm-none-eabi-ld: /x/main.c:4"),
             "/x/main.c:4"
+        );
+    }
+
+    /// lld prints a name that starts with a newline (panic-never's) as
+    /// `undefined symbol: ` and the rest on the next line: one finding,
+    /// the name exact.
+    #[test]
+    fn a_name_wrapped_onto_the_next_line_is_one_finding() {
+        let log = "rust-lld: error: undefined symbol: \nerror(panic-never): your program contains at least one panicking branch\n>>> referenced by lib.rs:54 (src/lib.rs:54)\n>>>               panic_never-1.o:(rust_begin_unwind) in archive libpanic_never.rlib\n";
+        let e = explain(&mut log.as_bytes()).unwrap();
+        assert_eq!(e.findings.len(), 1, "{e:#?}");
+        let f = &e.findings[0];
+        assert_eq!(
+            f.symbol.as_deref(),
+            Some("\nerror(panic-never): your program contains at least one panicking branch")
+        );
+        assert_eq!(f.referenced_by[0].function, "rust_begin_unwind");
+        let gnu = "/usr/bin/ld: lib.rs:54: undefined reference to `\nerror(panic-never): a panicking branch'\ncollect2: error: ld returned 1 exit status\n";
+        let e = explain(&mut gnu.as_bytes()).unwrap();
+        assert_eq!(e.findings.len(), 1, "{e:#?}");
+        assert_eq!(
+            e.findings[0].symbol.as_deref(),
+            Some("\nerror(panic-never): a panicking branch")
         );
     }
 

@@ -133,6 +133,31 @@ impl fmt::Display for FindingKind {
     }
 }
 
+/// A name (symbol, function, chain step) as shown to people: each control
+/// character escaped as Rust writes it (`\n`, `\t`, `\u{1b}`), so a name
+/// that starts with a newline (`panic-never`'s and `no-panic`'s link-time
+/// errors) stays on its line of a table, a chain or a Markdown list. The
+/// JSON report keeps the exact name.
+pub(crate) fn shown(name: &str) -> std::borrow::Cow<'_, str> {
+    if !name.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    for c in name.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// The steps of a chain, each [`shown`], joined by `sep`.
+pub(crate) fn chain_text(chain: &[String], sep: &str) -> String {
+    chain.iter().map(|s| shown(s)).collect::<Vec<_>>().join(sep)
+}
+
 /// One place that references a symbol.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub(crate) struct Reference {
@@ -414,6 +439,19 @@ pub(crate) struct BaselineEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(
+            shown("\nerror(panic-never): a\tb\u{1b}"),
+            "\\nerror(panic-never): a\\tb\\u{1b}"
+        );
+        assert!(matches!(shown("plain_ü"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(
+            chain_text(&["main".to_owned(), "\nx".to_owned()], " -> "),
+            "main -> \\nx"
+        );
+    }
 
     #[test]
     fn all_lists_every_kind_at_its_index() {

@@ -5,13 +5,16 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::model::{CellOutcome, Finding, FindingKind, Reference, Report, Status};
+use crate::model::{
+    CellOutcome, Finding, FindingKind, Reference, Report, Status, chain_text, shown,
+};
 
 /// The finding's symbol, demangled.
 pub(crate) fn symbol_name(f: &Finding) -> Option<String> {
-    f.symbol
-        .as_ref()
-        .map(|s| crate::inspect::demangle(s).unwrap_or_else(|| s.clone()))
+    f.symbol.as_ref().map(|s| {
+        let name = crate::inspect::demangle(s).unwrap_or_else(|| s.clone());
+        shown(&name).into_owned()
+    })
 }
 
 /// One line about a finding: `undefined-symbol flush_tlb_kernel_range`.
@@ -30,7 +33,7 @@ pub(crate) fn where_line(f: &Finding, r: &Reference) -> String {
     } else {
         "referenced by"
     };
-    format!("{what} {}{}", r.function, r.at())
+    format!("{what} {}{}", shown(&r.function), r.at())
 }
 
 /// Several lines about a finding: where, the chain, the tool's words.
@@ -40,7 +43,7 @@ pub(crate) fn details(f: &Finding) -> String {
         let _ = writeln!(s, "{}", where_line(f, r));
     }
     if !f.chain.is_empty() {
-        let _ = writeln!(s, "chain: {}", f.chain.join(" -> "));
+        let _ = writeln!(s, "chain: {}", chain_text(&f.chain, " -> "));
     }
     if let Some(m) = &f.message {
         s.push_str(m);
@@ -174,7 +177,7 @@ pub(crate) fn sarif(r: &Report) -> Value {
             let rule_index = f.kind.index();
             let mut text = format!("{} in cell {}", headline(f), c.id);
             if !f.chain.is_empty() {
-                let _ = write!(text, " (chain: {})", f.chain.join(" -> "));
+                let _ = write!(text, " (chain: {})", chain_text(&f.chain, " -> "));
             }
             let logical = f.referenced_by.first().map(|rf| {
                 let kind = if f.kind == FindingKind::BuildError {
@@ -182,7 +185,7 @@ pub(crate) fn sarif(r: &Report) -> Value {
                 } else {
                     "function"
                 };
-                json!([{"fullyQualifiedName": rf.function, "kind": kind}])
+                json!([{"fullyQualifiedName": shown(&rf.function), "kind": kind}])
             });
             let mut loc = match annotated(f) {
                 Some((file, line)) => json!({"physicalLocation": physical(&file, line)}),
@@ -214,7 +217,7 @@ pub(crate) fn sarif(r: &Report) -> Value {
                 "locations": locations,
                 "relatedLocations": related,
                 "partialFingerprints": {"linkmatrix/v1": crate::report::baseline::signature(c, f)},
-                "properties": {"cell": c.id, "target": c.target, "chain": f.chain, "reproduce": c.reproduce},
+                "properties": {"cell": c.id, "target": c.target, "chain": f.chain.iter().map(|x| shown(x)).collect::<Vec<_>>(), "reproduce": c.reproduce},
             });
             if f.baseline {
                 res["baselineState"] = json!("unchanged");
@@ -444,10 +447,10 @@ fn md_findings(out: &mut String, c: &CellOutcome) {
                 (Some(file), Some(l)) => format!(" at `{file}:{l}`"),
                 _ => String::new(),
             };
-            let _ = writeln!(out, "  - referenced by `{}`{at}", rf.function);
+            let _ = writeln!(out, "  - referenced by `{}`{at}", shown(&rf.function));
         }
         if !f.chain.is_empty() {
-            let _ = writeln!(out, "  - chain: `{}`", f.chain.join(" → "));
+            let _ = writeln!(out, "  - chain: `{}`", chain_text(&f.chain, " → "));
         }
     }
     let _ = writeln!(out, "\n`{}`", c.reproduce);

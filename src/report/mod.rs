@@ -351,7 +351,11 @@ fn print_details(c: &CellOutcome, out: &mut dyn Write) -> std::io::Result<()> {
             }
         }
         if !f.chain.is_empty() {
-            writeln!(out, "    chain: {}", f.chain.join(" -> "))?;
+            writeln!(
+                out,
+                "    chain: {}",
+                crate::model::chain_text(&f.chain, " -> ")
+            )?;
         }
         if let Some(msg) = &f.message {
             for l in msg.lines().take(16) {

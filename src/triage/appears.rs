@@ -9,7 +9,7 @@ use std::io::Write;
 use anyhow::{Result, bail};
 
 use super::condition;
-use crate::model::{CellOutcome, Matrix, Plan, Report, Status, Value};
+use crate::model::{CellOutcome, Matrix, Plan, Report, Status, Value, shown};
 
 /// What `diff` follows over the matrix: a symbol undefined (or not
 /// exported), or another finding by kind and symbol.
@@ -24,7 +24,7 @@ impl Appears {
     pub(super) fn other(&self) -> Option<String> {
         match self {
             Appears::Undefined(_) => None,
-            Appears::Finding(k, Some(s)) => Some(format!("{k} {s}")),
+            Appears::Finding(k, Some(s)) => Some(format!("{k} {}", shown(s))),
             Appears::Finding(k, None) => Some(k.clone()),
         }
     }
@@ -33,8 +33,8 @@ impl Appears {
 impl std::fmt::Display for Appears {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Appears::Undefined(s) => write!(f, "`{s}` is undefined"),
-            Appears::Finding(k, Some(s)) => write!(f, "{k} `{s}` appears"),
+            Appears::Undefined(s) => write!(f, "`{}` is undefined", shown(s)),
+            Appears::Finding(k, Some(s)) => write!(f, "{k} `{}` appears", shown(s)),
             Appears::Finding(k, None) => write!(f, "{k} appears"),
         }
     }

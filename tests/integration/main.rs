@@ -14,6 +14,7 @@ mod config;
 mod explain;
 mod faults;
 mod firmware;
+mod hosted;
 mod inspect;
 #[path = "../oracle/goblin.rs"]
 mod oracle;
