@@ -94,7 +94,7 @@ fn image(
     let entry = &inputs.target.entry;
     let mut all_roots = vec![entry.clone()];
     all_roots.extend(inputs.roots.iter().cloned());
-    let read = image
+    let inspected = image
         .as_deref()
         .map(|img| {
             let data = inspect::read_file(img).map_err(|e| CellError::inspection(&e))?;
@@ -102,7 +102,7 @@ fn image(
             Ok::<_, CellError>((a, inspect::dynamic_imports(&data)))
         })
         .transpose()?;
-    let (analysis, imports) = match read {
+    let (analysis, imports) = match inspected {
         Some((a, i)) => (Some(a), i),
         None => (None, None),
     };

@@ -16,6 +16,7 @@ mod faults;
 mod firmware;
 mod hosted;
 mod inspect;
+mod linkfail;
 #[path = "../oracle/goblin.rs"]
 mod oracle;
 mod plan;
