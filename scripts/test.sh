@@ -10,14 +10,19 @@ cargo build --release --locked
 # ARM and x86 toolchains: a Rust std for each target, clang, lld.
 ./target/release/linkmatrix setup
 ./target/release/linkmatrix doctor
-# Headless Chromium renders the HTML report in the tests.
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian packages the tests use: headless Chromium renders the HTML
+# report; sccache is the compiler cache chained into cells' builds.
+need=()
+for pkg in chromium sccache; do
+  command -v "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "+ apt-get update && apt-get install -y chromium"
+    echo "+ apt-get update && apt-get install -y ${need[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
   else
-    echo "chromium is missing: install Debian's chromium (the HTML report test needs it)" >&2
+    echo "missing: ${need[*]}: install Debian's packages of those names (the tests need them)" >&2
     exit 1
   fi
 fi
@@ -25,6 +30,24 @@ fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+
+# The crate as a registry would get it: `cargo package` packs the .crate and
+# builds it (a file the binary embeds but the package lacks fails here); an
+# install from the unpacked .crate then runs the bundled demo from an empty
+# directory. The verification build shares target/ (dependencies are
+# built): about a minute here.
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+cargo package --locked --allow-dirty
+CARGO_TARGET_DIR="$PWD/target" cargo install --locked --debug --force \
+  --path "target/package/linkmatrix-$version" --root target/package-install
+demo=$(mktemp -d)
+installed="$PWD/target/package-install/bin/linkmatrix"
+(cd "$demo" && "$installed" check --config bundled:linkmatrix.yaml)
+if [ -n "$(ls -A "$demo")" ]; then
+  echo "the packaged linkmatrix wrote into the directory it ran in: $(ls -A "$demo")" >&2
+  exit 1
+fi
+rmdir "$demo"
 
 # The real kernel (seed 001 on linux-source-6.1): minutes per cell on two
 # cores, so only when asked for.

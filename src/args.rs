@@ -30,7 +30,7 @@ pub(crate) struct MatrixSource {
 pub(crate) fn matrix_source(cli: &Cli) -> Result<MatrixSource> {
     if let Some(c) = &cli.config {
         return Ok(MatrixSource {
-            path: c.clone(),
+            path: bundled_matrix(c)?.unwrap_or_else(|| c.clone()),
             implicit: false,
             shown: c.display().to_string(),
         });
@@ -46,6 +46,44 @@ pub(crate) fn matrix_source(cli: &Cli) -> Result<MatrixSource> {
     let here = std::env::current_dir().map_or_else(|_| ".".to_owned(), |d| d.display().to_string());
     bail!(
         "no linkmatrix.yaml in {here}: run `linkmatrix init` to write one for the crate here, or pass --config FILE"
+    )
+}
+
+/// `--config bundled:NAME`: a matrix of the bundle (`bundled:linkmatrix.yaml`,
+/// the kalloc demo; `bundled:configs/percpu-2021.yaml`), so an installed
+/// linkmatrix shows what it does from any directory. `None` for any
+/// other path, and for a file of that very name in the current directory.
+fn bundled_matrix(c: &Path) -> Result<Option<PathBuf>> {
+    let Some(name) = c.to_str().and_then(|s| s.strip_prefix("bundled:")) else {
+        return Ok(None);
+    };
+    if c.exists() {
+        return Ok(None);
+    }
+    let root = crate::bundle::root()?;
+    let path = root.join(name);
+    let inside = Path::new(name)
+        .components()
+        .all(|p| matches!(p, std::path::Component::Normal(_)));
+    if inside && path.is_file() {
+        return Ok(Some(path));
+    }
+    let mut known = vec!["bundled:linkmatrix.yaml".to_owned()];
+    known.extend(
+        std::fs::read_dir(root.join("configs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let n = e.file_name().into_string().ok()?;
+                n.ends_with(".yaml").then(|| format!("bundled:configs/{n}"))
+            }),
+    );
+    known.sort();
+    bail!(
+        "--config {}: no such bundled matrix (bundled: {})",
+        c.display(),
+        known.join(", ")
     )
 }
 

@@ -5,6 +5,14 @@
 //! otherwise written once to the cache directory, atomically.
 //!
 //! `LINKMATRIX_BUNDLE=embedded` forces the embedded copy.
+//!
+//! The kalloc fixture is a package of its own, and `cargo package` leaves
+//! out every directory that holds a `Cargo.toml` (even when `include`
+//! names it), so it is embedded through `bundled/`: symbolic links to
+//! `fixtures/kalloc/src`, its manifest and its lock file, under names
+//! that are no package. `cargo package` follows them and stores the
+//! files, so the `.crate` builds the same binary; the bundle writes them
+//! back as `fixtures/kalloc/`.
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -17,16 +25,29 @@ static TARGETS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/targets");
 static TEMPLATES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 static CONFIGS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/configs");
 static PLATFORM: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/platform");
-static KALLOC_SRC: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/kalloc/src");
-static KALLOC_MANIFEST: &str = include_str!("../fixtures/kalloc/Cargo.toml");
+/// The kernel patch `configs/linux-percpu-2021.yaml` applies.
+static LINUX: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/linux");
+static KALLOC_SRC: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/bundled/kalloc-src");
+/// Written out as a workspace of its own: cargo would otherwise take a
+/// `[workspace]` above the cache directory for kalloc's and refuse it.
+static KALLOC_MANIFEST: &str = concat!(
+    include_str!("../bundled/kalloc-Cargo.toml"),
+    "\n# Written by linkmatrix: a workspace of its own wherever it is.\n[workspace]\n"
+);
+static KALLOC_LOCK: &str = include_str!("../bundled/kalloc-Cargo.lock");
+/// The written bundle's root manifest: it marks the project the bundled
+/// matrices' paths stay inside (`configs/x.yaml` names
+/// `../fixtures/kalloc`), as an unpacked tarball's workspace does.
+static ROOT_MANIFEST: &str = "# Written by linkmatrix: the root of its bundled files. Nothing builds\n# here; fixtures/kalloc is a workspace of its own.\n[workspace]\nresolver = \"2\"\n";
 static OWN_MATRIX: &str = include_str!("../linkmatrix.yaml");
 
-fn dirs() -> [(&'static str, &'static Dir<'static>); 5] {
+fn dirs() -> [(&'static str, &'static Dir<'static>); 6] {
     [
         ("targets", &TARGETS),
         ("templates", &TEMPLATES),
         ("configs", &CONFIGS),
         ("fixtures/platform", &PLATFORM),
+        ("fixtures/linux", &LINUX),
         ("fixtures/kalloc/src", &KALLOC_SRC),
     ]
 }
@@ -38,7 +59,12 @@ pub(crate) fn files() -> Vec<(String, &'static [u8])> {
             "fixtures/kalloc/Cargo.toml".to_owned(),
             KALLOC_MANIFEST.as_bytes(),
         ),
+        (
+            "fixtures/kalloc/Cargo.lock".to_owned(),
+            KALLOC_LOCK.as_bytes(),
+        ),
         ("linkmatrix.yaml".to_owned(), OWN_MATRIX.as_bytes()),
+        ("Cargo.toml".to_owned(), ROOT_MANIFEST.as_bytes()),
     ];
     for (prefix, dir) in dirs() {
         collect(dir, prefix, &mut out);
@@ -56,11 +82,24 @@ fn collect(dir: &'static Dir<'static>, prefix: &str, out: &mut Vec<(String, &'st
     }
 }
 
-/// The directory holding `targets/`, `templates/`, `configs/`, `fixtures/`.
+/// The directory holding `targets/`, `templates/`, `configs/`, `fixtures/`:
+/// the source tree the binary was built from while it has them all (an
+/// unpacked `.crate` has no `fixtures/kalloc`), else the embedded copy.
 pub(crate) fn root() -> Result<PathBuf> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"));
     let forced = std::env::var_os("LINKMATRIX_BUNDLE").is_some_and(|v| v == "embedded");
-    if !forced && src.join("targets").is_dir() && src.join("linkmatrix.yaml").is_file() {
+    let whole = [
+        "targets",
+        "configs",
+        "fixtures/platform",
+        "fixtures/kalloc/src",
+    ]
+    .iter()
+    .all(|d| src.join(d).is_dir())
+        && ["linkmatrix.yaml", "fixtures/kalloc/Cargo.toml"]
+            .iter()
+            .all(|f| src.join(f).is_file());
+    if !forced && whole {
         return Ok(src.to_path_buf());
     }
     materialize(&crate::cache::cache_dir()?.join("bundle"))
@@ -121,4 +160,58 @@ pub(crate) fn target_names(root: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every file of the kalloc fixture, as git has it, is in the bundle
+    /// with the same bytes (through `bundled/`, which `cargo package`
+    /// follows): the packaged crate builds the demo the repository does.
+    #[test]
+    fn the_bundle_holds_kalloc_and_what_every_bundled_matrix_names() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let d = tempfile::tempdir().unwrap();
+        let root = materialize(d.path()).unwrap();
+        let mut want = Vec::new();
+        let mut stack = vec![repo.join("fixtures/kalloc")];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() && e.file_name() != "target" {
+                    stack.push(p);
+                } else if p.is_file() {
+                    want.push(p.strip_prefix(repo).unwrap().to_path_buf());
+                }
+            }
+        }
+        assert!(want.len() > 5, "{want:?}");
+        for rel in want {
+            let got = std::fs::read(root.join(&rel))
+                .unwrap_or_else(|e| panic!("{} is not bundled: {e}", rel.display()));
+            let orig = std::fs::read(repo.join(&rel)).unwrap();
+            if rel.ends_with("Cargo.toml") {
+                // The manifest, made a workspace of its own.
+                assert!(got.starts_with(&orig), "{}", rel.display());
+                assert!(String::from_utf8_lossy(&got).ends_with("[workspace]\n"));
+            } else {
+                assert_eq!(got, orig, "{}", rel.display());
+            }
+        }
+        assert!(root.join("linkmatrix.yaml").is_file());
+        // What every bundled matrix names is there.
+        for cfg in std::fs::read_dir(root.join("configs")).unwrap().flatten() {
+            let text = std::fs::read_to_string(cfg.path()).unwrap();
+            for word in text.split(['[', ']', ',', ' ', '\n', ':']) {
+                if let Some(rel) = word.strip_prefix("../") {
+                    assert!(
+                        root.join(rel).exists(),
+                        "{} names {rel}, which is not bundled",
+                        cfg.path().display()
+                    );
+                }
+            }
+        }
+    }
 }

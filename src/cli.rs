@@ -16,7 +16,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 )]
 pub struct Cli {
     /// The matrix file (default: ./linkmatrix.yaml; `linkmatrix init` writes
-    /// one).
+    /// one). `bundled:NAME` is one of the bundle's, from anywhere:
+    /// `bundled:linkmatrix.yaml` (the kalloc demo),
+    /// `bundled:configs/percpu-2021.yaml`.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Build this crate instead of the one the matrix names (init: the crate
@@ -82,6 +84,9 @@ pub enum Command {
         /// The other.
         b: String,
     },
+    /// Flash and RAM of every cell, and what each option costs on each
+    /// arch (the difference between cells that differ in it alone).
+    Footprint(FootprintArgs),
     /// From a failing cell, the smallest set of option changes (from a
     /// passing cell) that still fails.
     Minimize {
@@ -222,6 +227,18 @@ pub struct ExplainArgs {
     pub format: CheckFormat,
 }
 
+/// `footprint`.
+#[derive(Debug, Args)]
+pub struct FootprintArgs {
+    /// A JSON report of `check` (`--report json=FILE`) to read instead of
+    /// running the cells (from the cache when nothing changed).
+    #[arg(value_name = "REPORT")]
+    pub report: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
+}
+
 /// `merge`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -297,6 +314,17 @@ pub struct InspectArgs {
     /// members): no relocations, no referencing functions, no DWARF.
     #[arg(long)]
     pub symbols_only: bool,
+    /// The footprint instead: flash and RAM by region, section, crate and
+    /// symbol (ELF executables and objects).
+    #[arg(long, conflicts_with = "symbols_only")]
+    pub size: bool,
+    /// With --size: the linker script (or memory.x) whose MEMORY regions
+    /// the image was linked into.
+    #[arg(long, value_name = "FILE", requires = "size")]
+    pub memory: Option<PathBuf>,
+    /// With --size: how many of the largest symbols to list.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub top: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
     pub format: CheckFormat,

@@ -27,8 +27,8 @@ pub fn undefined_symbols(data: &[u8]) -> Option<Vec<String>> {
         .iter()
         .map(|(n, d)| crate::inspect::Unit { name: n, data: d })
         .collect();
-    let a = crate::inspect::undefined_only(&units).ok()?;
-    Some(a.undefined.into_iter().map(|u| u.symbol).collect())
+    let undefined = crate::inspect::undefined_only(&units).ok()?;
+    Some(undefined.into_iter().map(|u| u.symbol).collect())
 }
 
 /// The linker-log parser.

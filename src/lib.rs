@@ -25,6 +25,7 @@ mod check;
 mod commands;
 mod config;
 mod explain;
+mod footprint;
 mod init;
 mod inspect;
 mod link;

@@ -24,12 +24,20 @@ use crate::model::{Cell, Inspected, Matrix};
 #[derive(Clone, Debug)]
 pub(crate) struct WorkDir {
     dir: PathBuf,
+    /// The identity of the user's rustc wrapper that cargo builds run
+    /// (empty: none), which cargo does not fingerprint.
+    rustc_chain: String,
 }
 
 impl WorkDir {
     /// The work directory of `m`.
     pub(crate) fn of(m: &Matrix) -> Self {
-        Self::at(&m.root, &m.path)
+        let mut w = Self::at(&m.root, &m.path);
+        if m.build.is_none() {
+            let dir = m.manifest.parent().unwrap_or(Path::new("."));
+            w.rustc_chain = crate::wrapper::chain_identity(dir);
+        }
+        w
     }
 
     /// The work directory of the matrix file `path` in project `root`.
@@ -39,6 +47,7 @@ impl WorkDir {
             .map_or_else(|| "matrix".to_owned(), |s| s.to_string_lossy().into_owned());
         Self {
             dir: root.join("target").join("linkmatrix").join(stem),
+            rustc_chain: String::new(),
         }
     }
 
@@ -59,7 +68,9 @@ impl WorkDir {
 
     /// The cargo target directory `cell` builds in, shared with every cell
     /// of the same profile and option settings (`env`, `rustflags`,
-    /// `cargo-args`) and the flags the rustc wrapper adds; cells differing
+    /// `cargo-args`), the flags the rustc wrapper adds and the user's
+    /// wrapper it runs (sccache: its outputs are rustc's, but a wrapper
+    /// may change them, and cargo would not see it); cells differing
     /// only in features share it, and cargo keeps one build per feature
     /// set there. With `across_triples` (the crate has build scripts or
     /// proc macros: host artifacts, the same for every triple) every arch
@@ -72,6 +83,7 @@ impl WorkDir {
         let key = crate::cache::Key::new()
             .str("settings", &settings)
             .str("wrapper-flags", &crate::build::FLAGS.join("\x1f"))
+            .str("rustc-wrapper", &self.rustc_chain)
             .finish();
         let arch = if across_triples { "all" } else { &cell.arch };
         self.dir

@@ -38,13 +38,19 @@ pub(crate) struct RustSetup {
 }
 
 impl RustSetup {
-    /// What the rustc wrapper adds to the cell's target compilations.
-    pub(crate) fn injection(&self, flags: Vec<String>) -> crate::wrapper::Injection {
+    /// What the rustc wrapper adds to the cell's target compilations, and
+    /// the user's own wrapper it runs (for a build in `dir`).
+    pub(crate) fn injection(&self, flags: Vec<String>, dir: &Path) -> crate::wrapper::Injection {
         crate::wrapper::Injection {
             sysroot: self.sysroot.clone(),
             linker: self.linker.clone(),
             flavor: self.flavor,
             flags,
+            // Checked before any cell runs (`wrapper::check_environment`).
+            chain: crate::wrapper::user_wrapper(dir)
+                .ok()
+                .flatten()
+                .map(|w| w.program),
         }
     }
 }
@@ -278,6 +284,7 @@ pub(super) fn cargo(
 ) -> Cmd {
     let mut flags: Vec<String> = FLAGS.iter().map(|f| (*f).to_owned()).collect();
     flags.extend(cell.settings.rustflags.iter().cloned());
+    let dir = manifest.parent().unwrap_or(Path::new("."));
     let cmd = Cmd::new(&setup.rust.cargo)
         .args(head)
         .arg("--manifest-path")
@@ -295,11 +302,11 @@ pub(super) fn cargo(
         // not from the manifest's: from the package's directory, the
         // crate's own configuration (its rustflags, `-Tlink.x`) applies
         // wherever linkmatrix was started.
-        .current_dir(manifest.parent().unwrap_or(Path::new(".")))
+        .current_dir(dir)
         .timeout(timeout);
     // The sysroot and linkmatrix's flags through the rustc wrapper: the
     // crate's own `.cargo/config.toml` rustflags stay in force.
-    let mut cmd = setup.injection(flags).apply(cmd);
+    let mut cmd = setup.injection(flags, dir).apply(cmd);
     if !cell.features.is_empty() {
         cmd = cmd.arg("--features").arg(cell.features.join(","));
     }

@@ -72,18 +72,24 @@ fn build_env() -> String {
 /// `.cargo/config(.toml)` and `rust-toolchain(.toml)` from the crate's
 /// directory up to the root, and `$CARGO_HOME/config(.toml)`.
 fn config_files(manifest: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
     let dir = manifest.parent().unwrap_or(Path::new("."));
-    for d in dir.ancestors() {
-        for f in [
-            ".cargo/config.toml",
-            ".cargo/config",
-            "rust-toolchain.toml",
-            "rust-toolchain",
-        ] {
-            out.push(d.join(f));
-        }
-    }
+    let mut out: Vec<PathBuf> = dir
+        .ancestors()
+        .flat_map(|d| [d.join("rust-toolchain.toml"), d.join("rust-toolchain")])
+        .collect();
+    out.extend(cargo_config_files(dir));
+    out
+}
+
+/// The cargo configuration files that exist for a build in `dir`, the
+/// one that wins first: `.cargo/config.toml` (or `.cargo/config`) from
+/// `dir` up to the root, then `$CARGO_HOME/config.toml` (cargo's
+/// configuration reference, "Hierarchical structure").
+pub(crate) fn cargo_config_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = dir
+        .ancestors()
+        .flat_map(|d| [d.join(".cargo/config.toml"), d.join(".cargo/config")])
+        .collect();
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
@@ -91,6 +97,7 @@ fn config_files(manifest: &Path) -> Vec<PathBuf> {
         out.push(h.join("config.toml"));
         out.push(h.join("config"));
     }
+    out.retain(|f| f.is_file());
     out
 }
 
@@ -273,6 +280,12 @@ fn shared_key(m: &Matrix, inputs: &[PathBuf]) -> String {
             ),
         );
     k.str("env", &build_env());
+    // The user's rustc wrapper runs every compilation: another one (or an
+    // upgrade) is another build, like another compiler.
+    if m.build.is_none() {
+        let dir = m.manifest.parent().unwrap_or(Path::new("."));
+        k.str("rustc-wrapper", &crate::wrapper::chain_identity(dir));
+    }
     // The patches a command build's tree is to be unpacked with: an edited
     // patch is a miss, and the cell then finds the tree out of date.
     if let Some(b) = &m.build {

@@ -16,7 +16,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 
 pub(crate) use keys::{
-    CacheEntry, CrateFacts, cell_keys, crate_facts, declared_env, file_identity,
+    CacheEntry, CrateFacts, cargo_config_files, cell_keys, crate_facts, declared_env, file_identity,
 };
 
 /// The user-wide cache: `$LINKMATRIX_CACHE_DIR`, else

@@ -75,6 +75,12 @@ pub(crate) struct CheckOptions {
 /// Run the matrix. The report lists every selected cell.
 pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Result<Report> {
     let m = &plan.matrix;
+    // Environment rustflags are refused and the user's rustc wrapper
+    // found, before anything runs.
+    crate::wrapper::check_environment(
+        m.manifest.parent().unwrap_or(std::path::Path::new(".")),
+        m.build.is_some(),
+    )?;
     let work = WorkDir::of(m);
     // One run per work directory at a time; a second one says it waits.
     let _lock = cache::lock(&work.lock_file(), || {

@@ -34,7 +34,9 @@ pub(super) fn check(cli: &Cli, args: &CheckArgs, out: &mut dyn Write) -> Result<
     let _ = ctrlc::set_handler(process::interrupt);
     let started = std::time::Instant::now();
     let mut err = anstream::stderr();
-    let report = stage::run(&p, &opts, &mut err)?;
+    let mut report = stage::run(&p, &opts, &mut err)?;
+    let size = &p.matrix.policy.size;
+    report.size_policy = (!size.is_empty()).then(|| size.clone());
     if std::env::var_os("LINKMATRIX_STATS").is_some() {
         let (n, children) = process::child_stats();
         writeln!(
@@ -57,6 +59,8 @@ pub(super) fn check(cli: &Cli, args: &CheckArgs, out: &mut dyn Write) -> Result<
         return Ok(EXIT_INTERRUPTED);
     }
     if let Some(path) = &args.write_baseline {
+        // Size findings are decided first, so that they are recorded too.
+        gate.decide_sizes(&mut report);
         let b = baseline::from_report(&report);
         cache::write_atomic(path, &serde_json::to_vec_pretty(&b)?)?;
     }
@@ -96,9 +100,21 @@ impl Gate {
         })
     }
 
-    /// Apply the baseline, write the report files, print (GitHub commands
-    /// too under GitHub Actions, and the step summary), return the exit code.
+    /// Decide the size findings: `policy.size` (as the report carries it)
+    /// against each cell's size and the baseline's figures, which the
+    /// cells' sizes then show beside their own.
+    fn decide_sizes(&self, report: &mut Report) {
+        let policy = report.size_policy.clone().unwrap_or_default();
+        let empty = std::collections::BTreeMap::new();
+        let before = self.baseline.as_ref().map_or(&empty, |b| &b.sizes);
+        crate::footprint::gate::apply(report, &policy, before);
+    }
+
+    /// Decide the size findings, apply the baseline, write the report
+    /// files, print (GitHub commands too under GitHub Actions, and the step
+    /// summary), return the exit code.
     fn finish(&self, mut report: Report, deny_warnings: bool, out: &mut dyn Write) -> Result<u8> {
+        self.decide_sizes(&mut report);
         let fixed = self
             .baseline
             .as_ref()

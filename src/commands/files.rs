@@ -132,11 +132,18 @@ fn default_targets(dir: &Path, runtime: Option<&str>) -> (Vec<String>, Option<St
 
 /// `inspect FILE…`.
 pub(super) fn inspect(args: &InspectArgs, out: &mut dyn Write) -> Result<u8> {
+    if args.size {
+        return sizes(args, out);
+    }
     let reports = reader::inspect_files(&args.files, args.symbols_only);
     match args.format {
         CheckFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &reports)?;
-            writeln!(out)?;
+            // Buffered: serde_json writes piece by piece, and each write
+            // to the terminal stream takes its lock and scans for colour.
+            let mut buf = std::io::BufWriter::with_capacity(1 << 16, &mut *out);
+            serde_json::to_writer_pretty(&mut buf, &reports)?;
+            writeln!(buf)?;
+            buf.flush()?;
         }
         CheckFormat::Human => reader::print_human(&reports, out)?,
     }
@@ -150,6 +157,48 @@ pub(super) fn inspect(args: &InspectArgs, out: &mut dyn Write) -> Result<u8> {
         if let Some(e) = &r.error {
             failed = super::user_error(e);
         }
+    }
+    Ok(failed)
+}
+
+/// `inspect --size [--memory SCRIPT] FILES`.
+fn sizes(args: &InspectArgs, out: &mut dyn Write) -> Result<u8> {
+    let regions = match &args.memory {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("{}: cannot read", p.display()))?;
+            let r = reader::memory::regions(&text);
+            if r.is_empty() {
+                bail!(
+                    "{}: no MEMORY region in it that linkmatrix can read",
+                    p.display()
+                );
+            }
+            r
+        }
+        None => Vec::new(),
+    };
+    let reports = reader::size_files(&args.files, &regions, args.top);
+    match args.format {
+        CheckFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &reports)?;
+            writeln!(out)?;
+        }
+        CheckFormat::Human => {
+            for (i, r) in reports.iter().enumerate() {
+                if let Some(size) = &r.size {
+                    if i > 0 {
+                        writeln!(out)?;
+                    }
+                    writeln!(out, "{}:", r.file)?;
+                    crate::footprint::print_size(size, out)?;
+                }
+            }
+        }
+    }
+    let mut failed = 0;
+    for e in reports.iter().filter_map(|r| r.error.as_ref()) {
+        failed = super::user_error(e);
     }
     Ok(failed)
 }

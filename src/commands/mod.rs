@@ -33,6 +33,7 @@ pub(crate) fn run(cli: &Cli) -> Result<u8> {
         Command::Why { symbol, cell } => triage::why(cli, symbol, cell.as_deref(), &mut out),
         Command::Diff { a, b } => triage::diff(cli, a, b, &mut out),
         Command::Minimize { id } => triage::minimize(cli, id, &mut out),
+        Command::Footprint(args) => triage::footprint(cli, args, &mut out),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "linkmatrix", &mut out);
             Ok(0)

@@ -1,4 +1,5 @@
-//! `why`, `diff` and `minimize`: the triage verbs, on the matrix's cells.
+//! `why`, `diff`, `minimize` and `footprint`: the triage verbs, on the
+//! matrix's cells.
 use std::io::Write;
 
 use anyhow::Result;
@@ -6,7 +7,7 @@ use anyhow::Result;
 use super::{EXIT_TOOL, user_error};
 use crate::args;
 use crate::check::CheckOptions;
-use crate::cli::Cli;
+use crate::cli::{Cli, FootprintArgs};
 use crate::model::Plan;
 use crate::plan::Limits;
 use crate::{process, triage as verbs};
@@ -49,4 +50,13 @@ pub(super) fn minimize(cli: &Cli, id: &str, out: &mut dyn Write) -> Result<u8> {
         return Ok(EXIT_TOOL);
     };
     verbs::minimize(&p, id, &opts, out)
+}
+
+/// `footprint [REPORT]`.
+pub(super) fn footprint(cli: &Cli, args: &FootprintArgs, out: &mut dyn Write) -> Result<u8> {
+    let Some((p, opts)) = setup(cli)? else {
+        return Ok(EXIT_TOOL);
+    };
+    let json = args.format == crate::cli::CheckFormat::Json;
+    crate::footprint::run::footprint(&p, args.report.as_deref(), &opts, json, out)
 }

@@ -12,6 +12,7 @@ mod package;
 mod parse;
 mod raw;
 mod settings;
+mod size;
 mod target;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -297,6 +298,7 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
     let policy = Policy {
         forbidden: v.globs(&raw.policy.forbidden),
         allow_undefined: v.globs(&raw.policy.allow_undefined),
+        size: v.size_policy(raw.policy.size.as_ref()),
     };
     // Roots: symbols, demangled paths (`my_crate::init`) or globs over
     // either, matched against each cell's functions.

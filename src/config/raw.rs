@@ -132,6 +132,30 @@ pub(super) struct RawPolicy {
     pub(super) allow_undefined: Vec<Spanned<String>>,
     #[serde(default)]
     pub(super) roots: Vec<Spanned<String>>,
+    /// Size budgets and growth (`size: {max: {flash: 64K}, max-growth: 2%}`).
+    #[serde(default)]
+    pub(super) size: Option<RawSize>,
+}
+
+/// `policy.size` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawSize {
+    #[serde(default)]
+    pub(super) max: RawMeasures,
+    /// Growth against the baseline allowed in flash and in RAM.
+    #[serde(default)]
+    pub(super) max_growth: Option<Spanned<String>>,
+}
+
+/// A figure per measure, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawMeasures {
+    #[serde(default)]
+    pub(super) flash: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) ram: Option<Spanned<String>>,
 }
 
 /// A target file as written.

@@ -52,7 +52,7 @@ impl Layout {
         Self(bases)
     }
 
-    fn base(&self, section: Option<object::SectionIndex>) -> u64 {
+    pub(super) fn base(&self, section: Option<object::SectionIndex>) -> u64 {
         section.and_then(|i| self.0.get(&i)).copied().unwrap_or(0)
     }
 }
@@ -124,7 +124,17 @@ fn compressed(s: &object::Section<'_, '_>) -> bool {
         .is_ok_and(|r| r.format != object::CompressionFormat::None)
 }
 
-pub(super) fn dwarf<'a>(f: &object::File<'a>) -> Option<Dwarf<'a>> {
+/// A file's DWARF sections, loaded as [`Dwarf`] describes (before the
+/// line and function tables are built).
+pub(super) enum Loaded<'a> {
+    InPlace(Box<gimli::Dwarf<Borrowed<'a>>>),
+    Decompressed(Box<gimli::Dwarf<Owned>>),
+    Relocated(Box<gimli::Dwarf<Relocated>>, Layout),
+}
+
+/// The DWARF sections of `f`, or `None` when it has none (or they do not
+/// parse).
+pub(super) fn load<'a>(f: &object::File<'a>) -> Option<Loaded<'a>> {
     f.section_by_name(".debug_info")?;
     let endian = if f.is_little_endian() {
         gimli::RunTimeEndian::Little
@@ -148,9 +158,7 @@ pub(super) fn dwarf<'a>(f: &object::File<'a>) -> Option<Dwarf<'a>> {
             Ok(gimli::RelocateReader::new(owned(s), relocs))
         };
         let d = gimli::Dwarf::load(load).ok()?;
-        return addr2line::Context::from_dwarf(d)
-            .ok()
-            .map(|c| Dwarf::Relocated(c, layout));
+        return Some(Loaded::Relocated(Box::new(d), layout));
     }
     let any_compressed = f
         .sections()
@@ -159,10 +167,9 @@ pub(super) fn dwarf<'a>(f: &object::File<'a>) -> Option<Dwarf<'a>> {
         let load = |id: gimli::SectionId| -> Result<Owned, gimli::Error> {
             Ok(owned(f.section_by_name(id.name())))
         };
-        let d = gimli::Dwarf::load(load).ok()?;
-        return addr2line::Context::from_dwarf(d)
+        return gimli::Dwarf::load(load)
             .ok()
-            .map(Dwarf::Decompressed);
+            .map(|d| Loaded::Decompressed(Box::new(d)));
     }
     let load = |id: gimli::SectionId| -> Result<Borrowed<'a>, gimli::Error> {
         let data = f
@@ -171,8 +178,21 @@ pub(super) fn dwarf<'a>(f: &object::File<'a>) -> Option<Dwarf<'a>> {
             .unwrap_or(&[]);
         Ok(gimli::EndianSlice::new(data, endian))
     };
-    let d = gimli::Dwarf::load(load).ok()?;
-    addr2line::Context::from_dwarf(d).ok().map(Dwarf::InPlace)
+    gimli::Dwarf::load(load)
+        .ok()
+        .map(|d| Loaded::InPlace(Box::new(d)))
+}
+
+pub(super) fn dwarf<'a>(f: &object::File<'a>) -> Option<Dwarf<'a>> {
+    match load(f)? {
+        Loaded::InPlace(d) => addr2line::Context::from_dwarf(*d).ok().map(Dwarf::InPlace),
+        Loaded::Decompressed(d) => addr2line::Context::from_dwarf(*d)
+            .ok()
+            .map(Dwarf::Decompressed),
+        Loaded::Relocated(d, layout) => addr2line::Context::from_dwarf(*d)
+            .ok()
+            .map(|c| Dwarf::Relocated(c, layout)),
+    }
 }
 
 /// What DWARF says about one address.

@@ -18,10 +18,15 @@ use serde::Serialize;
 
 use crate::model::Undefined;
 
+mod crates;
 mod dwarf;
 mod graph;
+pub(crate) mod memory;
+mod size;
+mod units;
 
 pub(crate) use graph::{analyze, analyze_with_origins, undefined_only};
+pub(crate) use size::{DEFAULT_TOP, footprint};
 
 /// Refuse inputs larger than this (an archive member claiming more is bad).
 pub(crate) const MAX_INPUT: u64 = 4 << 30;
@@ -340,12 +345,12 @@ pub(crate) fn inspect_files(paths: &[std::path::PathBuf], symbols_only: bool) ->
             .iter()
             .map(|(n, d)| Unit { name: n, data: d })
             .collect();
-        let a = if symbols_only {
+        let undefined = if symbols_only {
             undefined_only(&us)?
         } else {
-            analyze(&us, &[])?
+            analyze(&us, &[])?.undefined
         };
-        Ok((a.undefined, skipped))
+        Ok((undefined, skipped))
     };
     paths
         .iter()
@@ -362,6 +367,50 @@ pub(crate) fn inspect_files(paths: &[std::path::PathBuf], symbols_only: bool) ->
                     file,
                     undefined: Vec::new(),
                     warnings: Vec::new(),
+                    error: Some(format!("{e:#}")),
+                },
+            }
+        })
+        .collect()
+}
+
+/// `inspect --size`'s report for one file.
+#[derive(Debug, Serialize)]
+pub(crate) struct SizeReport {
+    /// The file.
+    pub(crate) file: String,
+    /// Its footprint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) size: Option<crate::model::Size>,
+    /// Why it could not be measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<String>,
+}
+
+/// The footprint of each file (one that cannot be read gets its
+/// `error`), with `regions` from the linker script and the `top` largest
+/// symbols.
+pub(crate) fn size_files(
+    paths: &[std::path::PathBuf],
+    regions: &[crate::model::Region],
+    top: usize,
+) -> Vec<SizeReport> {
+    paths
+        .iter()
+        .map(|p| {
+            let file = p.display().to_string();
+            let size = map_file(p).and_then(|d| {
+                footprint(&d, regions, top).with_context(|| format!("{file}: cannot measure"))
+            });
+            match size {
+                Ok(s) => SizeReport {
+                    file,
+                    size: Some(s),
+                    error: None,
+                },
+                Err(e) => SizeReport {
+                    file,
+                    size: None,
                     error: Some(format!("{e:#}")),
                 },
             }
@@ -413,28 +462,10 @@ pub(crate) fn origins(units: &[Unit<'_>]) -> HashMap<String, String> {
     out
 }
 
-/// A linked image's text/data/bss sizes (see [`crate::model::ImageSize`]).
+/// A linked image's footprint without its linker script's regions (see
+/// [`footprint`]).
 pub(crate) fn image_size(data: &[u8]) -> Result<crate::model::ImageSize> {
-    let f = object::File::parse(data).context("not an object file")?;
-    let mut size = crate::model::ImageSize::default();
-    for s in f.sections() {
-        let object::SectionFlags::Elf { sh_flags, .. } = s.flags() else {
-            continue;
-        };
-        if !sh_flags.contains(object::elf::SHF_ALLOC) {
-            continue;
-        }
-        if s.kind() == object::SectionKind::UninitializedData
-            || s.kind() == object::SectionKind::UninitializedTls
-        {
-            size.bss += s.size();
-        } else if sh_flags.contains(object::elf::SHF_WRITE) {
-            size.data += s.size();
-        } else {
-            size.text += s.size();
-        }
-    }
-    Ok(size)
+    footprint(data, &[], size::DEFAULT_TOP)
 }
 
 /// What a dynamically linked image imports from the shared libraries it
@@ -493,60 +524,4 @@ pub(crate) fn entry_symbol(data: &[u8]) -> Option<String> {
         .filter_map(|s| s.name().ok().filter(|n| !n.is_empty()).map(str::to_owned))
         // A global name before a local alias.
         .min_by_key(|n| n.starts_with('$'))
-}
-
-#[cfg(test)]
-mod size_tests {
-    use super::*;
-
-    #[test]
-    fn sizes_count_like_berkeley_size() {
-        use object::write::{Object as W, Symbol, SymbolSection};
-        let mut o = W::new(
-            BinaryFormat::Elf,
-            object::Architecture::Arm,
-            object::Endianness::Little,
-        );
-        let text = o.add_section(Vec::new(), b".text".to_vec(), object::SectionKind::Text);
-        o.append_section_data(text, &[0; 12], 4);
-        let ro = o.add_section(
-            Vec::new(),
-            b".rodata".to_vec(),
-            object::SectionKind::ReadOnlyData,
-        );
-        o.append_section_data(ro, &[0; 8], 4);
-        let data = o.add_section(Vec::new(), b".data".to_vec(), object::SectionKind::Data);
-        o.append_section_data(data, &[0; 4], 4);
-        let bss = o.add_section(
-            Vec::new(),
-            b".bss".to_vec(),
-            object::SectionKind::UninitializedData,
-        );
-        o.append_section_bss(bss, 32, 4);
-        let dbg = o.add_section(
-            Vec::new(),
-            b".debug_info".to_vec(),
-            object::SectionKind::Debug,
-        );
-        o.append_section_data(dbg, &[0; 100], 1);
-        o.add_symbol(Symbol {
-            name: b"f".to_vec(),
-            value: 0,
-            size: 12,
-            kind: SymbolKind::Text,
-            scope: object::SymbolScope::Dynamic,
-            weak: false,
-            section: SymbolSection::Section(text),
-            flags: object::SymbolFlags::None,
-        });
-        let bytes = o.write().unwrap();
-        assert_eq!(
-            image_size(&bytes).unwrap(),
-            crate::model::ImageSize {
-                text: 20,
-                data: 4,
-                bss: 32
-            }
-        );
-    }
 }

@@ -138,6 +138,8 @@ pub(crate) struct Policy {
     pub(crate) forbidden: Vec<glob::Pattern>,
     /// Glob patterns of symbols allowed to stay undefined.
     pub(crate) allow_undefined: Vec<glob::Pattern>,
+    /// Size budgets and growth.
+    pub(crate) size: crate::model::SizePolicy,
 }
 
 /// A validated target file.

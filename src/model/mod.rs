@@ -11,9 +11,11 @@ mod diag;
 mod expr;
 mod matrix;
 mod outcome;
+mod size;
 
 pub(crate) use analysis::*;
 pub(crate) use diag::*;
 pub(crate) use expr::Expr;
 pub(crate) use matrix::*;
 pub(crate) use outcome::*;
+pub(crate) use size::*;

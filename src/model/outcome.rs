@@ -67,18 +67,25 @@ pub(crate) enum FindingKind {
     /// reference in this build, and a change may bring it back (seed 001).
     /// A warning unless `--deny latent`.
     LatentUndefined,
+    /// Flash or RAM over the budget `policy.size.max` sets.
+    SizeBudget,
+    /// Flash or RAM grew more against the baseline than
+    /// `policy.size.max-growth` allows.
+    SizeGrowth,
 }
 
 impl FindingKind {
     /// Every kind, in report order: SARIF rules, docs and the JSON schema
     /// list them from here.
-    pub(crate) const ALL: [FindingKind; 6] = [
+    pub(crate) const ALL: [FindingKind; 8] = [
         FindingKind::UndefinedSymbol,
         FindingKind::UnexportedSymbol,
         FindingKind::ForbiddenSymbol,
         FindingKind::BuildError,
         FindingKind::LinkError,
         FindingKind::LatentUndefined,
+        FindingKind::SizeBudget,
+        FindingKind::SizeGrowth,
     ];
 
     /// One sentence for people (SARIF rule text, docs).
@@ -98,6 +105,10 @@ impl FindingKind {
             FindingKind::LatentUndefined => {
                 "Undefined only in the debug build: optimization removed the reference, and a change may bring it back."
             }
+            FindingKind::SizeBudget => "The image's flash or RAM is over the size budget.",
+            FindingKind::SizeGrowth => {
+                "The image's flash or RAM grew more against the baseline than the policy allows."
+            }
         }
     }
 
@@ -111,6 +122,8 @@ impl FindingKind {
             FindingKind::BuildError => 3,
             FindingKind::LinkError => 4,
             FindingKind::LatentUndefined => 5,
+            FindingKind::SizeBudget => 6,
+            FindingKind::SizeGrowth => 7,
         }
     }
 
@@ -123,6 +136,8 @@ impl FindingKind {
             FindingKind::BuildError => "build-error",
             FindingKind::LinkError => "link-error",
             FindingKind::LatentUndefined => "latent-undefined",
+            FindingKind::SizeBudget => "size-budget",
+            FindingKind::SizeGrowth => "size-growth",
         }
     }
 }
@@ -216,6 +231,9 @@ pub(crate) struct Finding {
     /// to the project root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) at: Option<Location>,
+    /// The numbers of a size finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) size: Option<super::SizeExcess>,
     /// Known and accepted by the baseline.
     #[serde(default)]
     pub(crate) baseline: bool,
@@ -245,6 +263,7 @@ impl Finding {
             chain: Vec::new(),
             message: None,
             at: None,
+            size: None,
             baseline: false,
         }
     }
@@ -258,6 +277,7 @@ impl Finding {
             chain: Vec::new(),
             message: Some(message.into()),
             at: None,
+            size: None,
             baseline: false,
         }
     }
@@ -297,10 +317,13 @@ pub(crate) struct CellOutcome {
     /// Served from the cache.
     #[serde(default)]
     pub(crate) cached: bool,
-    /// The linked image's size (a cell whose image linked).
+    /// The linked image's footprint (a cell whose image linked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) size: Option<ImageSize>,
 }
+
+/// A cell's image size: [`super::Size`] (the name the cell runners use).
+pub(crate) type ImageSize = super::Size;
 
 /// Why the tool could not finish a cell, as a kind a program can branch
 /// on (`error_kind` in the JSON report, kebab-case); the cell's `error`
@@ -333,20 +356,6 @@ pub(crate) enum ErrorKind {
     Internal,
 }
 
-/// What a linked image takes, by section kind, as `size` (Berkeley) counts
-/// it: allocated sections that are neither writable nor NOBITS are text
-/// (code and read-only data), writable ones with contents are data, NOBITS
-/// ones bss. Flash holds text + data; RAM data + bss.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct ImageSize {
-    /// Code and read-only data, in bytes.
-    pub(crate) text: u64,
-    /// Initialized writable data.
-    pub(crate) data: u64,
-    /// Zero-initialized data.
-    pub(crate) bss: u64,
-}
-
 /// Counts per status.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Summary {
@@ -377,6 +386,10 @@ pub(crate) struct Report {
     pub(crate) root: Option<String>,
     /// One outcome per cell, in plan order.
     pub(crate) cells: Vec<CellOutcome>,
+    /// The matrix's `policy.size`, which the gate (`check`, `merge`)
+    /// decides size findings by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) size_policy: Option<super::SizePolicy>,
     /// Counts.
     pub(crate) summary: Summary,
 }
@@ -402,6 +415,7 @@ impl Report {
             root: None,
             config,
             cells,
+            size_policy: None,
             summary,
         }
     }
@@ -417,6 +431,9 @@ pub(crate) struct Baseline {
     pub(crate) schema: String,
     /// Accepted findings.
     pub(crate) findings: Vec<BaselineEntry>,
+    /// Each cell's flash and RAM when the baseline was written.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) sizes: BTreeMap<String, super::Totals>,
 }
 
 /// One accepted finding.

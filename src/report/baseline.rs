@@ -1,6 +1,8 @@
 //! Baselines: findings a team has accepted, recorded by a stable signature
-//! (cell id, kind, symbol, referencing function without its hash), so a
-//! gate fails only on new findings and says which known ones are fixed.
+//! (cell id, kind, symbol — or for a size finding its measure —,
+//! referencing function without its hash), so a gate fails only on new
+//! findings and says which known ones are fixed; and each cell's flash and
+//! RAM, which `size-growth` is measured against.
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -27,11 +29,15 @@ fn first_function(f: &Finding) -> Option<&str> {
 
 /// `cell|kind|symbol|function`.
 pub(crate) fn signature(c: &CellOutcome, f: &Finding) -> String {
+    // A size finding is about a measure, not a symbol.
+    let subject = match &f.size {
+        Some(x) => x.measure.as_str(),
+        None => f.symbol.as_deref().unwrap_or(""),
+    };
     format!(
-        "{}|{}|{}|{}",
+        "{}|{}|{subject}|{}",
         c.id,
         f.kind,
-        f.symbol.as_deref().unwrap_or(""),
         first_function(f).unwrap_or("")
     )
 }
@@ -53,9 +59,17 @@ pub(crate) fn from_report(r: &Report) -> Baseline {
         .collect();
     findings.sort();
     findings.dedup();
+    // Each cell's flash and RAM, for `size-growth` against this baseline.
+    let sizes = r
+        .cells
+        .iter()
+        .filter(|c| matches!(c.status, Status::Pass | Status::Fail))
+        .filter_map(|c| Some((c.id.clone(), c.size.as_ref()?.totals())))
+        .collect();
     Baseline {
         schema: BASELINE_SCHEMA.to_owned(),
         findings,
+        sizes,
     }
 }
 

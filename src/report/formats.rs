@@ -17,9 +17,35 @@ pub(crate) fn symbol_name(f: &Finding) -> Option<String> {
     })
 }
 
+/// What a finding is about, in a few words: its symbol (demangled), or
+/// for a size finding the measure and its numbers (`flash 70,000 B >
+/// 65,536 B`).
+pub(crate) fn subject(f: &Finding) -> Option<String> {
+    if let Some(x) = &f.size {
+        let g = crate::model::grouped;
+        return Some(match (x.limit, x.baseline) {
+            (Some(l), Some(b)) => format!(
+                "{} {} B (was {} B, at most {} B)",
+                x.measure,
+                g(x.bytes),
+                g(b),
+                g(l)
+            ),
+            (Some(l), None) => format!("{} {} B > {} B", x.measure, g(x.bytes), g(l)),
+            (None, _) => format!(
+                "{} {} B (no {} region known)",
+                x.measure,
+                g(x.bytes),
+                x.measure
+            ),
+        });
+    }
+    symbol_name(f)
+}
+
 /// One line about a finding: `undefined-symbol flush_tlb_kernel_range`.
 pub(crate) fn headline(f: &Finding) -> String {
-    match symbol_name(f) {
+    match subject(f) {
         Some(s) => format!("{} {s}", f.kind),
         None => f.kind.to_string(),
     }
@@ -362,12 +388,25 @@ pub(crate) fn markdown(r: &Report) -> String {
         markdown_grouped(r, &mut out);
         return out;
     }
-    out.push_str("| cell | target | status | findings |\n|---|---|---|---|\n");
+    let sized = r.cells.iter().any(|c| c.size.is_some());
+    if sized {
+        out.push_str(
+            "| cell | target | status | flash | ram | findings |\n|---|---|---|--:|--:|---|\n",
+        );
+    } else {
+        out.push_str("| cell | target | status | findings |\n|---|---|---|---|\n");
+    }
     for c in &r.cells {
         let what = cell_summary(c);
+        let columns = if sized {
+            let (flash, ram) = super::sizes::figures(c.size.as_ref());
+            format!(" {flash} | {ram} |")
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} |",
+            "| `{}` | {} | {} |{columns} {} |",
             c.id,
             c.target,
             md_icon(c.status),
@@ -415,6 +454,7 @@ fn markdown_grouped(r: &Report, out: &mut String) {
         };
         let _ = writeln!(out, "| {} | {cells} | {} |", md_icon(g.status), md(&g.what));
     }
+    out.push_str(&super::sizes::markdown_sizes(r, MD_LISTED));
     for g in groups.iter().filter(|g| g.status != Status::Pass) {
         let Some(first) = g.cells.first().filter(|c| !c.findings.is_empty()) else {
             continue;

@@ -7,6 +7,7 @@ pub(crate) mod baseline;
 pub(crate) mod formats;
 pub(crate) mod grouped;
 pub(crate) mod html;
+pub(crate) mod sizes;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -190,7 +191,7 @@ pub(crate) fn merge(reports: &[Report]) -> Result<Report> {
 }
 
 fn finding_line(f: &Finding) -> String {
-    match formats::symbol_name(f) {
+    match formats::subject(f) {
         Some(s) => format!("{}: {s}", f.kind),
         None => f.kind.to_string(),
     }
@@ -205,11 +206,14 @@ pub(crate) fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()
         print_grouped(r, out)?;
     } else {
         let w = r.cells.iter().map(|c| c.id.len()).max().unwrap_or(4).max(4);
-        writeln!(out, "{:w$}  STATUS  TIME     FINDINGS", "CELL")?;
-        for c in &r.cells {
+        let sizes = SizeColumns::of(r);
+        let head = sizes.columns("FLASH", "RAM");
+        writeln!(out, "{:w$}  STATUS  TIME     {head}FINDINGS", "CELL")?;
+        for (c, (flash, ram)) in r.cells.iter().zip(&sizes.figures) {
             let what = found(c);
             let (id, status, time) = (&c.id, styled_status(c.status), time(c));
-            writeln!(out, "{id:w$}  {status}   {time:<7}  {what}")?;
+            let size = sizes.columns(flash, ram);
+            writeln!(out, "{id:w$}  {status}   {time:<7}  {size}{what}")?;
         }
         for c in r
             .cells
@@ -240,6 +244,41 @@ fn found(c: &CellOutcome) -> String {
             .map(finding_line)
             .collect::<Vec<_>>()
             .join("; "),
+    }
+}
+
+/// The flash and RAM columns of the summary (with the change against the
+/// baseline), when any cell has a size.
+struct SizeColumns {
+    /// Each cell's flash and RAM, as shown.
+    figures: Vec<(String, String)>,
+    flash_width: usize,
+    ram_width: usize,
+}
+
+impl SizeColumns {
+    fn of(r: &Report) -> Self {
+        let figures: Vec<(String, String)> = r
+            .cells
+            .iter()
+            .map(|c| sizes::figures(c.size.as_ref()))
+            .collect();
+        let flash_width = figures.iter().map(|f| f.0.len()).max().unwrap_or(0);
+        let ram_width = figures.iter().map(|f| f.1.len()).max().unwrap_or(0);
+        Self {
+            figures,
+            flash_width,
+            ram_width,
+        }
+    }
+
+    /// `flash  ram  `, right-aligned; nothing when no cell has a size.
+    fn columns(&self, flash: &str, ram: &str) -> String {
+        if self.flash_width == 0 {
+            return String::new();
+        }
+        let (fw, rw) = (self.flash_width.max(5), self.ram_width.max(3));
+        format!("{flash:>fw$}  {ram:>rw$}  ")
     }
 }
 
@@ -281,7 +320,13 @@ fn print_grouped(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             continue;
         }
         for c in &g.cells {
-            writeln!(out, "  {:w$}  {}", v.label(c), time(c))?;
+            let (flash, ram) = sizes::figures(c.size.as_ref());
+            let size = if c.size.is_some() {
+                format!("  flash {flash}, ram {ram}")
+            } else {
+                String::new()
+            };
+            writeln!(out, "  {:w$}  {}{size}", v.label(c), time(c))?;
         }
     }
     for g in groups.iter().filter(|g| g.status != Status::Pass) {

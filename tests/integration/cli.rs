@@ -2,7 +2,7 @@
 use crate::util::{repo, run, stdout};
 
 /// Every subcommand a user can run.
-const SUBCOMMANDS: [&str; 12] = [
+const SUBCOMMANDS: [&str; 13] = [
     "plan",
     "check",
     "init",
@@ -13,6 +13,7 @@ const SUBCOMMANDS: [&str; 12] = [
     "why",
     "diff",
     "minimize",
+    "footprint",
     "merge",
     "completions",
 ];

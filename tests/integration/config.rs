@@ -357,6 +357,35 @@ fn memory_overrides_are_checked() {
     assert!(e.contains("`bin` needs `mode: bin`"), "{e}");
 }
 
+#[test]
+fn size_budgets_are_checked_where_they_are_written() {
+    let e = plan_err(&format!(
+        "{HEAD}policy:\n  size:\n    max: {{flash: 64KB, ram: 120%}}\n    max-growth: lots\n"
+    ));
+    assert!(
+        e.contains("linkmatrix.yaml:5:") && e.contains("policy.size.max.flash `64KB`"),
+        "{e}"
+    );
+    assert!(e.contains("policy.size.max.ram `120%`"), "{e}");
+    assert!(
+        e.contains("linkmatrix.yaml:6:") && e.contains("policy.size.max-growth `lots`"),
+        "{e}"
+    );
+    let e = plan_err(&format!("{HEAD}policy:\n  size:\n    max: {{rom: 1K}}\n"));
+    assert!(e.contains("rom"), "{e}");
+    // Good values load.
+    let d = crate::util::project();
+    write(
+        d.path(),
+        "linkmatrix.yaml",
+        &format!(
+            "{HEAD}policy:\n  size:\n    max: {{flash: 64K, ram: 90%}}\n    max-growth: 0.5%\n"
+        ),
+    );
+    let o = run(d.path(), &["plan"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 /// A directory without linkmatrix.yaml (here a virtual workspace root)
 /// once ran the bundled kalloc demo in place of the user's crate: now it is
 /// an error that says what to do, and nothing is built.
@@ -399,4 +428,37 @@ fn no_matrix_file_is_an_error_never_the_demo() {
         "{}",
         stderr(&o)
     );
+}
+
+/// An installed linkmatrix shows what it does from any directory:
+/// `--config bundled:NAME` is a matrix of the bundle (the embedded copy
+/// here, as from a registry install), and a wrong name lists the others.
+#[test]
+fn a_bundled_matrix_runs_from_any_directory() {
+    let d = tempfile::tempdir().unwrap();
+    let o = crate::util::linkmatrix(d.path())
+        .env("LINKMATRIX_BUNDLE", "embedded")
+        .env("LINKMATRIX_CACHE_DIR", d.path().join("cache"))
+        .args(["plan", "--config", "bundled:configs/percpu-2021.yaml"])
+        .output()
+        .unwrap();
+    let out = crate::util::stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        out.contains("arm-smp-nommu-release") && out.contains("8 cells from"),
+        "{out}"
+    );
+    let o = run(d.path(), &["plan", "--config", "bundled:configs/nope.yaml"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("no such bundled matrix") && e.contains("bundled:configs/percpu-2021.yaml"),
+        "{e}"
+    );
+    let left: Vec<_> = std::fs::read_dir(d.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left, ["cache"], "wrote into the directory it ran in");
 }

@@ -8,12 +8,14 @@
 )]
 
 mod check;
+mod ci;
 mod cli;
 mod command;
 mod config;
 mod explain;
 mod faults;
 mod firmware;
+mod footprint;
 mod hosted;
 mod inspect;
 mod linkfail;

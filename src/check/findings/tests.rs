@@ -85,6 +85,7 @@ fn policy(forbidden: &[&str], allow: &[&str]) -> Policy {
     Policy {
         forbidden: pats(forbidden),
         allow_undefined: pats(allow),
+        size: crate::model::SizePolicy::default(),
     }
 }
 
