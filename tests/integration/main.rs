@@ -13,6 +13,7 @@ mod cli;
 mod command;
 mod config;
 mod explain;
+mod explain_cases;
 mod faults;
 mod firmware;
 mod footprint;
