@@ -258,6 +258,7 @@ pub(super) fn explain(args: &ExplainArgs, out: &mut dyn Write) -> Result<u8> {
             let v = serde_json::json!({
                 "schema": "linkmatrix/explain/v1",
                 "lines": explained.lines,
+                "failed": explained.failed,
                 "findings": explained.findings,
             });
             serde_json::to_writer_pretty(&mut *out, &v)?;
@@ -265,5 +266,7 @@ pub(super) fn explain(args: &ExplainArgs, out: &mut dyn Write) -> Result<u8> {
         }
         CheckFormat::Human => parser::print_human(&explained, out)?,
     }
-    Ok(u8::from(!explained.findings.is_empty()))
+    // A log that shows a failed link is exit 1, whether or not its
+    // failure could be named (then it is a `link-error`).
+    Ok(u8::from(explained.failed))
 }

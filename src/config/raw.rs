@@ -235,6 +235,13 @@ pub(super) struct RawLinker {
     pub(super) vars: BTreeMap<String, String>,
     #[serde(default)]
     pub(super) entry: Option<Spanned<String>>,
+    /// `ld` or `cc` (default: what the first program's name says, else
+    /// `ld`).
+    #[serde(default)]
+    pub(super) flavor: Option<Spanned<String>>,
+    /// Link rustc's `native-static-libs` after the crate (hosted targets).
+    #[serde(default)]
+    pub(super) native_libs: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -224,8 +224,15 @@ pub(crate) struct Target {
     pub(crate) cflags: Vec<String>,
     /// Linker candidates, first found wins.
     pub(crate) linker: Vec<String>,
-    /// Linker flags.
+    /// Linker flags, in the linker's flavour.
     pub(crate) ldflags: Vec<String>,
+    /// How the linker takes linker options: directly (`ld.lld`, `ld`) or
+    /// through a C compiler driver (`cc`, `gcc`, `clang`: `-Wl,…`).
+    pub(crate) flavor: LinkerFlavor,
+    /// Link the native libraries rustc says the staticlib needs
+    /// (`native-static-libs`: `-lc`, `-lgcc_s`, …) after the crate: a
+    /// hosted target's image.
+    pub(crate) native_libs: bool,
     /// The linker script template, resolved.
     pub(crate) script: Option<PathBuf>,
     /// Values substituted into the script template.
@@ -244,6 +251,80 @@ pub(crate) struct Target {
     pub(crate) cc_at: String,
     /// Where `linker.program` is written.
     pub(crate) linker_at: String,
+}
+
+/// How a linker takes the options linkmatrix adds (`--emit-relocs`,
+/// `--entry=`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LinkerFlavor {
+    /// The linker itself (`ld.lld`, `rust-lld`, GNU `ld`): as they are.
+    Ld,
+    /// A C compiler driver (`cc`, `gcc`, `clang`): each as `-Wl,…`.
+    Cc,
+}
+
+impl LinkerFlavor {
+    /// The flavour rustc's `-C linker-flavor` value (or a target spec's
+    /// `linker-flavor`) names: `gcc`, `gnu-cc`, `gnu-lld-cc`, `darwin-cc`
+    /// … are a C driver; `ld`, `gnu`, `gnu-lld`, `ld.lld` … the linker.
+    pub(crate) fn of_rustc(flavor: &str) -> Self {
+        if flavor == "gcc" || flavor == "em" || flavor.ends_with("-cc") {
+            LinkerFlavor::Cc
+        } else {
+            LinkerFlavor::Ld
+        }
+    }
+
+    /// The flavour a linker program's name says, as rustc infers it
+    /// (`arm-none-eabi-gcc`, `clang`, `cc` → C driver; `ld`, `ld.lld`,
+    /// `rust-lld`, `arm-none-eabi-ld` → linker); `None` for a name that
+    /// says neither (`flip-link`).
+    pub(crate) fn of_program(program: &str) -> Option<Self> {
+        let stem = std::path::Path::new(program)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stem = stem.strip_suffix(".exe").unwrap_or(&stem);
+        // `gcc-12`, `clang-19`: a version after the name.
+        let base = stem
+            .rsplit_once('-')
+            .filter(|(_, v)| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+            .map_or(stem, |(b, _)| b);
+        let cc = ["gcc", "g++", "clang", "clang++", "cc", "c++"];
+        let ld = [
+            "ld", "lld", "ld.lld", "ld.bfd", "ld.gold", "ld.mold", "mold", "rust-lld",
+        ];
+        let last = base.rsplit('-').next().unwrap_or(base);
+        if cc.contains(&base) || cc.contains(&last) {
+            Some(LinkerFlavor::Cc)
+        } else if ld.contains(&base) || ld.contains(&last) || base.ends_with("-ld") {
+            Some(LinkerFlavor::Ld)
+        } else {
+            None
+        }
+    }
+
+    /// Linker options `args` (as `ld` takes them) in this flavour: for a
+    /// C driver, each as `-Wl,…` (`-z X` as `-Wl,-z,X`).
+    pub(crate) fn own<S: AsRef<str>>(self, args: &[S]) -> Vec<String> {
+        match self {
+            LinkerFlavor::Ld => args.iter().map(|a| a.as_ref().to_owned()).collect(),
+            LinkerFlavor::Cc => {
+                let mut out = Vec::with_capacity(args.len());
+                let mut it = args.iter().map(AsRef::as_ref);
+                while let Some(a) = it.next() {
+                    if a == "-z"
+                        && let Some(v) = it.next()
+                    {
+                        out.push(format!("-Wl,-z,{v}"));
+                    } else {
+                        out.push(format!("-Wl,{a}"));
+                    }
+                }
+                out
+            }
+        }
+    }
 }
 
 /// How a platform image says which symbols modules may use.

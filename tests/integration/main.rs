@@ -14,10 +14,13 @@ mod command;
 mod config;
 mod cover;
 mod explain;
+mod explain_cases;
 mod faults;
 mod firmware;
 mod footprint;
+mod hosted;
 mod inspect;
+mod linkfail;
 #[path = "../oracle/goblin.rs"]
 mod oracle;
 mod plan;
