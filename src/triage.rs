@@ -142,19 +142,22 @@ pub(crate) fn why(
             [one] => one.id.clone(),
             _ => format!("any of {n} cells"),
         };
+        let symbol = crate::model::escape_controls(symbol);
         writeln!(out, "`{symbol}` is not reachable from any root in {which}")?;
         return Ok(1);
     }
     for (chains, ids) in &groups {
         writeln!(
             out,
-            "{} chain{} from a root to `{symbol}` in {}:",
+            "{} chain{} from a root to `{}` in {}:",
             chains.len(),
             if chains.len() == 1 { "" } else { "s" },
+            crate::model::escape_controls(symbol),
             ids.join(", ")
         )?;
         for (i, c) in chains.iter().enumerate() {
-            writeln!(out, "{:>3}. {}", i + 1, c.join(" -> "))?;
+            let steps: Vec<_> = c.iter().map(|s| crate::model::escape_controls(s)).collect();
+            writeln!(out, "{:>3}. {}", i + 1, steps.join(" -> "))?;
         }
     }
     Ok(0)

@@ -449,6 +449,11 @@ pub(crate) struct CellOutcome {
     pub(crate) status: Status,
     /// Wall time spent on the cell (0 when served from the cache).
     pub(crate) duration_ms: u64,
+    /// Served from the cache: the wall time of the run that computed the
+    /// outcome, what running the cell again takes (shards are balanced by
+    /// it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) cached_duration_ms: Option<u64>,
     /// The command that runs this cell alone.
     pub(crate) reproduce: String,
     /// Findings, sorted.
@@ -537,6 +542,10 @@ pub(crate) struct Report {
     pub(crate) size_policy: Option<super::SizePolicy>,
     /// Counts.
     pub(crate) summary: Summary,
+    /// The shard this report ran (`check --shard`), or every shard's
+    /// (merged), by K.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) shards: Vec<crate::model::ShardRun>,
 }
 
 impl Report {
@@ -562,6 +571,7 @@ impl Report {
             cells,
             size_policy: None,
             summary,
+            shards: Vec::new(),
         }
     }
 }
