@@ -250,6 +250,22 @@ fn a_missing_rustc_wrapper_is_refused_naming_it() {
     assert!(!d.path().join("target").exists());
 }
 
+/// `plan --shards N` of the percpu matrix, as a table.
+fn plan_table(dir: &Path, n: &str) -> String {
+    let o = linkmatrix(dir)
+        .args([
+            "plan",
+            "--config",
+            "configs/percpu-2021.yaml",
+            "--shards",
+            n,
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+}
+
 fn plan_json(dir: &Path, args: &[&str]) -> Value {
     let o = linkmatrix(dir)
         .args(["plan", "--config", "configs/percpu-2021.yaml"])
@@ -269,17 +285,7 @@ fn plan_json(dir: &Path, args: &[&str]) -> Value {
 fn shards_are_balanced_by_the_last_runs_times_and_run_as_planned() {
     let d = project_copy();
     // No earlier times: by count, expected unknown.
-    let o = linkmatrix(d.path())
-        .args([
-            "plan",
-            "--config",
-            "configs/percpu-2021.yaml",
-            "--shards",
-            "3",
-        ])
-        .output()
-        .unwrap();
-    let table = stdout(&o);
+    let table = plan_table(d.path(), "3");
     assert!(
         table.contains("SHARD")
             && table.contains("shard 3/3: 2 cells, expected unknown")
@@ -339,20 +345,10 @@ fn shards_are_balanced_by_the_last_runs_times_and_run_as_planned() {
         .unwrap();
     assert!(loads[0].abs_diff(loads[1]) <= longest, "{loads:?} {m}");
     // The cache gives the same times, and says so.
-    let o = linkmatrix(d.path())
-        .args([
-            "plan",
-            "--config",
-            "configs/percpu-2021.yaml",
-            "--shards",
-            "2",
-        ])
-        .output()
-        .unwrap();
+    let table = plan_table(d.path(), "2");
     assert!(
-        stdout(&o).contains("(balanced by the cell times in the cache)"),
-        "{}",
-        stdout(&o)
+        table.contains("(balanced by the cell times in the cache)"),
+        "{table}"
     );
 
     // Each shard job runs its entry's cells, served from the cache here;
