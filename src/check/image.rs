@@ -76,6 +76,7 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
         dir: &dir,
         timeout: Some(ctx.remaining()),
         scripts: &built.link,
+        native: &built.native,
     };
     match m.mode {
         Mode::Module => module(ctx, target, &inputs, &origins),
@@ -93,19 +94,25 @@ fn image(
     let entry = &inputs.target.entry;
     let mut all_roots = vec![entry.clone()];
     all_roots.extend(inputs.roots.iter().cloned());
-    // Read once: the analysis and the size come from the same bytes.
-    let data = image.as_deref().map(read).transpose()?;
-    let analysis = image
-        .as_deref()
-        .zip(data.as_deref())
-        .map(|(img, data)| analyze_bytes(img, data, &all_roots, origins))
-        .transpose()?;
     // A size is the real image's: a permissive relink leaves out what the
     // failed link could not resolve.
-    let size = data.as_deref().filter(|_| real.success).and_then(|d| {
-        let script = inputs.dir.join("link.ld");
-        measure(ctx.m, d, inputs.target.script.is_some().then_some(&*script))
-    });
+    let script = inputs.dir.join("link.ld");
+    let script = inputs.target.script.is_some().then_some(&*script);
+    // Read once: the analysis, the imports and the size come from the
+    // same bytes.
+    let inspected = image
+        .as_deref()
+        .map(|img| {
+            let data = inspect::read_file(img).map_err(|e| CellError::inspection(&e))?;
+            let a = analyze_data(img, &data, &all_roots, origins)?;
+            let size = real.success.then(|| measure(ctx.m, &data, script)).flatten();
+            Ok::<_, CellError>((a, inspect::dynamic_imports(&data), size))
+        })
+        .transpose()?;
+    let (analysis, imports, size) = match inspected {
+        Some((a, i, s)) => (Some(a), i, s),
+        None => (None, None, None),
+    };
     let failure = (!real.success).then(|| LinkFailure {
         finding: findings::link_error(&real.command, &real.diagnostics),
         diagnostics: &real.diagnostics,
@@ -118,6 +125,7 @@ fn image(
             undefined: UndefinedRule::All,
             diagnostics: Some(&real.diagnostics),
             link_failure: failure,
+            imports: imports.as_ref(),
         },
     );
     // What `why` and `diff` follow later: the entry point too.
@@ -156,6 +164,7 @@ fn module(
                     diagnostics: &r.diagnostics,
                     despite_policy: false,
                 }),
+                imports: None,
             },
         )))
     };
@@ -171,12 +180,12 @@ fn module(
             "the module could not be linked for inspection".to_owned(),
         ));
     };
-    let a = analyze_bytes(&insp, &read(&insp)?, inputs.roots, origins)?;
+    let a = analyze_file(&insp, inputs.roots, origins)?;
     // The module's own sections: the relocatable object it is loaded as.
     let size = module
         .output
         .as_deref()
-        .map(read)
+        .map(|m| inspect::read_file(m).map_err(|e| CellError::inspection(&e)))
         .transpose()?
         .and_then(|d| measure(ctx.m, &d, None));
     let findings = findings::decide(
@@ -189,6 +198,7 @@ fn module(
             },
             diagnostics: None,
             link_failure: None,
+            imports: None,
         },
     );
     Ok(Found {
@@ -220,14 +230,18 @@ fn platform_symbols(t: &Target, plat: &Path) -> Result<(BTreeSet<String>, BTreeS
     Ok((exported, defined))
 }
 
-/// A file the cell made, read for inspection.
-fn read(path: &Path) -> Result<Vec<u8>, CellError> {
-    inspect::read_file(path).map_err(|e| CellError::inspection(&e))
+/// Analyse a linked image, naming for each function where it came from.
+fn analyze_file(
+    path: &Path,
+    roots: &[String],
+    origins: &HashMap<String, String>,
+) -> Result<Analysis, CellError> {
+    let data = inspect::read_file(path).map_err(|e| CellError::inspection(&e))?;
+    analyze_data(path, &data, roots, origins)
 }
 
-/// Analyse a linked image's bytes, naming for each function where it came
-/// from.
-fn analyze_bytes(
+/// Analyse a linked image's bytes (`path` names it).
+fn analyze_data(
     path: &Path,
     data: &[u8],
     roots: &[String],

@@ -7,16 +7,21 @@
     clippy::many_single_char_names
 )]
 
+mod action;
 mod check;
 mod ci;
 mod cli;
 mod command;
 mod config;
+mod cover;
 mod explain;
+mod explain_cases;
 mod faults;
 mod firmware;
 mod footprint;
+mod hosted;
 mod inspect;
+mod linkfail;
 #[path = "../oracle/goblin.rs"]
 mod oracle;
 mod plan;
