@@ -105,7 +105,10 @@ fn image(
         .map(|img| {
             let data = inspect::read_file(img).map_err(|e| CellError::inspection(&e))?;
             let a = analyze_data(img, &data, &all_roots, origins)?;
-            let size = real.success.then(|| measure(ctx.m, &data, script)).flatten();
+            let size = real
+                .success
+                .then(|| measure(ctx.m, &data, script))
+                .flatten();
             Ok::<_, CellError>((a, inspect::dynamic_imports(&data), size))
         })
         .transpose()?;
