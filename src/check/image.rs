@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use super::context::{CellCtx, Found, build_failed, global_symbols, policy_roots};
 use super::error::CellError;
 use super::findings::{self, Evidence, LinkFailure, UndefinedRule};
+use super::places;
 use super::prepare::Prepared;
 use crate::build;
 use crate::inspect::{self, Unit};
@@ -94,17 +95,27 @@ fn image(
     let entry = &inputs.target.entry;
     let mut all_roots = vec![entry.clone()];
     all_roots.extend(inputs.roots.iter().cloned());
-    let inspected = image
+    let data = image
         .as_deref()
-        .map(|img| {
-            let data = inspect::read_file(img).map_err(|e| CellError::inspection(&e))?;
-            let a = analyze_data(img, &data, &all_roots, origins)?;
-            Ok::<_, CellError>((a, inspect::dynamic_imports(&data)))
-        })
+        .map(|img| inspect::read_file(img).map_err(|e| CellError::inspection(&e)))
         .transpose()?;
-    let (analysis, imports) = match inspected {
-        Some((a, i)) => (Some(a), i),
-        None => (None, None),
+    let analysis = match (&image, &data) {
+        (Some(img), Some(bytes)) => Some(analyze_data(img, bytes, &all_roots, origins)?),
+        _ => None,
+    };
+    let imports = data.as_deref().and_then(inspect::dynamic_imports);
+    let places = if real.success {
+        None
+    } else {
+        let mut found = places::duplicates(&real.diagnostics, data.as_deref());
+        for (region, over) in places::overflowed(&real.diagnostics) {
+            let rdir = places::relink_dir(inputs.dir, &region);
+            let _ = std::fs::remove_dir_all(&rdir);
+            if let Some(img) = inputs.relink_enlarged(&region, over, &rdir, ctx.log)? {
+                places::fill(&mut found, &region, &rdir, &img);
+            }
+        }
+        Some(found)
     };
     let failure = (!real.success).then(|| LinkFailure {
         finding: findings::link_error(&real.command, &real.diagnostics),
@@ -119,6 +130,7 @@ fn image(
             diagnostics: Some(&real.diagnostics),
             link_failure: failure,
             imports: imports.as_ref(),
+            places: places.as_ref(),
         },
     );
     // What `why` and `diff` follow later: the entry point too.
@@ -158,6 +170,7 @@ fn module(
                     despite_policy: false,
                 }),
                 imports: None,
+                places: None,
             },
         )))
     };
@@ -185,6 +198,7 @@ fn module(
             diagnostics: None,
             link_failure: None,
             imports: None,
+            places: None,
         },
     );
     Ok(Found {
