@@ -372,7 +372,13 @@ pub(crate) const MARK_CFG: &str = "linkmatrix_relink";
 /// the real linker, for [`REAL`]; `None` when this is not a relink.
 pub(crate) fn stand_in(args: &mut Vec<OsString>, default: Option<&OsString>) -> Option<OsString> {
     let dir = PathBuf::from(std::env::var_os(DIR)?);
-    let marked = args.windows(2).any(|w| w[0] == "--cfg" && w[1] == MARK_CFG);
+    let marked = args.windows(2).any(|w| {
+        w[0] == "--cfg"
+            && w[1]
+                .to_string_lossy()
+                .strip_prefix(MARK_CFG)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('='))
+    });
     if !marked {
         return None;
     }

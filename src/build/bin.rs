@@ -189,8 +189,12 @@ impl BinJob<'_> {
     /// writing the enlarged script into `dir`. The image, when it linked.
     pub(crate) fn relink_enlarged(&self, region: &str, extra: u64, dir: &Path) -> Option<PathBuf> {
         use crate::relink;
+        // The mark names the relink, so cargo links again for another
+        // (its arguments are in the fingerprint) and keeps this one's
+        // output fresh (the enlarged script it measured stays beside it).
+        let mark = format!("{}=\"{region}-{extra}\"", relink::MARK_CFG);
         let cmd = self
-            .command(true, &["--cfg", relink::MARK_CFG])
+            .command(true, &["--cfg", &mark])
             .env(relink::REGION, region)
             .env(relink::EXTRA, extra.to_string())
             .env(relink::DIR, dir);

@@ -44,11 +44,13 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
                 image,
             } => {
                 let image = image.map(|i| build::copy_into(&i, &dir)).transpose()?;
+                // Best effort: a region measured or not, the finding stands.
                 for (region, over) in places::overflowed(&diagnostics) {
                     let rdir = places::relink_dir(&dir, &region);
-                    let _ = std::fs::remove_dir_all(&rdir);
-                    if let Some(img) = job.relink_enlarged(&region, over, &rdir) {
-                        let img = build::copy_into(&img, &rdir)?;
+                    if let Some(img) = job.relink_enlarged(&region, over, &rdir)
+                        && std::fs::create_dir_all(&rdir).is_ok()
+                        && let Ok(img) = build::copy_into(&img, &rdir)
+                    {
                         relinked.push((region, rdir, img));
                     }
                 }
@@ -97,6 +99,9 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
             }),
         ),
     };
+    // A region's relink is the image when the failed link left none: the
+    // undefined symbols, chains, `why` and `diff` read it.
+    let image = image.or_else(|| relinked.first().map(|(_, _, img)| img));
     let mut found = Found::default();
     let mut analysis = None;
     let mut imports = None;

@@ -92,6 +92,18 @@ fn image(
     origins: &HashMap<String, String>,
 ) -> Result<Found, CellError> {
     let (real, image) = inputs.image(ctx.log)?;
+    // Each region that overflowed, relinked large enough (best effort).
+    let mut relinked: Vec<(String, PathBuf, PathBuf)> = Vec::new();
+    if !real.success {
+        for (region, over) in places::overflowed(&real.diagnostics) {
+            let rdir = places::relink_dir(inputs.dir, &region);
+            if let Some(img) = inputs.relink_enlarged(&region, over, &rdir, ctx.log)? {
+                relinked.push((region, rdir, img));
+            }
+        }
+    }
+    // A region's relink is the image when the failed link left none.
+    let image = image.or_else(|| relinked.first().map(|(_, _, img)| img.clone()));
     let entry = &inputs.target.entry;
     let mut all_roots = vec![entry.clone()];
     all_roots.extend(inputs.roots.iter().cloned());
@@ -108,12 +120,8 @@ fn image(
         None
     } else {
         let mut found = places::duplicates(&real.diagnostics, data.as_deref());
-        for (region, over) in places::overflowed(&real.diagnostics) {
-            let rdir = places::relink_dir(inputs.dir, &region);
-            let _ = std::fs::remove_dir_all(&rdir);
-            if let Some(img) = inputs.relink_enlarged(&region, over, &rdir, ctx.log)? {
-                places::fill(&mut found, &region, &rdir, &img);
-            }
+        for (region, rdir, img) in &relinked {
+            places::fill(&mut found, region, rdir, img);
         }
         Some(found)
     };

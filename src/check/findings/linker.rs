@@ -83,6 +83,15 @@ fn place(r: &Rules<'_>, mut f: Finding, places: &Places) -> Finding {
     f.at = in_project(r, &sites);
     f.referenced_by = f.referenced_by.iter().map(|x| relativize(r, x)).collect();
     f.definitions = f.definitions.iter().map(|d| definition(r, d)).collect();
+    if let Some(rel) = &mut f.relocation {
+        rel.target_object = rel.target_object.take().and_then(|o| {
+            let as_ref = crate::model::Reference {
+                object: Some(o),
+                ..crate::model::Reference::default()
+            };
+            relativize(r, &as_ref).object
+        });
+    }
     if let Some(region) = &mut f.region {
         if region.size.is_none() {
             region.size = places.lengths.get(&region.name).copied();
