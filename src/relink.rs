@@ -20,6 +20,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::inspect::memory::word_at;
 use crate::model::Region;
 
 /// The real linker the stand-in runs (set in its environment).
@@ -163,21 +164,6 @@ fn read_script(p: &Path) -> Option<String> {
         return None;
     }
     std::fs::read_to_string(p).ok()
-}
-
-/// The byte offset of `word` standing alone in `s` from `from` on.
-fn word_at(s: &str, word: &str, mut from: usize) -> Option<usize> {
-    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
-    while let Some(i) = s.get(from..)?.find(word) {
-        let at = from + i;
-        let before = s[..at].chars().next_back().is_some_and(ident);
-        let after = s[at + word.len()..].chars().next().is_some_and(ident);
-        if !before && !after {
-            return Some(at);
-        }
-        from = at + word.len();
-    }
-    None
 }
 
 /// `text` with region `name`'s `LENGTH` (or `len`, `l`) in a `MEMORY`
