@@ -101,6 +101,11 @@ pub(crate) struct Matrix {
     pub(crate) manifest: PathBuf,
     /// The cargo package name.
     pub(crate) package: String,
+    /// The crate's features (without `default`) and what each turns on, as
+    /// in `[features]` (`"b"`, `"dep:x"`, `"x/f"`, `"x?/f"`), with the
+    /// implicit feature of each optional dependency: what makes two cells'
+    /// feature sets equal after implication (one build).
+    pub(crate) crate_features: BTreeMap<String, Vec<String>>,
     /// The crate's `default` features. Every cell builds with
     /// `--no-default-features`; those no option controls are added back
     /// unless the matrix says `default-features: false`.
@@ -122,6 +127,9 @@ pub(crate) struct Matrix {
     pub(crate) include: Vec<Assignment>,
     /// Cells left out.
     pub(crate) exclude: Vec<Assignment>,
+    /// `cover:`: a covering plan instead of the full product (the default
+    /// is the full product).
+    pub(crate) cover: Cover,
     /// The targets the cells use, by `arch` name.
     pub(crate) targets: BTreeMap<String, Target>,
     /// Symbol policy.
@@ -129,6 +137,60 @@ pub(crate) struct Matrix {
     /// Extra roots to follow references from: symbols, demangled paths,
     /// or globs over either.
     pub(crate) roots: Vec<glob::Pattern>,
+}
+
+/// What a covering plan holds (`cover: 2`, `cover: each`,
+/// `cover: [each, 2]`); the default, neither, is the full product.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Cover {
+    /// Every combination of this many axis values (1, 2 or 3) in some
+    /// cell, where the rules allow it.
+    pub(crate) strength: Option<u8>,
+    /// One cell per option value with every other option at its default,
+    /// on every `arch` and `profile`.
+    pub(crate) each: bool,
+}
+
+impl Cover {
+    /// The full product, not a covering plan.
+    pub(crate) fn is_full(self) -> bool {
+        self == Cover::default()
+    }
+
+    /// Parse the words of `2`, `each`, `[each, 2]`, `full`, as `cover:`
+    /// and `--cover` take them; the error says what is accepted.
+    pub(crate) fn parse(words: &[&str]) -> Result<Cover, String> {
+        let mut c = Cover::default();
+        for w in words {
+            match w.trim() {
+                "each" => c.each = true,
+                "full" if words.len() == 1 => return Ok(c),
+                t @ ("1" | "2" | "3") if c.strength.is_none() => {
+                    c.strength = t.parse().ok();
+                }
+                other => {
+                    return Err(format!(
+                        "`{other}`: expected 1, 2 or 3 (every combination of that many axis values), `each` (each option value alone), both (`[each, 2]`), or `full`"
+                    ));
+                }
+            }
+        }
+        if c.is_full() {
+            return Err("expected 1, 2, 3, `each` or `full`".to_owned());
+        }
+        Ok(c)
+    }
+}
+
+impl fmt::Display for Cover {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.each, self.strength) {
+            (true, Some(t)) => write!(f, "[each, {t}]"),
+            (true, None) => f.write_str("each"),
+            (false, Some(t)) => write!(f, "{t}"),
+            (false, None) => f.write_str("full"),
+        }
+    }
 }
 
 /// Symbols that must never appear, and symbols that may stay undefined.

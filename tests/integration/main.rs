@@ -7,11 +7,13 @@
     clippy::many_single_char_names
 )]
 
+mod action;
 mod check;
 mod ci;
 mod cli;
 mod command;
 mod config;
+mod cover;
 mod explain;
 mod explain_cases;
 mod faults;
