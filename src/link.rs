@@ -71,19 +71,22 @@ pub(crate) const OWN_OPTIONS: &[&str] = &[
 /// The line of `diagnostics` in which the linker (or its C driver)
 /// refuses one of [`OWN_OPTIONS`] (`cc: error: unrecognized command-line
 /// option '--emit-relocs'`, `ld.lld: error: unknown argument
-/// '--emit-relocs'`), if any.
+/// '--emit-relocs'`), if any; a warning about one is no refusal.
 pub(crate) fn refused_own_option(diagnostics: &str) -> Option<&str> {
     diagnostics.lines().find(|l| {
         let lower = l.to_ascii_lowercase();
-        [
-            "unrecognized",
-            "unrecognised",
-            "unknown",
-            "invalid",
-            "unsupported",
-        ]
-        .iter()
-        .any(|w| lower.contains(w))
+        // A linker that only warns (gold: "ignoring unknown -z option")
+        // went on: whatever failed the link was something else.
+        !lower.contains("warning")
+            && [
+                "unrecognized",
+                "unrecognised",
+                "unknown",
+                "invalid",
+                "unsupported",
+            ]
+            .iter()
+            .any(|w| lower.contains(w))
             && OWN_OPTIONS.iter().any(|o| l.contains(o))
     })
 }
@@ -381,5 +384,28 @@ impl LinkInputs<'_> {
             .timeout(self.timeout);
         let r = run(&cmd, &insp, log)?;
         Ok((platform, mlink, r.output))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The C driver refusing `--emit-relocs` is linkmatrix's failure; a
+    /// linker warning that it ignores one of linkmatrix's options is not,
+    /// nor is a crate's own unknown option.
+    #[test]
+    fn a_refused_option_of_linkmatrixs_is_told_from_warnings_and_the_crates() {
+        let gcc = "cc: error: unrecognized command-line option '--emit-relocs'\ncollect2: error: ld returned 1 exit status";
+        assert_eq!(
+            refused_own_option(gcc),
+            Some("cc: error: unrecognized command-line option '--emit-relocs'")
+        );
+        let lld = "ld.lld: error: unknown argument '--emit-relocs'";
+        assert!(refused_own_option(lld).is_some());
+        let gold = "ld.gold: warning: ignoring unknown -z option dead-reloc-in-nonalloc=.debug_*=0xffffffffffffffff\nld.gold: error: undefined reference to 'f'";
+        assert_eq!(refused_own_option(gold), None);
+        let crates = "ld.lld: error: unknown argument '--frobnicate'";
+        assert_eq!(refused_own_option(crates), None);
     }
 }

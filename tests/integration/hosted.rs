@@ -48,7 +48,13 @@ fn a_hosted_triple_works_by_name_in_image_mode() {
     );
     let (code, r, err) = check_json(d.path(), &[]);
     assert_eq!(code, 1, "{err}\n{r:#}");
-    assert_eq!(failing(&r), ["x86_64-fast-release"], "{r:#}");
+    // Every profile init wrote: the `fast` cells fail, the others pass.
+    let bad = failing(&r);
+    assert!(
+        !bad.is_empty() && bad.iter().all(|id| id.starts_with("x86_64-fast-")),
+        "{r:#}"
+    );
+    assert!(bad.contains(&"x86_64-fast-release".to_owned()), "{r:#}");
     let c = cell(&r, "x86_64-fast-release");
     assert_eq!(undefined_symbols(c), ["fast_path"], "{c:#}");
     assert_eq!(c["findings"].as_array().unwrap().len(), 1, "{c:#}");
@@ -117,11 +123,7 @@ fn a_no_std_libc_binary_fails_only_in_dev_on_rust_eh_personality() {
     assert!(o.status.success(), "{}", stderr(&o));
     let m = d.path().join("linkmatrix.yaml");
     let text = std::fs::read_to_string(&m).unwrap();
-    std::fs::write(
-        &m,
-        text.replace("profile: [release]", "profile: [dev, release]"),
-    )
-    .unwrap();
+    assert!(text.contains("profile: [dev, release]"), "{text}");
     let (code, r, err) = check_json(d.path(), &[]);
     assert_eq!(code, 1, "{err}\n{r:#}");
     assert_eq!(failing(&r), ["x86_64-dev"], "{r:#}");
