@@ -348,6 +348,12 @@ pub struct InspectArgs {
     /// With --size: how many of the largest symbols to list.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub top: usize,
+    /// With --size: an archive the image was linked from (a staticlib,
+    /// an rlib; repeatable). Its members' names say whose an incremental
+    /// build's codegen units are, and which crate defines a global that
+    /// has no mangled name and no debug info.
+    #[arg(long = "input", value_name = "ARCHIVE", requires = "size")]
+    pub inputs: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
     pub format: CheckFormat,

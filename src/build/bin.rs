@@ -45,6 +45,11 @@ pub(crate) enum Linked {
         /// (`cargo:rustc-link-search`), in cargo's order: where the
         /// linker found `memory.x` and the like.
         link_search: Vec<PathBuf>,
+        /// The rlibs cargo reports for the build (every dependency's):
+        /// whose objects the link took.
+        rlibs: Vec<PathBuf>,
+        /// The binary's crate name (`my_fw` of bin `my-fw`).
+        krate: String,
     },
     /// The link failed.
     Failed {
@@ -67,6 +72,28 @@ fn executable(stdout: &[u8]) -> Option<PathBuf> {
         })
         .last()
         .map(cargo_metadata::camino::Utf8PathBuf::into_std_path_buf)
+}
+
+/// The rlibs of every crate cargo's JSON messages report, and the crate
+/// name of the (last) executable's target.
+fn artifacts(stdout: &[u8]) -> (Vec<PathBuf>, String) {
+    let mut rlibs = Vec::new();
+    let mut krate = String::new();
+    for m in Message::parse_stream(stdout).flatten() {
+        let Message::CompilerArtifact(a) = m else {
+            continue;
+        };
+        if a.executable.is_some() {
+            krate = a.target.name.replace('-', "_");
+        }
+        rlibs.extend(
+            a.filenames
+                .into_iter()
+                .filter(|f| f.extension() == Some("rlib"))
+                .map(cargo_metadata::camino::Utf8PathBuf::into_std_path_buf),
+        );
+    }
+    (rlibs, krate)
 }
 
 /// The link search directories cargo's JSON messages report for the
@@ -166,9 +193,14 @@ impl BinJob<'_> {
         let err = match cmd.run() {
             Ok(out) => {
                 return executable(&out.stdout)
-                    .map(|elf| Linked::Ok {
-                        elf,
-                        link_search: link_search(&out.stdout),
+                    .map(|elf| {
+                        let (rlibs, krate) = artifacts(&out.stdout);
+                        Linked::Ok {
+                            elf,
+                            link_search: link_search(&out.stdout),
+                            rlibs,
+                            krate,
+                        }
                     })
                     .ok_or_else(|| {
                         BuildFailure::tool(format!("cargo reported no executable ({cmd})"))

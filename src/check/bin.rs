@@ -13,7 +13,7 @@ use super::findings::{self, Evidence, LinkFailure, UndefinedRule};
 use super::places;
 use super::prepare::Prepared;
 use crate::build::{self, BuildFailure, Linked};
-use crate::inspect::{self, Unit};
+use crate::inspect::{self, ObjectCrates, Unit};
 use crate::model::{Analysis, Finding, FindingKind, Matrix};
 
 /// Run a `bin` cell.
@@ -23,6 +23,8 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
     // Regions that overflowed, each relinked large enough: (name, the
     // relink's directory, its image).
     let mut relinked: Vec<(String, PathBuf, PathBuf)> = Vec::new();
+    // What the rlibs say of crates, read while they are this cell's.
+    let mut objects = ObjectCrates::default();
     let linked = ctx.in_turn(|shared| -> Result<Linked, BuildFailure> {
         let job = build::BinJob {
             setup: &p.setup,
@@ -35,7 +37,12 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
         };
         let linked = job.build()?;
         Ok(match linked {
-            Linked::Ok { elf, link_search } => {
+            Linked::Ok {
+                elf,
+                link_search,
+                rlibs,
+                krate,
+            } => {
                 // The memory map the link used, copied out with the ELF
                 // while the build directory is this cell's (never the last
                 // run's).
@@ -43,9 +50,18 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
                 if let Some(x) = memory_x(&m.manifest, &link_search) {
                     build::copy_into(&x, &dir)?;
                 }
+                objects = super::context::measuring(|| {
+                    let read: Vec<Vec<u8>> = rlibs
+                        .iter()
+                        .filter_map(|r| inspect::read_file(r).ok())
+                        .collect();
+                    ObjectCrates::of_archives(read.iter().map(Vec::as_slice))
+                });
                 Linked::Ok {
                     elf: build::copy_into(&elf, &dir)?,
                     link_search,
+                    rlibs,
+                    krate,
                 }
             }
             Linked::Failed {
@@ -124,17 +140,23 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
         imports = inspect::dynamic_imports(&bytes);
         found.image = Some(img.clone());
         found.roots = roots;
+        if let Linked::Ok { krate, .. } = &linked {
+            // The binary's own objects are in no rlib: a hashed codegen
+            // unit no rlib has is the binary crate's.
+            objects.own_units(&bytes, krate);
+        }
         if failure.is_none() {
             let memory = dir.join("memory.x");
-            found.size = measure(m, &bytes, memory.is_file().then_some(&*memory));
+            found.size = measure(m, &bytes, memory.is_file().then_some(&*memory), &objects);
         }
+        objects.keep_for(&bytes);
         data = Some(bytes);
     }
     let diagnostics = failure.as_ref().map(|f| f.diagnostics);
     let places = diagnostics.map(|d| {
         let mut found = places::duplicates(d, data.as_deref());
         for (region, rdir, img) in &relinked {
-            places::fill(&mut found, region, rdir, img);
+            places::fill(&mut found, region, rdir, img, &objects);
         }
         found
     });
@@ -149,6 +171,7 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
             places: places.as_ref(),
         },
     );
+    found.objects = objects;
     Ok(found)
 }
 

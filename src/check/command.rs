@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 use super::context::{CellCtx, Found};
 use super::error::CellError;
 use super::findings::{self, Evidence, UndefinedRule};
+use crate::inspect::ObjectCrates;
 use crate::model::{Cell, CommandBuild, Finding, Matrix, Value};
 use crate::process::Cmd;
 use crate::workdir::WorkDir;
@@ -164,7 +165,8 @@ pub(super) fn run(ctx: &CellCtx<'_>, b: &CommandBuild) -> Result<Found, CellErro
         findings,
         image: Some(elf),
         roots,
-        size: super::context::measure(m, &data, None),
+        size: super::context::measure(m, &data, None, &ObjectCrates::default()),
+        objects: ObjectCrates::default(),
     })
 }
 

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use super::error::CellError;
 use super::findings::{self, Rules};
 use crate::build::BuildFailure;
+use crate::inspect::ObjectCrates;
 use crate::model::{Cell, CellOutcome, Finding, ImageSize, Inspected, Matrix, Status, Target};
 use crate::process::Cmd;
 use crate::workdir::WorkDir;
@@ -99,6 +100,9 @@ pub(super) struct Found {
     pub(super) roots: Vec<String>,
     /// The linked image's size.
     pub(super) size: Option<ImageSize>,
+    /// What the link's inputs say of crates, for measuring the image
+    /// again (`diff`): only what the measured file can ask about.
+    pub(super) objects: ObjectCrates,
 }
 
 impl Found {
@@ -165,6 +169,7 @@ pub(super) fn finish(ctx: &CellCtx<'_>, res: Result<Found, CellError>) -> CellOu
             let inspected = Inspected {
                 image: found.image,
                 roots: found.roots,
+                objects: found.objects,
             };
             (o, inspected)
         }
@@ -172,6 +177,7 @@ pub(super) fn finish(ctx: &CellCtx<'_>, res: Result<Found, CellError>) -> CellOu
             let none = Inspected {
                 image: None,
                 roots: Vec::new(),
+                objects: ObjectCrates::default(),
             };
             (errored(ctx.cell, &e), none)
         }
@@ -184,17 +190,29 @@ pub(super) fn finish(ctx: &CellCtx<'_>, res: Result<Found, CellError>) -> CellOu
 /// The footprint of an image's bytes (`None` when they are not ELF),
 /// with the memory regions of the linker script at `script` when it
 /// exists, listing as many symbols as `policy.size.symbols` says.
-pub(super) fn measure(m: &Matrix, data: &[u8], script: Option<&Path>) -> Option<ImageSize> {
+pub(super) fn measure(
+    m: &Matrix,
+    data: &[u8],
+    script: Option<&Path>,
+    objects: &ObjectCrates,
+) -> Option<ImageSize> {
+    measuring(|| {
+        let regions = script
+            .and_then(|s| std::fs::read_to_string(s).ok())
+            .map(|text| crate::inspect::memory::regions(&text))
+            .unwrap_or_default();
+        let top = m.policy.size.symbols.unwrap_or(crate::inspect::DEFAULT_TOP);
+        crate::inspect::footprint(data, &regions, top, objects).ok()
+    })
+}
+
+/// Run `f`, counting its time as footprint's (`LINKMATRIX_STATS`).
+pub(super) fn measuring<T>(f: impl FnOnce() -> T) -> T {
     let start = std::time::Instant::now();
-    let regions = script
-        .and_then(|s| std::fs::read_to_string(s).ok())
-        .map(|text| crate::inspect::memory::regions(&text))
-        .unwrap_or_default();
-    let top = m.policy.size.symbols.unwrap_or(crate::inspect::DEFAULT_TOP);
-    let size = crate::inspect::footprint(data, &regions, top).ok();
+    let out = f();
     let took = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
     MEASURING.fetch_add(took, std::sync::atomic::Ordering::Relaxed);
-    size
+    out
 }
 
 /// Nanoseconds all cells of this process spent measuring footprints

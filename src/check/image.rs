@@ -15,7 +15,7 @@ use super::findings::{self, Evidence, LinkFailure, UndefinedRule};
 use super::places;
 use super::prepare::Prepared;
 use crate::build;
-use crate::inspect::{self, Unit};
+use crate::inspect::{self, ObjectCrates, Unit};
 use crate::link::LinkInputs;
 use crate::model::{Analysis, Exports, Mode, Target};
 
@@ -56,6 +56,7 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
         mut roots,
         origins,
         globals,
+        objects,
     } = input_symbols(&objs, &built.staticlib, &built.crate_name)
         .map_err(|e| CellError::inspection(&e))?;
     roots.extend(policy_roots(m, &globals));
@@ -80,8 +81,8 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
         native: &built.native,
     };
     match m.mode {
-        Mode::Module => module(ctx, target, &inputs, &origins),
-        Mode::Image | Mode::Bin => image(ctx, &inputs, &origins),
+        Mode::Module => module(ctx, target, &inputs, &origins, &objects),
+        Mode::Image | Mode::Bin => image(ctx, &inputs, &origins, &objects),
     }
 }
 
@@ -90,6 +91,7 @@ fn image(
     ctx: &CellCtx<'_>,
     inputs: &LinkInputs<'_>,
     origins: &HashMap<String, String>,
+    objects: &ObjectCrates,
 ) -> Result<Found, CellError> {
     let (real, image) = inputs.image(ctx.log)?;
     // Each region that overflowed, relinked large enough (best effort).
@@ -125,13 +127,17 @@ fn image(
     let size = data
         .as_deref()
         .filter(|_| real.success)
-        .and_then(|bytes| measure(ctx.m, bytes, script));
+        .and_then(|bytes| measure(ctx.m, bytes, script, objects));
+    let mut kept = objects.clone();
+    if let Some(bytes) = &data {
+        kept.keep_for(bytes);
+    }
     let places = if real.success {
         None
     } else {
         let mut found = places::duplicates(&real.diagnostics, data.as_deref());
         for (region, rdir, img) in &relinked {
-            places::fill(&mut found, region, rdir, img);
+            places::fill(&mut found, region, rdir, img, objects);
         }
         Some(found)
     };
@@ -162,6 +168,7 @@ fn image(
         image,
         roots,
         size,
+        objects: kept,
     })
 }
 
@@ -172,6 +179,7 @@ fn module(
     t: &Target,
     inputs: &LinkInputs<'_>,
     origins: &HashMap<String, String>,
+    objects: &ObjectCrates,
 ) -> Result<Found, CellError> {
     let (platform, module, insp) = inputs.module(ctx.log)?;
     let failed = |r: &crate::link::LinkResult| {
@@ -206,12 +214,18 @@ fn module(
     };
     let a = analyze_file(&insp, inputs.roots, origins)?;
     // The module's own sections: the relocatable object it is loaded as.
-    let size = module
+    let own = module
         .output
         .as_deref()
         .map(|m| inspect::read_file(m).map_err(|e| CellError::inspection(&e)))
-        .transpose()?
-        .and_then(|d| measure(ctx.m, &d, None));
+        .transpose()?;
+    let size = own
+        .as_deref()
+        .and_then(|d| measure(ctx.m, d, None, objects));
+    let mut kept = objects.clone();
+    if let Some(d) = &own {
+        kept.keep_for(d);
+    }
     let findings = findings::decide(
         &ctx.rules(),
         Evidence {
@@ -231,6 +245,7 @@ fn module(
         image: Some(insp),
         roots: inputs.roots.to_vec(),
         size,
+        objects: kept,
     })
 }
 
@@ -285,6 +300,8 @@ struct InputSymbols {
     origins: HashMap<String, String>,
     /// Every global function and data object.
     globals: BTreeSet<String>,
+    /// The crates of the staticlib's objects.
+    objects: ObjectCrates,
 }
 
 /// Read the link inputs once: the crate's exported (`#[no_mangle]`)
@@ -307,6 +324,9 @@ fn input_symbols(platform: &[PathBuf], staticlib: &Path, crate_name: &str) -> Re
         .map(|(n, d)| Unit { name: n, data: d })
         .collect();
     let origins = inspect::origins(&units);
+    let objects = super::context::measuring(|| {
+        ObjectCrates::of_archives(files.last().map(|(_, d)| d.as_slice()))
+    });
     let lib = files.last().map_or("", |(n, _)| n.as_str());
     let prefix = format!("{lib}({crate_name}-");
     let globals: BTreeSet<String> = units
@@ -336,5 +356,6 @@ fn input_symbols(platform: &[PathBuf], staticlib: &Path, crate_name: &str) -> Re
         roots: roots.into_iter().collect(),
         origins,
         globals,
+        objects,
     })
 }

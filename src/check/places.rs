@@ -111,9 +111,16 @@ pub(super) fn relink_dir(cell_dir: &Path, region: &str) -> std::path::PathBuf {
 
 /// Region `name`'s length and what fills it, from its relink (`dir`, see
 /// [`crate::relink`]) and the relinked `image`: its footprint with the
-/// enlarged script's regions; crates by the region's kind of bytes, the
+/// enlarged script's regions (`objects`: what the link's inputs say of
+/// crates); crates by the region's kind of bytes, the
 /// largest symbols of the sections placed in it.
-pub(super) fn fill(places: &mut Places, name: &str, dir: &Path, image: &Path) {
+pub(super) fn fill(
+    places: &mut Places,
+    name: &str,
+    dir: &Path,
+    image: &Path,
+    objects: &crate::inspect::ObjectCrates,
+) {
     let Some((length, regions)) = crate::relink::enlarged_in(dir) else {
         return;
     };
@@ -121,7 +128,7 @@ pub(super) fn fill(places: &mut Places, name: &str, dir: &Path, image: &Path) {
     let Ok(data) = crate::inspect::read_file(image) else {
         return;
     };
-    let Ok(size) = crate::inspect::footprint(&data, &regions, usize::MAX) else {
+    let Ok(size) = crate::inspect::footprint(&data, &regions, usize::MAX, objects) else {
         return;
     };
     let Some(region) = size.regions.iter().find(|r| r.name == name) else {

@@ -200,7 +200,7 @@ pub(super) fn inspect(args: &InspectArgs, out: &mut dyn Write) -> Result<u8> {
     Ok(failed)
 }
 
-/// `inspect --size [--memory SCRIPT] FILES`.
+/// `inspect --size [--memory SCRIPT] [--input ARCHIVE]... FILES`.
 fn sizes(args: &InspectArgs, out: &mut dyn Write) -> Result<u8> {
     let regions = match &args.memory {
         Some(p) => {
@@ -217,7 +217,12 @@ fn sizes(args: &InspectArgs, out: &mut dyn Write) -> Result<u8> {
         }
         None => Vec::new(),
     };
-    let reports = reader::size_files(&args.files, &regions, args.top);
+    let mut archives = Vec::new();
+    for p in &args.inputs {
+        archives.push(reader::read_file(p)?);
+    }
+    let objects = reader::ObjectCrates::of_archives(archives.iter().map(Vec::as_slice));
+    let reports = reader::size_files(&args.files, &regions, args.top, &objects);
     match args.format {
         CheckFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &reports)?;

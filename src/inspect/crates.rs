@@ -16,18 +16,25 @@
 //!    Paths under `__rustc::` (the compiler's own names for the panic
 //!    handler, the allocator shims) name no crate and fall to rule 3.
 //! 3. An unmangled symbol (`#[no_mangle]`, `extern "C"`, a constant such as
-//!    `.Lanon.…` or `anon.….llvm.…`) in a Rust compile unit belongs to that
-//!    unit's crate; a local symbol with no compile unit — or a global one at
-//!    the address of a local mapping symbol (`$t`, `$a`, `$d`, `$x`, which
-//!    ARM, AArch64 and RISC-V objects put where code or data starts: a
-//!    `global_asm!` function has no debug info but has one) — to the object
-//!    file the symbol table names before it (`STT_FILE`): a Rust codegen
-//!    unit `kalloc.1a2b3c-cgu.0` is crate `kalloc`, `platform.c` is `[C]`,
-//!    `start.S` is `[asm]`.
-//! 4. Otherwise (a global symbol with no debug info): linker-made veneers
-//!    and thunks are `[linker]`; anything else is `[unknown]` — an
-//!    unmangled name alone does not say whether it was C, assembly or
-//!    Rust.
+//!    `.Lanon.…` or `anon.….llvm.…`) belongs, in order: to the crate whose
+//!    namespace its DWARF entry is in (`img_get` under `imgdemo`); to the
+//!    crate whose object in the link's inputs defines it (a global, read
+//!    from the archive members rustc names `<crate>-<hash>.<unit>.rcgu.o`,
+//!    see [`super::objects`]); to its Rust compile unit's crate; and a
+//!    local symbol with no compile unit — or a global one at the address
+//!    of a local mapping symbol (`$t`, `$a`, `$d`, `$x`, which ARM, AArch64
+//!    and RISC-V objects put where code or data starts: a `global_asm!`
+//!    function has no debug info but has one) — to the object file the
+//!    symbol table names before it (`STT_FILE`): `platform.c` is `[C]`,
+//!    `start.S` is `[asm]`. A codegen unit's crate is what its name says
+//!    (`kalloc.1a2b3c-cgu.0` is `kalloc`); an incremental build names units
+//!    by a hash (`ewnxypx64zgwdvvxv2cqak6xr`), whose crate only the link's
+//!    inputs say — a hash is never taken for a crate.
+//! 4. Otherwise (a global symbol with no debug info that no input
+//!    archive of the link defines, or `inspect --size` of a lone image):
+//!    linker-made veneers and thunks are `[linker]`; anything else is
+//!    `[unknown]` — an unmangled name alone does not say whether it was C,
+//!    assembly or Rust.
 //!
 //! Bytes no symbol covers count by where they are: in a compile unit's
 //! address range, for its crate or language; at a mapping symbol, for its
@@ -35,7 +42,8 @@
 //! assembles (unwind index and tables, GOT, PLT, dynamic linking) as
 //! `[linker]`; else as `[section NAME]` (constants and string literals
 //! that carry no symbol, padding).
-use super::units::{CompileUnit, Lang};
+use super::objects::{ObjectCrates, named_unit_crate};
+use super::units::{CompileUnit, Lang, Place};
 
 /// The bucket of bytes the linker made.
 pub(super) const LINKER: &str = "[linker]";
@@ -55,23 +63,33 @@ const STD: &[&str] = &[
     "proc_macro",
 ];
 
-/// The crate or bucket a symbol counts for (rules 1-4 of the module);
-/// `file` is the `STT_FILE` name a local symbol follows.
-pub(super) fn of_symbol(mangled: &str, cu: Option<&CompileUnit>, file: Option<&str>) -> String {
+/// The crate or bucket a symbol counts for (rules 1-4 of the module):
+/// `place` is where DWARF puts it, `file` the `STT_FILE` name a local
+/// symbol follows, `objects` what the link's inputs say.
+pub(super) fn of_symbol(
+    mangled: &str,
+    place: Option<Place<'_>>,
+    file: Option<&str>,
+    objects: &ObjectCrates,
+) -> String {
+    let cu = place.map(|p| p.unit);
     if let Some(b) = cu.and_then(language_bucket) {
         return b.to_owned();
     }
-    let cu_crate = cu.and_then(|u| u.krate.as_deref());
+    let cu_crate = cu.and_then(|u| u.krate(objects));
     if let Ok(d) = rustc_demangle::try_demangle(mangled) {
         let path = format!("{d:#}");
         if let Some(k) = of_path(&path, cu_crate) {
             return k;
         }
     }
-    if let Some(k) = cu_crate {
+    if let Some(k) = place.and_then(|p| p.item_crate).filter(|k| *k != "__rustc") {
         return k.to_owned();
     }
-    if let Some(k) = file.and_then(of_file) {
+    if let Some(k) = objects.symbol(mangled).or(cu_crate) {
+        return k.to_owned();
+    }
+    if let Some(k) = file.and_then(|f| of_file(f, objects)) {
         return k;
     }
     if linker_made(mangled) {
@@ -83,16 +101,21 @@ pub(super) fn of_symbol(mangled: &str, cu: Option<&CompileUnit>, file: Option<&s
 /// The bucket for bytes no symbol covers in `section`, inside `cu`'s
 /// range when one holds them, else where a mapping symbol says `file`
 /// starts.
-pub(super) fn of_gap(section: &str, cu: Option<&CompileUnit>, file: Option<&str>) -> String {
+pub(super) fn of_gap(
+    section: &str,
+    cu: Option<&CompileUnit>,
+    file: Option<&str>,
+    objects: &ObjectCrates,
+) -> String {
     if let Some(u) = cu {
         if let Some(b) = language_bucket(u) {
             return b.to_owned();
         }
-        if let Some(k) = &u.krate {
-            return k.clone();
+        if let Some(k) = u.krate(objects) {
+            return k.to_owned();
         }
     }
-    if let Some(k) = file.and_then(of_file) {
+    if let Some(k) = file.and_then(|f| of_file(f, objects)) {
         return k;
     }
     if linker_section(section) {
@@ -112,14 +135,11 @@ fn language_bucket(u: &CompileUnit) -> Option<&'static str> {
 }
 
 /// The crate or bucket of an object file named in the symbol table: a
-/// Rust codegen unit (`kalloc.1a2b3c-cgu.0`) or a C, C++ or assembly
-/// source.
-fn of_file(name: &str) -> Option<String> {
-    if let Some((krate, rest)) = name.split_once('.')
-        && rest.contains("-cgu.")
-        && !krate.is_empty()
-    {
-        return Some(krate.to_owned());
+/// Rust codegen unit (`kalloc.1a2b3c-cgu.0`, or a hashed one the link's
+/// inputs name) or a C, C++ or assembly source.
+fn of_file(name: &str, objects: &ObjectCrates) -> Option<String> {
+    if let Some(k) = named_unit_crate(name).or_else(|| objects.unit(name)) {
+        return Some(k.to_owned());
     }
     let ext = name.rsplit_once('.')?.1;
     match ext {
@@ -328,9 +348,17 @@ mod tests {
         );
     }
 
+    fn at(unit: &CompileUnit) -> Place<'_> {
+        Place {
+            unit,
+            item_crate: None,
+        }
+    }
+
     #[test]
     fn symbols_without_debug_info() {
-        let k = |s| of_symbol(s, None, None);
+        let none = ObjectCrates::default();
+        let k = |s| of_symbol(s, None, None, &none);
         // Legacy and v0 manglings of the same kind of path.
         assert_eq!(k("_ZN6kalloc2zs4Pool6malloc17h0123456789abcdefE"), "kalloc");
         assert_eq!(k("_RNvNtCs1234_6kalloc2zs6malloc"), "kalloc");
@@ -338,42 +366,82 @@ mod tests {
         assert_eq!(k("__ARMv7ABSLongThunk_foo"), LINKER);
         let rust = CompileUnit {
             lang: Lang::Rust,
-            krate: Some("cortex_m_rt".to_owned()),
+            unit: Some("cortex_m_rt.1f2e-cgu.0".to_owned()),
         };
-        assert_eq!(of_symbol("Reset", Some(&rust), None), "cortex_m_rt");
+        assert_eq!(
+            of_symbol("Reset", Some(at(&rust)), None, &none),
+            "cortex_m_rt"
+        );
         // The compiler's own names fall to the unit's crate.
         assert_eq!(
             of_symbol(
                 "_RNvCsfgHYwM92fyn_7___rustc17rust_begin_unwind",
-                Some(&rust),
-                None
+                Some(at(&rust)),
+                None,
+                &none
             ),
             "cortex_m_rt"
         );
         // Local constants: the object file the symbol table names.
         let anon = ".Lanon.292698ef31bbf2757c08b2c3927b4aab.13";
         assert_eq!(
-            of_symbol(anon, None, Some("kalloc.aa61cfe76c8aace-cgu.0")),
+            of_symbol(anon, None, Some("kalloc.aa61cfe76c8aace-cgu.0"), &none),
             "kalloc"
         );
-        assert_eq!(of_symbol("page_used", None, Some("mm.c")), "[C]");
-        assert_eq!(of_symbol("reset", None, Some("start.S")), "[asm]");
+        assert_eq!(of_symbol("page_used", None, Some("mm.c"), &none), "[C]");
+        assert_eq!(of_symbol("reset", None, Some("start.S"), &none), "[asm]");
         let c = CompileUnit {
             lang: Lang::C,
-            krate: None,
+            unit: None,
         };
-        assert_eq!(of_symbol("platform_init", Some(&c), None), "[C]");
+        assert_eq!(of_symbol("platform_init", Some(at(&c)), None, &none), "[C]");
+    }
+
+    #[test]
+    fn a_hashed_codegen_unit_is_never_a_crate() {
+        let none = ObjectCrates::default();
+        // An incremental build's unit and file names are hashes.
+        let hashed = CompileUnit {
+            lang: Lang::Rust,
+            unit: Some("0lsptsz8qhsszhsy6aippuqx5".to_owned()),
+        };
+        let anon = "anon.3f2a.0";
+        let file = Some("0lsptsz8qhsszhsy6aippuqx5");
+        assert_eq!(of_symbol(anon, Some(at(&hashed)), file, &none), UNKNOWN);
+        assert_eq!(
+            of_gap(".text", Some(&hashed), file, &none),
+            "[section .text]"
+        );
+        // The item's namespace says an unmangled function's crate.
+        let img_get = Place {
+            unit: &hashed,
+            item_crate: Some("imgdemo"),
+        };
+        assert_eq!(of_symbol("img_get", Some(img_get), None, &none), "imgdemo");
+        // The link's inputs say the unit's crate and a global's.
+        let mut inputs = ObjectCrates::default();
+        inputs
+            .units
+            .insert("0lsptsz8qhsszhsy6aippuqx5".to_owned(), "imgdemo".to_owned());
+        inputs
+            .symbols
+            .insert("img_get".to_owned(), "imgdemo".to_owned());
+        assert_eq!(of_symbol(anon, Some(at(&hashed)), file, &inputs), "imgdemo");
+        assert_eq!(of_symbol(anon, None, file, &inputs), "imgdemo");
+        assert_eq!(of_gap(".text", Some(&hashed), None, &inputs), "imgdemo");
+        assert_eq!(of_symbol("img_get", None, None, &inputs), "imgdemo");
     }
 
     #[test]
     fn gaps_count_by_unit_then_section() {
-        assert_eq!(of_gap(".ARM.exidx", None, None), LINKER);
-        assert_eq!(of_gap(".rodata", None, None), "[section .rodata]");
-        assert_eq!(of_gap(".text", None, Some("start.S")), "[asm]");
+        let none = ObjectCrates::default();
+        assert_eq!(of_gap(".ARM.exidx", None, None, &none), LINKER);
+        assert_eq!(of_gap(".rodata", None, None, &none), "[section .rodata]");
+        assert_eq!(of_gap(".text", None, Some("start.S"), &none), "[asm]");
         let asm = CompileUnit {
             lang: Lang::Asm,
-            krate: None,
+            unit: None,
         };
-        assert_eq!(of_gap(".text", Some(&asm), None), "[asm]");
+        assert_eq!(of_gap(".text", Some(&asm), None, &none), "[asm]");
     }
 }

@@ -22,11 +22,13 @@ mod crates;
 mod dwarf;
 mod graph;
 pub(crate) mod memory;
+mod objects;
 mod sites;
 mod size;
 mod units;
 
 pub(crate) use graph::{analyze, analyze_with_origins, undefined_only};
+pub(crate) use objects::ObjectCrates;
 pub(crate) use sites::definition_sites;
 pub(crate) use size::{DEFAULT_TOP, footprint};
 
@@ -396,13 +398,15 @@ pub(crate) fn size_files(
     paths: &[std::path::PathBuf],
     regions: &[crate::model::Region],
     top: usize,
+    objects: &ObjectCrates,
 ) -> Vec<SizeReport> {
     paths
         .iter()
         .map(|p| {
             let file = p.display().to_string();
             let size = map_file(p).and_then(|d| {
-                footprint(&d, regions, top).with_context(|| format!("{file}: cannot measure"))
+                footprint(&d, regions, top, objects)
+                    .with_context(|| format!("{file}: cannot measure"))
             });
             match size {
                 Ok(s) => SizeReport {

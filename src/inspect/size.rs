@@ -23,6 +23,7 @@ use object::{
 };
 
 use super::crates;
+use super::objects::ObjectCrates;
 use super::units::Units;
 use crate::model::{CrateSize, Region, RegionKind, SectionSize, Size, SymbolSize};
 
@@ -30,10 +31,16 @@ use crate::model::{CrateSize, Region, RegionKind, SectionSize, Size, SymbolSize}
 pub(crate) const DEFAULT_TOP: usize = 20;
 
 /// The footprint of the ELF file `data`: `regions` are the linker
-/// script's (empty when unknown), `top` how many symbols to list.
+/// script's (empty when unknown), `top` how many symbols to list,
+/// `objects` what the link's inputs say of crates (empty when unknown).
 ///
 /// Errors: `data` is not an ELF file.
-pub(crate) fn footprint(data: &[u8], regions: &[Region], top: usize) -> Result<Size> {
+pub(crate) fn footprint(
+    data: &[u8],
+    regions: &[Region],
+    top: usize,
+    objects: &ObjectCrates,
+) -> Result<Size> {
     let f = object::File::parse(data).context("not an object file")?;
     if f.format() != BinaryFormat::Elf {
         bail!("{:?} object: linkmatrix reads ELF only", f.format());
@@ -58,6 +65,7 @@ pub(crate) fn footprint(data: &[u8], regions: &[Region], top: usize) -> Result<S
     let origins = Origins {
         units: Units::of(&f),
         markers,
+        objects,
     };
     let mut by_crate: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut symbols: Vec<SymbolSize> = Vec::new();
@@ -209,15 +217,17 @@ struct Sym {
 /// Where bytes came from: the compile units, and the object file named
 /// before each local mapping symbol (`$t`, `$a`, `$d`, `$x`: ARM, AArch64
 /// and RISC-V assemblers put one where each run of code or data starts).
-struct Origins {
+struct Origins<'a> {
     units: Units,
     markers: Markers,
+    /// What the link's inputs say.
+    objects: &'a ObjectCrates,
 }
 
 /// A mapping symbol's place (section, address) → its object file.
 type Markers = HashMap<(SectionIndex, u64), Rc<str>>;
 
-impl Origins {
+impl Origins<'_> {
     /// The object file a mapping symbol at this place says.
     fn file(&self, section: SectionIndex, value: u64) -> Option<&str> {
         self.markers.get(&(section, value)).map(|f| &**f)
@@ -299,14 +309,15 @@ fn is_mapping_symbol(name: &str) -> bool {
 fn attribute(
     s: &Section,
     mut syms: Vec<Sym>,
-    origins: &Origins,
+    origins: &Origins<'_>,
     by_crate: &mut BTreeMap<String, (u64, u64)>,
     listed: &mut Vec<SymbolSize>,
 ) {
     let units = &origins.units;
     let gap = |at: u64| {
-        let cu = units.at(Some(s.index), s.addr + at, None);
-        crates::of_gap(&s.name, cu, origins.file(s.index, s.addr + at))
+        let cu = units.at(Some(s.index), s.addr + at, None).map(|p| p.unit);
+        let file = origins.file(s.index, s.addr + at);
+        crates::of_gap(&s.name, cu, file, origins.objects)
     };
     // At each place the largest first, globals before local aliases.
     syms.sort_by(|a, b| {
@@ -335,8 +346,8 @@ fn attribute(
         if sym.offset > covered {
             add(gap(covered), sym.offset - covered);
         }
-        let cu = units.at(Some(s.index), sym.value, Some(&sym.name));
-        let krate = crates::of_symbol(&sym.name, cu, sym.file.as_deref());
+        let place = units.at(Some(s.index), sym.value, Some(&sym.name));
+        let krate = crates::of_symbol(&sym.name, place, sym.file.as_deref(), origins.objects);
         add(krate.clone(), end.saturating_sub(covered.max(sym.offset)));
         covered = covered.max(end);
         listed.push(SymbolSize {

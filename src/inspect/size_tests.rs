@@ -229,7 +229,7 @@ fn data_counts_in_flash_and_ram_and_regions_take_load_addresses() {
         region("FLASH", FLASH, 256 << 10, RegionKind::Flash),
         region("RAM", RAM, 64 << 10, RegionKind::Ram),
     ];
-    let s = footprint(&firmware(), &regions, 10).unwrap();
+    let s = footprint(&firmware(), &regions, 10, &ObjectCrates::default()).unwrap();
     // Flash: vector table, code, read-only data and .data's initial values.
     assert_eq!(s.flash, 8 + 40 + 16 + 8);
     // RAM: .data, .bss, .uninit.
@@ -249,7 +249,7 @@ fn data_counts_in_flash_and_ram_and_regions_take_load_addresses() {
 
 #[test]
 fn every_byte_counts_for_one_crate_or_bucket() {
-    let s = footprint(&firmware(), &[], 10).unwrap();
+    let s = footprint(&firmware(), &[], 10, &ObjectCrates::default()).unwrap();
     assert_eq!(krate(&s, "alpha"), (12, 48));
     assert_eq!(krate(&s, "beta"), (16 + 10 + 8, 8));
     // memcpy without debug info: its name alone does not say whose it is.
@@ -266,7 +266,7 @@ fn every_byte_counts_for_one_crate_or_bucket() {
 
 #[test]
 fn symbols_are_listed_largest_first_demangled_once_per_place() {
-    let s = footprint(&firmware(), &[], 3).unwrap();
+    let s = footprint(&firmware(), &[], 3, &ObjectCrates::default()).unwrap();
     let top: Vec<(&str, &str, u64, &str)> = s
         .symbols
         .iter()
@@ -287,7 +287,7 @@ fn symbols_are_listed_largest_first_demangled_once_per_place() {
             ("alpha::init", ".text", 12, "alpha"),
         ]
     );
-    let all = footprint(&firmware(), &[], 100).unwrap();
+    let all = footprint(&firmware(), &[], 100, &ObjectCrates::default()).unwrap();
     assert_eq!(
         all.symbols
             .iter()
@@ -301,11 +301,16 @@ fn symbols_are_listed_largest_first_demangled_once_per_place() {
 fn an_image_running_from_ram_counts_its_code_in_ram_too() {
     // A kernel's template: one `RAM (rwx)` region holds everything.
     let regions = [region("RAM", 0, u64::MAX, RegionKind::Ram)];
-    let s = footprint(&firmware(), &regions, 0).unwrap();
+    let s = footprint(&firmware(), &regions, 0, &ObjectCrates::default()).unwrap();
     assert_eq!(s.flash, 72);
     assert_eq!(s.ram, 8 + 40 + 16 + 8 + 64 + 32);
     // Without regions, only writable and NOBITS sections are RAM.
-    assert_eq!(footprint(&firmware(), &[], 0).unwrap().ram, 104);
+    assert_eq!(
+        footprint(&firmware(), &[], 0, &ObjectCrates::default())
+            .unwrap()
+            .ram,
+        104
+    );
 }
 
 #[test]
@@ -334,7 +339,7 @@ fn a_modules_own_sections_are_counted_without_regions() {
     });
     let bytes = o.write().unwrap();
     let regions = [region("RAM", 0, 1 << 20, RegionKind::Ram)];
-    let s = footprint(&bytes, &regions, 5).unwrap();
+    let s = footprint(&bytes, &regions, 5, &ObjectCrates::default()).unwrap();
     assert!(s.regions.is_empty());
     assert_eq!((s.flash, s.ram), (24, 40));
     assert_eq!(krate(&s, "module"), (24, 0));
@@ -343,5 +348,5 @@ fn a_modules_own_sections_are_counted_without_regions() {
 
 #[test]
 fn a_file_that_is_not_elf_is_an_error() {
-    assert!(footprint(b"not an object", &[], 5).is_err());
+    assert!(footprint(b"not an object", &[], 5, &ObjectCrates::default()).is_err());
 }

@@ -91,4 +91,8 @@ pub(crate) struct Inspected {
     pub(crate) image: Option<PathBuf>,
     /// The roots.
     pub(crate) roots: Vec<String>,
+    /// What the link's inputs said of crates when the cell was measured
+    /// (an entry written before it existed has none).
+    #[serde(default)]
+    pub(crate) objects: crate::inspect::ObjectCrates,
 }

@@ -115,9 +115,10 @@ pub(crate) fn full_size(m: &Matrix, c: &CellOutcome) -> Option<Size> {
     c.size.as_ref()?;
     let wd = WorkDir::of(m);
     let dir = wd.cell(&c.id);
+    let inspected = wd.read_inspected(&c.id)?;
     let image = match m.mode {
         Mode::Module => dir.join("module.o"),
-        _ => wd.read_inspected(&c.id)?.image?,
+        _ => inspected.image?,
     };
     let data = crate::inspect::read_file(&image).ok()?;
     let arch = c.options.get("arch").map(ToString::to_string);
@@ -133,5 +134,5 @@ pub(crate) fn full_size(m: &Matrix, c: &CellOutcome) -> Option<Size> {
         .and_then(|s| std::fs::read_to_string(s).ok())
         .map(|t| crate::inspect::memory::regions(&t))
         .unwrap_or_default();
-    crate::inspect::footprint(&data, &regions, usize::MAX).ok()
+    crate::inspect::footprint(&data, &regions, usize::MAX, &inspected.objects).ok()
 }

@@ -84,6 +84,14 @@ fn passes_with_size(r: &Value, id: &str, package: &str) {
     // info) by the mapping symbol at its address, `__RESET_VECTOR` by its
     // DWARF entry though defmt's strings share its address.
     assert!(!crates.contains(&"[unknown]"), "{size:#}");
+    // A dev build's own codegen units are named by a hash (incremental):
+    // never shown as a crate.
+    for k in &crates {
+        let hash_like = k.len() >= 20
+            && k.chars()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase());
+        assert!(!hash_like, "{id}: `{k}` is a codegen unit, not a crate");
+    }
 }
 
 /// A cortex-m-rt firmware whose `shared` feature calls
@@ -163,6 +171,8 @@ fn cortex_m_rt_firmware_without_a_critical_section_implementation() {
         "thumbv6m-no-shared-no-single-core-release",
         "thumbv6m-no-shared-single-core-release",
         "thumbv6m-shared-single-core-release",
+        "thumbv6m-no-shared-no-single-core-dev",
+        "thumbv6m-shared-single-core-dev",
     ] {
         passes_with_size(&r, id, "fw");
     }

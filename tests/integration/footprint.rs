@@ -216,6 +216,127 @@ fn bytes_count_for_the_crates_whose_functions_and_statics_they_are() {
     assert_eq!(br, 2048 + bf, "{s:#}");
 }
 
+/// A name that looks like rustc's hashed codegen unit names (base 36 of
+/// a 128-bit hash), as an incremental build gives them.
+fn hash_like(name: &str) -> bool {
+    (20..=26).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
+}
+
+/// The `STT_FILE` names of an ELF image's symbol table.
+fn file_symbols(image: &Path) -> Vec<String> {
+    let data = std::fs::read(image).unwrap();
+    let elf = goblin::elf::Elf::parse(&data).unwrap();
+    elf.syms
+        .iter()
+        .filter(|s| s.st_type() == goblin::elf::sym::STT_FILE)
+        .filter_map(|s| elf.strtab.get_at(s.st_name).map(str::to_owned))
+        .collect()
+}
+
+/// Crate attribution does not depend on how rustc named the objects: in
+/// a `dev` build (incremental: codegen units named by a hash, which is
+/// all the image's DWARF and symbol table say of them) no hash is taken
+/// for a crate, and without debug info (`-Cdebuginfo=0`) the
+/// `#[no_mangle]` function still counts for its crate, from the
+/// staticlib's members (`<crate>-<hash>.<unit>.rcgu.o`). Four cells of a
+/// three-crate fixture (about 15 s).
+#[test]
+fn crates_are_named_by_their_objects_whatever_rustc_names_the_codegen_units() {
+    let d = tempfile::tempdir().unwrap();
+    let dep = |name: &str| {
+        format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n")
+    };
+    write(d.path(), "alpha/Cargo.toml", &dep("alpha"));
+    write(d.path(), "alpha/src/lib.rs", ALPHA);
+    write(d.path(), "beta/Cargo.toml", &dep("beta"));
+    write(d.path(), "beta/src/lib.rs", BETA);
+    write(
+        d.path(),
+        "Cargo.toml",
+        "[package]\nname = \"sizes-app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nalpha = { path = \"alpha\" }\nbeta = { path = \"beta\" }\n",
+    );
+    write(d.path(), "src/lib.rs", APP);
+    let o = linkmatrix(d.path())
+        .env("LINKMATRIX_BUNDLE", "embedded")
+        .args(["init", "--target", "x86"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cfg = d.path().join("linkmatrix.yaml");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "options: {}",
+        "options:\n  debuginfo:\n    type: choice\n    values: [full, none]\n    when: {none: {rustflags: [-Cdebuginfo=0]}}",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let (code, r, err) = check_json(d.path(), &[]);
+    assert_eq!(code, 0, "{err}\n{r:#}");
+    let cells = d.path().join("target/linkmatrix/linkmatrix/cells");
+    let known = ["sizes_app", "alpha", "beta", "core", "compiler_builtins"];
+    let mut hashed_units = 0;
+    for c in r["cells"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        let dir = cells.join(id);
+        let image = dir.join("image.elf");
+        hashed_units += file_symbols(&image).iter().filter(|f| hash_like(f)).count();
+        for k in c["size"]["crates"].as_array().unwrap() {
+            let name = k["name"].as_str().unwrap();
+            assert!(
+                name.starts_with('[') || known.contains(&name),
+                "{id}: `{name}` is no crate of the build: {:#}",
+                c["size"]["crates"]
+            );
+        }
+        // The report's size, measured again with every symbol (what
+        // `diff` does), and by `inspect --size` given the staticlib.
+        let lib = dir.join("libsizes_app.a").display().to_string();
+        let script = dir.join("link.ld").display().to_string();
+        let img = image.display().to_string();
+        let mut args = vec!["inspect", "--size", "--top", "1000", "--format", "json"];
+        args.extend(["--memory", &script, "--input", &lib, &img]);
+        let o = run(d.path(), &args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let s = &s[0]["size"];
+        assert_eq!(s["crates"], c["size"]["crates"], "{id}");
+        let krate = |name: &str| {
+            s["symbols"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["name"] == name)
+                .unwrap_or_else(|| panic!("{id}: no symbol {name}: {s:#}"))["crate"]
+                .clone()
+        };
+        assert_eq!(krate("app_entry"), "sizes_app", "{id}");
+        assert_eq!(krate("alpha::TABLE"), "alpha", "{id}");
+        assert_eq!(krate("beta::BUFFER"), "beta", "{id}");
+        // The image alone, without debug info, cannot say whose the
+        // unmangled function is: unknown, never a guess.
+        if c["options"]["debuginfo"] == "none" {
+            let o = run(
+                d.path(),
+                &[
+                    "inspect", "--size", "--top", "1000", "--format", "json", &img,
+                ],
+            );
+            let alone: Value = serde_json::from_slice(&o.stdout).unwrap();
+            let entry = alone[0]["size"]["symbols"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["name"] == "app_entry")
+                .unwrap()
+                .clone();
+            assert_eq!(entry["crate"], "[unknown]", "{id}");
+        }
+    }
+    // The dev cells were built incrementally: the case is exercised.
+    assert!(hashed_units > 0, "no hashed codegen unit in any image");
+}
+
 /// The cost of `smp` and `mmu` per arch on the repository's matrix is the
 /// median over the pairs of cells a person picks by hand: same arch, the
 /// option flipped, the rest as the rules make it.

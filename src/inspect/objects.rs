@@ -1,0 +1,217 @@
+//! Which crate the objects of a link's inputs belong to, from the names
+//! rustc gives them: an archive member (of a staticlib or an rlib) named
+//! `<crate>-<hash>.<codegen unit>[.<work product>].rcgu.o` is crate
+//! `<crate>`'s. What footprint attribution needs of it, and cannot read
+//! from a linked image:
+//!
+//! - the crate of a codegen unit whose name does not say it: with
+//!   incremental compilation (cargo's `dev` profile, for path packages)
+//!   rustc names units by a hash (`ewnxypx64zgwdvvxv2cqak6xr`), and that
+//!   hash is all the image's DWARF unit name (`src/lib.rs/@/ewnx…`) and
+//!   symbol-table file name carry;
+//! - the crate of a global symbol with no mangled path (`#[no_mangle]`,
+//!   `extern "C"`) and no debug info: a linked image lists its globals
+//!   after every file's locals, so only the input object that defined it
+//!   says whose it is.
+//!
+//! Members not made by rustc (a `cc` build's `foo.o`, compiler-builtins'
+//! C objects) say nothing here. Reads bytes only; no process, no file
+//! system, no output.
+use std::collections::{BTreeMap, BTreeSet};
+
+use object::read::archive::ArchiveFile;
+use object::{Object, ObjectSymbol};
+use serde::{Deserialize, Serialize};
+
+/// Crates of codegen units and of unmangled global symbols, read from a
+/// link's input archives. Empty when the inputs are not known (`inspect
+/// --size` of a lone image): attribution then goes by the image alone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ObjectCrates {
+    /// Codegen unit name (`ewnxypx64zgwdvvxv2cqak6xr`, `kalloc.1a2b-cgu.0`)
+    /// → crate.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) units: BTreeMap<String, String>,
+    /// An unmangled global symbol (`img_get`) → the crate whose object
+    /// defines it (a name two crates define is left out).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) symbols: BTreeMap<String, String>,
+}
+
+impl ObjectCrates {
+    /// Read the members of every archive in `archives` (a staticlib, the
+    /// rlibs of a link); a file that is not an archive adds nothing.
+    pub(crate) fn of_archives<'a>(archives: impl IntoIterator<Item = &'a [u8]>) -> Self {
+        let mut out = Self::default();
+        let mut ambiguous: BTreeSet<String> = BTreeSet::new();
+        for data in archives {
+            let Ok(a) = ArchiveFile::parse(data) else {
+                continue;
+            };
+            for member in a.members().flatten() {
+                let Ok(name) = std::str::from_utf8(member.name()) else {
+                    continue;
+                };
+                let Some((krate, unit)) = member_crate(name) else {
+                    continue;
+                };
+                out.units.insert(unit.to_owned(), krate.to_owned());
+                let Ok(obj) = member.data(data).and_then(object::File::parse) else {
+                    continue;
+                };
+                for s in obj.symbols() {
+                    let Ok(sym) = s.name() else { continue };
+                    if !s.is_global()
+                        || s.is_undefined()
+                        || sym.is_empty()
+                        || rustc_demangle::try_demangle(sym).is_ok()
+                    {
+                        continue;
+                    }
+                    match out.symbols.get(sym) {
+                        Some(k) if k != krate => {
+                            ambiguous.insert(sym.to_owned());
+                        }
+                        Some(_) => {}
+                        None => {
+                            out.symbols.insert(sym.to_owned(), krate.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        for s in &ambiguous {
+            out.symbols.remove(s);
+        }
+        out
+    }
+
+    /// Keep what the ELF image `image` can ask about: the units its
+    /// symbol table and DWARF name, the globals it defines (a cell's
+    /// record stays small). Unchanged when `image` is not an object file.
+    pub(crate) fn keep_for(&mut self, image: &[u8]) {
+        let Ok(f) = object::File::parse(image) else {
+            return;
+        };
+        let mut names: BTreeSet<&str> = BTreeSet::new();
+        for s in f.symbols() {
+            if let Ok(n) = s.name() {
+                names.insert(n);
+            }
+        }
+        self.symbols.retain(|s, _| names.contains(s.as_str()));
+        // A unit whose name says its crate needs no entry.
+        self.units.retain(|u, _| !u.contains("-cgu."));
+    }
+
+    /// Name `krate` the crate of every hashed codegen unit the ELF
+    /// `image`'s symbol table names (`STT_FILE`) that no input archive
+    /// holds: a binary's own objects are in no rlib, every dependency's
+    /// are.
+    pub(crate) fn own_units(&mut self, image: &[u8], krate: &str) {
+        let Ok(f) = object::File::parse(image) else {
+            return;
+        };
+        if krate.is_empty() {
+            return;
+        }
+        for s in f.symbols() {
+            if s.kind() == object::SymbolKind::File
+                && let Ok(n) = s.name()
+                && hashed_unit(n)
+                && !self.units.contains_key(n)
+            {
+                self.units.insert(n.to_owned(), krate.to_owned());
+            }
+        }
+    }
+
+    /// The crate of the codegen unit named `unit`.
+    pub(crate) fn unit(&self, unit: &str) -> Option<&str> {
+        self.units.get(unit).map(String::as_str)
+    }
+
+    /// The crate whose object defines the global `symbol`.
+    pub(crate) fn symbol(&self, symbol: &str) -> Option<&str> {
+        self.symbols.get(symbol).map(String::as_str)
+    }
+}
+
+/// `(crate, codegen unit)` of an archive member rustc wrote:
+/// `kalloc-0123456789abcdef.kalloc.1a2b3c-cgu.0.rcgu.o` →
+/// `(kalloc, kalloc.1a2b3c-cgu.0)`;
+/// `app-0123456789abcdef.ewnxypx64zgwdvvxv2cqak6xr.177x63z.rcgu.o` →
+/// `(app, ewnxypx64zgwdvvxv2cqak6xr)` (incremental: a hashed unit, then
+/// the work product's id). `None` for any other name.
+pub(crate) fn member_crate(name: &str) -> Option<(&str, &str)> {
+    // An archive's long names may end in `/` (GNU).
+    let name = name.trim_end_matches('/');
+    let rest = name.strip_suffix(".rcgu.o")?;
+    let (head, unit) = rest.split_once('.')?;
+    let (krate, hash) = head.split_once('-')?;
+    let ident = !krate.is_empty()
+        && krate.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !krate.starts_with(|c: char| c.is_ascii_digit());
+    if !ident || hash.is_empty() || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let unit = if unit.contains("-cgu.") {
+        unit
+    } else {
+        unit.split('.').next()?
+    };
+    (!unit.is_empty()).then_some((krate, unit))
+}
+
+/// A codegen unit name that is a hash: what rustc names units with
+/// incremental compilation (base 36 of a 128-bit hash: 20 to 25 digits
+/// and lowercase letters).
+fn hashed_unit(name: &str) -> bool {
+    (20..=26).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
+}
+
+/// The crate a codegen unit's own name says (`kalloc.1a2b3c-cgu.0` →
+/// `kalloc`, as rustc names units without incremental compilation);
+/// `None` for a hashed unit name (`ewnxypx64zgwdvvxv2cqak6xr`), which
+/// says nothing of its crate.
+pub(crate) fn named_unit_crate(unit: &str) -> Option<&str> {
+    let (krate, rest) = unit.split_once('.')?;
+    let ident = !krate.is_empty()
+        && krate.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !krate.starts_with(|c: char| c.is_ascii_digit());
+    let (_, n) = rest.rsplit_once("-cgu.")?;
+    (ident && !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())).then_some(krate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rustcs_member_names_give_the_crate_and_the_unit() {
+        assert_eq!(
+            member_crate("kalloc-0123456789abcdef.kalloc.1a2b3c-cgu.0.rcgu.o"),
+            Some(("kalloc", "kalloc.1a2b3c-cgu.0"))
+        );
+        assert_eq!(
+            member_crate("imgdemo-39a2c9328f5433a6.ewnxypx64zgwdvvxv2cqak6xr.177x63z.rcgu.o"),
+            Some(("imgdemo", "ewnxypx64zgwdvvxv2cqak6xr"))
+        );
+        assert_eq!(member_crate("45c91108d938afe8-absvdi2.o"), None);
+        assert_eq!(member_crate("lib.rmeta"), None);
+        assert_eq!(member_crate("platform.o"), None);
+    }
+
+    #[test]
+    fn only_a_unit_named_for_its_crate_says_the_crate() {
+        assert_eq!(named_unit_crate("kalloc.1a2b3c-cgu.0"), Some("kalloc"));
+        assert_eq!(named_unit_crate("core.abc-cgu.07"), Some("core"));
+        // Incremental units are hashes: no crate, whatever they look like.
+        assert_eq!(named_unit_crate("0lsptsz8qhsszhsy6aippuqx5"), None);
+        assert_eq!(named_unit_crate("ewnxypx64zgwdvvxv2cqak6xr"), None);
+        assert_eq!(named_unit_crate("platform.c"), None);
+    }
+}
