@@ -20,75 +20,7 @@ use crate::model::{Analysis, Finding, FindingKind, Matrix};
 pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
     let m = ctx.m;
     let dir = ctx.cell_dir()?;
-    // Regions that overflowed, each relinked large enough: (name, the
-    // relink's directory, its image).
-    let mut relinked: Vec<(String, PathBuf, PathBuf)> = Vec::new();
-    // What the rlibs say of crates, read while they are this cell's.
-    let mut objects = ObjectCrates::default();
-    let linked = ctx.in_turn(|shared| -> Result<Linked, BuildFailure> {
-        let job = build::BinJob {
-            setup: &p.setup,
-            manifest: &m.manifest,
-            cell: ctx.cell,
-            bin: m.bin.as_deref(),
-            target_dir: shared,
-            timeout: Some(ctx.remaining()),
-            log: ctx.log,
-        };
-        let linked = job.build()?;
-        Ok(match linked {
-            Linked::Ok {
-                elf,
-                link_search,
-                rlibs,
-                krate,
-            } => {
-                // The memory map the link used, copied out with the ELF
-                // while the build directory is this cell's (never the last
-                // run's).
-                let _ = std::fs::remove_file(dir.join("memory.x"));
-                if let Some(x) = memory_x(&m.manifest, &link_search) {
-                    build::copy_into(&x, &dir)?;
-                }
-                objects = super::context::measuring(|| {
-                    let read: Vec<Vec<u8>> = rlibs
-                        .iter()
-                        .filter_map(|r| inspect::read_file(r).ok())
-                        .collect();
-                    ObjectCrates::of_archives(read.iter().map(Vec::as_slice))
-                });
-                Linked::Ok {
-                    elf: build::copy_into(&elf, &dir)?,
-                    link_search,
-                    rlibs,
-                    krate,
-                }
-            }
-            Linked::Failed {
-                linker,
-                diagnostics,
-                image,
-            } => {
-                let image = image.map(|i| build::copy_into(&i, &dir)).transpose()?;
-                // Best effort: a region measured or not, the finding stands.
-                for (region, over) in places::overflowed(&diagnostics) {
-                    let rdir = places::relink_dir(&dir, &region);
-                    if let Some(img) = job.relink_enlarged(&region, over, &rdir)
-                        && std::fs::create_dir_all(&rdir).is_ok()
-                        && let Ok(img) = build::copy_into(&img, &rdir)
-                    {
-                        relinked.push((region, rdir, img));
-                    }
-                }
-                Linked::Failed {
-                    linker,
-                    diagnostics,
-                    image,
-                }
-            }
-        })
-    });
-    let linked = match linked {
+    let (linked, relinked, mut objects) = match link(ctx, p, &dir) {
         Ok(l) => l,
         Err(f) => return build_failed(ctx, f),
     };
@@ -173,6 +105,89 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
     );
     found.objects = objects;
     Ok(found)
+}
+
+/// Regions that overflowed, each relinked large enough: (name, the
+/// relink's directory, its image).
+type Relinked = Vec<(String, PathBuf, PathBuf)>;
+
+/// Build and link the cell's binary in its turn, copying out what later
+/// steps read (the ELF, the `memory.x` the link used, each overflowing
+/// region's relink) and reading what the rlibs say of crates while they
+/// are this cell's.
+fn link(
+    ctx: &CellCtx<'_>,
+    p: &Prepared,
+    dir: &Path,
+) -> Result<(Linked, Relinked, ObjectCrates), BuildFailure> {
+    let m = ctx.m;
+    let mut relinked: Relinked = Vec::new();
+    // What the rlibs say of crates, read while they are this cell's.
+    let mut objects = ObjectCrates::default();
+    let linked = ctx.in_turn(|shared| -> Result<Linked, BuildFailure> {
+        let job = build::BinJob {
+            setup: &p.setup,
+            manifest: &m.manifest,
+            cell: ctx.cell,
+            bin: m.bin.as_deref(),
+            target_dir: shared,
+            timeout: Some(ctx.remaining()),
+            log: ctx.log,
+        };
+        let linked = job.build()?;
+        Ok(match linked {
+            Linked::Ok {
+                elf,
+                link_search,
+                rlibs,
+                krate,
+            } => {
+                // The memory map the link used, copied out with the ELF
+                // while the build directory is this cell's (never the last
+                // run's).
+                let _ = std::fs::remove_file(dir.join("memory.x"));
+                if let Some(x) = memory_x(&m.manifest, &link_search) {
+                    build::copy_into(&x, dir)?;
+                }
+                objects = super::context::measuring(|| {
+                    let read: Vec<Vec<u8>> = rlibs
+                        .iter()
+                        .filter_map(|r| inspect::read_file(r).ok())
+                        .collect();
+                    ObjectCrates::of_archives(read.iter().map(Vec::as_slice))
+                });
+                Linked::Ok {
+                    elf: build::copy_into(&elf, dir)?,
+                    link_search,
+                    rlibs,
+                    krate,
+                }
+            }
+            Linked::Failed {
+                linker,
+                diagnostics,
+                image,
+            } => {
+                let image = image.map(|i| build::copy_into(&i, dir)).transpose()?;
+                // Best effort: a region measured or not, the finding stands.
+                for (region, over) in places::overflowed(&diagnostics) {
+                    let rdir = places::relink_dir(dir, &region);
+                    if let Some(img) = job.relink_enlarged(&region, over, &rdir)
+                        && std::fs::create_dir_all(&rdir).is_ok()
+                        && let Ok(img) = build::copy_into(&img, &rdir)
+                    {
+                        relinked.push((region, rdir, img));
+                    }
+                }
+                Linked::Failed {
+                    linker,
+                    diagnostics,
+                    image,
+                }
+            }
+        })
+    });
+    Ok((linked?, relinked, objects))
 }
 
 /// The `memory.x` a firmware link includes (cortex-m-rt's, riscv-rt's
