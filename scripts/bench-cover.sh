@@ -67,3 +67,41 @@ for c in $crates; do
   echo "| $name $version | $features | $families | $axes | $full | $t1 | $t2 | $t3 | $each | $hack | $secs |"
   cd - >/dev/null
 done
+
+# CHECK=1: the time `check` takes on the plan `init` writes for a firmware
+# crate that uses embassy-time and forwards every one of its features (a
+# library without a `#[no_mangle]` root or a panic handler cannot be
+# linked alone), cold (no cell cache, no cargo target directory; the
+# target's core sysroot already built).
+if [ "${CHECK:-0}" = 1 ]; then
+  et=$(dirname "$(manifest embassy-time 0.4.0)")
+  fw=$work/et-firmware
+  mkdir -p "$fw/src" "$fw/.git"
+  {
+    printf '[package]\nname = "et-firmware"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nembassy-time = { path = "%s" }\n\n[features]\n' "$et"
+    (cd "$et" && cargo metadata --no-deps --format-version 1 -q) | python3 -c '
+import json, sys
+for f in sorted(json.load(sys.stdin)["packages"][0]["features"]):
+    if f != "default":
+        print(f"{f} = [\"embassy-time/{f}\"]")'
+  } > "$fw/Cargo.toml"
+  printf '#![no_std]\n\n#[no_mangle]\npub extern "C" fn now_ticks() -> u64 {\n    embassy_time::Instant::now().as_ticks()\n}\n\n#[panic_handler]\nfn panic(_: &core::panic::PanicInfo<'"'"'_>) -> ! {\n    loop {}\n}\n' > "$fw/src/lib.rs"
+  cd "$fw"
+  "$bin" init --target "$target" 2>&1 | tail -1
+  s=$(date +%s.%N)
+  "$bin" check --no-cache --format json > report.json || true
+  secs=$(python3 -c "print(f'{$(date +%s.%N) - $s:.0f}')")
+  python3 - "$secs" <<'PY'
+import json, sys
+from collections import Counter
+r = json.load(open("report.json"))
+kinds = Counter()
+for c in r["cells"]:
+    for f in c["findings"]:
+        kinds[(c["status"], f["kind"], f.get("symbol") or "")] += 1
+print(f"check: {len(r['cells'])} cells in {sys.argv[1]} s: {r['summary']}")
+for (status, kind, sym), n in sorted(kinds.items()):
+    print(f"  {n} {status} cells with {kind} {sym}")
+PY
+  cd - >/dev/null
+fi

@@ -449,6 +449,29 @@ fn init_on_a_forwarded_tick_rate_family_plans_few_cells_with_short_ids() {
     }
     let table = stdout(&run(root, &["plan"]));
     assert!(table.contains("cover all"), "{table}");
+    // A random sample draws from the same valid configurations.
+    let o = run(
+        root,
+        &["plan", "--random", "20", "--seed", "3", "--format", "json"],
+    );
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    for c in s["cells"].as_array().unwrap() {
+        assert!(c["id"].as_str().unwrap().len() <= 80, "{c:#}");
+        let f: Vec<&str> = c["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap())
+            .collect();
+        assert!(
+            f.iter().filter(|x| x.starts_with("tick-hz-")).count() <= 1,
+            "{c:#}"
+        );
+        assert!(
+            !f.contains(&"mock-driver") || f.contains(&"tick-hz-1_000_000"),
+            "{c:#}"
+        );
+    }
     // A shard of it builds: no cell turns two rates on.
     let (code, r, err) = check_json(root, &["--shard", "1/16"]);
     assert_eq!(code, 0, "{err}\n{r:#}");
