@@ -51,7 +51,7 @@ for c in $crates; do
   families=$("$bin" init --target "$target" 2>&1 >/dev/null | grep -c 'features of which at most one' || true)
   json=$("$bin" plan --cover 2 --format json)
   axes=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["coverage"]["axes"])' "$json")
-  full=$(python3 -c 'import json,sys; print(f"{int(json.loads(sys.argv[1])[\"coverage\"][\"full_product\"]):,}")' "$json")
+  full=$(python3 -c 'import json,sys; print("{:,}".format(int(json.loads(sys.argv[1])["coverage"]["full_product"])))' "$json")
   t1=$(cells 1) t2=$(cells 2) each=$(cells each)
   s=$(date +%s.%N)
   t3=$(cells 3)

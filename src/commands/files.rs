@@ -76,6 +76,9 @@ pub(super) fn init(cli: &Cli, args: &InitArgs, out: &mut dyn Write) -> Result<u8
 /// cover. The file is loaded and planned as `plan` would: a matrix `init`
 /// writes that does not run as written is an error here, not later.
 fn say_plan(dest: &Path, model: &writer::Model, err: &mut dyn Write) -> Result<()> {
+    for n in &model.notes {
+        writeln!(err, "init: {n}")?;
+    }
     for f in &model.families {
         writeln!(
             err,

@@ -58,6 +58,8 @@ pub(crate) struct Model {
     /// Sets that may not be on together, as (option, value) lists, with
     /// where it is said.
     pub(crate) excludes: Vec<(Vec<(String, String)>, String)>,
+    /// What `init` should say about how it found these (stderr).
+    pub(crate) notes: Vec<String>,
 }
 
 impl Model {
@@ -300,8 +302,14 @@ fn name_groups(pkg: &Package, features: &BTreeSet<String>) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// The feature model of `pkg` with the guards found in its sources.
-pub(crate) fn model(pkg: &Package, guards: &Guards) -> Model {
+/// The feature model of `pkg` with the guards found in its sources (and
+/// its dependencies'), and the family members other features have the
+/// effect of through dependencies (`forwarded`, from [`super::deps`]).
+pub(crate) fn model(
+    pkg: &Package,
+    guards: &Guards,
+    forwarded: &BTreeMap<String, BTreeSet<String>>,
+) -> Model {
     let all: BTreeSet<String> = pkg.features.iter().cloned().collect();
     let pairs = conflict_pairs(guards, &all);
     let mut model = Model::default();
@@ -344,8 +352,48 @@ pub(crate) fn model(pkg: &Package, guards: &Guards) -> Model {
     }
     model.bools = all.difference(&in_family).cloned().collect();
     implications(pkg, guards, &mut model);
+    forwarded_members(forwarded, &mut model);
     excludes(guards, &all, &mut model);
     model
+}
+
+/// A bool feature with the effect of a family member on the dependencies
+/// (`mock-driver` turns on the dependency's `tick-hz-1_000_000`, as the
+/// family's `tick-hz-1_000_000` does) builds only with that member or none
+/// of the family: with another, the dependency gets two.
+fn forwarded_members(forwarded: &BTreeMap<String, BTreeSet<String>>, model: &mut Model) {
+    for b in model.bools.clone() {
+        let Some(reached) = forwarded.get(&b) else {
+            continue;
+        };
+        for fam in &model.families {
+            let hits: Vec<&(String, String)> = fam
+                .members
+                .iter()
+                .filter(|(_, f)| reached.contains(f))
+                .collect();
+            let [(value, feature)] = hits[..] else {
+                continue; // none, or two members at once: nothing to choose
+            };
+            let already = model.depends.get(&b).is_some_and(|d| {
+                d.iter()
+                    .any(|(c, _)| c.starts_with(&format!("{} ==", fam.name)))
+            });
+            if already {
+                continue;
+            }
+            let v = value;
+            let cond = if fam.none {
+                format!("({n} == none || {n} == {v})", n = fam.name)
+            } else {
+                format!("{} == {v}", fam.name)
+            };
+            model.depends.entry(b.clone()).or_default().push((
+                cond,
+                format!("through its dependencies it turns on what `{feature}` does"),
+            ));
+        }
+    }
 }
 
 /// `depends-on` of bool options: the features they turn on
@@ -502,7 +550,7 @@ mod tests {
             )],
             needs: Vec::new(),
         };
-        let m = model(&p, &g);
+        let m = model(&p, &g, &BTreeMap::new());
         assert_eq!(m.families.len(), 1);
         let f = &m.families[0];
         assert_eq!(f.name, "rtc");
@@ -530,7 +578,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_slice()))
             .collect();
-        let m = model(&pkg(&owned, &[]), &Guards::default());
+        let m = model(&pkg(&owned, &[]), &Guards::default(), &BTreeMap::new());
         let f = &m.families[0];
         assert_eq!(f.name, "tick-hz");
         assert_eq!(f.members.len(), 40);
@@ -550,7 +598,7 @@ mod tests {
             )],
             ..Guards::default()
         };
-        let m = model(&p, &g);
+        let m = model(&p, &g, &BTreeMap::new());
         assert!(m.families.is_empty());
         assert_eq!(
             m.excludes,
@@ -583,7 +631,7 @@ mod tests {
             ],
             &["proto-ipv4", "proto-ipv6"],
         );
-        let m = model(&p, &Guards::default());
+        let m = model(&p, &Guards::default(), &BTreeMap::new());
         let names: Vec<&str> = m.families.iter().map(|f| f.name.as_str()).collect();
         // `arch` is the matrix's own axis.
         assert_eq!(
@@ -604,6 +652,7 @@ mod tests {
         let m = model(
             &pkg(&[("a", &["b"]), ("b", &["a"])], &[]),
             &Guards::default(),
+            &BTreeMap::new(),
         );
         assert_eq!(m.depends.len(), 1, "{:?}", m.depends);
     }

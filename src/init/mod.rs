@@ -5,6 +5,7 @@
 //! features that turn others on, `exclude` for guarded sets, both
 //! profiles, and `cover: 2` when the full product is large. It reads the
 //! crate's sources and writes text; it builds nothing.
+mod deps;
 mod families;
 mod guards;
 
@@ -19,15 +20,29 @@ use families::option_name;
 pub(crate) const COVER_PAST: u128 = 256;
 
 /// The feature model of `pkg`: families, implications and guarded sets,
-/// from its `[features]` and the `compile_error!` guards in its sources.
+/// from its `[features]`, the `compile_error!` guards in its sources and
+/// in the dependencies its features reach, and what its features forward
+/// to them.
 pub(crate) fn analyze(pkg: &Package) -> Model {
     let base = pkg
         .manifest
         .parent()
         .unwrap_or(std::path::Path::new("."))
         .to_path_buf();
-    let g = guards::scan(&pkg.sources, &base);
-    families::model(pkg, &g)
+    let mut g = guards::scan(&pkg.sources, &base);
+    let (forwarded, note) = match deps::deep(&pkg.manifest) {
+        Some(d) => {
+            g.conflicts.extend(d.guards.conflicts);
+            (d.forwarded, None)
+        }
+        None => (
+            std::collections::BTreeMap::new(),
+            Some("cargo could not resolve the dependencies: features they forward and their compile_error! guards are not seen".to_owned()),
+        ),
+    };
+    let mut model = families::model(pkg, &g, &forwarded);
+    model.notes.extend(note);
+    model
 }
 
 /// A YAML scalar for a value or feature name: quoted where YAML could

@@ -286,9 +286,14 @@ pub(crate) struct SizeExcess {
     pub(crate) baseline: Option<u64>,
 }
 
-/// `1234567` as `1,234,567` (any unsigned width: plan sizes pass u64).
-pub(crate) fn grouped(n: impl Into<u128>) -> String {
-    let s = n.into().to_string();
+/// `1234567` as `1,234,567`.
+pub(crate) fn grouped(n: u64) -> String {
+    grouped_wide(u128::from(n))
+}
+
+/// [`grouped`] for counts past u64 (a matrix's full product).
+pub(crate) fn grouped_wide(n: u128) -> String {
+    let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
         if i > 0 && (s.len() - i).is_multiple_of(3) {

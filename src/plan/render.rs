@@ -8,7 +8,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::{Planned, Summary};
-use crate::model::{Settings, Value, display_path, grouped};
+use crate::model::{Settings, Value, display_path, grouped_wide};
 
 /// `plan` output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +47,7 @@ pub(crate) fn describe(s: &Summary) -> Option<String> {
     if s.cover.is_full() {
         return None;
     }
-    let full = format!("full product: {} cells", grouped(s.full_product));
+    let full = format!("full product: {} cells", grouped_wide(s.full_product));
     let each = "each option value alone on every arch and profile";
     let Some(c) = s.coverage.filter(|_| s.cover.strength.is_some()) else {
         return Some(format!("hold {each} ({full})"));
@@ -62,7 +62,7 @@ pub(crate) fn describe(s: &Summary) -> Option<String> {
     };
     let mut text = format!(
         "cover all {} {} of {} axes{} ({full})",
-        grouped(c.covered as u128),
+        grouped_wide(c.covered as u128),
         what(c.covered),
         c.axes,
         if s.cover.each {
@@ -75,7 +75,7 @@ pub(crate) fn describe(s: &Summary) -> Option<String> {
         let _ = write!(
             text,
             "; the rules rule out {} more {}",
-            grouped(c.impossible as u128),
+            grouped_wide(c.impossible as u128),
             what(c.impossible)
         );
     }
@@ -83,7 +83,7 @@ pub(crate) fn describe(s: &Summary) -> Option<String> {
         let _ = write!(
             text,
             "; {} {} NOT covered: the search for a configuration with them ran out of budget",
-            grouped(c.undecided as u128),
+            grouped_wide(c.undecided as u128),
             what(c.undecided)
         );
     }

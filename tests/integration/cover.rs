@@ -403,6 +403,14 @@ fn init_on_a_forwarded_tick_rate_family_plans_few_cells_with_short_ids() {
             "[package]\nname = \"tdriver\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[features]\n{driver_features}"
         ),
     );
+    let any: Vec<String> = rates
+        .iter()
+        .map(|r| format!("feature = \"{}\"", name(*r)))
+        .collect();
+    driver_lib.push_str(&format!(
+        "#[cfg(not(any({})))]\npub const TICK_HZ: u64 = 1_000_000;\n",
+        any.join(", ")
+    ));
     write(root, "tdriver/src/lib.rs", &driver_lib);
     write(
         root,
@@ -415,7 +423,7 @@ fn init_on_a_forwarded_tick_rate_family_plans_few_cells_with_short_ids() {
         root,
         "src/lib.rs",
         &format!(
-            "#![no_std]\n#[no_mangle]\npub extern \"C\" fn now_ticks(x: u64) -> u64 {{\n    x\n}}\n{PANIC}"
+            "#![no_std]\n#[cfg(all(feature = \"defmt\", feature = \"log\"))]\ncompile_error!(\"defmt or log\");\n\n#[no_mangle]\npub extern \"C\" fn now_ticks(x: u64) -> u64 {{\n    x * tdriver::TICK_HZ\n}}\n{PANIC}"
         ),
     );
     let o = linkmatrix(root)
@@ -482,4 +490,57 @@ fn init_on_a_forwarded_tick_rate_family_plans_few_cells_with_short_ids() {
         .filter(|c| c["status"] == "pass")
         .count();
     assert!(built >= 1, "{r:#}");
+    firmware_on_top(root, &features);
+}
+
+/// A firmware crate that uses `ttime` and forwards every one of its
+/// features (`mock-driver = ["ttime/mock-driver"]`): its own `[features]`
+/// say nothing of families or implications, and its sources hold no
+/// guard. `init` follows the features into the dependencies — the tick
+/// rates collide two crates down, `mock-driver` turns one on there, and
+/// `ttime`'s guard forbids `defmt` with `log` — and the plan it writes
+/// builds in every cell.
+fn firmware_on_top(root: &Path, ttime_features: &str) {
+    let fw = root.join("fw");
+    let forwarded: String = ttime_features
+        .lines()
+        .filter_map(|l| l.split_once(" = "))
+        .fold(String::new(), |mut s, (f, _)| {
+            s.push_str(&format!("{f} = [\"ttime/{f}\"]\n"));
+            s
+        });
+    write(
+        &fw,
+        "Cargo.toml",
+        &format!(
+            "[package]\nname = \"fw\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nttime = {{ path = \"..\" }}\n\n[features]\n{forwarded}"
+        ),
+    );
+    write(
+        &fw,
+        "src/lib.rs",
+        "#![no_std]\n#[no_mangle]\npub extern \"C\" fn fw_tick(x: u64) -> u64 {\n    ttime::now_ticks(x)\n}\n",
+    );
+    let o = linkmatrix(&fw)
+        .args(["init", "--target", "x86_64-unknown-none"])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    let cfg = std::fs::read_to_string(fw.join("linkmatrix.yaml")).unwrap();
+    assert!(
+        err.contains("`defmt-or-log`: 2 features") && err.contains("ttime 0.1.0: src/lib.rs:2"),
+        "{err}"
+    );
+    assert!(
+        cfg.contains("depends-on: \"(tick-hz == none || tick-hz == 1_000_000)\""),
+        "{cfg}"
+    );
+    let (code, r, err) = check_json(&fw, &[]);
+    assert_eq!(code, 0, "{err}\n{r:#}");
+    let cells = r["cells"].as_array().unwrap();
+    assert!(
+        cells.len() <= 64 && cells.iter().all(|c| c["status"] == "pass"),
+        "{r:#}"
+    );
 }
