@@ -8,7 +8,8 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::{Planned, Summary};
-use crate::model::{Settings, Value, display_path, grouped_wide};
+pub(super) use crate::model::grouped_wide as grouped;
+use crate::model::{Settings, Value, display_path};
 
 /// `plan` output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +48,11 @@ pub(crate) fn describe(s: &Summary) -> Option<String> {
     if s.cover.is_full() {
         return None;
     }
-    let full = format!("full product: {} cells", grouped_wide(s.full_product));
+    let full = if s.full_product == u128::MAX {
+        format!("full product: about 2^{:.0} cells", s.full_product_bits)
+    } else {
+        format!("full product: {} cells", grouped(s.full_product))
+    };
     let each = "each option value alone on every arch and profile";
     let Some(c) = s.coverage.filter(|_| s.cover.strength.is_some()) else {
         return Some(format!("hold {each} ({full})"));
@@ -62,7 +67,7 @@ pub(crate) fn describe(s: &Summary) -> Option<String> {
     };
     let mut text = format!(
         "cover all {} {} of {} axes{} ({full})",
-        grouped_wide(c.covered as u128),
+        grouped(c.covered as u128),
         what(c.covered),
         c.axes,
         if s.cover.each {
@@ -75,7 +80,7 @@ pub(crate) fn describe(s: &Summary) -> Option<String> {
         let _ = write!(
             text,
             "; the rules rule out {} more {}",
-            grouped_wide(c.impossible as u128),
+            grouped(c.impossible as u128),
             what(c.impossible)
         );
     }
@@ -83,7 +88,7 @@ pub(crate) fn describe(s: &Summary) -> Option<String> {
         let _ = write!(
             text,
             "; {} {} NOT covered: the search for a configuration with them ran out of budget",
-            grouped_wide(c.undecided as u128),
+            grouped(c.undecided as u128),
             what(c.undecided)
         );
     }
@@ -134,7 +139,9 @@ pub(crate) fn render(
                     "covered": c.covered,
                     "impossible": c.impossible,
                     "undecided": c.undecided,
-                    "full_product": planned.summary.full_product.to_string(),
+                    "full_product": (planned.summary.full_product < u128::MAX)
+                        .then(|| planned.summary.full_product.to_string()),
+                    "full_product_log2": planned.summary.full_product_bits,
                 });
             }
             serde_json::to_writer(&mut *out, &doc)?;
