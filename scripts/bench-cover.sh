@@ -95,13 +95,16 @@ for f in sorted(json.load(sys.stdin)["packages"][0]["features"]):
 import json, sys
 from collections import Counter
 r = json.load(open("report.json"))
-kinds = Counter()
+cells = Counter()
 for c in r["cells"]:
+    what = set()
     for f in c["findings"]:
-        kinds[(c["status"], f["kind"], f.get("symbol") or "")] += 1
+        detail = f.get("symbol") or f.get("message", "").splitlines()[0][:70]
+        what.add(f"{f['kind']} {detail}")
+    cells[(c["status"], " + ".join(sorted(what)))] += 1
 print(f"check: {len(r['cells'])} cells in {sys.argv[1]} s: {r['summary']}")
-for (status, kind, sym), n in sorted(kinds.items()):
-    print(f"  {n} {status} cells with {kind} {sym}")
+for (status, what), n in sorted(cells.items()):
+    print(f"  {n} {status}: {what}")
 PY
   cd - >/dev/null
 fi
