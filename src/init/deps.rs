@@ -3,16 +3,18 @@
 //! reaches `embassy-time-driver/tick-hz-1_000_000` two crates down), so
 //! `init` sees implications a crate forwards, and the `compile_error!`
 //! guards of the dependencies it reaches (`defmt` with `log` in
-//! embassy-time), lifted to the crate's own features.
+//! embassy-time), lifted to the crate's own features, and which features
+//! turn on a `std` that links the standard library (a bare-metal target
+//! has none).
 //!
 //! Asks `cargo metadata` (with dependencies: offline first, then as cargo
 //! would) and reads the reached dependencies' sources; builds nothing.
 //! Where cargo cannot resolve the crate, `None`: `init` then uses the
 //! crate's own `[features]` and sources alone.
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use cargo_metadata::{Metadata, MetadataCommand, Package as MetaPackage};
+use cargo_metadata::{DependencyKind, Metadata, MetadataCommand, Package as MetaPackage};
 
 use super::guards::{self, Guards};
 
@@ -29,15 +31,23 @@ pub(crate) struct Deep {
     pub(crate) forwarded: BTreeMap<String, BTreeSet<String>>,
     /// The dependencies' guards, as sets of the crate's features.
     pub(crate) guards: Guards,
+    /// The crate's features that turn on a `std` feature that links the
+    /// standard library, each with the packages whose `std` it is.
+    pub(crate) needs_std: BTreeMap<String, BTreeSet<String>>,
 }
 
+/// The metadata with every feature on, so the resolve holds every
+/// optional dependency a feature may turn on.
 fn metadata(manifest: &Path) -> Option<Metadata> {
-    let offline = MetadataCommand::new()
-        .manifest_path(manifest)
+    let mut cmd = MetadataCommand::new();
+    cmd.manifest_path(manifest)
+        .features(cargo_metadata::CargoOpt::AllFeatures);
+    let offline = cmd
+        .clone()
         .other_options(vec!["--offline".to_owned()])
         .clone();
     crate::process::cargo_metadata(&offline)
-        .or_else(|_| crate::process::cargo_metadata(MetadataCommand::new().manifest_path(manifest)))
+        .or_else(|_| crate::process::cargo_metadata(&cmd))
         .ok()
 }
 
@@ -45,12 +55,18 @@ fn metadata(manifest: &Path) -> Option<Metadata> {
 struct Graph<'m> {
     packages: &'m [MetaPackage],
     /// (package, the name its `[features]` use for a dependency) →
-    /// package.
-    deps: HashMap<(usize, String), usize>,
+    /// package, and whether its default features come with it.
+    deps: HashMap<(usize, String), (usize, bool)>,
+    /// The packages built for the target: reached from the crate through
+    /// normal dependencies for every platform, not through a build
+    /// dependency or a proc macro (those build for the host) nor a
+    /// `[target.'cfg(…)'.dependencies]` entry (bare-metal targets rarely
+    /// match one).
+    on_target: HashSet<usize>,
 }
 
 impl<'m> Graph<'m> {
-    fn new(meta: &'m Metadata) -> Option<Self> {
+    fn new(meta: &'m Metadata, root: usize) -> Option<Self> {
         let index: HashMap<&cargo_metadata::PackageId, usize> = meta
             .packages
             .iter()
@@ -59,6 +75,7 @@ impl<'m> Graph<'m> {
             .collect();
         let resolve = meta.resolve.as_ref()?;
         let mut deps = HashMap::new();
+        let mut edges: HashMap<usize, Vec<usize>> = HashMap::new();
         for node in &resolve.nodes {
             let Some(&p) = index.get(&node.id) else {
                 continue;
@@ -73,14 +90,62 @@ impl<'m> Graph<'m> {
                     })
                 });
                 if let Some(&q) = hit.and_then(|nd| index.get(&nd.pkg)) {
-                    deps.insert((p, key), q);
+                    deps.insert((p, key), (q, d.uses_default_features));
+                    let host = d.kind != DependencyKind::Normal
+                        || d.target.is_some()
+                        || meta.packages[q]
+                            .targets
+                            .iter()
+                            .any(cargo_metadata::Target::is_proc_macro);
+                    if !host {
+                        edges.entry(p).or_default().push(q);
+                    }
+                }
+            }
+        }
+        let mut on_target = HashSet::from([root]);
+        let mut todo = vec![root];
+        while let Some(p) = todo.pop() {
+            for &q in edges.get(&p).into_iter().flatten() {
+                if on_target.insert(q) {
+                    todo.push(q);
                 }
             }
         }
         Some(Self {
             packages: &meta.packages,
             deps,
+            on_target,
         })
+    }
+
+    /// Package `p`'s `std` feature links the standard library: it is built
+    /// for the target and its library root names `feature = "std"`
+    /// (`#![cfg_attr(not(feature = "std"), no_std)]`, `#[cfg(feature =
+    /// "std")] extern crate std;`). A `std = []` the sources never read
+    /// (libc's) does not.
+    fn std_links(&self, p: usize) -> bool {
+        self.on_target.contains(&p)
+            && self.packages[p]
+                .targets
+                .iter()
+                .filter(|t| t.is_lib() || t.is_rlib())
+                .any(|t| {
+                    std::fs::read_to_string(&t.src_path).is_ok_and(|text| {
+                        let flat: String = text.split_whitespace().collect();
+                        flat.contains("feature=\"std\"")
+                    })
+                })
+    }
+
+    /// Dependency `dep` of package `p` built (with its default features
+    /// when its declaration keeps them); the dependency's package.
+    fn enable(&self, p: usize, dep: &str, out: &mut BTreeSet<Atom>) -> Option<usize> {
+        let &(q, defaults) = self.deps.get(&(p, dep.to_owned()))?;
+        if out.insert((q, String::new())) && defaults {
+            self.atoms(q, "default", out);
+        }
+        Some(q)
     }
 
     /// Every atom feature `f` of package `p` turns on (`x?/f` is left
@@ -94,15 +159,12 @@ impl<'m> Graph<'m> {
         };
         for e in entries {
             if let Some(dep) = e.strip_prefix("dep:") {
-                if let Some(&q) = self.deps.get(&(p, dep.to_owned())) {
-                    out.insert((q, String::new()));
-                }
+                self.enable(p, dep, out);
             } else if let Some((dep, g)) = e.split_once('/') {
                 if dep.ends_with('?') {
                     continue;
                 }
-                if let Some(&q) = self.deps.get(&(p, dep.to_owned())) {
-                    out.insert((q, String::new()));
+                if let Some(q) = self.enable(p, dep, out) {
                     self.atoms(q, g, out);
                 }
                 if self.packages[p].features.contains_key(dep) {
@@ -119,11 +181,11 @@ impl<'m> Graph<'m> {
 /// cargo cannot resolve it.
 pub(crate) fn deep(manifest: &Path) -> Option<Deep> {
     let meta = metadata(manifest)?;
-    let graph = Graph::new(&meta)?;
     let root = meta
         .packages
         .iter()
         .position(|p| same_file(p.manifest_path.as_std_path(), manifest))?;
+    let graph = Graph::new(&meta, root)?;
     let features: Vec<&String> = meta.packages[root]
         .features
         .keys()
@@ -139,7 +201,25 @@ pub(crate) fn deep(manifest: &Path) -> Option<Deep> {
         .collect();
     let forwarded = forwarded(root, &atoms);
     let guards = lifted_guards(&graph, root, &atoms, meta.workspace_root.as_std_path());
-    Some(Deep { forwarded, guards })
+    let mut links: HashMap<usize, bool> = HashMap::new();
+    let needs_std = atoms
+        .iter()
+        .filter_map(|(f, a)| {
+            let whose: BTreeSet<String> = a
+                .iter()
+                .filter(|(p, g)| {
+                    g == "std" && *links.entry(*p).or_insert_with(|| graph.std_links(*p))
+                })
+                .map(|(p, _)| graph.packages[*p].name.to_string())
+                .collect();
+            (!whose.is_empty()).then(|| (f.clone(), whose))
+        })
+        .collect();
+    Some(Deep {
+        forwarded,
+        guards,
+        needs_std,
+    })
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

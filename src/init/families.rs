@@ -60,6 +60,10 @@ pub(crate) struct Model {
     pub(crate) excludes: Vec<(Vec<(String, String)>, String)>,
     /// What `init` should say about how it found these (stderr).
     pub(crate) notes: Vec<String>,
+    /// Features that turn on a `std` feature (their crate's or a
+    /// dependency's), each with the packages whose `std` it is: they cannot
+    /// build for a target without the standard library.
+    pub(crate) needs_std: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Model {
@@ -336,10 +340,30 @@ pub(crate) fn model(
         model.families.push(f);
     }
     let rest: BTreeSet<String> = all.difference(&in_family).cloned().collect();
-    for group in name_groups(pkg, &rest) {
+    for mut group in name_groups(pkg, &rest) {
         let prefix = common_prefix(&group);
+        // The prefix's own feature, when it neither turns a member on nor
+        // is turned on by one, is the family's plain value
+        // (`defmt-timestamp-uptime` beside `defmt-timestamp-uptime-ms`).
+        let base = prefix.trim_end_matches('-').to_owned();
+        let linked = |a: &str, b: &str| {
+            pkg.feature_map
+                .get(a)
+                .is_some_and(|v| v.iter().any(|x| x == b))
+        };
+        if rest.contains(&base)
+            && !pkg.defaults.contains(&base)
+            && !group.iter().any(|m| linked(m, &base) || linked(&base, m))
+        {
+            group.push(base.clone());
+        }
+        let pattern = if group.contains(&base) {
+            format!("`{base}`, `{prefix}*`")
+        } else {
+            format!("`{prefix}*`")
+        };
         let why = format!(
-            "a name family ({} features `{prefix}*`): assumed at most one on; if several may be, make them bool options",
+            "a name family ({} features {pattern}): assumed at most one on; if several may be, make them bool options",
             group.len()
         );
         let f = family(pkg, &taken, group.clone(), why, false);
@@ -645,6 +669,29 @@ mod tests {
         assert_eq!(m.families[0].axis, ["none", "avr", "cortex-m", "riscv32"]);
         // Two default features of one prefix may be on together: bools.
         assert_eq!(m.bools, ["proto-dns", "proto-ipv4", "proto-ipv6"]);
+    }
+
+    #[test]
+    fn the_prefix_s_own_feature_is_the_family_s_plain_value() {
+        let p = pkg(
+            &[
+                ("defmt-timestamp-uptime", &["defmt"]),
+                ("defmt-timestamp-uptime-ms", &["defmt"]),
+                ("defmt-timestamp-uptime-s", &["defmt"]),
+                ("defmt-timestamp-uptime-us", &["defmt"]),
+                ("defmt", &[]),
+            ],
+            &[],
+        );
+        let m = model(&p, &Guards::default(), &BTreeMap::new());
+        let f = &m.families[0];
+        assert_eq!(f.name, "defmt-timestamp");
+        let values: Vec<&str> = f.members.iter().map(|(v, _)| v.as_str()).collect();
+        assert_eq!(values, ["uptime", "uptime-ms", "uptime-s", "uptime-us"]);
+        assert!(
+            f.why
+                .contains("4 features `defmt-timestamp-uptime`, `defmt-timestamp-uptime-*`")
+        );
     }
 
     #[test]

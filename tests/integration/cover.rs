@@ -423,7 +423,7 @@ fn init_on_a_forwarded_tick_rate_family_plans_few_cells_with_short_ids() {
         root,
         "src/lib.rs",
         &format!(
-            "#![no_std]\n#[cfg(all(feature = \"defmt\", feature = \"log\"))]\ncompile_error!(\"defmt or log\");\n\n#[no_mangle]\npub extern \"C\" fn now_ticks(x: u64) -> u64 {{\n    x * tdriver::TICK_HZ\n}}\n{PANIC}"
+            "#![no_std]\n#[cfg(feature = \"std\")]\nextern crate std;\n#[cfg(all(feature = \"defmt\", feature = \"log\"))]\ncompile_error!(\"defmt or log\");\n\n#[no_mangle]\npub extern \"C\" fn now_ticks(x: u64) -> u64 {{\n    x * tdriver::TICK_HZ\n}}\n{PANIC}"
         ),
     );
     let o = linkmatrix(root)
@@ -439,6 +439,9 @@ fn init_on_a_forwarded_tick_rate_family_plans_few_cells_with_short_ids() {
         "{cfg}"
     );
     assert!(err.contains("`tick-hz`: 151 features"), "{err}");
+    // `std` links the standard library (`extern crate std`), which a
+    // bare-metal target has not: its cells would not compile.
+    assert!(cfg.contains("  - {std: true}   # std of ttime\n"), "{cfg}");
     let o = run(root, &["plan", "--format", "json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let p: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -529,12 +532,19 @@ fn firmware_on_top(root: &Path, ttime_features: &str) {
     assert!(o.status.success(), "{err}");
     let cfg = std::fs::read_to_string(fw.join("linkmatrix.yaml")).unwrap();
     assert!(
-        err.contains("`defmt-or-log`: 2 features") && err.contains("ttime 0.1.0: src/lib.rs:2"),
+        err.contains("`defmt-or-log`: 2 features") && err.contains("ttime 0.1.0: src/lib.rs:4"),
         "{err}"
     );
     assert!(
         cfg.contains("depends-on: \"(tick-hz == none || tick-hz == 1_000_000)\""),
         "{cfg}"
+    );
+    // `std` turns on the dependency's `std`: not on a bare-metal target,
+    // said in the file and on stderr (the cells below would not compile).
+    assert!(cfg.contains("  - {std: true}   # std of ttime\n"), "{cfg}");
+    assert!(
+        err.contains("init: `exclude`: not on x86_64-unknown-none (no standard library): std (they turn on a `std` feature)"),
+        "{err}"
     );
     let (code, r, err) = check_json(&fw, &[]);
     assert_eq!(code, 0, "{err}\n{r:#}");
