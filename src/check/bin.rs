@@ -5,11 +5,12 @@
 //!
 //! It must not decide findings itself.
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::context::{CellCtx, Found, build_failed, global_symbols, policy_roots};
 use super::error::CellError;
 use super::findings::{self, Evidence, LinkFailure, UndefinedRule};
+use super::places;
 use super::prepare::Prepared;
 use crate::build::{self, BuildFailure, Linked};
 use crate::inspect::{self, Unit};
@@ -19,16 +20,20 @@ use crate::model::{Analysis, Finding, FindingKind, Matrix};
 pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
     let m = ctx.m;
     let dir = ctx.cell_dir()?;
+    // Regions that overflowed, each relinked large enough: (name, the
+    // relink's directory, its image).
+    let mut relinked: Vec<(String, PathBuf, PathBuf)> = Vec::new();
     let linked = ctx.in_turn(|shared| -> Result<Linked, BuildFailure> {
-        let linked = build::build_bin(
-            &p.setup,
-            &m.manifest,
-            ctx.cell,
-            m.bin.as_deref(),
-            shared,
-            Some(ctx.remaining()),
-            ctx.log,
-        )?;
+        let job = build::BinJob {
+            setup: &p.setup,
+            manifest: &m.manifest,
+            cell: ctx.cell,
+            bin: m.bin.as_deref(),
+            target_dir: shared,
+            timeout: Some(ctx.remaining()),
+            log: ctx.log,
+        };
+        let linked = job.build()?;
         Ok(match linked {
             Linked::Ok { elf } => Linked::Ok {
                 elf: build::copy_into(&elf, &dir)?,
@@ -37,11 +42,24 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
                 linker,
                 diagnostics,
                 image,
-            } => Linked::Failed {
-                linker,
-                diagnostics,
-                image: image.map(|i| build::copy_into(&i, &dir)).transpose()?,
-            },
+            } => {
+                let image = image.map(|i| build::copy_into(&i, &dir)).transpose()?;
+                // Best effort: a region measured or not, the finding stands.
+                for (region, over) in places::overflowed(&diagnostics) {
+                    let rdir = places::relink_dir(&dir, &region);
+                    if let Some(img) = job.relink_enlarged(&region, over, &rdir)
+                        && std::fs::create_dir_all(&rdir).is_ok()
+                        && let Ok(img) = build::copy_into(&img, &rdir)
+                    {
+                        relinked.push((region, rdir, img));
+                    }
+                }
+                Linked::Failed {
+                    linker,
+                    diagnostics,
+                    image,
+                }
+            }
         })
     });
     let linked = match linked {
@@ -81,22 +99,34 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
             }),
         ),
     };
+    // A region's relink is the image when the failed link left none: the
+    // undefined symbols, chains, `why` and `diff` read it.
+    let image = image.or_else(|| relinked.first().map(|(_, _, img)| img));
     let mut found = Found::default();
     let mut analysis = None;
     let mut imports = None;
+    let mut data = None;
     if let Some(img) = image {
         // Read once: the findings and the size come from the same bytes.
-        let data = inspect::read_file(img).map_err(|e| CellError::inspection(&e))?;
-        let (a, roots) = image_analysis(m, img, &data)?;
+        let bytes = inspect::read_file(img).map_err(|e| CellError::inspection(&e))?;
+        let (a, roots) = image_analysis(m, img, &bytes)?;
         analysis = Some(a);
-        imports = inspect::dynamic_imports(&data);
+        imports = inspect::dynamic_imports(&bytes);
         found.image = Some(img.clone());
         found.roots = roots;
         if failure.is_none() {
-            found.size = inspect::image_size(&data).ok();
+            found.size = inspect::image_size(&bytes).ok();
         }
+        data = Some(bytes);
     }
     let diagnostics = failure.as_ref().map(|f| f.diagnostics);
+    let places = diagnostics.map(|d| {
+        let mut found = places::duplicates(d, data.as_deref());
+        for (region, rdir, img) in &relinked {
+            places::fill(&mut found, region, rdir, img);
+        }
+        found
+    });
     found.findings = findings::decide(
         &ctx.rules(),
         Evidence {
@@ -105,6 +135,7 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
             diagnostics,
             link_failure: failure,
             imports: imports.as_ref(),
+            places: places.as_ref(),
         },
     );
     Ok(found)

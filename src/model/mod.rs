@@ -1,9 +1,9 @@
 //! Every data type shared between pipeline stages, defined once: the
 //! validated [`Matrix`] and its [`Plan`] of [`Cell`]s, what running a cell
 //! produced ([`CellOutcome`], [`Finding`] and the details of each kind of
-//! link failure) and the [`Report`], the
-//! inspection of an image ([`Analysis`]), and [`Problem`]s in the user's
-//! files.
+//! link failure) and the [`Report`], the inspection of an image
+//! ([`Analysis`]), [`Problem`]s in the user's files, and how a plan is
+//! split over CI jobs ([`Shard`]).
 //!
 //! This module holds data and small pure helpers only: no I/O, no process,
 //! no terminal.
@@ -13,6 +13,7 @@ mod expr;
 mod failure;
 mod matrix;
 mod outcome;
+mod shard;
 mod size;
 
 pub(crate) use analysis::*;
@@ -21,4 +22,5 @@ pub(crate) use expr::Expr;
 pub(crate) use failure::*;
 pub(crate) use matrix::*;
 pub(crate) use outcome::*;
+pub(crate) use shard::*;
 pub(crate) use size::*;
