@@ -17,7 +17,7 @@
 //! Members not made by rustc (a `cc` build's `foo.o`, compiler-builtins'
 //! C objects) say nothing here. Reads bytes only; no process, no file
 //! system, no output.
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use object::read::archive::ArchiveFile;
 use object::{Object, ObjectSymbol};
@@ -48,34 +48,55 @@ impl ObjectCrates {
             let Ok(a) = ArchiveFile::parse(data) else {
                 continue;
             };
+            // Each member's crate, by the offset of its header.
+            let mut crates: HashMap<u64, Option<String>> = HashMap::new();
             for member in a.members().flatten() {
-                let Ok(name) = std::str::from_utf8(member.name()) else {
+                let name = std::str::from_utf8(member.name()).unwrap_or_default();
+                if let Some((krate, unit)) = member_crate(name) {
+                    out.units.insert(unit.to_owned(), krate.to_owned());
+                }
+            }
+            // The archive's symbol index names each global's member
+            // without parsing every object.
+            let mut define = |sym: &str, krate: &str| {
+                if sym.is_empty() || mangled(sym) {
+                    return;
+                }
+                match out.symbols.get(sym) {
+                    Some(k) if k != krate => {
+                        ambiguous.insert(sym.to_owned());
+                    }
+                    Some(_) => {}
+                    None => {
+                        out.symbols.insert(sym.to_owned(), krate.to_owned());
+                    }
+                }
+            };
+            if let Ok(Some(index)) = a.symbols() {
+                for s in index.flatten() {
+                    let krate = crates.entry(s.offset().0).or_insert_with(|| {
+                        let m = a.member(s.offset()).ok()?;
+                        let name = std::str::from_utf8(m.name()).ok()?;
+                        member_crate(name).map(|(k, _)| k.to_owned())
+                    });
+                    if let (Some(k), Ok(sym)) = (krate, std::str::from_utf8(s.name())) {
+                        define(sym, k);
+                    }
+                }
+                continue;
+            }
+            // No index: each member's own symbol table.
+            for member in a.members().flatten() {
+                let name = std::str::from_utf8(member.name()).unwrap_or_default();
+                let Some((krate, _)) = member_crate(name) else {
                     continue;
                 };
-                let Some((krate, unit)) = member_crate(name) else {
-                    continue;
-                };
-                out.units.insert(unit.to_owned(), krate.to_owned());
                 let Ok(obj) = member.data(data).and_then(object::File::parse) else {
                     continue;
                 };
-                for s in obj.symbols() {
-                    let Ok(sym) = s.name() else { continue };
-                    if !s.is_global()
-                        || s.is_undefined()
-                        || sym.is_empty()
-                        || rustc_demangle::try_demangle(sym).is_ok()
-                    {
-                        continue;
-                    }
-                    match out.symbols.get(sym) {
-                        Some(k) if k != krate => {
-                            ambiguous.insert(sym.to_owned());
-                        }
-                        Some(_) => {}
-                        None => {
-                            out.symbols.insert(sym.to_owned(), krate.to_owned());
-                        }
+                for s in obj.symbols().filter(|s| s.is_global() && !s.is_undefined()) {
+                    if let Ok(sym) = s.name() {
+                        define(sym, krate);
                     }
                 }
             }
@@ -135,6 +156,13 @@ impl ObjectCrates {
     pub(crate) fn symbol(&self, symbol: &str) -> Option<&str> {
         self.symbols.get(symbol).map(String::as_str)
     }
+}
+
+/// A Rust symbol name (legacy `_ZN…E` or v0 `_R…`) that demangles: its
+/// path says its crate without help.
+fn mangled(sym: &str) -> bool {
+    (sym.starts_with("_ZN") || sym.starts_with("_R") || sym.starts_with("__ZN"))
+        && rustc_demangle::try_demangle(sym).is_ok()
 }
 
 /// `(crate, codegen unit)` of an archive member rustc wrote:
