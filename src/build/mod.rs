@@ -16,7 +16,7 @@ use cargo_metadata::Message;
 use crate::model::{Cell, Target, Value};
 use crate::process::{Cmd, ProcessError};
 use crate::toolchain::{Rust, Tool};
-pub(crate) use bin::{LINK_ARGS, Linked, build_bin};
+pub(crate) use bin::{Linked, build_bin};
 
 /// How the crate is compiled for a cell.
 #[derive(Clone, Debug)]

@@ -1,8 +1,8 @@
 //! Every data type shared between pipeline stages, defined once: the
 //! validated [`Matrix`] and its [`Plan`] of [`Cell`]s, what running a cell
 //! produced ([`CellOutcome`], [`Finding`]) and the [`Report`], the
-//! inspection of an image ([`Analysis`]), and [`Problem`]s in the user's
-//! files.
+//! inspection of an image ([`Analysis`]), [`Problem`]s in the user's
+//! files, and the exit codes every part of the program returns.
 //!
 //! This module holds data and small pure helpers only: no I/O, no process,
 //! no terminal.
@@ -19,3 +19,8 @@ pub(crate) use expr::Expr;
 pub(crate) use matrix::*;
 pub(crate) use outcome::*;
 pub(crate) use size::*;
+
+/// Exit code: the tool could not do its job (ripgrep's 2).
+pub(crate) const EXIT_TOOL: u8 = 2;
+/// Exit code: interrupted (128 + SIGINT, as a shell reports it).
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;
