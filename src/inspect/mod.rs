@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::model::Undefined;
 
+mod chains;
 mod crates;
 mod dwarf;
 mod graph;
