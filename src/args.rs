@@ -10,8 +10,8 @@ use anyhow::{Context, Result, bail};
 use crate::check::CheckOptions;
 use crate::cli::{CheckArgs, Cli, MatrixArgs, PlanFormat};
 use crate::config::{self, LoadOptions};
-use crate::model::{ConfigError, Plan};
-use crate::plan::{self, ExpandError, Limits};
+use crate::model::{ConfigError, Cover, Plan};
+use crate::plan::{self, ExpandError, Limits, Planned};
 use crate::report::{self, Format, ReportSpec};
 
 /// Which matrix file a command uses.
@@ -99,16 +99,26 @@ pub(crate) enum PlanError {
     Expand(#[from] ExpandError),
 }
 
-/// The expansion limits `--max-cells`, `--random`, `--seed` ask for.
+/// The expansion limits `--max-cells`, `--random`, `--seed`, `--cover`
+/// ask for.
 pub(crate) fn limits(m: &MatrixArgs) -> Result<Limits> {
     let random = match (m.random, m.seed) {
         (Some(n), Some(s)) => Some((n, s)),
         (Some(_), None) => bail!("--random needs --seed"),
         _ => None,
     };
+    let cover = m
+        .cover
+        .as_deref()
+        .map(|c| {
+            let words: Vec<&str> = c.split(',').collect();
+            Cover::parse(&words).map_err(|e| anyhow::anyhow!("--cover {c}: {e}"))
+        })
+        .transpose()?;
     Ok(Limits {
         max_cells: m.max_cells,
         random,
+        cover,
     })
 }
 
@@ -118,6 +128,16 @@ pub(crate) fn load_plan(
     source: &MatrixSource,
     limits: Limits,
 ) -> Result<Result<Plan, PlanError>> {
+    Ok(load_planned(cli, source, limits)?.map(|p| p.plan))
+}
+
+/// Load the matrix (with `--manifest-path` applied) and expand it, with
+/// what the plan covers and which cells it merged.
+pub(crate) fn load_planned(
+    cli: &Cli,
+    source: &MatrixSource,
+    limits: Limits,
+) -> Result<Result<Planned, PlanError>> {
     let opts = LoadOptions::default();
     let mut matrix = match config::load(&source.path, &opts) {
         Ok(m) => m,
@@ -127,9 +147,26 @@ pub(crate) fn load_plan(
         let mp = std::path::absolute(mp).with_context(|| format!("{}", mp.display()))?;
         let p = config::package_at(&mp).map_err(|e| anyhow::anyhow!("--manifest-path: {e}"))?;
         (matrix.package, matrix.crate_defaults) = (p.name, p.defaults);
+        matrix.crate_features = p.feature_map;
         matrix.manifest = mp;
     }
-    Ok(plan::expand(matrix, limits).map_err(PlanError::from))
+    Ok(plan::expand_planned(matrix, limits).map_err(PlanError::from))
+}
+
+/// `--cell` patterns with the ids of merged cells (aliases) also selecting
+/// the cell they were merged into: a baseline's or reproduce command's id
+/// keeps working when its cell builds the same as another.
+pub(crate) fn with_aliases(patterns: &[glob::Pattern], planned: &Planned) -> Vec<glob::Pattern> {
+    let mut out = patterns.to_vec();
+    for (kept, aliases) in &planned.summary.aliases {
+        let hit = aliases
+            .iter()
+            .any(|a| patterns.iter().any(|p| p.matches(a)));
+        if hit && !patterns.iter().any(|p| p.matches(kept)) {
+            out.push(glob::Pattern::new(&glob::Pattern::escape(kept)).unwrap_or_default());
+        }
+    }
+    out
 }
 
 /// `plan --format`.

@@ -137,6 +137,12 @@ pub struct MatrixArgs {
     /// Seed for --random: the same seed gives the same cells.
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
+    /// A covering plan instead of the matrix's `cover:`: 1, 2 or 3 (every
+    /// combination of that many option values the rules allow, in a few
+    /// cells), `each` (each option value alone), `each,2` (both), or `full`
+    /// (every combination of the axes).
+    #[arg(long, value_name = "T", conflicts_with = "random")]
+    pub cover: Option<String>,
 }
 
 /// `plan`.

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::model::Target;
+use crate::model::{LinkerFlavor, Target};
 use crate::process::Cmd;
 use crate::toolchain::Tool;
 
@@ -56,6 +56,38 @@ fn base(linker: &Tool) -> Cmd {
     }
 }
 
+/// The options linkmatrix itself adds to links (in `ld`'s spelling): a
+/// linker that refuses one of them fails the cell as an `error`, the
+/// tool's fault, never as the crate's `fail` ([`refused_own_option`]).
+pub(crate) const OWN_OPTIONS: &[&str] = &[
+    "--emit-relocs",
+    "dead-reloc-in-nonalloc",
+    "--noinhibit-exec",
+    "--unresolved-symbols",
+    "--entry",
+    "--undefined",
+];
+
+/// The line of `diagnostics` in which the linker (or its C driver)
+/// refuses one of [`OWN_OPTIONS`] (`cc: error: unrecognized command-line
+/// option '--emit-relocs'`, `ld.lld: error: unknown argument
+/// '--emit-relocs'`), if any.
+pub(crate) fn refused_own_option(diagnostics: &str) -> Option<&str> {
+    diagnostics.lines().find(|l| {
+        let lower = l.to_ascii_lowercase();
+        [
+            "unrecognized",
+            "unrecognised",
+            "unknown",
+            "invalid",
+            "unsupported",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
+            && OWN_OPTIONS.iter().any(|o| l.contains(o))
+    })
+}
+
 /// lld resolves debug-info references to functions `--gc-sections`
 /// removed to 0 (1 in `.debug_ranges`/`.debug_loc`), so in an image linked
 /// at address 0 their DWARF claims the live code there, and file:line and
@@ -63,12 +95,13 @@ fn base(linker: &Tool) -> Cmd {
 /// DWARF tombstone (-1) instead makes readers skip them. GNU ld has no
 /// such option; [`crate::inspect`] also refuses a location whose function
 /// is not the symbol at that address.
-fn tombstones(linker: &Tool, cmd: Cmd) -> Cmd {
+fn tombstones(linker: &Tool, flavor: LinkerFlavor, cmd: Cmd) -> Cmd {
     let lld = linker
         .path
         .file_name()
         .is_some_and(|n| n.to_string_lossy().contains("lld"));
-    if !lld {
+    // A C driver's linker is its own business (GNU ld has no such option).
+    if !lld || flavor == LinkerFlavor::Cc {
         return cmd;
     }
     cmd.args([
@@ -98,6 +131,14 @@ pub(crate) fn render_script(template: &str, target: &Target) -> String {
     out
 }
 
+/// The error of a link that failed on one of linkmatrix's own options.
+pub(crate) fn refusal(command: &str, line: &str) -> String {
+    format!(
+        "the linker refused an option linkmatrix added, not the crate's fault (check the target's `linker.flavor`: `cc` for a C compiler driver, which takes `-Wl,…`; else report it): {}\n{command}",
+        line.trim()
+    )
+}
+
 fn run(cmd: &Cmd, output: &Path, log: &dyn Fn(&Cmd)) -> Result<LinkResult, LinkToolError> {
     log(cmd);
     let _ = std::fs::remove_file(output);
@@ -111,10 +152,17 @@ fn run(cmd: &Cmd, output: &Path, log: &dyn Fn(&Cmd)) -> Result<LinkResult, LinkT
             crate::process::describe_status(out.status)
         )));
     }
+    let diagnostics = String::from_utf8_lossy(&out.stderr).into_owned();
+    // A failure linkmatrix caused is no finding of the crate's.
+    if !out.status.success()
+        && let Some(line) = refused_own_option(&diagnostics)
+    {
+        return Err(LinkToolError::new(refusal(&cmd.to_string(), line)));
+    }
     Ok(LinkResult {
         success: out.status.success(),
         output: output.is_file().then(|| output.to_path_buf()),
-        diagnostics: String::from_utf8_lossy(&out.stderr).into_owned(),
+        diagnostics,
         command: cmd.to_string(),
     })
 }
@@ -137,6 +185,9 @@ pub(crate) struct LinkInputs<'a> {
     pub(crate) timeout: Option<Duration>,
     /// What the crate's build scripts ask the link for.
     pub(crate) scripts: &'a crate::build::BuildScriptLink,
+    /// The native libraries rustc says the staticlib needs (`-lc`, …),
+    /// linked after it when the target asks (`native-libs`).
+    pub(crate) native: &'a [String],
 }
 
 impl LinkInputs<'_> {
@@ -163,10 +214,17 @@ impl LinkInputs<'_> {
     }
 
     fn roots_args(&self) -> Vec<String> {
-        self.roots
+        let args: Vec<String> = self
+            .roots
             .iter()
             .map(|r| format!("--undefined={r}"))
-            .collect()
+            .collect();
+        self.own(&args)
+    }
+
+    /// linkmatrix's own linker options in the target's linker flavour.
+    fn own<S: AsRef<str>>(&self, args: &[S]) -> Vec<String> {
+        self.target.flavor.own(args)
     }
 
     /// Image mode: the real link, and, if it failed, a permissive one to
@@ -183,23 +241,32 @@ impl LinkInputs<'_> {
             .iter()
             .map(|d| format!("-L{}", d.display()))
             .collect();
-        let mut cmd = tombstones(self.linker, base(self.linker))
+        let flavor = self.target.flavor;
+        let mut cmd = tombstones(self.linker, flavor, base(self.linker))
             .arg("-o")
             .arg(&out)
             .args(&search)
             .args(&self.target.ldflags)
             .args(&self.scripts.args)
-            .arg(format!("--entry={}", self.entry()))
-            .arg("--emit-relocs")
+            .args(self.own(&[
+                format!("--entry={}", self.entry()),
+                "--emit-relocs".to_owned(),
+            ]))
             .args(self.roots_args());
         if let Some(s) = &script {
             cmd = cmd.arg("-T").arg(s);
         }
         let libs: Vec<String> = self.scripts.libs.iter().map(|l| format!("-l{l}")).collect();
+        let native = if self.target.native_libs {
+            self.native
+        } else {
+            &[]
+        };
         let cmd = cmd
             .args(self.platform)
             .arg(self.staticlib)
             .args(&libs)
+            .args(native)
             .timeout(self.timeout);
         let real = run(&cmd, &out, log)?;
         if real.success && real.output.is_some() {
@@ -207,7 +274,7 @@ impl LinkInputs<'_> {
             return Ok((real, img));
         }
         let insp = self.dir.join("image-inspect.elf");
-        let mut cmd2 = cmd.args(["--noinhibit-exec", "--unresolved-symbols=ignore-all"]);
+        let mut cmd2 = cmd.args(self.own(&["--noinhibit-exec", "--unresolved-symbols=ignore-all"]));
         cmd2.replace_arg(out.as_os_str(), insp.as_os_str());
         let r2 = run(&cmd2, &insp, log)?;
         Ok((real, r2.output))
@@ -229,9 +296,15 @@ impl LinkInputs<'_> {
             .iter()
             .filter(|f| f.as_str() != "--gc-sections")
             .collect();
-        let mut cmd = base(self.linker).arg("-o").arg(&plat).args(flags).args(
-            (!self.target.entry.is_empty()).then(|| format!("--entry={}", self.target.entry)),
-        );
+        let entry: Vec<String> = (!self.target.entry.is_empty())
+            .then(|| format!("--entry={}", self.target.entry))
+            .into_iter()
+            .collect();
+        let mut cmd = base(self.linker)
+            .arg("-o")
+            .arg(&plat)
+            .args(flags)
+            .args(self.own(&entry));
         if let Some(s) = &script {
             cmd = cmd.arg("-T").arg(s);
         }
@@ -251,14 +324,14 @@ impl LinkInputs<'_> {
             return Ok((platform, mlink, None));
         };
         let insp = self.dir.join("module-inspect.elf");
-        let cmd = tombstones(self.linker, base(self.linker))
+        let cmd = tombstones(self.linker, self.target.flavor, base(self.linker))
             .arg("-o")
             .arg(&insp)
-            .args([
+            .args(self.own(&[
                 "--emit-relocs",
                 "--noinhibit-exec",
                 "--unresolved-symbols=ignore-all",
-            ])
+            ]))
             .args(self.roots_args())
             .arg(m)
             .timeout(self.timeout);

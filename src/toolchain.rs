@@ -17,6 +17,8 @@ use anyhow::{Context, Result, bail};
 use crate::model::Target;
 use crate::process::{Cmd, which};
 
+pub(crate) mod hosted;
+
 /// A Rust toolchain found on this machine.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Rust {
@@ -178,28 +180,16 @@ impl Toolchains {
         if let Some(r) = which("rustc") {
             candidates.push(("rustc on PATH".to_owned(), r, which("cargo")));
         }
-        let rustup_home = std::env::var_os("RUSTUP_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup")));
-        if let Some(home) = rustup_home {
-            let mut dirs: Vec<PathBuf> = std::fs::read_dir(home.join("toolchains"))
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path())
-                .collect();
-            dirs.sort();
-            for d in dirs {
-                let name = d
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                candidates.push((
-                    format!("rustup {name}"),
-                    d.join("bin/rustc"),
-                    Some(d.join("bin/cargo")),
-                ));
-            }
+        for d in hosted::rustup_toolchains() {
+            let name = d
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            candidates.push((
+                format!("rustup {name}"),
+                d.join("bin/rustc"),
+                Some(d.join("bin/cargo")),
+            ));
         }
         candidates.push((
             "Debian /usr/bin".to_owned(),

@@ -143,19 +143,22 @@ pub(crate) fn why(
             [one] => one.id.clone(),
             _ => format!("any of {n} cells"),
         };
+        let symbol = crate::model::escape_controls(symbol);
         writeln!(out, "`{symbol}` is not reachable from any root in {which}")?;
         return Ok(1);
     }
     for (chains, ids) in &groups {
         writeln!(
             out,
-            "{} chain{} from a root to `{symbol}` in {}:",
+            "{} chain{} from a root to `{}` in {}:",
             chains.len(),
             if chains.len() == 1 { "" } else { "s" },
+            crate::model::escape_controls(symbol),
             ids.join(", ")
         )?;
         for (i, c) in chains.iter().enumerate() {
-            writeln!(out, "{:>3}. {}", i + 1, c.join(" -> "))?;
+            let steps: Vec<_> = c.iter().map(|s| crate::model::escape_controls(s)).collect();
+            writeln!(out, "{:>3}. {}", i + 1, steps.join(" -> "))?;
         }
     }
     Ok(0)
@@ -208,7 +211,10 @@ pub(crate) fn diff(
     let ua = by_id.get(a).map(|c| undefined_in(c)).unwrap_or_default();
     let ub = by_id.get(b).map(|c| undefined_in(c)).unwrap_or_default();
     for (who, x, y) in [(a, &ua, &ub), (b, &ub, &ua)] {
-        let only: Vec<&str> = x.difference(y).map(String::as_str).collect();
+        let only: Vec<String> = x
+            .difference(y)
+            .map(|s| crate::model::escape_controls(s).into_owned())
+            .collect();
         if !only.is_empty() {
             writeln!(out, "undefined only in {who}: {}", only.join(", "))?;
         }

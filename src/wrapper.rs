@@ -36,6 +36,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 
+use crate::model::LinkerFlavor;
 use crate::process::Cmd;
 
 /// Set (to `1`) when linkmatrix runs as the wrapper.
@@ -46,6 +47,9 @@ const SYSROOT: &str = "LINKMATRIX_WRAP_SYSROOT";
 const LINKER: &str = "LINKMATRIX_WRAP_LINKER";
 /// Extra rustc flags for target compilations, `\x1f`-separated.
 const FLAGS: &str = "LINKMATRIX_WRAP_FLAGS";
+/// `cc` when rustc's default linker for the target is a C compiler
+/// driver (its target spec's flavour), `ld` when it is the linker.
+const FLAVOR: &str = "LINKMATRIX_WRAP_FLAVOR";
 /// The user's own rustc wrapper, run with rustc and its arguments.
 const CHAIN: &str = "LINKMATRIX_WRAP_CHAIN";
 
@@ -76,6 +80,8 @@ pub(crate) struct Injection {
     pub(crate) sysroot: Option<std::path::PathBuf>,
     /// The linker for a toolchain without `rust-lld`.
     pub(crate) linker: Option<std::path::PathBuf>,
+    /// The flavour of rustc's default linker for the target.
+    pub(crate) flavor: Option<LinkerFlavor>,
     /// rustc flags.
     pub(crate) flags: Vec<String>,
     /// The user's rustc wrapper ([`user_wrapper`]), run with rustc.
@@ -95,6 +101,9 @@ impl Injection {
         }
         if let Some(l) = &self.linker {
             cmd = cmd.env(LINKER, l);
+        }
+        if let Some(f) = self.flavor {
+            cmd = cmd.env(FLAVOR, flavor_word(f));
         }
         if let Some(w) = &self.chain {
             cmd = cmd.env(CHAIN, w);
@@ -277,13 +286,31 @@ pub(crate) fn is_wrapper(args: &[OsString]) -> bool {
         })
 }
 
+fn flavor_word(f: LinkerFlavor) -> &'static str {
+    match f {
+        LinkerFlavor::Cc => "cc",
+        LinkerFlavor::Ld => "ld",
+    }
+}
+
+/// What the wrapper is given for a target compilation.
+#[derive(Default)]
+struct Given<'a> {
+    sysroot: Option<&'a OsStr>,
+    linker: Option<&'a OsStr>,
+    /// rustc's default linker's flavour for the target.
+    flavor: Option<LinkerFlavor>,
+    flags: &'a str,
+}
+
 /// rustc's arguments with what the wrapper adds for a target compilation.
-fn wrapped(
-    args: &[OsString],
-    sysroot: Option<&OsStr>,
-    linker: Option<&OsStr>,
-    flags: &str,
-) -> Vec<OsString> {
+fn wrapped(args: &[OsString], given: &Given<'_>) -> Vec<OsString> {
+    let Given {
+        sysroot,
+        linker,
+        flavor,
+        flags,
+    } = *given;
     let is = |a: &OsString, name: &str| {
         let a = a.to_string_lossy();
         a == name || a.starts_with(&format!("{name}="))
@@ -319,7 +346,7 @@ fn wrapped(
             .filter(|f| !f.is_empty())
             .map(OsString::from),
     );
-    if c_driver(&out) {
+    if c_driver(&out, flavor) {
         for a in &mut out {
             let s = a.to_string_lossy();
             if let Some(x) = s.strip_prefix("-Clink-arg=")
@@ -379,25 +406,16 @@ fn codegen_opt(args: &[OsString], name: &str) -> Option<String> {
 }
 
 /// Whether the link is run by a C compiler driver (`arm-none-eabi-gcc`,
-/// `clang`, `cc`), which takes linker options as `-Wl,…`: the last
-/// `-C linker=` says, unless a `-C linker-flavor` names an ld flavor.
-fn c_driver(args: &[OsString]) -> bool {
+/// `clang`, `cc`), which takes linker options as `-Wl,…`, as rustc
+/// decides it: a `-C linker-flavor`, else what the `-C linker=` program's
+/// name says, else the target's default (`spec`: its spec's flavour; `cc`
+/// on x86_64-unknown-linux-gnu, `gnu-lld` on bare-metal ARM).
+fn c_driver(args: &[OsString], spec: Option<LinkerFlavor>) -> bool {
     if let Some(f) = codegen_opt(args, "linker-flavor") {
-        return f == "gcc" || f.starts_with("gnu-cc");
+        return LinkerFlavor::of_rustc(&f) == LinkerFlavor::Cc;
     }
-    let Some(l) = codegen_opt(args, "linker") else {
-        return false;
-    };
-    let stem = std::path::Path::new(&l)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    stem.ends_with("gcc")
-        || stem.ends_with("g++")
-        || stem.ends_with("clang")
-        || stem.ends_with("clang++")
-        || stem == "cc"
-        || stem.ends_with("-cc")
+    let named = codegen_opt(args, "linker").and_then(|l| LinkerFlavor::of_program(&l));
+    named.or(spec) == Some(LinkerFlavor::Cc)
 }
 
 /// Run as the wrapper: `args` is `[linkmatrix, rustc, rustc args…]`.
@@ -406,7 +424,18 @@ pub(crate) fn run(args: &[OsString]) -> ExitCode {
     let sysroot = std::env::var_os(SYSROOT);
     let linker = std::env::var_os(LINKER);
     let flags = std::env::var(FLAGS).unwrap_or_default();
-    let rest = wrapped(&args[2..], sysroot.as_deref(), linker.as_deref(), &flags);
+    let flavor = match std::env::var(FLAVOR).as_deref() {
+        Ok("cc") => Some(LinkerFlavor::Cc),
+        Ok("ld") => Some(LinkerFlavor::Ld),
+        _ => None,
+    };
+    let given = Given {
+        sysroot: sysroot.as_deref(),
+        linker: linker.as_deref(),
+        flavor,
+        flags: &flags,
+    };
+    let rest = wrapped(&args[2..], &given);
     // The user's wrapper (sccache) runs rustc, as cargo would have run it.
     let chain = std::env::var_os(CHAIN).filter(|c| !c.is_empty());
     let mut cmd = match &chain {
@@ -483,24 +512,25 @@ mod tests {
     #[test]
     fn host_compilations_run_unchanged() {
         let args = os(&["--crate-name", "build_script_build", "build.rs"]);
-        let out = wrapped(
-            &args,
-            Some("/s".as_ref()),
-            Some("/ld".as_ref()),
-            "-Cdebuginfo=2",
-        );
-        assert_eq!(out, args);
+        let given = Given {
+            sysroot: Some("/s".as_ref()),
+            linker: Some("/ld".as_ref()),
+            flags: "-Cdebuginfo=2",
+            ..Given::default()
+        };
+        assert_eq!(wrapped(&args, &given), args);
     }
 
     #[test]
     fn target_compilations_get_the_sysroot_linker_and_flags() {
         let args = os(&["--crate-name", "app", "--target", "thumbv7em-none-eabihf"]);
-        let out = wrapped(
-            &args,
-            Some("/s".as_ref()),
-            Some("/usr/bin/ld.lld".as_ref()),
-            "-Cdebuginfo=2\x1f--cfg\x1fx",
-        );
+        let given = Given {
+            sysroot: Some("/s".as_ref()),
+            linker: Some("/usr/bin/ld.lld".as_ref()),
+            flags: "-Cdebuginfo=2\x1f--cfg\x1fx",
+            ..Given::default()
+        };
+        let out = wrapped(&args, &given);
         assert_eq!(
             strs(&out)[4..],
             [
@@ -522,8 +552,12 @@ mod tests {
             "linker=flip-link",
             "--sysroot=/mine",
         ]);
-        let out = wrapped(&args, Some("/s".as_ref()), Some("/ld".as_ref()), "");
-        assert_eq!(out, args);
+        let given = Given {
+            sysroot: Some("/s".as_ref()),
+            linker: Some("/ld".as_ref()),
+            ..Given::default()
+        };
+        assert_eq!(wrapped(&args, &given), args);
     }
 
     #[test]
@@ -536,7 +570,7 @@ mod tests {
             "-Clink-arg=--emit-relocs",
             "-Clink-arg=-Tlink.x",
         ]);
-        let out = strs(&wrapped(&args, None, None, ""));
+        let out = strs(&wrapped(&args, &Given::default()));
         assert_eq!(
             out[4..],
             ["-Clink-arg=-Wl,--emit-relocs", "-Clink-arg=-Tlink.x"]
@@ -546,6 +580,42 @@ mod tests {
             "-Clinker=flip-link",
             "-Clink-arg=--emit-relocs",
         ]);
-        assert_eq!(wrapped(&lld, None, None, ""), lld);
+        assert_eq!(wrapped(&lld, &Given::default()), lld);
+    }
+
+    /// x86_64-unknown-linux-gnu links with `cc` when the crate names no
+    /// linker (its spec's flavour): linkmatrix's arguments are `-Wl,…`
+    /// there, and stay as they are for a bare-metal target's `rust-lld`
+    /// or a named `flip-link` on it.
+    #[test]
+    fn the_targets_default_linker_decides_without_a_named_one() {
+        let hosted = os(&[
+            "--target",
+            "x86_64-unknown-linux-gnu",
+            "-Clink-arg=--emit-relocs",
+        ]);
+        let cc = Given {
+            flavor: Some(LinkerFlavor::Cc),
+            ..Given::default()
+        };
+        assert_eq!(
+            strs(&wrapped(&hosted, &cc))[2..],
+            ["-Clink-arg=-Wl,--emit-relocs"]
+        );
+        let ld = Given {
+            flavor: Some(LinkerFlavor::Ld),
+            ..Given::default()
+        };
+        assert_eq!(wrapped(&hosted, &ld), hosted);
+        let flip = os(&[
+            "--target=x",
+            "-Clinker=flip-link",
+            "-Clink-arg=--emit-relocs",
+        ]);
+        assert_eq!(wrapped(&flip, &ld), flip);
+        assert_eq!(
+            strs(&wrapped(&flip, &cc))[2..],
+            ["-Clink-arg=-Wl,--emit-relocs"]
+        );
     }
 }

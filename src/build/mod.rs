@@ -28,6 +28,13 @@ pub(crate) struct RustSetup {
     /// The linker for final links when rustc's own (`rust-lld`) is not
     /// there (a built sysroot has none; Debian's rustc ships none).
     pub(crate) linker: Option<PathBuf>,
+    /// How rustc's default linker for the target takes linker options
+    /// (its target spec's flavour; `None`: not known): where linkmatrix's
+    /// own link arguments in `bin` mode become `-Wl,…`.
+    pub(crate) flavor: Option<crate::model::LinkerFlavor>,
+    /// Ask rustc for the staticlib's native libraries
+    /// (`--print=native-static-libs`): the target links them.
+    pub(crate) native_libs: bool,
 }
 
 impl RustSetup {
@@ -37,6 +44,7 @@ impl RustSetup {
         crate::wrapper::Injection {
             sysroot: self.sysroot.clone(),
             linker: self.linker.clone(),
+            flavor: self.flavor,
             flags,
             // Checked before any cell runs (`wrapper::check_environment`).
             chain: crate::wrapper::user_wrapper(dir)
@@ -240,14 +248,27 @@ pub(crate) fn cargo_command(
     target_dir: &Path,
     timeout: Option<Duration>,
 ) -> Cmd {
-    cargo(
+    let cmd = cargo(
         setup,
         manifest,
         cell,
         target_dir,
         timeout,
         &["rustc", "--lib", "--crate-type", "staticlib"],
-    )
+    );
+    if setup.native_libs {
+        cmd.args(["--", "--print=native-static-libs"])
+    } else {
+        cmd
+    }
+}
+
+/// The libraries in rustc's `native-static-libs` note (`-lgcc_s -lc`),
+/// as it prints them.
+fn native_static_libs(rendered: &str) -> Option<Vec<String>> {
+    let (_, libs) = rendered.split_once("native-static-libs:")?;
+    let line = libs.lines().next().unwrap_or_default();
+    Some(line.split_whitespace().map(str::to_owned).collect())
 }
 
 /// `cargo <head…>` for `cell`: its target, profile, exactly its features,
@@ -305,6 +326,9 @@ pub(crate) struct Built {
     pub(crate) crate_name: String,
     /// What the build scripts ask the final link for.
     pub(crate) link: BuildScriptLink,
+    /// The native libraries the staticlib needs, as rustc's
+    /// `native-static-libs` says (`-lgcc_s`, `-lc`; empty unless asked).
+    pub(crate) native: Vec<String>,
 }
 
 impl Built {
@@ -425,11 +449,18 @@ pub(crate) fn build_crate(
     // that use them, so theirs come first.
     let mut link = BuildScriptLink::default();
     let mut scripts = Vec::new();
+    let mut native = Vec::new();
     for msg in Message::parse_stream(out.stdout.as_slice()).flatten() {
         match msg {
             Message::BuildScriptExecuted(b) => {
                 link.add(&b);
                 scripts.push(b);
+            }
+            // rustc's note comes before the artifact.
+            Message::CompilerMessage(m) => {
+                if let Some(libs) = m.message.rendered.as_deref().and_then(native_static_libs) {
+                    native = libs;
+                }
             }
             Message::CompilerArtifact(a)
                 if a.target
@@ -444,6 +475,7 @@ pub(crate) fn build_crate(
                         staticlib: f.clone().into_std_path_buf(),
                         crate_name: a.target.name.replace('-', "_"),
                         link,
+                        native,
                     });
                 }
             }

@@ -48,6 +48,20 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
         Ok(l) => l,
         Err(f) => return build_failed(ctx, f),
     };
+    // A failure linkmatrix caused (a link argument of its own refused) is
+    // the tool's error, not the crate's finding.
+    if let Linked::Failed {
+        linker,
+        diagnostics,
+        ..
+    } = &linked
+        && let Some(line) = crate::link::refused_own_option(diagnostics)
+    {
+        return Err(CellError::Link(crate::link::refusal(
+            &format!("linking with `{linker}` (cargo rustc)"),
+            line,
+        )));
+    }
     let (image, failure) = match &linked {
         Linked::Ok { elf } => (Some(elf), None),
         Linked::Failed {
@@ -69,11 +83,13 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
     };
     let mut found = Found::default();
     let mut analysis = None;
+    let mut imports = None;
     if let Some(img) = image {
         // Read once: the findings and the size come from the same bytes.
         let data = inspect::read_file(img).map_err(|e| CellError::inspection(&e))?;
         let (a, roots) = image_analysis(m, img, &data)?;
         analysis = Some(a);
+        imports = inspect::dynamic_imports(&data);
         found.image = Some(img.clone());
         found.roots = roots;
         if failure.is_none() {
@@ -88,6 +104,7 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
             undefined: UndefinedRule::All,
             diagnostics,
             link_failure: failure,
+            imports: imports.as_ref(),
         },
     );
     Ok(found)

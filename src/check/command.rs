@@ -156,6 +156,7 @@ pub(super) fn run(ctx: &CellCtx<'_>, b: &CommandBuild) -> Result<Found, CellErro
             undefined: UndefinedRule::Ignored,
             diagnostics: None,
             link_failure: None,
+            imports: None,
         },
     );
     Ok(Found {

@@ -88,6 +88,9 @@ pub(crate) struct Evidence<'a> {
     pub(crate) diagnostics: Option<&'a str>,
     /// The final link failed.
     pub(crate) link_failure: Option<LinkFailure<'a>>,
+    /// A dynamically linked image's imports from its shared libraries
+    /// (`inspect::dynamic_imports`); `None` for a static image.
+    pub(crate) imports: Option<&'a BTreeSet<String>>,
 }
 
 /// A cell's findings from its evidence: undefined (or unexported)
@@ -96,7 +99,12 @@ pub(crate) struct Evidence<'a> {
 pub(crate) fn decide(r: &Rules<'_>, ev: Evidence<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     if let Some(a) = ev.analysis {
-        undefined_findings(r, a, &ev.undefined, ev.diagnostics, &mut out);
+        let named = ev
+            .link_failure
+            .as_ref()
+            .map(|f| named_undefined(f.diagnostics));
+        let imported = |symbol: &str| imported(ev.imports, named.as_ref(), symbol);
+        undefined_findings(r, a, &ev.undefined, ev.diagnostics, &imported, &mut out);
         policy_findings(r, a, &mut out);
     }
     if let Some(failure) = ev.link_failure {
@@ -111,15 +119,56 @@ pub(crate) fn decide(r: &Rules<'_>, ev: Evidence<'_>) -> Vec<Finding> {
     out
 }
 
+/// A symbol name without the whitespace and control characters around it
+/// (a wrapped name's newlines may reach the report as blank lines, or not
+/// at all), for comparing the linker's words with the image's names.
+fn loose(name: &str) -> &str {
+    name.trim_matches(|c: char| c.is_whitespace() || c.is_control())
+}
+
+/// The undefined symbols a linker's output names, each as written and
+/// demangled ([`loose`]).
+fn named_undefined(diagnostics: &str) -> BTreeSet<String> {
+    crate::explain::explain(&mut diagnostics.as_bytes())
+        .map(|e| e.findings)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|f| f.kind == FindingKind::UndefinedSymbol)
+        .filter_map(|f| f.symbol)
+        .flat_map(|n| {
+            let n = loose(&n).to_owned();
+            [crate::explain::demangle_any(&n), n]
+        })
+        .collect()
+}
+
+/// `symbol` is resolved at load time from a shared library the image
+/// needs: the dynamic symbol table imports it, and the linker, if the
+/// link failed, did not name it undefined (a permissive link imports
+/// what it could not resolve too).
+fn imported(
+    imports: Option<&BTreeSet<String>>,
+    named: Option<&BTreeSet<String>>,
+    symbol: &str,
+) -> bool {
+    let plain = crate::inspect::unversioned(symbol);
+    imports.is_some_and(|i| i.contains(plain))
+        && named.is_none_or(|n| {
+            let plain = loose(plain);
+            !n.contains(plain) && !n.contains(&crate::explain::demangle_any(plain))
+        })
+}
+
 fn undefined_findings(
     r: &Rules<'_>,
     a: &Analysis,
     rule: &UndefinedRule<'_>,
     diagnostics: Option<&str>,
+    imported: &dyn Fn(&str) -> bool,
     out: &mut Vec<Finding>,
 ) {
     for u in &a.undefined {
-        if u.weak || r.allowed(&u.symbol) {
+        if u.weak || r.allowed(&u.symbol) || imported(&u.symbol) {
             continue;
         }
         match rule {
@@ -196,16 +245,27 @@ pub(crate) fn relativize(rules: &Rules<'_>, r: &Reference) -> Reference {
     r
 }
 
+/// Lines a wrapped name may take in a linker's output.
+const MAX_NAME_LINES: usize = 8;
+
 /// The block of the linker's output about `symbol`.
 fn linker_block(diag: &str, symbol: &str) -> Option<String> {
     let lines: Vec<&str> = diag.lines().collect();
-    let start = lines
-        .iter()
-        .position(|l| l.contains("undefined") && l.contains(symbol))?;
-    let end = lines[start + 1..]
+    // A name with newlines is wrapped over lines: its first line is on the
+    // `undefined` line or the next one.
+    let needle = loose(symbol).lines().next().unwrap_or_default();
+    let start = lines.iter().enumerate().position(|(i, l)| {
+        l.contains("undefined")
+            && (l.contains(needle)
+                || (needle != symbol && lines.get(i + 1).is_some_and(|n| n.contains(needle))))
+    })?;
+    // The name's own lines, then its `>>>` block.
+    let own = symbol.matches('\n').count().min(MAX_NAME_LINES);
+    let from = (start + 1 + own).min(lines.len());
+    let end = lines[from..]
         .iter()
         .position(|l| !l.starts_with(">>>") && !l.starts_with(' '))
-        .map_or(lines.len(), |i| start + 1 + i);
+        .map_or(lines.len(), |i| from + i);
     Some(lines[start..end.min(start + 12)].join("\n"))
 }
 
@@ -267,8 +327,10 @@ fn explained(r: &Rules<'_>, diagnostics: &str, findings: &[Finding]) -> bool {
         .filter(|f| f.kind == FindingKind::UndefinedSymbol)
         .filter_map(|f| f.symbol.as_deref())
         .collect();
-    // The linker may print a symbol demangled (lld does) or mangled.
+    // The linker may print a symbol demangled (lld does) or mangled, and
+    // a name's leading or trailing newlines as lines of their own.
     let spellings = |raw: &str| {
+        let raw = loose(raw);
         let d = crate::explain::demangle_any(raw);
         [raw.to_owned(), d]
     };

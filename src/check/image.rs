@@ -76,6 +76,7 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
         dir: &dir,
         timeout: Some(ctx.remaining()),
         scripts: &built.link,
+        native: &built.native,
     };
     match m.mode {
         Mode::Module => module(ctx, target, &inputs, &origins),
@@ -93,10 +94,18 @@ fn image(
     let entry = &inputs.target.entry;
     let mut all_roots = vec![entry.clone()];
     all_roots.extend(inputs.roots.iter().cloned());
-    let analysis = image
+    let inspected = image
         .as_deref()
-        .map(|img| analyze_file(img, &all_roots, origins))
+        .map(|img| {
+            let data = inspect::read_file(img).map_err(|e| CellError::inspection(&e))?;
+            let a = analyze_data(img, &data, &all_roots, origins)?;
+            Ok::<_, CellError>((a, inspect::dynamic_imports(&data)))
+        })
         .transpose()?;
+    let (analysis, imports) = match inspected {
+        Some((a, i)) => (Some(a), i),
+        None => (None, None),
+    };
     let failure = (!real.success).then(|| LinkFailure {
         finding: findings::link_error(&real.command, &real.diagnostics),
         diagnostics: &real.diagnostics,
@@ -109,6 +118,7 @@ fn image(
             undefined: UndefinedRule::All,
             diagnostics: Some(&real.diagnostics),
             link_failure: failure,
+            imports: imports.as_ref(),
         },
     );
     // What `why` and `diff` follow later: the entry point too.
@@ -147,6 +157,7 @@ fn module(
                     diagnostics: &r.diagnostics,
                     despite_policy: false,
                 }),
+                imports: None,
             },
         )))
     };
@@ -173,6 +184,7 @@ fn module(
             },
             diagnostics: None,
             link_failure: None,
+            imports: None,
         },
     );
     Ok(Found {
@@ -211,16 +223,19 @@ fn analyze_file(
     origins: &HashMap<String, String>,
 ) -> Result<Analysis, CellError> {
     let data = inspect::read_file(path).map_err(|e| CellError::inspection(&e))?;
+    analyze_data(path, &data, roots, origins)
+}
+
+/// Analyse a linked image's bytes (`path` names it).
+fn analyze_data(
+    path: &Path,
+    data: &[u8],
+    roots: &[String],
+    origins: &HashMap<String, String>,
+) -> Result<Analysis, CellError> {
     let name = path.display().to_string();
-    inspect::analyze_with_origins(
-        &[Unit {
-            name: &name,
-            data: &data,
-        }],
-        roots,
-        origins,
-    )
-    .map_err(|e| CellError::inspection(&e))
+    inspect::analyze_with_origins(&[Unit { name: &name, data }], roots, origins)
+        .map_err(|e| CellError::inspection(&e))
 }
 
 /// What the link inputs define.

@@ -17,6 +17,9 @@ use crate::toolchain::{self, StdProvider, Tool, Toolchains};
 /// How long the cc crate may take to tell how to compile C for a triple.
 const CC_DETECTION_LIMIT: Duration = Duration::from_secs(30);
 
+/// How long rustc may take to print a target's spec.
+const SPEC_LIMIT: Duration = Duration::from_secs(60);
+
 /// The cc crate's compile flags for a triple, asked once.
 type CcArgs = OnceLock<Result<Vec<String>, CellError>>;
 
@@ -80,11 +83,17 @@ pub(super) fn prepare(
             fix: None,
         });
     };
-    let setup = match tools.std {
+    let mut setup = match tools.std {
         StdProvider::Prebuilt(rust) => RustSetup {
+            // A hosted target for another machine links with its cross
+            // compiler, not rustc's default `cc` (the crate's own
+            // `linker` still wins).
+            linker: (t.native_libs && !t.triple.starts_with(std::env::consts::ARCH))
+                .then(|| linker.path.clone()),
             rust,
             sysroot: None,
-            linker: None,
+            flavor: None,
+            native_libs: t.native_libs,
         },
         StdProvider::BuildStd { rust, src } => {
             let sysroot = sysroot(t, &rust, &src, opts, tx)?;
@@ -95,6 +104,8 @@ pub(super) fn prepare(
                 // targets, whose default linker that is, get the one
                 // linkmatrix found (hosted targets keep their C driver).
                 linker: t.triple.contains("-none").then(|| linker.path.clone()),
+                flavor: None,
+                native_libs: t.native_libs,
             }
         }
         StdProvider::Missing { fix } => {
@@ -104,6 +115,13 @@ pub(super) fn prepare(
             });
         }
     };
+    // How rustc's default linker takes linkmatrix's link arguments.
+    setup.flavor = toolchain::hosted::spec_flavor(
+        &setup.rust,
+        &t.triple,
+        setup.sysroot.as_deref(),
+        Some(SPEC_LIMIT),
+    );
     let cc = cc
         .filter(|_| !t.sources.is_empty())
         .map(|cc| (cc, OnceLock::new()));

@@ -14,7 +14,7 @@ use crate::{cache, check as stage, plan as planner, process};
 /// `plan`.
 pub(super) fn plan(cli: &Cli, args: &PlanArgs, out: &mut dyn Write) -> Result<u8> {
     let source = args::matrix_source(cli)?;
-    let p = match args::load_plan(cli, &source, args::limits(&args.matrix)?)? {
+    let p = match args::load_planned(cli, &source, args::limits(&args.matrix)?)? {
         Ok(p) => p,
         Err(e) => return Ok(user_error(&e)),
     };
@@ -25,12 +25,17 @@ pub(super) fn plan(cli: &Cli, args: &PlanArgs, out: &mut dyn Write) -> Result<u8
 /// `check`.
 pub(super) fn check(cli: &Cli, args: &CheckArgs, out: &mut dyn Write) -> Result<u8> {
     let source = args::matrix_source(cli)?;
-    let p = match args::load_plan(cli, &source, args::limits(&args.matrix)?)? {
+    let planned = match args::load_planned(cli, &source, args::limits(&args.matrix)?)? {
         Ok(p) => p,
         Err(e) => return Ok(user_error(&e)),
     };
     let gate = Gate::from_args(&args.gate)?;
-    let opts = args::check_options(cli, args, &source)?;
+    let mut opts = args::check_options(cli, args, &source)?;
+    opts.cells = args::with_aliases(&opts.cells, &planned);
+    if !cli.quiet {
+        say_plan(&planned, &mut anstream::stderr())?;
+    }
+    let p = planned.plan;
     let _ = ctrlc::set_handler(process::interrupt);
     let started = std::time::Instant::now();
     let mut err = anstream::stderr();
@@ -65,6 +70,24 @@ pub(super) fn check(cli: &Cli, args: &CheckArgs, out: &mut dyn Write) -> Result<
         cache::write_atomic(path, &serde_json::to_vec_pretty(&b)?)?;
     }
     gate.finish(report, opts.deny_latent, out)
+}
+
+/// Before a covering or merged plan runs: what its cells cover.
+fn say_plan(planned: &planner::Planned, err: &mut dyn Write) -> Result<()> {
+    let covers = planner::describe(&planned.summary);
+    let merged = planner::merged_note(&planned.summary);
+    if covers.is_some() || merged.is_some() {
+        let n = planned.plan.cells.len();
+        writeln!(
+            err,
+            "plan: {n} cells{}",
+            covers.map(|c| format!(" {c}")).unwrap_or_default()
+        )?;
+    }
+    if let Some(m) = merged {
+        writeln!(err, "plan: {m}")?;
+    }
+    Ok(())
 }
 
 /// `merge`.

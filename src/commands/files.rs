@@ -63,10 +63,49 @@ pub(super) fn init(cli: &Cli, args: &InitArgs, out: &mut dyn Write) -> Result<u8
             bail!("init --target {t}: {e}");
         }
     }
-    let text = writer::render(&pkg, &krate, &targets, &mode, why.as_deref())?;
+    let model = writer::analyze(&pkg);
+    let text = writer::render(&pkg, &model, &krate, &targets, &mode, why.as_deref())?;
     cache::write_atomic(&dest, text.as_bytes())?;
     writeln!(out, "wrote {}", display_path(&dest))?;
+    say_plan(&dest, &model, &mut anstream::stderr())?;
     Ok(0)
+}
+
+/// What the written matrix holds, on stderr: its families and implied
+/// features, and for a covering plan how many cells it chose and what they
+/// cover. The file is loaded and planned as `plan` would: a matrix `init`
+/// writes that does not run as written is an error here, not later.
+fn say_plan(dest: &Path, model: &writer::Model, err: &mut dyn Write) -> Result<()> {
+    for f in &model.families {
+        writeln!(
+            err,
+            "init: `{}`: {} features of which at most one is on ({})",
+            f.name,
+            f.members.len(),
+            f.why
+        )?;
+    }
+    if !model.depends.is_empty() {
+        let names: Vec<&str> = model.depends.keys().map(String::as_str).collect();
+        writeln!(
+            err,
+            "init: `depends-on` for features that turn on or need others: {}",
+            names.join(", ")
+        )?;
+    }
+    let matrix = crate::config::load(dest, &crate::config::LoadOptions::default())
+        .map_err(|e| anyhow::anyhow!("init wrote a matrix that does not load (a bug):\n{e}"))?;
+    let planned = crate::plan::expand_planned(matrix, crate::plan::Limits::default())
+        .map_err(|e| anyhow::anyhow!("init wrote a matrix that does not plan (a bug): {e}"))?;
+    if let Some(covers) = crate::plan::describe(&planned.summary) {
+        writeln!(
+            err,
+            "init: `cover: {}`: {} cells {covers}",
+            planned.summary.cover,
+            planned.plan.cells.len()
+        )?;
+    }
+    Ok(())
 }
 
 /// The targets `init` writes when none are named: `build.target` of the
@@ -219,6 +258,7 @@ pub(super) fn explain(args: &ExplainArgs, out: &mut dyn Write) -> Result<u8> {
             let v = serde_json::json!({
                 "schema": "linkmatrix/explain/v1",
                 "lines": explained.lines,
+                "failed": explained.failed,
                 "findings": explained.findings,
             });
             serde_json::to_writer_pretty(&mut *out, &v)?;
@@ -226,5 +266,7 @@ pub(super) fn explain(args: &ExplainArgs, out: &mut dyn Write) -> Result<u8> {
         }
         CheckFormat::Human => parser::print_human(&explained, out)?,
     }
-    Ok(u8::from(!explained.findings.is_empty()))
+    // A log that shows a failed link is exit 1, whether or not its
+    // failure could be named (then it is a `link-error`).
+    Ok(u8::from(explained.failed))
 }

@@ -22,7 +22,7 @@ fn targets_for(cli: &Cli, names: &[String]) -> Result<Vec<Target>> {
     };
     let limits = Limits {
         max_cells: usize::MAX,
-        random: None,
+        ..Limits::default()
     };
     match args::load_plan(cli, &source, limits)? {
         Ok(p) if names.is_empty() => Ok(p.matrix.targets.into_values().collect()),
@@ -51,7 +51,7 @@ fn command_build(cli: &Cli, names: &[String]) -> Option<crate::model::CommandBui
     let source = args::matrix_source(cli).ok()?;
     let limits = Limits {
         max_cells: usize::MAX,
-        random: None,
+        ..Limits::default()
     };
     args::load_plan(cli, &source, limits)
         .ok()?

@@ -21,13 +21,13 @@ use std::path::{Path, PathBuf};
 use serde_saphyr::Spanned;
 
 use crate::model::closest;
-use crate::model::{ConfigError, Matrix, Mode, Policy, Problem, Rules, Target, Value};
+use crate::model::{ConfigError, Cover, Matrix, Mode, Policy, Problem, Rules, Target, Value};
 use diag::{Pos, Validator, at, pos, whole};
 pub(crate) use names::{project_root, valid_name};
 pub(crate) use package::{Package, member, package_at};
 use parse::parse_file;
 pub(crate) use parse::parse_text_only;
-use raw::RawConfig;
+use raw::{RawConfig, RawCover};
 pub(crate) use target::bundled_target;
 
 /// Options for loading a matrix.
@@ -315,6 +315,7 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
         }
     }
     let roots = v.globs(&raw.policy.roots);
+    let cover = raw.cover.as_ref().map(|c| v.cover(c)).unwrap_or_default();
 
     if !v.problems.is_empty() {
         return Err(ConfigError {
@@ -324,6 +325,7 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
     Ok(Matrix {
         path: path.to_owned(),
         root,
+        crate_features: krate.feature_map,
         crate_defaults: krate.defaults,
         keep_defaults: raw.default_features.is_none_or(|d| d),
         manifest: krate.manifest,
@@ -335,10 +337,31 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Matrix, ConfigErro
         rules,
         include,
         exclude,
+        cover,
         targets,
         policy,
         roots,
     })
+}
+
+impl Validator {
+    /// `cover:`: `1`-`3`, `each`, `full`, or a list like `[each, 2]`.
+    fn cover(&mut self, raw: &Spanned<RawCover>) -> Cover {
+        let words: Vec<String> = match &raw.value {
+            RawCover::Number(n) => vec![n.to_string()],
+            RawCover::Word(w) => vec![w.clone()],
+            RawCover::List(l) => l.iter().map(raw::RawCoverItem::text).collect(),
+        };
+        let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+        match Cover::parse(&refs) {
+            Ok(c) => c,
+            Err(e) => {
+                let file = self.file.clone();
+                self.push(at(&file, pos(&raw.referenced), format!("cover: {e}")));
+                Cover::default()
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,13 @@ pub(crate) struct Package {
     pub(crate) defaults: Vec<String>,
     /// Every feature but `default`, sorted.
     pub(crate) features: Vec<String>,
+    /// What each feature but `default` turns on (`[features]`, with the
+    /// implicit feature of each optional dependency).
+    pub(crate) feature_map: BTreeMap<String, Vec<String>>,
+    /// The source files of its library and binary targets (from `cargo
+    /// metadata`; empty when read from the manifest alone): where `init`
+    /// looks for `compile_error!` guards.
+    pub(crate) sources: Vec<PathBuf>,
     /// Its binary targets (from `cargo metadata`; empty when read from
     /// the manifest alone).
     pub(crate) bins: Vec<String>,
@@ -46,6 +53,15 @@ impl Package {
             name: p.name.to_string(),
             defaults: p.features.get("default").cloned().unwrap_or_default(),
             features: feature_names(p.features.keys()),
+            feature_map: without_default(p.features.clone()),
+            sources: p
+                .targets
+                .iter()
+                .filter(|t| {
+                    !t.is_custom_build() && !t.is_test() && !t.is_bench() && !t.is_example()
+                })
+                .map(|t| t.src_path.clone().into_std_path_buf())
+                .collect(),
             bins: p
                 .targets
                 .iter()
@@ -87,14 +103,65 @@ pub(super) fn read_manifest(manifest: &Path) -> Result<Package, String> {
         }
         return Err(format!("{} has no [package]", manifest.display()));
     };
+    let defaults = m.features.get("default").cloned().unwrap_or_default();
+    let mut feature_map = without_default(m.features);
+    for dep in optional_deps(&text) {
+        let explicit = feature_map
+            .values()
+            .flatten()
+            .any(|f| f == &format!("dep:{dep}"));
+        if !explicit {
+            feature_map
+                .entry(dep.clone())
+                .or_insert_with(|| vec![format!("dep:{dep}")]);
+        }
+    }
     Ok(Package {
         manifest: manifest.to_path_buf(),
         name: pkg.name,
-        defaults: m.features.get("default").cloned().unwrap_or_default(),
-        features: feature_names(m.features.keys()),
+        defaults,
+        features: feature_names(feature_map.keys()),
+        feature_map,
+        sources: Vec::new(),
         bins: Vec::new(),
         runtime: None,
     })
+}
+
+fn without_default(mut map: BTreeMap<String, Vec<String>>) -> BTreeMap<String, Vec<String>> {
+    map.remove("default");
+    map
+}
+
+/// The optional dependencies a manifest declares (in `[dependencies]`,
+/// `[build-dependencies]` and their `[target.*]` forms), by the name its
+/// features use: each has an implicit feature of that name unless some
+/// feature names it as `dep:NAME` (the Cargo reference, "Optional
+/// dependencies").
+fn optional_deps(text: &str) -> Vec<String> {
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let optional = |deps: Option<&toml::Value>| -> Vec<String> {
+        deps.and_then(toml::Value::as_table)
+            .map(|t| {
+                t.iter()
+                    .filter(|(_, d)| d.get("optional").and_then(toml::Value::as_bool) == Some(true))
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let kinds = ["dependencies", "build-dependencies"];
+    let mut out: Vec<String> = kinds.iter().flat_map(|k| optional(table.get(*k))).collect();
+    if let Some(targets) = table.get("target").and_then(toml::Value::as_table) {
+        for t in targets.values() {
+            out.extend(kinds.iter().flat_map(|k| optional(t.get(*k))));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn metadata(cmd: &mut cargo_metadata::MetadataCommand) -> Result<cargo_metadata::Metadata, String> {

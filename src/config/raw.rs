@@ -38,10 +38,46 @@ pub(super) struct RawConfig {
     /// on (default true); options always control their own features.
     #[serde(default)]
     pub(super) default_features: Option<bool>,
+    /// A covering plan instead of the full product: `2`, `each`,
+    /// `[each, 2]`.
+    #[serde(default)]
+    pub(super) cover: Option<Spanned<RawCover>>,
     /// Overrides of the targets' linker-script vars (`origin`, `size` of
     /// the generic bare-metal targets' memory region).
     #[serde(default)]
     pub(super) memory: IndexMap<Spanned<String>, Spanned<String>>,
+}
+
+/// `cover:` as written: one word or number, or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawCover {
+    /// `2`.
+    Number(u64),
+    /// `each`, `full`.
+    Word(String),
+    /// `[each, 2]`.
+    List(Vec<RawCoverItem>),
+}
+
+/// One item of a `cover:` list.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawCoverItem {
+    /// `2`.
+    Number(u64),
+    /// `each`.
+    Word(String),
+}
+
+impl RawCoverItem {
+    /// As written.
+    pub(super) fn text(&self) -> String {
+        match self {
+            RawCoverItem::Number(n) => n.to_string(),
+            RawCoverItem::Word(w) => w.clone(),
+        }
+    }
 }
 
 /// `build:` as written.
@@ -199,6 +235,13 @@ pub(super) struct RawLinker {
     pub(super) vars: BTreeMap<String, String>,
     #[serde(default)]
     pub(super) entry: Option<Spanned<String>>,
+    /// `ld` or `cc` (default: what the first program's name says, else
+    /// `ld`).
+    #[serde(default)]
+    pub(super) flavor: Option<Spanned<String>>,
+    /// Link rustc's `native-static-libs` after the crate (hosted targets).
+    #[serde(default)]
+    pub(super) native_libs: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -7,11 +7,12 @@ use serde_saphyr::Spanned;
 
 use super::diag::{Pos, Validator, at, pos, whole};
 use super::names::{contained, project_root, valid_name, valid_symbol, valid_triple};
-use super::parse::parse_file;
+use super::parse::{parse_file, parse_str};
 use super::raw::RawTarget;
 use crate::bundle;
 use crate::model::closest;
-use crate::model::{ConfigError, Exports, Target};
+use crate::model::{ConfigError, Exports, LinkerFlavor, Target};
+use crate::toolchain::hosted;
 
 /// A bundled target by name alone (for `doctor` and `setup` outside a
 /// matrix), validated like any other.
@@ -89,14 +90,21 @@ impl Validator {
         root: &Path,
     ) -> Option<Target> {
         let file = self.file.clone();
-        let path = match find_target(name, dir, root) {
-            Ok(p) => p,
+        let (path, parsed, default_name) = match find_target(name, dir, root) {
+            Ok(Located::File(p)) => {
+                let parsed = parse_file::<RawTarget>(&p);
+                (p, parsed, None)
+            }
+            Ok(Located::Hosted { template, text }) => {
+                let parsed = parse_str::<RawTarget>(&template, &text).map(|r| (r, text));
+                (template, parsed, Some(name.to_owned()))
+            }
             Err(e) => {
                 self.push(at(&file, loc, e));
                 return None;
             }
         };
-        let (raw, text): (RawTarget, String) = match parse_file(&path) {
+        let (raw, text): (RawTarget, String) = match parsed {
             Ok(x) => x,
             Err(p) => {
                 self.push(p);
@@ -113,9 +121,11 @@ impl Validator {
         };
         let name = raw.name.as_ref().map_or_else(
             || {
-                path.file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default()
+                default_name.clone().unwrap_or_else(|| {
+                    path.file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                })
             },
             |n| n.value.clone(),
         );
@@ -263,6 +273,25 @@ impl Validator {
                 format!("entry `{entry}` is not a symbol name"),
             ));
         }
+        let flavor = match raw.linker.flavor.as_ref() {
+            Some(f) if f.value == "ld" => LinkerFlavor::Ld,
+            Some(f) if f.value == "cc" => LinkerFlavor::Cc,
+            Some(f) => {
+                tv.push(at(
+                    &path,
+                    pos(&f.referenced),
+                    format!(
+                        "linker.flavor `{}`: expected `ld` (the linker itself) or `cc` (a C compiler driver, `-Wl,…`)",
+                        f.value
+                    ),
+                ));
+                LinkerFlavor::Ld
+            }
+            None => linker
+                .first()
+                .and_then(|l| LinkerFlavor::of_program(l))
+                .unwrap_or(LinkerFlavor::Ld),
+        };
         if cc.is_empty() && tv.problems.is_empty() {
             tv.push(whole(&path, "cc.compiler lists no compiler"));
         }
@@ -283,6 +312,8 @@ impl Validator {
             cflags,
             linker,
             ldflags,
+            flavor,
+            native_libs: raw.linker.native_libs,
             script,
             script_vars: raw.linker.vars.clone(),
             entry,
@@ -315,13 +346,28 @@ fn valid_program(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '+'))
 }
 
+/// What a target name leads to.
+enum Located {
+    /// A target file.
+    File(PathBuf),
+    /// A hosted triple with a prebuilt std here: the bundled template's
+    /// path (for messages) and its text for the triple.
+    Hosted {
+        /// The template.
+        template: PathBuf,
+        /// The target file's text.
+        text: String,
+    },
+}
+
 /// Where a target name or path leads: `<matrix dir>/targets/<name>.yaml`,
-/// `<project>/targets/<name>.yaml`, then the bundled targets.
-fn find_target(value: &str, dir: &Path, root: &Path) -> Result<PathBuf, String> {
+/// `<project>/targets/<name>.yaml`, the bundled targets, then a hosted
+/// GNU/Linux triple whose prebuilt std is installed.
+fn find_target(value: &str, dir: &Path, root: &Path) -> Result<Located, String> {
     if value.contains('/') || value.ends_with(".yaml") || value.ends_with(".yml") {
         let p = contained(dir, value, root)?;
         return if p.is_file() {
-            Ok(p)
+            Ok(Located::File(p))
         } else {
             Err(format!(
                 "target file `{value}` does not exist ({})",
@@ -340,8 +386,16 @@ fn find_target(value: &str, dir: &Path, root: &Path) -> Result<PathBuf, String> 
     searched.retain(|d| *d != bundled.join("targets"));
     for d in searched.iter().chain([&bundled.join("targets")]) {
         if d.join(&file).is_file() {
-            return Ok(d.join(file));
+            return Ok(Located::File(d.join(file)));
         }
+    }
+    let linux_gnu = hosted::is_linux_gnu(value);
+    if linux_gnu && let Some(sysroot) = hosted::prebuilt_std(value) {
+        let template = bundled.join("templates/hosted-linux-gnu.yaml");
+        let text = std::fs::read_to_string(&template)
+            .map_err(|e| format!("reading {}: {e}", template.display()))?;
+        let text = hosted::target_text(&text, value, &sysroot);
+        return Ok(Located::Hosted { template, text });
     }
     let known = bundle::target_names(&bundled);
     let cands: Vec<&str> = known.iter().map(String::as_str).collect();
@@ -354,8 +408,15 @@ fn find_target(value: &str, dir: &Path, root: &Path) -> Result<PathBuf, String> 
     } else {
         format!(" in {} or", places.join(", "))
     };
+    let hosted = if linux_gnu {
+        format!(
+            "; a hosted triple works by name once its prebuilt std is installed (`rustup target add {value}`)"
+        )
+    } else {
+        String::new()
+    };
     Err(format!(
-        "no target file `{file}`{places} the bundled targets ({}){hint}",
+        "no target file `{file}`{places} the bundled targets ({}){hint}{hosted}",
         known.join(", ")
     ))
 }

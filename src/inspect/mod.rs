@@ -469,6 +469,49 @@ pub(crate) fn image_size(data: &[u8]) -> Result<crate::model::ImageSize> {
     footprint(data, &[], size::DEFAULT_TOP)
 }
 
+/// What a dynamically linked image imports from the shared libraries it
+/// needs (its `DT_NEEDED`): the undefined names of its dynamic symbol
+/// table, as `nm -D -u` lists them, without version (`exit`, not
+/// `exit@GLIBC_2.2.5`). `None` for an image that needs no shared library
+/// (static, `-nostdlib`, firmware): every undefined symbol there is
+/// unresolved.
+pub(crate) fn dynamic_imports(data: &[u8]) -> Option<BTreeSet<String>> {
+    if !needs_libraries(data) {
+        return None;
+    }
+    let f = object::File::parse(data).ok()?;
+    Some(
+        f.dynamic_symbols()
+            .filter(ObjectSymbol::is_undefined)
+            .filter_map(|s| s.name().ok().filter(|n| !n.is_empty()).map(str::to_owned))
+            .collect(),
+    )
+}
+
+/// `name` without a symbol version (`exit@GLIBC_2.2.5`, `f@@V1` → `exit`,
+/// `f`), as a static symbol table may spell an import.
+pub(crate) fn unversioned(name: &str) -> &str {
+    name.split_once('@').map_or(name, |(n, _)| n)
+}
+
+/// Whether an ELF image's dynamic section names a shared library it needs.
+fn needs_libraries(data: &[u8]) -> bool {
+    use object::read::elf::{Dyn, FileHeader};
+    fn any<E: FileHeader<Endian = object::Endianness>>(data: &[u8]) -> Option<bool> {
+        let h = E::parse(data).ok()?;
+        let endian = h.endian().ok()?;
+        let sections = h.sections(endian, data).ok()?;
+        let (dyns, _) = sections.dynamic(endian, data).ok()??;
+        Some(dyns.iter().any(|d| d.tag(endian) == object::elf::DT_NEEDED))
+    }
+    match object::FileKind::parse(data) {
+        Ok(object::FileKind::Elf32) => any::<object::elf::FileHeader32<object::Endianness>>(data),
+        Ok(object::FileKind::Elf64) => any::<object::elf::FileHeader64<object::Endianness>>(data),
+        _ => None,
+    }
+    .unwrap_or(false)
+}
+
 /// The function symbol at an image's entry point (`Reset` for
 /// cortex-m-rt), the Thumb bit ignored.
 pub(crate) fn entry_symbol(data: &[u8]) -> Option<String> {

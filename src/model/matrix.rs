@@ -101,6 +101,11 @@ pub(crate) struct Matrix {
     pub(crate) manifest: PathBuf,
     /// The cargo package name.
     pub(crate) package: String,
+    /// The crate's features (without `default`) and what each turns on, as
+    /// in `[features]` (`"b"`, `"dep:x"`, `"x/f"`, `"x?/f"`), with the
+    /// implicit feature of each optional dependency: what makes two cells'
+    /// feature sets equal after implication (one build).
+    pub(crate) crate_features: BTreeMap<String, Vec<String>>,
     /// The crate's `default` features. Every cell builds with
     /// `--no-default-features`; those no option controls are added back
     /// unless the matrix says `default-features: false`.
@@ -122,6 +127,9 @@ pub(crate) struct Matrix {
     pub(crate) include: Vec<Assignment>,
     /// Cells left out.
     pub(crate) exclude: Vec<Assignment>,
+    /// `cover:`: a covering plan instead of the full product (the default
+    /// is the full product).
+    pub(crate) cover: Cover,
     /// The targets the cells use, by `arch` name.
     pub(crate) targets: BTreeMap<String, Target>,
     /// Symbol policy.
@@ -129,6 +137,60 @@ pub(crate) struct Matrix {
     /// Extra roots to follow references from: symbols, demangled paths,
     /// or globs over either.
     pub(crate) roots: Vec<glob::Pattern>,
+}
+
+/// What a covering plan holds (`cover: 2`, `cover: each`,
+/// `cover: [each, 2]`); the default, neither, is the full product.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Cover {
+    /// Every combination of this many axis values (1, 2 or 3) in some
+    /// cell, where the rules allow it.
+    pub(crate) strength: Option<u8>,
+    /// One cell per option value with every other option at its default,
+    /// on every `arch` and `profile`.
+    pub(crate) each: bool,
+}
+
+impl Cover {
+    /// The full product, not a covering plan.
+    pub(crate) fn is_full(self) -> bool {
+        self == Cover::default()
+    }
+
+    /// Parse the words of `2`, `each`, `[each, 2]`, `full`, as `cover:`
+    /// and `--cover` take them; the error says what is accepted.
+    pub(crate) fn parse(words: &[&str]) -> Result<Cover, String> {
+        let mut c = Cover::default();
+        for w in words {
+            match w.trim() {
+                "each" => c.each = true,
+                "full" if words.len() == 1 => return Ok(c),
+                t @ ("1" | "2" | "3") if c.strength.is_none() => {
+                    c.strength = t.parse().ok();
+                }
+                other => {
+                    return Err(format!(
+                        "`{other}`: expected 1, 2 or 3 (every combination of that many axis values), `each` (each option value alone), both (`[each, 2]`), or `full`"
+                    ));
+                }
+            }
+        }
+        if c.is_full() {
+            return Err("expected 1, 2, 3, `each` or `full`".to_owned());
+        }
+        Ok(c)
+    }
+}
+
+impl fmt::Display for Cover {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.each, self.strength) {
+            (true, Some(t)) => write!(f, "[each, {t}]"),
+            (true, None) => f.write_str("each"),
+            (false, Some(t)) => write!(f, "{t}"),
+            (false, None) => f.write_str("full"),
+        }
+    }
 }
 
 /// Symbols that must never appear, and symbols that may stay undefined.
@@ -162,8 +224,15 @@ pub(crate) struct Target {
     pub(crate) cflags: Vec<String>,
     /// Linker candidates, first found wins.
     pub(crate) linker: Vec<String>,
-    /// Linker flags.
+    /// Linker flags, in the linker's flavour.
     pub(crate) ldflags: Vec<String>,
+    /// How the linker takes linker options: directly (`ld.lld`, `ld`) or
+    /// through a C compiler driver (`cc`, `gcc`, `clang`: `-Wl,…`).
+    pub(crate) flavor: LinkerFlavor,
+    /// Link the native libraries rustc says the staticlib needs
+    /// (`native-static-libs`: `-lc`, `-lgcc_s`, …) after the crate: a
+    /// hosted target's image.
+    pub(crate) native_libs: bool,
     /// The linker script template, resolved.
     pub(crate) script: Option<PathBuf>,
     /// Values substituted into the script template.
@@ -182,6 +251,80 @@ pub(crate) struct Target {
     pub(crate) cc_at: String,
     /// Where `linker.program` is written.
     pub(crate) linker_at: String,
+}
+
+/// How a linker takes the options linkmatrix adds (`--emit-relocs`,
+/// `--entry=`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LinkerFlavor {
+    /// The linker itself (`ld.lld`, `rust-lld`, GNU `ld`): as they are.
+    Ld,
+    /// A C compiler driver (`cc`, `gcc`, `clang`): each as `-Wl,…`.
+    Cc,
+}
+
+impl LinkerFlavor {
+    /// The flavour rustc's `-C linker-flavor` value (or a target spec's
+    /// `linker-flavor`) names: `gcc`, `gnu-cc`, `gnu-lld-cc`, `darwin-cc`
+    /// … are a C driver; `ld`, `gnu`, `gnu-lld`, `ld.lld` … the linker.
+    pub(crate) fn of_rustc(flavor: &str) -> Self {
+        if flavor == "gcc" || flavor == "em" || flavor.ends_with("-cc") {
+            LinkerFlavor::Cc
+        } else {
+            LinkerFlavor::Ld
+        }
+    }
+
+    /// The flavour a linker program's name says, as rustc infers it
+    /// (`arm-none-eabi-gcc`, `clang`, `cc` → C driver; `ld`, `ld.lld`,
+    /// `rust-lld`, `arm-none-eabi-ld` → linker); `None` for a name that
+    /// says neither (`flip-link`).
+    pub(crate) fn of_program(program: &str) -> Option<Self> {
+        let stem = std::path::Path::new(program)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stem = stem.strip_suffix(".exe").unwrap_or(&stem);
+        // `gcc-12`, `clang-19`: a version after the name.
+        let base = stem
+            .rsplit_once('-')
+            .filter(|(_, v)| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+            .map_or(stem, |(b, _)| b);
+        let cc = ["gcc", "g++", "clang", "clang++", "cc", "c++"];
+        let ld = [
+            "ld", "lld", "ld.lld", "ld.bfd", "ld.gold", "ld.mold", "mold", "rust-lld",
+        ];
+        let last = base.rsplit('-').next().unwrap_or(base);
+        if cc.contains(&base) || cc.contains(&last) {
+            Some(LinkerFlavor::Cc)
+        } else if ld.contains(&base) || ld.contains(&last) || base.ends_with("-ld") {
+            Some(LinkerFlavor::Ld)
+        } else {
+            None
+        }
+    }
+
+    /// Linker options `args` (as `ld` takes them) in this flavour: for a
+    /// C driver, each as `-Wl,…` (`-z X` as `-Wl,-z,X`).
+    pub(crate) fn own<S: AsRef<str>>(self, args: &[S]) -> Vec<String> {
+        match self {
+            LinkerFlavor::Ld => args.iter().map(|a| a.as_ref().to_owned()).collect(),
+            LinkerFlavor::Cc => {
+                let mut out = Vec::with_capacity(args.len());
+                let mut it = args.iter().map(AsRef::as_ref);
+                while let Some(a) = it.next() {
+                    if a == "-z"
+                        && let Some(v) = it.next()
+                    {
+                        out.push(format!("-Wl,-z,{v}"));
+                    } else {
+                        out.push(format!("-Wl,{a}"));
+                    }
+                }
+                out
+            }
+        }
+    }
 }
 
 /// How a platform image says which symbols modules may use.

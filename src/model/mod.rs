@@ -1,14 +1,16 @@
 //! Every data type shared between pipeline stages, defined once: the
 //! validated [`Matrix`] and its [`Plan`] of [`Cell`]s, what running a cell
-//! produced ([`CellOutcome`], [`Finding`]) and the [`Report`], the
-//! inspection of an image ([`Analysis`]), [`Problem`]s in the user's
-//! files, and the exit codes every part of the program returns.
+//! produced ([`CellOutcome`], [`Finding`] and the details of each kind of
+//! link failure) and the [`Report`], the inspection of an image
+//! ([`Analysis`]), [`Problem`]s in the user's files, and the exit codes
+//! every part of the program returns.
 //!
 //! This module holds data and small pure helpers only: no I/O, no process,
 //! no terminal.
 mod analysis;
 mod diag;
 mod expr;
+mod failure;
 mod matrix;
 mod outcome;
 mod size;
@@ -16,6 +18,7 @@ mod size;
 pub(crate) use analysis::*;
 pub(crate) use diag::*;
 pub(crate) use expr::Expr;
+pub(crate) use failure::*;
 pub(crate) use matrix::*;
 pub(crate) use outcome::*;
 pub(crate) use size::*;

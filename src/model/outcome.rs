@@ -6,7 +6,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::Value;
+use super::{
+    Definition, MissingInput, RegionOverflow, RelocationOverflow, ScriptLine, Value,
+    escape_controls,
+};
 
 /// The report schema identifier.
 pub(crate) const REPORT_SCHEMA: &str = "linkmatrix/report/v1";
@@ -59,6 +62,18 @@ pub(crate) enum FindingKind {
     UnexportedSymbol,
     /// A policy rule forbids the symbol.
     ForbiddenSymbol,
+    /// More than one object defines the symbol.
+    DuplicateSymbol,
+    /// The image does not fit in a memory region of the linker script.
+    RegionOverflow,
+    /// A relocation's value does not fit its field (a branch or address
+    /// too far from its target).
+    RelocationOverflow,
+    /// An `ASSERT` in a linker script failed.
+    LinkerScriptAssertion,
+    /// The linker could not find an input: a library, a linker script, an
+    /// object.
+    MissingInput,
     /// The crate or the platform did not compile.
     BuildError,
     /// The linker refused for another reason.
@@ -77,10 +92,15 @@ pub(crate) enum FindingKind {
 impl FindingKind {
     /// Every kind, in report order: SARIF rules, docs and the JSON schema
     /// list them from here.
-    pub(crate) const ALL: [FindingKind; 8] = [
+    pub(crate) const ALL: [FindingKind; 13] = [
         FindingKind::UndefinedSymbol,
         FindingKind::UnexportedSymbol,
         FindingKind::ForbiddenSymbol,
+        FindingKind::DuplicateSymbol,
+        FindingKind::RegionOverflow,
+        FindingKind::RelocationOverflow,
+        FindingKind::LinkerScriptAssertion,
+        FindingKind::MissingInput,
         FindingKind::BuildError,
         FindingKind::LinkError,
         FindingKind::LatentUndefined,
@@ -98,9 +118,20 @@ impl FindingKind {
                 "A module references a symbol the platform defines but does not export."
             }
             FindingKind::ForbiddenSymbol => "A symbol the policy forbids is reachable.",
+            FindingKind::DuplicateSymbol => "More than one object defines the same symbol.",
+            FindingKind::RegionOverflow => {
+                "The image does not fit in a memory region of the linker script."
+            }
+            FindingKind::RelocationOverflow => {
+                "A relocation's value does not fit its field: a branch or address too far from its target."
+            }
+            FindingKind::LinkerScriptAssertion => "An ASSERT in the linker script failed.",
+            FindingKind::MissingInput => {
+                "The linker could not find an input: a library, a linker script or an object."
+            }
             FindingKind::BuildError => "The crate or the platform did not compile.",
             FindingKind::LinkError => {
-                "The linker refused the image for a reason other than undefined symbols."
+                "The linker refused the image for a reason no other kind describes."
             }
             FindingKind::LatentUndefined => {
                 "Undefined only in the debug build: optimization removed the reference, and a change may bring it back."
@@ -119,11 +150,16 @@ impl FindingKind {
             FindingKind::UndefinedSymbol => 0,
             FindingKind::UnexportedSymbol => 1,
             FindingKind::ForbiddenSymbol => 2,
-            FindingKind::BuildError => 3,
-            FindingKind::LinkError => 4,
-            FindingKind::LatentUndefined => 5,
-            FindingKind::SizeBudget => 6,
-            FindingKind::SizeGrowth => 7,
+            FindingKind::DuplicateSymbol => 3,
+            FindingKind::RegionOverflow => 4,
+            FindingKind::RelocationOverflow => 5,
+            FindingKind::LinkerScriptAssertion => 6,
+            FindingKind::MissingInput => 7,
+            FindingKind::BuildError => 8,
+            FindingKind::LinkError => 9,
+            FindingKind::LatentUndefined => 10,
+            FindingKind::SizeBudget => 11,
+            FindingKind::SizeGrowth => 12,
         }
     }
 
@@ -133,6 +169,11 @@ impl FindingKind {
             FindingKind::UndefinedSymbol => "undefined-symbol",
             FindingKind::UnexportedSymbol => "unexported-symbol",
             FindingKind::ForbiddenSymbol => "forbidden-symbol",
+            FindingKind::DuplicateSymbol => "duplicate-symbol",
+            FindingKind::RegionOverflow => "region-overflow",
+            FindingKind::RelocationOverflow => "relocation-overflow",
+            FindingKind::LinkerScriptAssertion => "linker-script-assertion",
+            FindingKind::MissingInput => "missing-input",
             FindingKind::BuildError => "build-error",
             FindingKind::LinkError => "link-error",
             FindingKind::LatentUndefined => "latent-undefined",
@@ -188,12 +229,34 @@ impl Reference {
 pub(crate) struct Finding {
     /// What kind of problem.
     pub(crate) kind: FindingKind,
-    /// The symbol, for symbol findings.
+    /// The symbol, for symbol findings (a relocation overflow's target),
+    /// exactly as the linker or the object names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) symbol: Option<String>,
+    /// The symbol in readable form, when that differs from `symbol` (a
+    /// C++, Rust or MSVC-decorated name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) demangled: Option<String>,
     /// Where it is referenced.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) referenced_by: Vec<Reference>,
+    /// `duplicate-symbol`: every definition the linker names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) definitions: Vec<Definition>,
+    /// `region-overflow`: the region, how much over, which sections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) region: Option<RegionOverflow>,
+    /// `relocation-overflow`: the relocation type and its target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) relocation: Option<RelocationOverflow>,
+    /// `missing-input`: what the linker could not find, and the flag or
+    /// statement that asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) input: Option<MissingInput>,
+    /// The linker-script line of a `linker-script-assertion`, or the one
+    /// that asked for a `missing-input`, when the linker gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) script: Option<ScriptLine>,
     /// A path from a root (entry point, exported function) to the symbol.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) chain: Vec<String>,
@@ -229,12 +292,18 @@ impl Finding {
         self.kind == FindingKind::LatentUndefined
     }
 
-    /// A finding about a symbol.
-    pub(crate) fn symbol(kind: FindingKind, symbol: impl Into<String>) -> Self {
+    /// A finding of `kind` with nothing filled in.
+    pub(crate) fn new(kind: FindingKind) -> Self {
         Self {
             kind,
-            symbol: Some(symbol.into()),
+            symbol: None,
+            demangled: None,
             referenced_by: Vec::new(),
+            definitions: Vec::new(),
+            region: None,
+            relocation: None,
+            input: None,
+            script: None,
             chain: Vec::new(),
             message: None,
             at: None,
@@ -243,17 +312,116 @@ impl Finding {
         }
     }
 
+    /// A finding about a symbol.
+    pub(crate) fn symbol(kind: FindingKind, symbol: impl Into<String>) -> Self {
+        Self {
+            symbol: Some(symbol.into()),
+            ..Self::new(kind)
+        }
+    }
+
     /// A build or link error carrying the tool's message.
     pub(crate) fn message(kind: FindingKind, message: impl Into<String>) -> Self {
         Self {
-            kind,
-            symbol: None,
-            referenced_by: Vec::new(),
-            chain: Vec::new(),
             message: Some(message.into()),
-            at: None,
-            size: None,
-            baseline: false,
+            ..Self::new(kind)
+        }
+    }
+
+    /// What the finding is about, as its identity: the symbol (exact), a
+    /// size finding's measure, the region's name, the missing input's name,
+    /// an assertion's first line; empty for build and link errors. Baseline signatures and `diff`
+    /// compare findings by (kind, key).
+    pub(crate) fn key(&self) -> String {
+        if let Some(s) = &self.symbol {
+            return s.clone();
+        }
+        // A size finding is about a measure (flash, RAM).
+        if let Some(x) = &self.size {
+            return x.measure.as_str().to_owned();
+        }
+        if let Some(r) = &self.region {
+            return r.name.clone();
+        }
+        if let Some(i) = &self.input {
+            return i.name.clone();
+        }
+        if let Some(r) = &self.relocation
+            && let Some(sec) = &r.target_section
+        {
+            return sec.clone();
+        }
+        if self.kind == FindingKind::LinkerScriptAssertion {
+            return self.first_line().to_owned();
+        }
+        String::new()
+    }
+
+    /// The first non-empty line of the message, or nothing.
+    pub(crate) fn first_line(&self) -> &str {
+        self.message
+            .as_deref()
+            .and_then(|m| m.lines().map(str::trim).find(|l| !l.is_empty()))
+            .unwrap_or_default()
+    }
+
+    /// What the finding is about, for people, control characters escaped:
+    /// the symbol demangled, `FLASH by 2312 bytes (.text)`, `library
+    /// -lsensorfw`, an assertion's first line, a size finding's measure
+    /// and numbers (`flash 70,000 B > 65,536 B`); `None` for build and link
+    /// errors (their message says it).
+    pub(crate) fn subject(&self) -> Option<String> {
+        if let Some(x) = &self.size {
+            let g = super::grouped;
+            return Some(match (x.limit, x.baseline) {
+                (Some(l), Some(b)) => format!(
+                    "{} {} B (was {} B, at most {} B)",
+                    x.measure,
+                    g(x.bytes),
+                    g(b),
+                    g(l)
+                ),
+                (Some(l), None) => format!("{} {} B > {} B", x.measure, g(x.bytes), g(l)),
+                (None, _) => format!(
+                    "{} {} B (no {} region known)",
+                    x.measure,
+                    g(x.bytes),
+                    x.measure
+                ),
+            });
+        }
+        let name = self.symbol.as_ref().map(|s| {
+            let shown = self
+                .demangled
+                .clone()
+                .or_else(|| {
+                    rustc_demangle::try_demangle(s)
+                        .ok()
+                        .map(|d| format!("{d:#}"))
+                })
+                .unwrap_or_else(|| s.clone());
+            escape_controls(&shown).into_owned()
+        });
+        match self.kind {
+            FindingKind::RegionOverflow => self
+                .region
+                .as_ref()
+                .map(|r| format!("{} {}", escape_controls(&r.name), r.describe())),
+            FindingKind::RelocationOverflow => {
+                let target = name.or_else(|| {
+                    let sec = self.relocation.as_ref()?.target_section.as_ref()?;
+                    Some(format!("section {}", escape_controls(sec)))
+                });
+                match (target, &self.relocation) {
+                    (Some(t), Some(r)) => Some(format!("{t} ({})", r.r_type)),
+                    (t, _) => t,
+                }
+            }
+            FindingKind::MissingInput => self.input.as_ref().map(MissingInput::describe),
+            FindingKind::LinkerScriptAssertion => {
+                Some(escape_controls(self.first_line()).into_owned())
+            }
+            _ => name,
         }
     }
 }
@@ -431,6 +599,31 @@ pub(crate) struct BaselineEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Baselines and `diff` tell findings apart by (kind, key): two
+    /// regions, two missing inputs, two assertions are two findings; a
+    /// symbol finding's key is its symbol, as its signature always was.
+    #[test]
+    fn each_kind_is_keyed_by_what_it_is_about() {
+        let region = |name: &str| {
+            let mut f = Finding::new(FindingKind::RegionOverflow);
+            f.region = Some(RegionOverflow {
+                name: name.to_owned(),
+                ..RegionOverflow::default()
+            });
+            f
+        };
+        assert_eq!(region("FLASH").key(), "FLASH");
+        assert_ne!(region("FLASH").key(), region("RAM").key());
+        assert_eq!(
+            Finding::symbol(FindingKind::DuplicateSymbol, "x").key(),
+            "x"
+        );
+        let a = Finding::message(FindingKind::LinkerScriptAssertion, "\nERROR(x): one\nmore");
+        assert_eq!(a.key(), "ERROR(x): one");
+        assert_eq!(a.subject().as_deref(), Some("ERROR(x): one"));
+        assert_eq!(Finding::message(FindingKind::LinkError, "ld: x").key(), "");
+    }
 
     #[test]
     fn all_lists_every_kind_at_its_index() {

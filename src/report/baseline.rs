@@ -1,8 +1,9 @@
 //! Baselines: findings a team has accepted, recorded by a stable signature
-//! (cell id, kind, symbol — or for a size finding its measure —,
-//! referencing function without its hash), so a gate fails only on new
-//! findings and says which known ones are fixed; and each cell's flash and
-//! RAM, which `size-growth` is measured against.
+//! (cell id, kind, what it is about — a symbol, a region, a missing input,
+//! an assertion, a size finding's measure —, referencing function without
+//! its hash), so a gate fails only on new findings and says which known
+//! ones are fixed; and each cell's flash and RAM, which `size-growth` is
+//! measured against.
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -27,17 +28,17 @@ fn first_function(f: &Finding) -> Option<&str> {
         .min()
 }
 
-/// `cell|kind|symbol|function`.
+/// `cell|kind|key|function`: the key is what the finding is about (its
+/// symbol, region, missing input, assertion or size measure; see
+/// `Finding::key`), so two region overflows or two missing inputs of a
+/// cell are told apart, and a symbol finding's signature is what it always
+/// was.
 pub(crate) fn signature(c: &CellOutcome, f: &Finding) -> String {
-    // A size finding is about a measure, not a symbol.
-    let subject = match &f.size {
-        Some(x) => x.measure.as_str(),
-        None => f.symbol.as_deref().unwrap_or(""),
-    };
     format!(
-        "{}|{}|{subject}|{}",
+        "{}|{}|{}|{}",
         c.id,
         f.kind,
+        f.key(),
         first_function(f).unwrap_or("")
     )
 }

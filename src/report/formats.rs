@@ -5,68 +5,61 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::model::{CellOutcome, Finding, FindingKind, Reference, Report, Status};
+use crate::model::{CellOutcome, Finding, FindingKind, Reference, Report, Status, escape_controls};
 
-/// The finding's symbol, demangled.
-pub(crate) fn symbol_name(f: &Finding) -> Option<String> {
-    f.symbol
-        .as_ref()
-        .map(|s| crate::inspect::demangle(s).unwrap_or_else(|| s.clone()))
-}
-
-/// What a finding is about, in a few words: its symbol (demangled), or
-/// for a size finding the measure and its numbers (`flash 70,000 B >
-/// 65,536 B`).
-pub(crate) fn subject(f: &Finding) -> Option<String> {
-    if let Some(x) = &f.size {
-        let g = crate::model::grouped;
-        return Some(match (x.limit, x.baseline) {
-            (Some(l), Some(b)) => format!(
-                "{} {} B (was {} B, at most {} B)",
-                x.measure,
-                g(x.bytes),
-                g(b),
-                g(l)
-            ),
-            (Some(l), None) => format!("{} {} B > {} B", x.measure, g(x.bytes), g(l)),
-            (None, _) => format!(
-                "{} {} B (no {} region known)",
-                x.measure,
-                g(x.bytes),
-                x.measure
-            ),
-        });
-    }
-    symbol_name(f)
-}
-
-/// One line about a finding: `undefined-symbol flush_tlb_kernel_range`.
+/// One line about a finding: its kind and what it is about, control
+/// characters escaped: `undefined-symbol flush_tlb_kernel_range`,
+/// `region-overflow FLASH by 2312 bytes (.text)`, `missing-input library
+/// -lsensorfw`.
 pub(crate) fn headline(f: &Finding) -> String {
-    match subject(f) {
+    match f.subject() {
         Some(s) => format!("{} {s}", f.kind),
         None => f.kind.to_string(),
     }
 }
 
 /// Where a finding is, for people: `referenced by f at file:line`, or for
-/// a build error `compiling krate at file:line`.
+/// a build error `compiling krate at file:line`, a relocation overflow
+/// `in f at file:line` (names escaped).
 pub(crate) fn where_line(f: &Finding, r: &Reference) -> String {
-    let what = if f.kind == FindingKind::BuildError {
-        "compiling"
-    } else {
-        "referenced by"
+    let what = match f.kind {
+        FindingKind::BuildError => "compiling",
+        FindingKind::RelocationOverflow => "in",
+        _ => "referenced by",
     };
-    format!("{what} {}{}", r.function, r.at())
+    let function = if r.function.is_empty() {
+        "?"
+    } else {
+        &r.function
+    };
+    format!(
+        "{what} {}{}",
+        escape_controls(function),
+        escape_controls(&r.at())
+    )
 }
 
-/// Several lines about a finding: where, the chain, the tool's words.
+/// A finding's chain, for people: `a -> b -> c`, names escaped.
+pub(crate) fn chain_line(f: &Finding, arrow: &str) -> String {
+    f.chain
+        .iter()
+        .map(|c| escape_controls(c))
+        .collect::<Vec<_>>()
+        .join(arrow)
+}
+
+/// Several lines about a finding: where, the kind's details, the chain,
+/// the tool's words.
 pub(crate) fn details(f: &Finding) -> String {
     let mut s = String::new();
     for r in &f.referenced_by {
         let _ = writeln!(s, "{}", where_line(f, r));
     }
+    for l in f.detail_lines() {
+        let _ = writeln!(s, "{l}");
+    }
     if !f.chain.is_empty() {
-        let _ = writeln!(s, "chain: {}", f.chain.join(" -> "));
+        let _ = writeln!(s, "chain: {}", chain_line(f, " -> "));
     }
     if let Some(m) = &f.message {
         s.push_str(m);
@@ -200,7 +193,7 @@ pub(crate) fn sarif(r: &Report) -> Value {
             let rule_index = f.kind.index();
             let mut text = format!("{} in cell {}", headline(f), c.id);
             if !f.chain.is_empty() {
-                let _ = write!(text, " (chain: {})", f.chain.join(" -> "));
+                let _ = write!(text, " (chain: {})", chain_line(f, " -> "));
             }
             let logical = f.referenced_by.first().map(|rf| {
                 let kind = if f.kind == FindingKind::BuildError {
@@ -220,18 +213,23 @@ pub(crate) fn sarif(r: &Report) -> Value {
             let locations = vec![loc];
             // The dependency's own line, when the annotation is the user's
             // call into it.
-            let related: Vec<Value> = if f.at.is_some() {
-                f.referenced_by
-                    .iter()
-                    .filter_map(|rf| Some((rf.file.clone()?, rf.line)))
-                    .enumerate()
-                    .map(|(i, (file, line))| {
-                        json!({"id": i, "physicalLocation": physical(&file, line), "message": {"text": "the reference"}})
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
+            let references = f
+                .referenced_by
+                .iter()
+                .filter(|_| f.at.is_some())
+                .filter_map(|rf| Some((rf.file.clone()?, rf.line, "the reference")));
+            // Every definition of a duplicate symbol.
+            let definitions = f
+                .definitions
+                .iter()
+                .filter_map(|d| Some((d.file.clone()?, d.line, "a definition")));
+            let related: Vec<Value> = references
+                .chain(definitions)
+                .enumerate()
+                .map(|(i, (file, line, what))| {
+                    json!({"id": i, "physicalLocation": physical(&file, line), "message": {"text": what}})
+                })
+                .collect();
             let mut res = json!({
                 "ruleId": f.kind.as_str(),
                 "ruleIndex": rule_index,
@@ -271,7 +269,9 @@ pub(crate) fn sarif(r: &Report) -> Value {
 }
 
 /// Where to annotate a finding: its `at` (the first line inside the
-/// project on the way to the reference), else the first referencing line.
+/// project on the way to the reference), else the first referencing line,
+/// else the first definition's line (a duplicate symbol), else the linker
+/// script's line (an assertion, a missing input).
 pub(crate) fn annotated(f: &Finding) -> Option<(String, Option<u32>)> {
     if let Some(at) = &f.at {
         return Some((at.file.clone(), Some(at.line)));
@@ -279,6 +279,12 @@ pub(crate) fn annotated(f: &Finding) -> Option<(String, Option<u32>)> {
     f.referenced_by
         .iter()
         .find_map(|rf| Some((rf.file.clone()?, rf.line)))
+        .or_else(|| {
+            f.definitions
+                .iter()
+                .find_map(|d| Some((d.file.clone()?, d.line)))
+        })
+        .or_else(|| f.script.as_ref().map(|s| (s.file.clone(), s.line)))
 }
 
 /// A SARIF physical location; a relative file is relative to `%SRCROOT%`.
@@ -481,13 +487,17 @@ fn md_findings(out: &mut String, c: &CellOutcome) {
         let _ = writeln!(out, "- **{}**{base}", md(&headline(f)));
         for rf in &f.referenced_by {
             let at = match (&rf.file, rf.line) {
-                (Some(file), Some(l)) => format!(" at `{file}:{l}`"),
+                (Some(file), Some(l)) => format!(" at `{}:{l}`", md(&escape_controls(file))),
                 _ => String::new(),
             };
-            let _ = writeln!(out, "  - referenced by `{}`{at}", rf.function);
+            let function = escape_controls(&rf.function);
+            let _ = writeln!(out, "  - referenced by `{}`{at}", md(&function));
+        }
+        for l in f.detail_lines() {
+            let _ = writeln!(out, "  - {}", md(&l));
         }
         if !f.chain.is_empty() {
-            let _ = writeln!(out, "  - chain: `{}`", f.chain.join(" → "));
+            let _ = writeln!(out, "  - chain: `{}`", md(&chain_line(f, " → ")));
         }
     }
     let _ = writeln!(out, "\n`{}`", c.reproduce);
@@ -518,13 +528,8 @@ mod tests {
 
     /// Every finding kind has a SARIF rule, and each result points at the
     /// rule of its own kind.
-    #[test]
-    fn every_kind_has_its_sarif_rule() {
-        let findings: Vec<Finding> = FindingKind::ALL
-            .iter()
-            .map(|k| Finding::symbol(*k, "sym"))
-            .collect();
-        let cell = CellOutcome {
+    fn cell(findings: Vec<Finding>) -> CellOutcome {
+        CellOutcome {
             id: "c".to_owned(),
             target: "t".to_owned(),
             options: std::collections::BTreeMap::new(),
@@ -539,8 +544,16 @@ mod tests {
             error_kind: None,
             cached: false,
             size: None,
-        };
-        let s = sarif(&Report::new("m.yaml".to_owned(), vec![cell]));
+        }
+    }
+
+    #[test]
+    fn every_kind_has_its_sarif_rule() {
+        let findings: Vec<Finding> = FindingKind::ALL
+            .iter()
+            .map(|k| Finding::symbol(*k, "sym"))
+            .collect();
+        let s = sarif(&Report::new("m.yaml".to_owned(), vec![cell(findings)]));
         let rules = s["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
         assert_eq!(rules.len(), FindingKind::ALL.len());
         let results = s["runs"][0]["results"].as_array().unwrap();
@@ -556,5 +569,55 @@ mod tests {
                     .is_empty()
             );
         }
+    }
+
+    /// A symbol named with a leading newline (`no-panic`'s) once split the
+    /// table row, the Markdown list and the annotation: every text format
+    /// shows it escaped, one line; the JSON keeps it exact.
+    #[test]
+    fn a_newline_in_a_name_is_escaped_in_every_text_format() {
+        let mut f = Finding::symbol(
+            FindingKind::UndefinedSymbol,
+            "\nerror(no-panic): a panicking branch is reachable",
+        );
+        f.referenced_by.push(Reference {
+            function: "rust_begin_unwind".to_owned(),
+            object: None,
+            file: Some("src/lib.rs".to_owned()),
+            line: Some(54),
+        });
+        f.chain = vec!["main".to_owned(), f.symbol.clone().unwrap()];
+        let r = Report::new("m.yaml".to_owned(), vec![cell(vec![f])]);
+        let shown = "\\nerror(no-panic): a panicking branch is reachable";
+        assert_eq!(
+            headline(&r.cells[0].findings[0]),
+            format!("undefined-symbol {shown}")
+        );
+        let md = markdown(&r);
+        assert!(
+            md.contains(&format!("**undefined-symbol {shown}**")),
+            "{md}"
+        );
+        assert!(
+            !md.lines().any(|l| l.starts_with("error(no-panic)")),
+            "{md}"
+        );
+        let gh = github(&r);
+        assert!(
+            !gh.lines().any(|l| l.starts_with("error(no-panic)")),
+            "{gh}"
+        );
+        let s = sarif(&r);
+        let text = s["runs"][0]["results"][0]["message"]["text"]
+            .as_str()
+            .unwrap();
+        assert!(!text.contains('\n') && text.contains(shown), "{text}");
+        let junit = junit(&r);
+        assert!(junit.contains(shown), "{junit}");
+        let back: Report = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(
+            back.cells[0].findings[0].symbol,
+            r.cells[0].findings[0].symbol
+        );
     }
 }

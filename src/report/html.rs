@@ -17,13 +17,27 @@ const TEMPLATE: &str = include_str!("../../templates/report.html");
 /// Render the page.
 pub(crate) fn render(r: &Report) -> String {
     let data = script_json(&serde_json::to_string(r).unwrap_or_else(|_| "{}".to_owned()));
-    // What the page shows that the report's JSON does not say in words:
-    // each cell's findings in one line and each finding's symbol demangled.
+    // What the page shows that the report's JSON does not say in words,
+    // worded as the other formats word it (names demangled, control
+    // characters escaped): each cell's findings in one line, and per
+    // finding what it is about, its lines (references, definitions, the
+    // region's image, the relocation, the script line) and its chain.
+    let per_finding = |each: &dyn Fn(&crate::model::Finding) -> serde_json::Value| {
+        r.cells
+            .iter()
+            .map(|c| c.findings.iter().map(each).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    };
     let view = json!({
         "summaries": r.cells.iter().map(formats::cell_summary).collect::<Vec<_>>(),
-        "symbols": r.cells.iter().map(|c| {
-            c.findings.iter().map(formats::symbol_name).collect::<Vec<_>>()
-        }).collect::<Vec<_>>(),
+        "subjects": per_finding(&|f| json!(f.subject())),
+        "lines": per_finding(&|f| {
+            let mut lines: Vec<String> =
+                f.referenced_by.iter().map(|rf| formats::where_line(f, rf)).collect();
+            lines.extend(f.detail_lines());
+            json!(lines)
+        }),
+        "chains": per_finding(&|f| json!(formats::chain_line(f, " → "))),
     });
     let title = format!(
         "linkmatrix: {} — {} pass, {} fail, {} error",

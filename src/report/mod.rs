@@ -190,8 +190,9 @@ pub(crate) fn merge(reports: &[Report]) -> Result<Report> {
     Ok(merged)
 }
 
+/// `kind: what it is about` (names escaped).
 fn finding_line(f: &Finding) -> String {
-    match formats::subject(f) {
+    match f.subject() {
         Some(s) => format!("{}: {s}", f.kind),
         None => f.kind.to_string(),
     }
@@ -384,8 +385,11 @@ fn print_details(c: &CellOutcome, out: &mut dyn Write) -> std::io::Result<()> {
         for rf in &f.referenced_by {
             writeln!(out, "    {}", formats::where_line(f, rf))?;
             if let Some(o) = &rf.object {
-                writeln!(out, "      in {o}")?;
+                writeln!(out, "      in {}", crate::model::escape_controls(o))?;
             }
+        }
+        for l in f.detail_lines() {
+            writeln!(out, "    {l}")?;
         }
         if let Some(at) = &f.at {
             let same = f.referenced_by.first().is_some_and(|r| {
@@ -396,7 +400,7 @@ fn print_details(c: &CellOutcome, out: &mut dyn Write) -> std::io::Result<()> {
             }
         }
         if !f.chain.is_empty() {
-            writeln!(out, "    chain: {}", f.chain.join(" -> "))?;
+            writeln!(out, "    chain: {}", formats::chain_line(f, " -> "))?;
         }
         if let Some(msg) = &f.message {
             for l in msg.lines().take(16) {

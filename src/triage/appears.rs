@@ -9,46 +9,66 @@ use std::io::Write;
 use anyhow::{Result, bail};
 
 use super::condition;
-use crate::model::{CellOutcome, Matrix, Plan, Report, Status, Value};
+use crate::model::{
+    CellOutcome, FindingKind, Matrix, Plan, Report, Status, Value, escape_controls,
+};
 
 /// What `diff` follows over the matrix: a symbol undefined (or not
-/// exported), or another finding by kind and symbol.
+/// exported), or another finding by kind and what it is about (its
+/// `Finding::key`: the symbol, region, missing input or assertion).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Appears {
     Undefined(String),
-    Finding(String, Option<String>),
+    Finding(FindingKind, String),
 }
 
 impl Appears {
-    /// A finding other than an undefined symbol: `forbidden-symbol malloc`.
+    /// A finding other than an undefined symbol: `forbidden-symbol malloc`,
+    /// `region-overflow FLASH` (names escaped).
     pub(super) fn other(&self) -> Option<String> {
         match self {
             Appears::Undefined(_) => None,
-            Appears::Finding(k, Some(s)) => Some(format!("{k} {s}")),
-            Appears::Finding(k, None) => Some(k.clone()),
+            Appears::Finding(k, s) if s.is_empty() => Some(k.to_string()),
+            Appears::Finding(k, s) => Some(format!("{k} {}", escape_controls(s))),
         }
     }
 }
 
+/// `` `x` is undefined ``, `region FLASH overflows`, `` `device.x` is
+/// missing ``: the finding, as the subject of a condition.
 impl std::fmt::Display for Appears {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Appears::Undefined(s) => write!(f, "`{s}` is undefined"),
-            Appears::Finding(k, Some(s)) => write!(f, "{k} `{s}` appears"),
-            Appears::Finding(k, None) => write!(f, "{k} appears"),
+        let (kind, s) = match self {
+            Appears::Undefined(s) => (FindingKind::UndefinedSymbol, escape_controls(s)),
+            Appears::Finding(k, s) => (*k, escape_controls(s)),
+        };
+        match kind {
+            _ if s.is_empty() => write!(f, "{kind} appears"),
+            FindingKind::UndefinedSymbol => write!(f, "`{s}` is undefined"),
+            FindingKind::DuplicateSymbol => write!(f, "`{s}` is defined more than once"),
+            FindingKind::RegionOverflow => write!(f, "region {s} overflows"),
+            FindingKind::RelocationOverflow => write!(f, "a relocation to `{s}` overflows"),
+            FindingKind::LinkerScriptAssertion => {
+                write!(f, "the linker-script assertion \"{s}\" fails")
+            }
+            FindingKind::MissingInput => write!(f, "`{s}` is missing"),
+            FindingKind::SizeBudget => write!(f, "{s} is over its size budget"),
+            FindingKind::SizeGrowth => write!(f, "{s} grows past `policy.size.max-growth`"),
+            k => write!(f, "{k} `{s}` appears"),
         }
     }
 }
 
 /// The findings of a cell, as `diff` follows them (warnings aside).
 pub(super) fn appearances(c: &CellOutcome) -> BTreeSet<Appears> {
-    use crate::model::FindingKind as K;
     c.findings
         .iter()
         .filter(|f| !f.is_warning())
         .map(|f| match (f.kind, &f.symbol) {
-            (K::UndefinedSymbol | K::UnexportedSymbol, Some(s)) => Appears::Undefined(s.clone()),
-            (k, s) => Appears::Finding(k.to_string(), s.clone()),
+            (FindingKind::UndefinedSymbol | FindingKind::UnexportedSymbol, Some(s)) => {
+                Appears::Undefined(s.clone())
+            }
+            (k, _) => Appears::Finding(k, f.key()),
         })
         .collect()
 }

@@ -12,12 +12,13 @@ use super::{find_cell, run_cells};
 use crate::check::{self, CheckOptions};
 use crate::model::{Cell, CellOutcome, Plan, Status, Value};
 
-/// A cell's failure, as (finding kind, symbol) pairs: warnings aside.
+/// A cell's failure, as (finding kind, finding key) pairs: warnings
+/// aside.
 fn signatures(c: &CellOutcome) -> BTreeSet<(String, String)> {
     c.findings
         .iter()
         .filter(|f| !f.is_warning())
-        .map(|f| (f.kind.to_string(), f.symbol.clone().unwrap_or_default()))
+        .map(|f| (f.kind.to_string(), f.key()))
         .collect()
 }
 

@@ -12,11 +12,15 @@ mod ci;
 mod cli;
 mod command;
 mod config;
+mod cover;
 mod explain;
+mod explain_cases;
 mod faults;
 mod firmware;
 mod footprint;
+mod hosted;
 mod inspect;
+mod linkfail;
 #[path = "../oracle/goblin.rs"]
 mod oracle;
 mod plan;

@@ -612,12 +612,18 @@ fn robustness_22_five_hundred_cells_one_broken_inspection() {
         "triple: x86_64-unknown-none\ncc: {compiler: [clang]}\nlinker: {program: [./fake-ld]}\n",
     );
     let vals: Vec<String> = (0..500).map(|i| format!("v{i:03}")).collect();
-    let vals = vals.join(", ");
+    // Each value sets the build's environment: 500 different builds (an
+    // option that reaches nothing would make them one cell).
+    let when: Vec<String> = vals
+        .iter()
+        .map(|v| format!("{v}: {{env: {{R_CELL: {v}}}}}"))
+        .collect();
+    let (vals, when) = (vals.join(", "), when.join(", "));
     crate::util::write(
         p,
         "linkmatrix.yaml",
         &format!(
-            "crate: .\ntargets: [fake]\noptions:\n  n: {{type: choice, values: [{vals}]}}\naxes:\n  n: [{vals}]\n"
+            "crate: .\ntargets: [fake]\noptions:\n  n: {{type: choice, values: [{vals}], when: {{{when}}}}}\naxes:\n  n: [{vals}]\n"
         ),
     );
     let o = linkmatrix(p)

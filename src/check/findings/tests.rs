@@ -110,6 +110,7 @@ fn image(a: &Analysis) -> Evidence<'_> {
         undefined: UndefinedRule::All,
         diagnostics: None,
         link_failure: None,
+        imports: None,
     }
 }
 
@@ -163,6 +164,7 @@ fn a_module_reports_what_the_platform_does_not_export() {
             },
             diagnostics: None,
             link_failure: None,
+            imports: None,
         },
     );
     assert_eq!(
@@ -206,6 +208,7 @@ fn failed<'a>(
             diagnostics,
             despite_policy,
         }),
+        imports: None,
     }
 }
 
@@ -277,4 +280,48 @@ fn a_failed_command_build_without_symbols_is_one_build_error() {
         kinds(&found),
         [(FindingKind::UndefinedSymbol, Some("flush"))]
     );
+}
+
+/// A dynamically linked image's imports from its shared libraries are
+/// resolved at load time, not undefined; one the failed link named is
+/// (a permissive link imports what it could not resolve too); a static
+/// image (no imports) keeps every undefined symbol.
+#[test]
+fn a_dynamic_images_imports_are_not_undefined_unless_the_linker_named_them() {
+    let data = object(&[("main", &["write", "rust_eh_personality"])]);
+    let a = analysis(&data, &["main"]);
+    let p = policy(&[], &[]);
+    let imports: BTreeSet<String> = ["write", "rust_eh_personality"].map(str::to_owned).into();
+    let mut ev = image(&a);
+    ev.imports = Some(&imports);
+    assert!(decide(&rules(&p), ev).is_empty());
+    let diag = "rust-lld: error: undefined symbol: rust_eh_personality\n>>> referenced by core.o:(DW.ref.rust_eh_personality)";
+    let mut ev = failed(Some(&a), diag, true);
+    ev.imports = Some(&imports);
+    assert_eq!(
+        kinds(&decide(&rules(&p), ev)),
+        [(FindingKind::UndefinedSymbol, Some("rust_eh_personality"))]
+    );
+    assert_eq!(
+        kinds(&decide(&rules(&p), image(&a))),
+        [
+            (FindingKind::UndefinedSymbol, Some("rust_eh_personality")),
+            (FindingKind::UndefinedSymbol, Some("write"))
+        ]
+    );
+}
+
+/// panic-never's symbol starts with a newline: lld wraps it onto the next
+/// line. One linker error is one finding (no `link-error` for the wrapped
+/// line), quoting the linker's block.
+#[test]
+fn a_name_the_linker_wrapped_is_one_finding() {
+    let name = "\nerror(panic-never): your program contains at least one panicking branch";
+    let data = object(&[("main", &[name])]);
+    let a = analysis(&data, &["main"]);
+    let p = policy(&[], &[]);
+    let diag = "rust-lld: error: undefined symbol:\nerror(panic-never): your program contains at least one panicking branch\n>>> referenced by lib.rs:54 (src/lib.rs:54)\n>>> panic_never.o:(rust_begin_unwind)";
+    let found = decide(&rules(&p), failed(Some(&a), diag, true));
+    assert_eq!(kinds(&found), [(FindingKind::UndefinedSymbol, Some(name))]);
+    assert_eq!(found[0].message.as_deref(), Some(diag));
 }

@@ -1,0 +1,226 @@
+//! The `plan` renderers: a table for people, JSON (`{"cells":[...]}`, with
+//! each cell's aliases and, for covering plans, what they cover), and
+//! GitHub's `strategy.matrix`. No I/O beyond the writer given.
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::{Planned, Summary};
+use crate::model::{Settings, Value, display_path};
+
+/// `plan` output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// A table for people.
+    Table,
+    /// `{"cells":[...]}`.
+    Json,
+    /// `{"include":[...]}` for `strategy.matrix`.
+    Github,
+}
+
+#[derive(Serialize)]
+struct JsonCell<'a> {
+    id: &'a str,
+    target: &'a str,
+    options: &'a BTreeMap<String, Value>,
+    features: &'a [String],
+    #[serde(flatten)]
+    settings: &'a Settings,
+    profile: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    aliases: &'a [String],
+}
+
+#[derive(Serialize)]
+struct GithubEntry<'a> {
+    cell: &'a str,
+    target: &'a str,
+}
+
+/// `1,234,567`.
+fn thousands(n: u128) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// What a covering plan's cells cover, after "N cells from FILE": e.g.
+/// "cover all 412 value pairs of 17 axes (full product: 2,097,152 cells)".
+/// `None` for the full product.
+pub(crate) fn describe(s: &Summary) -> Option<String> {
+    if s.cover.is_full() {
+        return None;
+    }
+    let full = format!("full product: {} cells", thousands(s.full_product));
+    let each = "each option value alone on every arch and profile";
+    let Some(c) = s.coverage.filter(|_| s.cover.strength.is_some()) else {
+        return Some(format!("hold {each} ({full})"));
+    };
+    let what = |n: usize| match (c.strength, n) {
+        (1, 1) => "value",
+        (1, _) => "values",
+        (2, 1) => "value pair",
+        (2, _) => "value pairs",
+        (_, 1) => "value triple",
+        _ => "value triples",
+    };
+    let mut text = format!(
+        "cover all {} {} of {} axes{} ({full})",
+        thousands(c.covered as u128),
+        what(c.covered),
+        c.axes,
+        if s.cover.each {
+            format!(", and {each}")
+        } else {
+            String::new()
+        },
+    );
+    if c.impossible > 0 {
+        let _ = write!(
+            text,
+            "; the rules rule out {} more {}",
+            thousands(c.impossible as u128),
+            what(c.impossible)
+        );
+    }
+    if c.undecided > 0 {
+        let _ = write!(
+            text,
+            "; {} {} NOT covered: the search for a configuration with them ran out of budget",
+            thousands(c.undecided as u128),
+            what(c.undecided)
+        );
+    }
+    Some(text)
+}
+
+/// How many cells were merged into equal builds, for `plan`'s last lines.
+pub(crate) fn merged_note(s: &Summary) -> Option<String> {
+    let n: usize = s.aliases.values().map(Vec::len).sum();
+    (n > 0).then(|| {
+        format!(
+            "{n} more {} merged: equal builds (target, profile, settings, features after implication); `--format json` lists each cell's aliases",
+            if n == 1 { "cell" } else { "cells" }
+        )
+    })
+}
+
+/// Write the plan.
+pub(crate) fn render(
+    planned: &Planned,
+    format: Format,
+    shards: Option<usize>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let plan = &planned.plan;
+    let none: Vec<String> = Vec::new();
+    match format {
+        Format::Json => {
+            let cells: Vec<JsonCell<'_>> = plan
+                .cells
+                .iter()
+                .map(|c| JsonCell {
+                    id: &c.id,
+                    target: &c.target,
+                    options: &c.options,
+                    features: &c.features,
+                    settings: &c.settings,
+                    profile: &c.profile,
+                    aliases: planned.summary.aliases.get(&c.id).unwrap_or(&none),
+                })
+                .collect();
+            let mut doc = serde_json::json!({ "cells": cells });
+            if let Some(c) = planned.summary.coverage {
+                doc["coverage"] = serde_json::json!({
+                    "cover": planned.summary.cover.to_string(),
+                    "strength": c.strength,
+                    "axes": c.axes,
+                    "covered": c.covered,
+                    "impossible": c.impossible,
+                    "undecided": c.undecided,
+                    "full_product": planned.summary.full_product.to_string(),
+                });
+            }
+            serde_json::to_writer(&mut *out, &doc)?;
+            writeln!(out)
+        }
+        Format::Github => {
+            if let Some(n) = shards {
+                let include: Vec<serde_json::Value> = (1..=n.max(1))
+                    .map(|k| serde_json::json!({ "shard": format!("{k}/{}", n.max(1)) }))
+                    .collect();
+                serde_json::to_writer(&mut *out, &serde_json::json!({ "include": include }))?;
+                return writeln!(out);
+            }
+            let include: Vec<GithubEntry<'_>> = plan
+                .cells
+                .iter()
+                .map(|c| GithubEntry {
+                    cell: &c.id,
+                    target: &c.target,
+                })
+                .collect();
+            serde_json::to_writer(&mut *out, &serde_json::json!({ "include": include }))?;
+            writeln!(out)
+        }
+        Format::Table => {
+            let width = plan
+                .cells
+                .iter()
+                .map(|c| c.id.len())
+                .max()
+                .unwrap_or(2)
+                .max(4);
+            let tw = plan
+                .cells
+                .iter()
+                .map(|c| c.target.len())
+                .max()
+                .unwrap_or(6)
+                .max(6);
+            writeln!(out, "{:width$}  {:tw$}  FEATURES", "CELL", "TARGET")?;
+            for c in &plan.cells {
+                let feats = if c.features.is_empty() {
+                    "-".to_owned()
+                } else {
+                    c.features.join(",")
+                };
+                writeln!(out, "{:width$}  {:tw$}  {feats}", c.id, c.target)?;
+            }
+            let covers = describe(&planned.summary)
+                .map(|d| format!(" {d}"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "{} cells from {}{covers}",
+                plan.cells.len(),
+                display_path(&plan.matrix.path)
+            )?;
+            if let Some(m) = merged_note(&planned.summary) {
+                writeln!(out, "{m}")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(7), "7");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(2_097_152), "2,097,152");
+    }
+}
