@@ -5,7 +5,7 @@
 //! the image's regions of that kind (`90%`, at most two decimals).
 use serde_saphyr::Spanned;
 
-use super::diag::{Validator, at, pos};
+use super::diag::Validator;
 use super::raw::RawSize;
 use crate::model::{Growth, Limit, SizePolicy};
 
@@ -55,48 +55,41 @@ fn percent(s: &str) -> Option<u32> {
         .checked_add(frac.parse::<u32>().ok()?)
 }
 
-impl Validator {
+impl RawSize {
     /// The size policy, every bad value reported where it is written.
-    pub(super) fn size_policy(&mut self, raw: Option<&RawSize>) -> SizePolicy {
-        let Some(raw) = raw else {
-            return SizePolicy::default();
-        };
-        let mut limit = |v: &Option<Spanned<String>>, what: &str| {
-            let v = v.as_ref()?;
-            let parsed = match percent(&v.value) {
+    pub(super) fn validate(&self, v: &mut Validator) -> SizePolicy {
+        let mut limit = |val: &Option<Spanned<String>>, what: &str| {
+            let val = val.as_ref()?;
+            let parsed = match percent(&val.value) {
                 Some(h) if h > 0 && h <= 10_000 => Some(Limit::Share(h)),
                 Some(_) => None,
-                None => bytes(&v.value).map(Limit::Bytes),
+                None => bytes(&val.value).map(Limit::Bytes),
             };
             if parsed.is_none() {
-                let file = self.file.clone();
-                self.push(at(
-                    &file,
-                    pos(&v.referenced),
+                v.error(
+                    val,
                     format!(
                         "policy.size.max.{what} `{}`: expected bytes (65536, 64K, 1M) or a share of the {what} regions (90%, above 0 and at most 100%)",
-                        v.value
+                        val.value
                     ),
-                ));
+                );
             }
             parsed
         };
-        let max_flash = limit(&raw.max.flash, "flash");
-        let max_ram = limit(&raw.max.ram, "ram");
-        let growth = raw.max_growth.as_ref().and_then(|v| {
-            let parsed = percent(&v.value)
+        let max_flash = limit(&self.max.flash, "flash");
+        let max_ram = limit(&self.max.ram, "ram");
+        let growth = self.max_growth.as_ref().and_then(|val| {
+            let parsed = percent(&val.value)
                 .map(Growth::Percent)
-                .or_else(|| bytes(&v.value).map(Growth::Bytes));
+                .or_else(|| bytes(&val.value).map(Growth::Bytes));
             if parsed.is_none() {
-                let file = self.file.clone();
-                self.push(at(
-                    &file,
-                    pos(&v.referenced),
+                v.error(
+                    val,
                     format!(
                         "policy.size.max-growth `{}`: expected a share of the baseline's size (2%, 0.5%) or bytes (512, 1K)",
-                        v.value
+                        val.value
                     ),
-                ));
+                );
             }
             parsed
         });
