@@ -10,6 +10,8 @@
 #             commands it ran;  shell loop: the same commands run by bash
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/realbench.sh
+source scripts/realbench.sh
 cargo build --release --locked -q
 bin=./target/release/linkmatrix
 work=target/linkmatrix/linkmatrix
@@ -78,30 +80,7 @@ PY
 # linkmatrix (its shared build directories) against the same cargo builds
 # run serially in ONE shared target directory, then the links.
 real=$(mktemp -d /tmp/linkmatrix-bench-real-XXXX)
-mkdir -p "$real/src"
-cat > "$real/Cargo.toml" <<'TOML'
-[package]
-name = "realbench"
-version = "0.1.0"
-edition = "2021"
-[dependencies]
-defmt = "1"
-[features]
-log = []
-TOML
-cat > "$real/src/lib.rs" <<'RS'
-#![no_std]
-#[no_mangle]
-pub extern "C" fn poll(x: u32) -> u32 {
-    #[cfg(feature = "log")]
-    defmt::error!("poll {}", x);
-    x + 1
-}
-#[cfg(target_os = "none")]
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! { loop {} }
-RS
-printf 'crate: .\ntargets: [armv7a-none-eabi, x86_64-unknown-none]\noptions:\n  log: {feature: log}\naxes:\n  log: [false, true]\n' > "$real/linkmatrix.yaml"
+make_realbench "$real"
 rbin=$PWD/$bin
 (cd "$real" && "$rbin" check --no-provision -q >/dev/null 2>&1 || true)   # crates fetched, sysroots built
 rtimes=(); for _ in $(seq "$runs"); do

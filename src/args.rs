@@ -237,18 +237,24 @@ pub(crate) fn check_options(
         timeout: Duration::from_secs(args.timeout.max(1)),
         quiet: cli.quiet,
         shard: args.shard.as_deref().map(shard).transpose()?,
-        timings: args
-            .timings
-            .as_deref()
-            .map(|p| {
-                report::load(p)
-                    .map(|r| r.cells.into_iter().map(|c| (c.id, c.duration_ms)).collect())
-            })
-            .transpose()?,
+        timings: args.timings.as_deref().map(timings).transpose()?,
+        shard_cells: args.shard_cells.as_deref().map(|s| {
+            s.split([',', ' ', '\n'])
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect()
+        }),
         latent: args.latent || !args.deny.is_empty(),
         deny_latent: args.deny.iter().any(|d| d == "latent"),
         ..triage_options(cli, source)
     })
+}
+
+/// `--timings REPORT`: each cell's duration in an earlier report (a
+/// cached cell's from the run that computed it), with the path as given.
+pub(crate) fn timings(path: &Path) -> Result<(String, std::collections::BTreeMap<String, u64>)> {
+    let r = report::load(path)?;
+    Ok((path.display().to_string(), crate::check::report_timings(&r)))
 }
 
 /// The quiet options the triage verbs run cells with.
@@ -266,6 +272,7 @@ pub(crate) fn triage_options(cli: &Cli, source: &MatrixSource) -> CheckOptions {
         quiet: true,
         shard: None,
         timings: None,
+        shard_cells: None,
         latent: false,
         deny_latent: false,
     }

@@ -151,9 +151,16 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
     pub format: PlanFormat,
-    /// With --format github: one matrix entry per shard instead of per cell.
-    #[arg(long, value_name = "N")]
-    pub shards: Option<usize>,
+    /// Split the cells over N shards (CI jobs), balanced by the cell times
+    /// of the last run (--timings, else the cache), by count without them;
+    /// say each shard's cells and expected time. With --format github: one
+    /// matrix entry per shard (`shard`, `cells`, `expected`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub shards: Option<u64>,
+    /// Balance the shards by the cell times of this earlier JSON report (a
+    /// merged report), instead of the cache's.
+    #[arg(long, value_name = "REPORT", requires = "shards")]
+    pub timings: Option<PathBuf>,
     /// Matrix expansion.
     #[command(flatten)]
     pub matrix: MatrixArgs,
@@ -202,6 +209,16 @@ pub struct CheckArgs {
     /// same way whatever its cache holds.
     #[arg(long, value_name = "REPORT", requires = "shard")]
     pub timings: Option<PathBuf>,
+    /// The cells of this shard, as `plan --format github --shards N` gave
+    /// them (its entry's `cells`, comma-separated ids): every shard job
+    /// runs exactly the plan's split, whatever cache it restored.
+    #[arg(
+        long,
+        value_name = "IDS",
+        requires = "shard",
+        conflicts_with_all = ["timings", "cell"]
+    )]
+    pub shard_cells: Option<String>,
     /// Also build each optimized cell in debug and report symbols undefined
     /// only there as `latent-undefined` warnings.
     #[arg(long)]

@@ -133,6 +133,7 @@ pub(super) fn blank(cell: &Cell, status: Status) -> CellOutcome {
         profile: cell.profile.clone(),
         status,
         duration_ms: 0,
+        cached_duration_ms: None,
         reproduce: String::new(),
         findings: Vec::new(),
         error: None,

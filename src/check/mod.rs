@@ -35,7 +35,7 @@ use crate::workdir::WorkDir;
 use context::blank;
 use error::{CellError, panic_message};
 use findings::add_latent;
-pub(crate) use shard::assign_shards;
+pub(crate) use shard::{durations as shard_durations, plan_shards, report_timings};
 
 /// What `check` was asked to do.
 #[derive(Clone, Debug)]
@@ -62,9 +62,12 @@ pub(crate) struct CheckOptions {
     pub(crate) quiet: bool,
     /// Run only shard K of N (1-based).
     pub(crate) shard: Option<(usize, usize)>,
-    /// Cell durations (ms) to balance shards by, from an earlier report;
-    /// `None`: from this work directory's cache.
-    pub(crate) timings: Option<BTreeMap<String, u64>>,
+    /// Cell durations (ms) to balance shards by, from an earlier report
+    /// (its path, and the durations); `None`: from this work directory's
+    /// cache.
+    pub(crate) timings: Option<(String, BTreeMap<String, u64>)>,
+    /// The cells of this shard as the plan assigned them (`--shard-cells`).
+    pub(crate) shard_cells: Option<Vec<String>>,
     /// Also build each optimized cell's debug twin and report symbols
     /// undefined only there (`latent-undefined`).
     pub(crate) latent: bool,
@@ -92,7 +95,7 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
     })?;
     let all = select(plan, opts);
     let (chains, facts) = provision(m, &all, opts, err)?;
-    let skipped = shard_skips(&all, opts, &work);
+    let (skipped, this_shard) = shard::select(&all, opts, &work, err)?;
     let kept: Vec<&Cell> = all
         .iter()
         .copied()
@@ -125,7 +128,9 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
     };
     let mut results = schedule::run_cells(&schedule, &cells);
     merge_twins(&mut results, &twins, opts.deny_latent);
-    Ok(report(m, opts, &all, &skipped, results))
+    let mut report = report(m, opts, &all, &skipped, results);
+    shard::record(&mut report, this_shard);
+    Ok(report)
 }
 
 /// The cells `--cell` selects, in plan order.
@@ -134,34 +139,6 @@ fn select<'p>(plan: &'p Plan, opts: &CheckOptions) -> Vec<&'p Cell> {
         .iter()
         .filter(|c| opts.cells.is_empty() || opts.cells.iter().any(|p| p.matches(&c.id)))
         .collect()
-}
-
-/// The cells this shard leaves to others (`--shard K/N`), balanced by
-/// the durations `--timings` gives or the cache remembers.
-fn shard_skips<'c>(cells: &[&'c Cell], opts: &CheckOptions, work: &WorkDir) -> BTreeSet<&'c str> {
-    let mut skipped = BTreeSet::new();
-    let Some((k, n)) = opts.shard else {
-        return skipped;
-    };
-    let ids: Vec<&str> = cells.iter().map(|c| c.id.as_str()).collect();
-    let durations: BTreeMap<&str, u64> = ids
-        .iter()
-        .filter_map(|id| {
-            let ms = if let Some(t) = &opts.timings {
-                t.get(*id).copied()?
-            } else {
-                let e: CacheEntry = cache::read_entry(&work.cache_entry(id))?;
-                e.outcome.duration_ms
-            };
-            (ms > 0).then_some((*id, ms))
-        })
-        .collect();
-    for (id, s) in ids.iter().zip(assign_shards(&ids, &durations, n)) {
-        if s != k - 1 {
-            skipped.insert(*id);
-        }
-    }
-    skipped
 }
 
 /// Each optimized cell's debug twin, run beside it for latent references.
@@ -276,6 +253,7 @@ fn look_up_cache<'c>(
             (e.holds(&keys[c.id.as_str()]) && e.outcome.id == c.id).then(|| {
                 let mut o = e.outcome;
                 o.cached = true;
+                o.cached_duration_ms = Some(o.duration_ms);
                 o.duration_ms = 0;
                 (c.id.as_str(), o)
             })

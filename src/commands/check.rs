@@ -18,7 +18,19 @@ pub(super) fn plan(cli: &Cli, args: &PlanArgs, out: &mut dyn Write) -> Result<u8
         Ok(p) => p,
         Err(e) => return Ok(user_error(&e)),
     };
-    planner::render(&p, args::plan_format(args.format), args.shards, out)?;
+    let shards = match args.shards {
+        None => None,
+        Some(n) => {
+            let ids: Vec<&str> = p.plan.cells.iter().map(|c| c.id.as_str()).collect();
+            let timings = args.timings.as_deref().map(args::timings).transpose()?;
+            let work = crate::workdir::WorkDir::of(&p.plan.matrix);
+            let (durations, basis) = stage::shard_durations(&ids, timings.as_ref(), &work);
+            let n = usize::try_from(n).unwrap_or(1);
+            Some((stage::plan_shards(&ids, &durations, n), basis))
+        }
+    };
+    let shards = shards.as_ref().map(|(s, b)| (s.as_slice(), b));
+    planner::render(&p, args::plan_format(args.format), shards, out)?;
     Ok(0)
 }
 

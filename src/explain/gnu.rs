@@ -10,7 +10,7 @@
 //! that names its own object (`a.o:(.ARM.exidx+0x0)`: bfd found no
 //! function there), nor past a line of another kind.
 use super::collect::Collector;
-use super::loc::{Severity, Site, gnu_site, opens_quote, quoted, split};
+use super::loc::{Severity, Site, gnu_site, quoted, split};
 use super::{Family, Line, demangle_any};
 use crate::model::{
     FindingKind, InputKind, MissingInput, RegionOverflow, RelocationOverflow, ScriptLine,
@@ -35,7 +35,7 @@ impl Family for Gnu {
     fn more(&mut self, line: &Line<'_>, out: &mut Collector) -> bool {
         if let Some((text, n)) = self.wrapped.take() {
             let joined = format!("{text}\n{}", line.text);
-            if !opens_quote(name_part(&joined)) {
+            if !symbol_opens(name_part(&joined)) {
                 self.message(&joined, out);
             } else if n + 1 >= MAX_WRAPPED {
                 out.message(FindingKind::LinkError, &joined);
@@ -70,6 +70,24 @@ fn name_part(text: &str) -> &str {
         }
     }
     ""
+}
+
+/// The symbol of an `undefined reference to` / `multiple definition of`
+/// message and what follows it. GNU ld quotes it `` `name' ``, and the
+/// name may hold backticks of its own (no-panic's ``… function `f` ``):
+/// it runs to the last `'`. gold quotes `'name'`.
+fn symbol_quoted(s: &str) -> Option<(&str, &str)> {
+    let open = s.find(['`', '\'', '‘'])?;
+    if s[open..].starts_with('`') {
+        let close = s.rfind('\'').filter(|&c| c > open)?;
+        return Some((&s[open + 1..close], &s[close + 1..]));
+    }
+    quoted(s)
+}
+
+/// Does a message's symbol start on this line and go on to the next?
+fn symbol_opens(s: &str) -> bool {
+    s.contains(['`', '\'', '‘']) && symbol_quoted(s).is_none()
 }
 
 /// The place before a message: `…:3: error:` → `…:3`; and whether it was a
@@ -142,12 +160,12 @@ impl Gnu {
             self.context = Some((object.to_owned(), demangle_any(function)));
             return true;
         }
-        if opens_quote(name_part(rest)) {
+        if symbol_opens(name_part(rest)) {
             self.wrapped = Some((text.to_owned(), 1));
             return true;
         }
         if let Some(p) = rest.find("undefined reference to ") {
-            let Some((symbol, _)) = quoted(&rest[p..]) else {
+            let Some((symbol, _)) = symbol_quoted(&rest[p..]) else {
                 return false;
             };
             let (head, warning) = head_of(&rest[..p]);
@@ -182,11 +200,20 @@ impl Gnu {
             out.reference(i, self.site(head));
             return true;
         }
+        if let Some(p) = rest.find("relocation overflow") {
+            let (head, _) = head_of(&rest[..p]);
+            let Some((target, relocation)) = gold_overflow(&rest[p..]) else {
+                return false;
+            };
+            let i = out.relocation(&target, relocation, text);
+            out.reference(i, self.site(head));
+            return true;
+        }
         missing(sp.tool, rest, text, out)
     }
 
     fn duplicate(&mut self, text: &str, rest: &str, p: usize, out: &mut Collector) -> bool {
-        let Some((symbol, tail)) = quoted(&rest[p..]) else {
+        let Some((symbol, tail)) = symbol_quoted(&rest[p..]) else {
             return false;
         };
         let (head, _) = head_of(&rest[..p]);
@@ -293,6 +320,28 @@ fn truncated(s: &str) -> Option<(String, RelocationOverflow)> {
         r.target_section = Some(target.to_owned());
         return Some((String::new(), r));
     }
+    Some((target.to_owned(), r))
+}
+
+/// gold's `relocation overflow: reference to 'far_away' defined in far.o`
+/// (or `relocation overflow in R_AARCH64_CALL26`): the target (empty when
+/// gold does not name it) and the details.
+fn gold_overflow(s: &str) -> Option<(String, RelocationOverflow)> {
+    let rest = s.strip_prefix("relocation overflow")?;
+    let mut r = RelocationOverflow::default();
+    if let Some(t) = rest.trim_start().strip_prefix("in ") {
+        t.split_whitespace().next()?.clone_into(&mut r.r_type);
+        return Some((String::new(), r));
+    }
+    let (target, after) = quoted(
+        rest.trim_start_matches(':')
+            .trim()
+            .strip_prefix("reference to ")?,
+    )?;
+    r.target_object = after
+        .trim()
+        .strip_prefix("defined in ")
+        .map(|o| o.trim().to_owned());
     Some((target.to_owned(), r))
 }
 

@@ -10,7 +10,7 @@
 //! the name on the next lines) is joined back into one finding. An object
 //! line cut off at the end of a truncated log names nothing.
 use super::collect::Collector;
-use super::loc::{Severity, Site, lld_object, lld_source, quoted, split};
+use super::loc::{Severity, Site, lld_object, lld_source, quoted};
 use super::{Family, Line, gnu};
 use crate::model::{FindingKind, InputKind, MissingInput, RelocationOverflow, ScriptLine};
 
@@ -57,7 +57,7 @@ impl Family for Lld {
         let t = line.text;
         if let Block::Name { lines, .. } = &mut self.block {
             if !t.starts_with(">>>") {
-                if split(t).tool.is_some() || *lines >= MAX_NAME_LINES {
+                if line.split.tool.is_some() || *lines >= MAX_NAME_LINES {
                     return false;
                 }
                 *lines += 1;
@@ -82,7 +82,7 @@ impl Family for Lld {
     }
 
     fn take(&mut self, line: &Line<'_>, out: &mut Collector) -> bool {
-        let sp = split(line.text);
+        let sp = line.split;
         let rest = sp.rest;
         let bare_symbol = sp.severity == Severity::None
             && (rest.starts_with("undefined symbol: ") || rest.starts_with("duplicate symbol: "));

@@ -65,7 +65,44 @@ struct Line<'a> {
     text: &'a str,
     /// It began with white space (ld64 indents the entries of its lists).
     indented: bool,
+    /// The text split after a linker's name and severity.
+    split: loc::Split<'a>,
 }
+
+/// Words one of which every line a family starts something with holds,
+/// unless it starts with a linker's name (`ld:`, `rust-lld:`): a line
+/// without any (make's noise, compiler output) is skipped in one scan
+/// instead of each family's searches. Keep in step with the families'
+/// `take`.
+const KEYWORDS: &[&str] = &[
+    "LNK",
+    "Undefined symbols",
+    "duplicate symbol",
+    "ERROR:",
+    "WARNING:",
+    "error:",
+    "fatal:",
+    "undefined symbol",
+    "undefined reference",
+    "multiple definition",
+    "defined here",
+    "definition here",
+    "in function",
+    "In function",
+    "will not fit",
+    "overflowed by",
+    "not within region",
+    "relocation",
+    "cannot find",
+    "cannot open",
+    "ld returned",
+    "linker command failed",
+    "link errors found",
+];
+
+/// One pass over a line for every keyword.
+static KEYWORD_SCAN: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| aho_corasick::AhoCorasick::new(KEYWORDS).ok());
 
 /// A linker family's reader.
 trait Family {
@@ -165,9 +202,11 @@ impl Parser {
     fn line(&mut self, raw: &str) {
         let clean = strip_ansi(raw);
         let s = unwrap_line(clean.trim_end_matches(['\r', '\n']));
+        let text = s.trim();
         let line = Line {
-            text: s.trim(),
+            text,
             indented: s.starts_with([' ', '\t']),
+            split: loc::split(text),
         };
         if let Some(o) = self.owner {
             if self.families[o].more(&line, &mut self.out) {
@@ -175,6 +214,11 @@ impl Parser {
             }
             self.families[o].close(&mut self.out);
             self.owner = None;
+        }
+        let relevant = line.split.tool.is_some()
+            || KEYWORD_SCAN.as_ref().is_none_or(|k| k.is_match(line.text));
+        if !relevant {
+            return;
         }
         for (i, f) in self.families.iter_mut().enumerate() {
             if f.take(&line, &mut self.out) {

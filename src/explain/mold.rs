@@ -2,7 +2,7 @@
 //! and read there): 1.x `mold: undefined symbol: OBJ: SYM`, `mold: error:
 //! duplicate symbol: A: B: SYM`, `mold: fatal: library not found: NAME`.
 use super::collect::Collector;
-use super::loc::{Severity, basename, is_object, lld_source, split};
+use super::loc::{Severity, basename, is_object, lld_source};
 use super::{Family, Line};
 use crate::model::{FindingKind, InputKind, MissingInput};
 
@@ -28,7 +28,7 @@ pub(super) fn is_mold1(tool: Option<&str>, rest: &str) -> bool {
 
 impl Family for Mold {
     fn take(&mut self, line: &Line<'_>, out: &mut Collector) -> bool {
-        let sp = split(line.text);
+        let sp = line.split;
         if !is_mold(sp.tool) || matches!(sp.severity, Severity::Warning | Severity::Note) {
             return false;
         }

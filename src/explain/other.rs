@@ -8,7 +8,7 @@
 //! `cc` failed`. A linker's warnings and notes, and their `>>>` lines, are
 //! skipped.
 use super::collect::Collector;
-use super::loc::{Severity, split};
+use super::loc::Severity;
 use super::{Family, Line};
 use crate::model::FindingKind;
 
@@ -79,21 +79,18 @@ fn informational(rest: &str) -> bool {
 impl Other {
     /// An error's message, first line `rest`, as `raw` printed it.
     fn error(&mut self, rest: &str, raw: &str, out: &mut Collector) {
-        self.block = if assertion(rest) {
-            let i = out.message(FindingKind::LinkerScriptAssertion, rest);
-            Block::Message {
-                i,
-                free: true,
-                lines: 1,
-            }
+        let (kind, first, free) = if assertion(rest) {
+            (FindingKind::LinkerScriptAssertion, rest, true)
         } else {
-            let i = out.message(FindingKind::LinkError, raw);
-            Block::Message {
-                i,
-                free: false,
-                lines: 1,
-            }
+            (FindingKind::LinkError, raw, false)
         };
+        // lld reports a failed assertion once per pass: a message seen
+        // before takes no more lines.
+        let before = out.out.findings.len();
+        let i = out
+            .message(kind, first)
+            .filter(|_| out.out.findings.len() > before);
+        self.block = Block::Message { i, free, lines: 1 };
     }
 }
 
@@ -103,7 +100,7 @@ impl Family for Other {
         match &mut self.block {
             Block::Skip => t.starts_with(">>>"),
             Block::Empty(raw) => {
-                if t.is_empty() || split(t).tool.is_some() || summary(t) {
+                if t.is_empty() || line.split.tool.is_some() || summary(t) {
                     return false;
                 }
                 let raw = format!("{raw}\n{t}");
@@ -112,7 +109,7 @@ impl Family for Other {
             }
             Block::Message { i, free, lines } => {
                 let more = t.starts_with(">>>")
-                    || (*free && !t.is_empty() && split(t).tool.is_none() && !summary(t));
+                    || (*free && !t.is_empty() && line.split.tool.is_none() && !summary(t));
                 if !more || *lines >= MAX_MESSAGE {
                     return more;
                 }
@@ -130,7 +127,7 @@ impl Family for Other {
             out.failed(t);
             return true;
         }
-        let sp = split(t);
+        let sp = line.split;
         if sp.tool.is_none() {
             return false;
         }

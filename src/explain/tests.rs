@@ -273,3 +273,42 @@ fn ld64_prime_and_crates_of_rust_objects() {
         .collect();
     assert_eq!(crates, ["critical_section", "fw"]);
 }
+
+#[test]
+fn gold_relocation_overflow_and_an_assertion_lld_repeats() {
+    let e = one(
+        "/tmp/lx/b.c:3: error: relocation overflow: reference to 'far_away' defined in far.o\n",
+    );
+    assert_eq!(kinds(&e), [FindingKind::RelocationOverflow]);
+    let f = &e.findings[0];
+    assert_eq!(f.symbol.as_deref(), Some("far_away"));
+    assert_eq!(
+        f.relocation.as_ref().unwrap().target_object.as_deref(),
+        Some("far.o")
+    );
+    assert_eq!(f.referenced_by[0].line, Some(3));
+    let e = one(
+        "ld.lld: error: \nERROR(myrt): missing.\nLink a device crate.\n\nld.lld: error: \nERROR(myrt): missing.\nLink a device crate.\n",
+    );
+    assert_eq!(kinds(&e), [FindingKind::LinkerScriptAssertion]);
+    assert_eq!(
+        e.findings[0].message.as_deref(),
+        Some("ERROR(myrt): missing.\nLink a device crate.")
+    );
+}
+
+/// rustc 1.95 linking no-panic's symbol through GNU ld: the name holds
+/// backticks of its own and ends with a newline.
+#[test]
+fn a_gnu_name_with_backticks_of_its_own_runs_to_the_last_quote() {
+    let e = one(
+        "  = note: /usr/bin/ld.bfd: np.np.de9c-cgu.0.rcgu.o: in function `np::f':\n          np.de9c-cgu.0:(.text._ZN2np1f17hd1ed7f724219a081E+0xd): undefined reference to `\n          \n          ERROR[no-panic]: detected panic in function `f`\n          '\n          collect2: error: ld returned 1 exit status\n",
+    );
+    assert_eq!(kinds(&e), [FindingKind::UndefinedSymbol]);
+    assert_eq!(
+        e.findings[0].symbol.as_deref(),
+        Some("\n\nERROR[no-panic]: detected panic in function `f`\n")
+    );
+    assert_eq!(e.findings[0].referenced_by[0].function, "np::f");
+    assert_eq!(e.findings[0].referenced_by[0].file, None, "a codegen unit");
+}

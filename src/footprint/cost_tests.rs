@@ -31,6 +31,7 @@ fn cell(id: &str, arch: &str, opts: &[(&str, Value)], crates: &[(&str, u64, u64)
         profile: "release".to_owned(),
         status: Status::Pass,
         duration_ms: 0,
+        cached_duration_ms: None,
         reproduce: String::new(),
         findings: Vec::new(),
         error: None,

@@ -164,6 +164,7 @@ pub(crate) fn apply(r: &mut Report, policy: &SizePolicy, baseline: &BTreeMap<Str
     let mut fresh = Report::new(r.config.clone(), std::mem::take(&mut r.cells));
     fresh.root = root;
     fresh.size_policy = r.size_policy.take();
+    fresh.shards = std::mem::take(&mut r.shards);
     *r = fresh;
 }
 
@@ -282,6 +283,7 @@ mod tests {
             profile: "release".to_owned(),
             status: Status::Pass,
             duration_ms: 0,
+            cached_duration_ms: None,
             reproduce: String::new(),
             findings: Vec::new(),
             error: None,

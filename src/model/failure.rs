@@ -121,7 +121,8 @@ impl RegionOverflow {
 /// range"). The finding's symbol is the target; its reference is the place.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct RelocationOverflow {
-    /// The relocation type: `R_ARM_THM_CALL`.
+    /// The relocation type: `R_ARM_THM_CALL`; empty when the linker does
+    /// not say (gold's `relocation overflow: reference to 'x'`).
     #[serde(rename = "type")]
     pub(crate) r_type: String,
     /// The object that defines the target, when the linker says.
@@ -139,7 +140,11 @@ pub(crate) struct RelocationOverflow {
 impl RelocationOverflow {
     /// `R_ARM_THM_CALL, target in ram.o (.ramfunc)`, for people.
     pub(crate) fn describe(&self) -> String {
-        let mut s = self.r_type.clone();
+        let mut s = if self.r_type.is_empty() {
+            "type not given".to_owned()
+        } else {
+            self.r_type.clone()
+        };
         match (&self.target_object, &self.target_section) {
             (Some(o), Some(sec)) => {
                 let _ = write!(s, ", target in {o} ({sec})");

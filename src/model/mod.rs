@@ -2,8 +2,9 @@
 //! validated [`Matrix`] and its [`Plan`] of [`Cell`]s, what running a cell
 //! produced ([`CellOutcome`], [`Finding`] and the details of each kind of
 //! link failure) and the [`Report`], the inspection of an image
-//! ([`Analysis`]), [`Problem`]s in the user's files, and the exit codes
-//! every part of the program returns.
+//! ([`Analysis`]), [`Problem`]s in the user's files, how a plan is split
+//! over CI jobs ([`Shard`]), and the exit codes every part of the program
+//! returns.
 //!
 //! This module holds data and small pure helpers only: no I/O, no process,
 //! no terminal.
@@ -13,6 +14,7 @@ mod expr;
 mod failure;
 mod matrix;
 mod outcome;
+mod shard;
 mod size;
 
 pub(crate) use analysis::*;
@@ -21,6 +23,7 @@ pub(crate) use expr::Expr;
 pub(crate) use failure::*;
 pub(crate) use matrix::*;
 pub(crate) use outcome::*;
+pub(crate) use shard::*;
 pub(crate) use size::*;
 
 /// Exit code: the tool could not do its job (ripgrep's 2).

@@ -413,7 +413,9 @@ impl Finding {
                     Some(format!("section {}", escape_controls(sec)))
                 });
                 match (target, &self.relocation) {
-                    (Some(t), Some(r)) => Some(format!("{t} ({})", r.r_type)),
+                    (Some(t), Some(r)) if !r.r_type.is_empty() => {
+                        Some(format!("{t} ({})", r.r_type))
+                    }
                     (t, _) => t,
                 }
             }
@@ -447,6 +449,11 @@ pub(crate) struct CellOutcome {
     pub(crate) status: Status,
     /// Wall time spent on the cell (0 when served from the cache).
     pub(crate) duration_ms: u64,
+    /// Served from the cache: the wall time of the run that computed the
+    /// outcome, what running the cell again takes (shards are balanced by
+    /// it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) cached_duration_ms: Option<u64>,
     /// The command that runs this cell alone.
     pub(crate) reproduce: String,
     /// Findings, sorted.
@@ -535,6 +542,10 @@ pub(crate) struct Report {
     pub(crate) size_policy: Option<super::SizePolicy>,
     /// Counts.
     pub(crate) summary: Summary,
+    /// The shard this report ran (`check --shard`), or every shard's
+    /// (merged), by K.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) shards: Vec<crate::model::ShardRun>,
 }
 
 impl Report {
@@ -560,6 +571,7 @@ impl Report {
             cells,
             size_policy: None,
             summary,
+            shards: Vec::new(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The `plan` renderers: a table for people, JSON (`{"cells":[...]}`, with
 //! each cell's aliases and, for covering plans, what they cover), and
-//! GitHub's `strategy.matrix`. No I/O beyond the writer given.
+//! GitHub's `strategy.matrix`; with shards, each shard's cells and
+//! expected time. No I/O beyond the writer given.
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write;
@@ -8,7 +9,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::{Planned, Summary};
-use crate::model::{Settings, Value, display_path};
+use crate::model::{Plan, Settings, Shard, ShardBasis, Value, display_path, expected_text};
 
 /// `plan` output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,11 +115,12 @@ pub(crate) fn merged_note(s: &Summary) -> Option<String> {
     })
 }
 
-/// Write the plan.
+/// Write the plan; with `shards` (the plan split over CI jobs, and what
+/// balanced it), each shard's cells and expected time too.
 pub(crate) fn render(
     planned: &Planned,
     format: Format,
-    shards: Option<usize>,
+    shards: Option<(&[Shard], &ShardBasis)>,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let plan = &planned.plan;
@@ -150,16 +152,15 @@ pub(crate) fn render(
                     "full_product": planned.summary.full_product.to_string(),
                 });
             }
+            if let Some((shards, _)) = shards {
+                doc["shards"] = serde_json::json!(shards);
+            }
             serde_json::to_writer(&mut *out, &doc)?;
             writeln!(out)
         }
         Format::Github => {
-            if let Some(n) = shards {
-                let include: Vec<serde_json::Value> = (1..=n.max(1))
-                    .map(|k| serde_json::json!({ "shard": format!("{k}/{}", n.max(1)) }))
-                    .collect();
-                serde_json::to_writer(&mut *out, &serde_json::json!({ "include": include }))?;
-                return writeln!(out);
+            if let Some((shards, _)) = shards {
+                return github_shards(shards, out);
             }
             let include: Vec<GithubEntry<'_>> = plan
                 .cells
@@ -172,45 +173,102 @@ pub(crate) fn render(
             serde_json::to_writer(&mut *out, &serde_json::json!({ "include": include }))?;
             writeln!(out)
         }
-        Format::Table => {
-            let width = plan
-                .cells
-                .iter()
-                .map(|c| c.id.len())
-                .max()
-                .unwrap_or(2)
-                .max(4);
-            let tw = plan
-                .cells
-                .iter()
-                .map(|c| c.target.len())
-                .max()
-                .unwrap_or(6)
-                .max(6);
-            writeln!(out, "{:width$}  {:tw$}  FEATURES", "CELL", "TARGET")?;
-            for c in &plan.cells {
-                let feats = if c.features.is_empty() {
-                    "-".to_owned()
-                } else {
-                    c.features.join(",")
-                };
-                writeln!(out, "{:width$}  {:tw$}  {feats}", c.id, c.target)?;
-            }
-            let covers = describe(&planned.summary)
-                .map(|d| format!(" {d}"))
-                .unwrap_or_default();
+        Format::Table => table(planned, shards, out),
+    }
+}
+
+/// The plan for people; with shards, a SHARD column and each shard's
+/// expected time.
+fn table(
+    planned: &Planned,
+    shards: Option<(&[Shard], &ShardBasis)>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let plan: &Plan = &planned.plan;
+    let widest = |f: fn(&crate::model::Cell) -> usize, min: usize| {
+        plan.cells.iter().map(f).max().unwrap_or(0).max(min)
+    };
+    let width = widest(|c| c.id.len(), 4);
+    let tw = widest(|c| c.target.len(), 6);
+    let shard_of: BTreeMap<&str, &str> = shards
+        .iter()
+        .flat_map(|(all, _)| all.iter())
+        .flat_map(|s| s.cells.iter().map(|c| (c.as_str(), s.label.as_str())))
+        .collect();
+    // `256/256` is the widest shard.
+    let col = |v: &str| {
+        if shards.is_some() {
+            format!("{v:7}  ")
+        } else {
+            String::new()
+        }
+    };
+    writeln!(
+        out,
+        "{:width$}  {:tw$}  {}FEATURES",
+        "CELL",
+        "TARGET",
+        col("SHARD")
+    )?;
+    for c in &plan.cells {
+        let feats = if c.features.is_empty() {
+            "-".to_owned()
+        } else {
+            c.features.join(",")
+        };
+        let shard = col(shard_of.get(c.id.as_str()).copied().unwrap_or("-"));
+        writeln!(out, "{:width$}  {:tw$}  {shard}{feats}", c.id, c.target)?;
+    }
+    let covers = describe(&planned.summary)
+        .map(|d| format!(" {d}"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "{} cells from {}{covers}",
+        plan.cells.len(),
+        display_path(&plan.matrix.path)
+    )?;
+    if let Some(m) = merged_note(&planned.summary) {
+        writeln!(out, "{m}")?;
+    }
+    if let Some((all, basis)) = shards {
+        for s in all {
             writeln!(
                 out,
-                "{} cells from {}{covers}",
-                plan.cells.len(),
-                display_path(&plan.matrix.path)
+                "shard {}: {} cells, expected {}",
+                s.label,
+                s.cells.len(),
+                expected_text(s.expected_ms)
             )?;
-            if let Some(m) = merged_note(&planned.summary) {
-                writeln!(out, "{m}")?;
-            }
-            Ok(())
         }
+        writeln!(out, "({basis})")?;
     }
+    Ok(())
+}
+
+/// `{"include":[{"shard":"1/4","cells":"a,b","expected":"2m 10s",
+/// "expected_ms":130000},…]}`: a `strategy.matrix` with one job per shard
+/// that has cells (fewer cells than shards leaves some empty). A job
+/// passes `cells` to `check --shard-cells`, so every job runs the plan's
+/// split.
+fn github_shards(shards: &[Shard], out: &mut dyn Write) -> std::io::Result<()> {
+    let include: Vec<serde_json::Value> = shards
+        .iter()
+        .filter(|s| !s.cells.is_empty())
+        .map(|s| {
+            let mut e = serde_json::json!({
+                "shard": s.label,
+                "cells": s.cells.join(","),
+                "expected": expected_text(s.expected_ms),
+            });
+            if let Some(ms) = s.expected_ms {
+                e["expected_ms"] = ms.into();
+            }
+            e
+        })
+        .collect();
+    serde_json::to_writer(&mut *out, &serde_json::json!({ "include": include }))?;
+    writeln!(out)
 }
 
 #[cfg(test)]

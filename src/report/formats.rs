@@ -387,6 +387,13 @@ pub(crate) fn markdown(r: &Report) -> String {
         "## linkmatrix: {} cells, {} pass, {} fail, {} error, {} skipped\n\n",
         s.cells, s.pass, s.fail, s.error, s.skipped
     );
+    if !r.shards.is_empty() {
+        out.push_str("| shard | cells | expected | took |\n|---|---|---|---|\n");
+        for row in super::shard_rows(r) {
+            let _ = writeln!(out, "| {} |", row.join(" | "));
+        }
+        out.push('\n');
+    }
     if super::grouped::at_scale(r) {
         markdown_grouped(r, &mut out);
         return out;
@@ -538,6 +545,7 @@ mod tests {
             profile: "release".to_owned(),
             status: Status::Fail,
             duration_ms: 0,
+            cached_duration_ms: None,
             reproduce: String::new(),
             findings,
             error: None,

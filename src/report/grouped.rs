@@ -160,6 +160,7 @@ mod tests {
             profile: "release".to_owned(),
             status,
             duration_ms: 0,
+            cached_duration_ms: None,
             reproduce: String::new(),
             findings: Vec::new(),
             error: None,

@@ -184,10 +184,58 @@ pub(crate) fn merge(reports: &[Report]) -> Result<Report> {
             }
         }
     }
-    let cells = order.iter().filter_map(|id| chosen.remove(id)).collect();
+    let cells: Vec<crate::model::CellOutcome> =
+        order.iter().filter_map(|id| chosen.remove(id)).collect();
+    let shards = merged_shards(reports, &cells)?;
     let mut merged = Report::new(first.config.clone(), cells);
     merged.root.clone_from(&first.root);
+    merged.shards = shards;
     Ok(merged)
+}
+
+/// Every shard report's [`ShardRun`](crate::model::ShardRun), by K. When
+/// every report is a shard's, of one split, every cell must have been run
+/// by one of them: a cell no shard ran (a shard's report missing, or
+/// shards that split the matrix differently) would pass the gate
+/// unchecked.
+fn merged_shards(
+    reports: &[Report],
+    cells: &[crate::model::CellOutcome],
+) -> Result<Vec<crate::model::ShardRun>> {
+    let mut runs: Vec<crate::model::ShardRun> = reports
+        .iter()
+        .flat_map(|r| r.shards.iter().cloned())
+        .collect();
+    let of_n = |s: &str| s.split_once('/').map(|(_, n)| n.to_owned());
+    if let (Some(a), Some(b)) = (
+        runs.first(),
+        runs.iter().find(|r| of_n(&r.shard) != of_n(&runs[0].shard)),
+    ) {
+        bail!(
+            "merge: shard reports of different splits ({} and {})",
+            a.shard,
+            b.shard
+        );
+    }
+    let key = |s: &str| s.split_once('/').and_then(|(k, _)| k.parse::<usize>().ok());
+    runs.sort_by_key(|r| key(&r.shard));
+    if let Some(w) = runs.windows(2).find(|w| w[0].shard == w[1].shard) {
+        bail!("merge: two reports of shard {}", w[0].shard);
+    }
+    if reports.iter().all(|r| !r.shards.is_empty()) {
+        let unrun: Vec<&str> = cells
+            .iter()
+            .filter(|c| c.status == Status::Skipped)
+            .map(|c| c.id.as_str())
+            .collect();
+        if !unrun.is_empty() {
+            bail!(
+                "merge: no shard ran {} (a shard's report is missing, or the shards split the matrix differently: give each job the plan's --shard-cells)",
+                unrun.join(", ")
+            );
+        }
+    }
+    Ok(runs)
 }
 
 /// `kind: what it is about` (names escaped).
@@ -227,11 +275,29 @@ pub(crate) fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()
     }
     let s = &r.summary;
     writeln!(out)?;
+    for [shard, cells, expected, took] in shard_rows(r) {
+        writeln!(
+            out,
+            "shard {shard}: {cells} cells, expected {expected}, took {took} (cell times summed)"
+        )?;
+    }
     writeln!(
         out,
         "{} cells: {} pass, {} fail, {} error, {} skipped",
         s.cells, s.pass, s.fail, s.error, s.skipped
     )
+}
+
+/// Each shard's run for people: shard, cells, expected time, time taken.
+pub(crate) fn shard_rows(r: &Report) -> impl Iterator<Item = [String; 4]> + '_ {
+    r.shards.iter().map(|sh| {
+        [
+            sh.shard.clone(),
+            sh.cells.to_string(),
+            crate::model::expected_text(sh.expected_ms),
+            crate::model::human_ms(sh.duration_ms),
+        ]
+    })
 }
 
 /// What a cell found, in one line: its error's first line, or its

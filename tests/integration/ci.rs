@@ -1,6 +1,7 @@
 //! linkmatrix in CI: the user's compiler cache chained into every cell's
-//! build, rustflags from the environment refused, the workflow template
-//! and `action.yml` (linted, and their commands run against the CLI).
+//! build, rustflags from the environment refused, shards balanced by the
+//! last run's times and run as planned. The action and the workflow
+//! template are in `action.rs`.
 use std::path::Path;
 use std::process::Command;
 
@@ -39,6 +40,27 @@ impl Sccache {
         self.env(&mut c);
         let o = c.args([arg, "--stats-format", "json"]).output().unwrap();
         serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
+    }
+
+    /// Wait until sccache has written what it compiled (it stores a
+    /// result after answering the compiler's caller, so a loaded machine
+    /// can start the next run before the last write).
+    fn settle(&self) {
+        for _ in 0..300 {
+            let s = &self.sccache("--show-stats")["stats"];
+            let misses: u64 = s["cache_misses"]["counts"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(_, n)| n.as_u64())
+                .sum();
+            let done = s["cache_writes"].as_u64().unwrap_or(0)
+                + s["cache_write_errors"].as_u64().unwrap_or(0);
+            if done >= misses {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
     }
 
     /// Rust compilations served from the cache since the counters were
@@ -110,6 +132,7 @@ fn a_cell_built_through_sccache_hits_its_cache_on_a_second_cold_run() {
     let s = Sccache::new();
     let d = project_copy();
     let (first, _) = check_json(d.path(), &[], Some(&s));
+    s.settle();
     std::fs::remove_dir_all(d.path().join("target/linkmatrix")).unwrap();
     s.sccache("--zero-stats");
     let (second, err) = check_json(d.path(), &["-v"], Some(&s));
@@ -155,18 +178,24 @@ fn a_cell_built_through_sccache_hits_its_cache_on_a_second_cold_run() {
     assert_eq!(verdicts(&first), verdicts(&plain));
 }
 
-/// `RUSTFLAGS`, `CARGO_ENCODED_RUSTFLAGS` and `CARGO_BUILD_RUSTFLAGS` in the
-/// environment are refused before anything is built, with the matrix's way
-/// (`when: … rustflags:`), never applied behind the matrix's back or
-/// dropped without a word; set but blank, they are not flags at all.
-#[test]
-fn environment_rustflags_are_refused_with_the_matrix_way() {
+/// A tiny crate with a matrix of one bare triple.
+fn one_triple_project() -> tempfile::TempDir {
     let d = crate::util::project();
     crate::util::write(
         d.path(),
         "linkmatrix.yaml",
         "crate: .\ntargets: [x86_64-unknown-none]\naxes: {arch: [x86_64-unknown-none]}\n",
     );
+    d
+}
+
+/// `RUSTFLAGS`, `CARGO_ENCODED_RUSTFLAGS` and `CARGO_BUILD_RUSTFLAGS` in the
+/// environment are refused before anything is built, with the matrix's way
+/// (`when: … rustflags:`), never applied behind the matrix's back or
+/// dropped without a word; set but blank, they are not flags at all.
+#[test]
+fn environment_rustflags_are_refused_with_the_matrix_way() {
+    let d = one_triple_project();
     for (var, value) in [
         ("RUSTFLAGS", "-Dwarnings"),
         ("CARGO_ENCODED_RUSTFLAGS", "-C\x1ftarget-cpu=native"),
@@ -206,12 +235,7 @@ fn environment_rustflags_are_refused_with_the_matrix_way() {
 /// naming where it was set: every compilation would fail through it.
 #[test]
 fn a_missing_rustc_wrapper_is_refused_naming_it() {
-    let d = crate::util::project();
-    crate::util::write(
-        d.path(),
-        "linkmatrix.yaml",
-        "crate: .\ntargets: [x86_64-unknown-none]\naxes: {arch: [x86_64-unknown-none]}\n",
-    );
+    let d = one_triple_project();
     let o = linkmatrix(d.path())
         .env("RUSTC_WRAPPER", "no-such-cache-xyz")
         .args(["check", "--no-provision"])
@@ -224,4 +248,185 @@ fn a_missing_rustc_wrapper_is_refused_naming_it() {
         "{e}"
     );
     assert!(!d.path().join("target").exists());
+}
+
+/// `plan --shards N` of the percpu matrix, as a table.
+fn plan_table(dir: &Path, n: &str) -> String {
+    let o = linkmatrix(dir)
+        .args([
+            "plan",
+            "--config",
+            "configs/percpu-2021.yaml",
+            "--shards",
+            n,
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+}
+
+fn plan_json(dir: &Path, args: &[&str]) -> Value {
+    let o = linkmatrix(dir)
+        .args(["plan", "--config", "configs/percpu-2021.yaml"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)))
+}
+
+/// `plan --shards N` splits by the last run's cell times (its report, or
+/// the cache) and says each shard's expected time, by count without them;
+/// every shard job runs the plan's list (`--shard-cells`), a cached cell's
+/// report keeps the time it took when it ran, and `merge` says what each
+/// shard took and refuses a merge that leaves a cell unrun.
+#[test]
+fn shards_are_balanced_by_the_last_runs_times_and_run_as_planned() {
+    let d = project_copy();
+    // No earlier times: by count, expected unknown.
+    let table = plan_table(d.path(), "3");
+    assert!(
+        table.contains("SHARD")
+            && table.contains("shard 3/3: 2 cells, expected unknown")
+            && table.contains("(no earlier cell times: split by count)"),
+        "{table}"
+    );
+    let whole = d.path().join("whole.json");
+    let o = linkmatrix(d.path())
+        .args(["check", "--config", "configs/percpu-2021.yaml", "--report"])
+        .arg(format!("json={}", whole.display()))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let times: Value = serde_json::from_slice(&std::fs::read(&whole).unwrap()).unwrap();
+    let took = |id: &str| {
+        times["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()["duration_ms"]
+            .as_u64()
+            .unwrap()
+    };
+    let m = plan_json(
+        d.path(),
+        &[
+            "--format",
+            "github",
+            "--shards",
+            "2",
+            "--timings",
+            "whole.json",
+        ],
+    );
+    let entries = m["include"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{m}");
+    let mut all: Vec<&str> = Vec::new();
+    let mut loads = Vec::new();
+    for e in entries {
+        let cells: Vec<&str> = e["cells"].as_str().unwrap().split(',').collect();
+        let sum: u64 = cells.iter().map(|c| took(c)).sum();
+        assert_eq!(e["expected_ms"].as_u64(), Some(sum), "{e}");
+        assert!(e["expected"].as_str().unwrap().ends_with('s'), "{e}");
+        loads.push(sum);
+        all.extend(cells);
+    }
+    all.sort_unstable();
+    assert_eq!(all.len(), 8);
+    all.dedup();
+    assert_eq!(all.len(), 8, "a cell in two shards: {m}");
+    // Longest first onto the least loaded: no shard waits on another by
+    // more than the longest cell.
+    let longest = (0..8)
+        .map(|i| times["cells"][i]["duration_ms"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    assert!(loads[0].abs_diff(loads[1]) <= longest, "{loads:?} {m}");
+    // The cache gives the same times, and says so.
+    let table = plan_table(d.path(), "2");
+    assert!(
+        table.contains("(balanced by the cell times in the cache)"),
+        "{table}"
+    );
+
+    // Each shard job runs its entry's cells, served from the cache here;
+    // its report keeps what they took when they ran.
+    let mut reports = Vec::new();
+    for e in entries {
+        let k = e["shard"].as_str().unwrap();
+        let p = d.path().join(format!("shard-{}.json", &k[..1]));
+        let o = linkmatrix(d.path())
+            .args([
+                "check",
+                "--config",
+                "configs/percpu-2021.yaml",
+                "--shard",
+                k,
+            ])
+            .args(["--shard-cells", e["cells"].as_str().unwrap(), "--report"])
+            .arg(format!("json={}", p.display()))
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{err}");
+        assert!(
+            err.contains(&format!("shard {k}: ")) && err.contains("cells as the plan gave them"),
+            "{err}"
+        );
+        let r: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        for c in r["cells"].as_array().unwrap() {
+            let mine = e["cells"]
+                .as_str()
+                .unwrap()
+                .split(',')
+                .any(|x| x == c["id"]);
+            assert_eq!(c["status"] != "skipped", mine, "{c}");
+            if mine {
+                assert_eq!(c["cached"], true);
+                assert_eq!(
+                    c["cached_duration_ms"].as_u64(),
+                    Some(took(c["id"].as_str().unwrap()))
+                );
+            }
+        }
+        assert_eq!(r["shards"][0]["shard"], k);
+        assert_eq!(r["shards"][0]["expected_ms"], e["expected_ms"]);
+        reports.push(p);
+    }
+    let o = linkmatrix(d.path())
+        .arg("merge")
+        .args(&reports)
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        out.contains("shard 1/2: ") && out.contains("shard 2/2: ") && out.contains(", took "),
+        "{out}"
+    );
+    // One shard's report missing: its cells ran nowhere, and the gate says
+    // so instead of passing them.
+    let o = linkmatrix(d.path())
+        .arg("merge")
+        .arg(&reports[0])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("no shard ran"), "{}", stderr(&o));
+    // A list from another matrix is refused.
+    let o = linkmatrix(d.path())
+        .args([
+            "check",
+            "--config",
+            "configs/percpu-2021.yaml",
+            "--shard",
+            "1/2",
+        ])
+        .args(["--shard-cells", "arm-up-mmu-release,no-such-cell"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no-such-cell"), "{}", stderr(&o));
 }

@@ -228,6 +228,11 @@ fn every_yaml_block_in_the_readme_loads() {
         "README has its matrix and target examples"
     );
     for block in blocks {
+        if block.contains("uses: OWNER/linkmatrix@v0") {
+            // A workflow step using the action: inputs it has.
+            action_step_has_known_inputs(&block);
+            continue;
+        }
         let d = project();
         if block.contains("triple:") {
             // A target file: give it the platform it names.
@@ -461,4 +466,22 @@ fn a_bundled_matrix_runs_from_any_directory() {
         .map(|e| e.file_name())
         .collect();
     assert_eq!(left, ["cache"], "wrote into the directory it ran in");
+}
+
+/// A README workflow step that uses the action names only inputs
+/// `action.yml` has.
+fn action_step_has_known_inputs(block: &str) {
+    let action: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(crate::util::repo().join("action.yml")).unwrap(),
+    )
+    .unwrap();
+    let steps: serde_json::Value = serde_saphyr::from_str(block).unwrap();
+    for step in steps.as_array().unwrap() {
+        for key in step["with"].as_object().unwrap().keys() {
+            assert!(
+                action["inputs"].get(key).is_some(),
+                "README uses the action with `{key}`, which it does not take:\n{block}"
+            );
+        }
+    }
 }

@@ -7,6 +7,7 @@
     clippy::many_single_char_names
 )]
 
+mod action;
 mod check;
 mod ci;
 mod cli;

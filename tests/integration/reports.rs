@@ -323,7 +323,10 @@ fn normalized(mut v: Value) -> Value {
     for c in v["cells"].as_array_mut().unwrap() {
         c["duration_ms"] = Value::from(0);
         c["cached"] = Value::Bool(false);
+        c.as_object_mut().unwrap().remove("cached_duration_ms");
     }
+    // What each shard took is the merged report's alone.
+    v.as_object_mut().unwrap().remove("shards");
     v
 }
 
@@ -364,50 +367,6 @@ fn two_shards_merged_equal_one_run() {
     assert_eq!(o.status.code(), Some(1), "the merge gates: {}", stderr(&o));
     let merged: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(normalized(merged), normalized(whole));
-}
-
-/// Split a shell line into words, with GitHub expressions filled in.
-fn words(line: &str) -> Vec<String> {
-    let line = line
-        .replace("${{ matrix.shard }}", "1/4")
-        .replace("$SHARDS", "4")
-        .replace("|| test $? -eq 1", "");
-    let line = line
-        .split(">>")
-        .next()
-        .unwrap()
-        .replace("echo \"matrix=$(", "")
-        .replace(")\"", "");
-    shlex::split(&line).unwrap()
-}
-
-#[test]
-fn the_workflow_template_uses_real_commands() {
-    let text = std::fs::read_to_string(repo().join("templates/github/linkmatrix.yml")).unwrap();
-    let mut seen = 0;
-    for line in text.lines() {
-        let Some(cmd) = line
-            .trim()
-            .strip_prefix("run: ")
-            .or_else(|| line.trim().strip_prefix("- run: "))
-        else {
-            continue;
-        };
-        if !cmd.contains("linkmatrix ") || cmd.contains("cargo install") {
-            continue;
-        }
-        let mut argv = words(cmd);
-        let at = argv.iter().position(|w| w == "linkmatrix").unwrap();
-        argv.drain(..at);
-        // Globs the shell would expand: any path will do for parsing.
-        let parsed = <linkmatrix::cli::Cli as clap::Parser>::try_parse_from(&argv);
-        assert!(parsed.is_ok(), "{argv:?}: {}", parsed.unwrap_err());
-        seen += 1;
-    }
-    assert!(
-        seen >= 4,
-        "expected the plan, setup, check and merge commands, saw {seen}"
-    );
 }
 
 /// Option names of the large report, in the order its ids name them.
