@@ -62,21 +62,29 @@ def skip_literal(text, i):
     return None
 
 
-def body_end(text, start):
-    """The index of the brace closing the `{` at `start`."""
-    depth, i = 0, start
+def code(text, start):
+    """(index, character) from `start` on, strings, raw strings,
+    character literals and comments skipped."""
+    i = start
     while i < len(text):
         skip = skip_literal(text, i)
         if skip is not None:
             i = skip
             continue
-        if text[i] == "{":
+        yield i, text[i]
+        i += 1
+
+
+def body_end(text, start):
+    """The index of the brace closing the `{` at `start`."""
+    depth = 0
+    for i, c in code(text, start):
+        if c == "{":
             depth += 1
-        elif text[i] == "}":
+        elif c == "}":
             depth -= 1
             if depth == 0:
                 return i
-        i += 1
     return len(text) - 1
 
 
@@ -84,20 +92,14 @@ def signature_end(text, start):
     """The index of the `{` opening the body, or of the `;` ending a
     declaration, for the function whose `fn` is at `start`: the first
     one outside the parameter list's parentheses."""
-    paren, i = 0, start
-    while i < len(text):
-        skip = skip_literal(text, i)
-        if skip is not None:
-            i = skip
-            continue
-        c = text[i]
+    paren = 0
+    for i, c in code(text, start):
         if c in "([":
             paren += 1
         elif c in ")]":
             paren -= 1
         elif paren == 0 and c in "{;":
             return i
-        i += 1
     return len(text) - 1
 
 

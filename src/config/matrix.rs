@@ -10,11 +10,10 @@ use indexmap::IndexMap;
 use serde_saphyr::Spanned;
 
 use super::diag::{Pos, Span, Validator};
-use super::names::{contained, valid_name};
+use super::names::{contained, did_you_mean, valid_name};
 use super::package::{Package, find_package, read_manifest};
 use super::raw::{RawConfig, RawCover, RawCoverItem, RawPolicy};
 use super::rules::domains;
-use crate::model::closest;
 use crate::model::{
     Assignment, CommandBuild, Cover, Matrix, Mode, OptionRule, Policy, Rules, Target, Value,
 };
@@ -261,9 +260,7 @@ impl RawConfig {
             }
             if !known.contains(&key.value) {
                 let cands: Vec<&str> = known.iter().map(String::as_str).collect();
-                let hint = closest(&key.value, &cands)
-                    .map(|c| format!("; did you mean `{c}`?"))
-                    .unwrap_or_default();
+                let hint = did_you_mean(&key.value, &cands);
                 v.error(
                     key,
                     format!("axis `{}` is not a declared option{hint}", key.value),
@@ -468,9 +465,7 @@ impl Validator {
                         .map(|d| d.name.as_str())
                         .chain(["arch", "profile"])
                         .collect();
-                    let hint = closest(key, &cands)
-                        .map(|c| format!("; did you mean `{c}`?"))
-                        .unwrap_or_default();
+                    let hint = did_you_mean(key, &cands);
                     self.error(k, format!("{what}: unknown option `{key}`{hint}"));
                     continue;
                 }

@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_saphyr::Spanned;
 
 use super::diag::Validator;
+use super::names::did_you_mean;
 use super::raw::RawConfig;
-use crate::model::{Expr, OptionRule, Target, Value, closest};
+use crate::model::{Expr, OptionRule, Target, Value};
 
 impl RawConfig {
     /// Every name a rule uses is in `known`; else a problem with the
@@ -23,9 +24,7 @@ impl RawConfig {
                 if known.contains(&ident) || matches!(ident.as_str(), "true" | "false") {
                     continue;
                 }
-                let hint = closest(&ident, &cands)
-                    .map(|c| format!("; did you mean `{c}`?"))
-                    .unwrap_or_default();
+                let hint = did_you_mean(&ident, &cands);
                 v.error(
                     src,
                     format!(
@@ -62,9 +61,7 @@ impl RawConfig {
                     continue;
                 }
                 let cands: Vec<&str> = domain.iter().map(String::as_str).collect();
-                let hint = closest(&literal, &cands)
-                    .map(|c| format!("; did you mean `{c}`?"))
-                    .unwrap_or_default();
+                let hint = did_you_mean(&literal, &cands);
                 v.error(
                     src,
                     format!(

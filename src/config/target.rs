@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 use serde_saphyr::Spanned;
 
 use super::diag::{Pos, Span, Validator, pos, whole};
-use super::names::{contained, project_root, valid_name, valid_symbol, valid_triple};
+use super::names::{contained, did_you_mean, project_root, valid_name, valid_symbol, valid_triple};
 use super::parse::{parse_file, parse_str};
 use super::raw::{RawCc, RawLinker, RawPlatform, RawTarget};
 use crate::bundle;
-use crate::model::closest;
 use crate::model::{ConfigError, Exports, LinkerFlavor, Target};
 use crate::toolchain::hosted;
 
@@ -407,9 +406,7 @@ fn find_target(value: &str, dir: &Path, root: &Path) -> Result<Located, String> 
     }
     let known = bundle::target_names(&bundled);
     let cands: Vec<&str> = known.iter().map(String::as_str).collect();
-    let hint = closest(value, &cands)
-        .map(|c| format!("; did you mean `{c}`?"))
-        .unwrap_or_default();
+    let hint = did_you_mean(value, &cands);
     let places: Vec<String> = searched.iter().map(|d| d.display().to_string()).collect();
     let places = if places.is_empty() {
         " among".to_owned()
