@@ -20,8 +20,13 @@ fn sources(dir: &Path, prefix: &str, out: &mut Vec<String>) {
 /// two spaces in) with its text, continuation lines included.
 fn development_tree() -> Vec<(String, String)> {
     let readme = std::fs::read_to_string(crate::util::repo().join("README.md")).unwrap();
-    let section = &readme[readme.find("\n## Development").expect("README has ## Development")..];
-    let start = section.find("```text\nsrc/\n").expect("a text block of src/") + 13;
+    let section = &readme[readme
+        .find("\n## Development")
+        .expect("README has ## Development")..];
+    let start = section
+        .find("```text\nsrc/\n")
+        .expect("a text block of src/")
+        + 13;
     let tree = &section[start..start + section[start..].find("\n```").unwrap()];
     let mut blocks: Vec<(String, String)> = Vec::new();
     for line in tree.lines() {
@@ -40,7 +45,8 @@ fn development_tree() -> Vec<(String, String)> {
 fn mentions(text: &str, name: &str) -> bool {
     let word = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '/' | '.');
     text.match_indices(name).any(|(i, _)| {
-        !text[..i].ends_with(word) && !text[i + name.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+        !text[..i].ends_with(word)
+            && !text[i + name.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
     })
 }
 
@@ -83,14 +89,16 @@ fn readme_development_names_every_source_file() {
     let mut gone = Vec::new();
     for (head, text) in &blocks {
         let m = module(head);
-        for word in text.split(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '/' | '.'))) {
+        for word in
+            text.split(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '/' | '.')))
+        {
             let word = word.trim_end_matches('.');
             if !word.ends_with(".rs") {
                 continue;
             }
-            let found = files.iter().any(|f| {
-                f == word || (module(f) == m && f.ends_with(&format!("/{word}")))
-            });
+            let found = files
+                .iter()
+                .any(|f| f == word || (module(f) == m && f.ends_with(&format!("/{word}"))));
             if !found {
                 gone.push(format!("{word} (under {head})"));
             }
