@@ -29,9 +29,10 @@ fn hosted_lib(dir: &Path) {
 }
 
 /// `init --target x86_64-unknown-linux-gnu` is accepted and `check` links
-/// each cell against this machine's C library: the cell without `fast`
-/// passes (std's libc calls are imports), the one with it fails on exactly
-/// `fast_path`, attributed to `hlib_go` in the project.
+/// each cell against this machine's C library: the cells without `fast`
+/// pass (std's libc calls are imports), the ones with it (dev and
+/// release: `init` writes both profiles) fail on exactly `fast_path`,
+/// attributed to `hlib_go` in the project.
 #[test]
 fn a_hosted_triple_works_by_name_in_image_mode() {
     let d = tempfile::tempdir().unwrap();
@@ -48,13 +49,19 @@ fn a_hosted_triple_works_by_name_in_image_mode() {
     );
     let (code, r, err) = check_json(d.path(), &[]);
     assert_eq!(code, 1, "{err}\n{r:#}");
-    assert_eq!(failing(&r), ["x86_64-fast-release"], "{r:#}");
-    let c = cell(&r, "x86_64-fast-release");
-    assert_eq!(undefined_symbols(c), ["fast_path"], "{c:#}");
-    assert_eq!(c["findings"].as_array().unwrap().len(), 1, "{c:#}");
-    let f = &c["findings"][0];
-    assert_eq!(f["referenced_by"][0]["function"], "hlib_go", "{f:#}");
-    assert_eq!(f["at"]["file"], "src/lib.rs", "{f:#}");
+    assert_eq!(
+        failing(&r),
+        ["x86_64-fast-dev", "x86_64-fast-release"],
+        "{r:#}"
+    );
+    for id in ["x86_64-fast-dev", "x86_64-fast-release"] {
+        let c = cell(&r, id);
+        assert_eq!(undefined_symbols(c), ["fast_path"], "{c:#}");
+        assert_eq!(c["findings"].as_array().unwrap().len(), 1, "{c:#}");
+        let f = &c["findings"][0];
+        assert_eq!(f["referenced_by"][0]["function"], "hlib_go", "{f:#}");
+        assert_eq!(f["at"]["file"], "src/lib.rs", "{f:#}");
+    }
 }
 
 /// A target file of the user's that calls `cc` a plain linker
