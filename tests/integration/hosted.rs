@@ -29,10 +29,9 @@ fn hosted_lib(dir: &Path) {
 }
 
 /// `init --target x86_64-unknown-linux-gnu` is accepted and `check` links
-/// each cell against this machine's C library: the cells without `fast`
-/// pass (std's libc calls are imports), the ones with it (dev and
-/// release: `init` writes both profiles) fail on exactly `fast_path`,
-/// attributed to `hlib_go` in the project.
+/// each cell against this machine's C library: the cell without `fast`
+/// passes (std's libc calls are imports), the one with it fails on exactly
+/// `fast_path`, attributed to `hlib_go` in the project.
 #[test]
 fn a_hosted_triple_works_by_name_in_image_mode() {
     let d = tempfile::tempdir().unwrap();
@@ -49,6 +48,7 @@ fn a_hosted_triple_works_by_name_in_image_mode() {
     );
     let (code, r, err) = check_json(d.path(), &[]);
     assert_eq!(code, 1, "{err}\n{r:#}");
+    // init writes both profiles; the missing `fast_path` breaks each.
     assert_eq!(
         failing(&r),
         ["x86_64-fast-dev", "x86_64-fast-release"],
