@@ -32,6 +32,7 @@ mod link;
 mod model;
 mod plan;
 mod process;
+mod relink;
 mod report;
 mod source;
 mod toolchain;
@@ -52,6 +53,9 @@ use crate::commands::EXIT_TOOL;
 /// `cargo-linkmatrix`), run, and map the result to an exit code.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let mut args: Vec<OsString> = args.into_iter().collect();
+    if relink::is_linker(&args) {
+        return relink::run_as_linker(&args);
+    }
     if wrapper::is_wrapper(&args) {
         return wrapper::run(&args);
     }

@@ -71,19 +71,22 @@ pub(crate) const OWN_OPTIONS: &[&str] = &[
 /// The line of `diagnostics` in which the linker (or its C driver)
 /// refuses one of [`OWN_OPTIONS`] (`cc: error: unrecognized command-line
 /// option '--emit-relocs'`, `ld.lld: error: unknown argument
-/// '--emit-relocs'`), if any.
+/// '--emit-relocs'`), if any; a warning about one is no refusal.
 pub(crate) fn refused_own_option(diagnostics: &str) -> Option<&str> {
     diagnostics.lines().find(|l| {
         let lower = l.to_ascii_lowercase();
-        [
-            "unrecognized",
-            "unrecognised",
-            "unknown",
-            "invalid",
-            "unsupported",
-        ]
-        .iter()
-        .any(|w| lower.contains(w))
+        // A linker that only warns (gold: "ignoring unknown -z option")
+        // went on: whatever failed the link was something else.
+        !lower.contains("warning")
+            && [
+                "unrecognized",
+                "unrecognised",
+                "unknown",
+                "invalid",
+                "unsupported",
+            ]
+            .iter()
+            .any(|w| lower.contains(w))
             && OWN_OPTIONS.iter().any(|o| l.contains(o))
     })
 }
@@ -227,6 +230,44 @@ impl LinkInputs<'_> {
         self.target.flavor.own(args)
     }
 
+    /// The image link's arguments after the linker itself: output, search
+    /// paths, the target's flags, the build scripts' arguments, entry,
+    /// relocations kept, roots, the script, inputs and libraries.
+    fn image_args(&self, out: &Path, script: Option<&Path>) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = vec!["-o".into(), out.into()];
+        args.extend(
+            self.scripts
+                .search
+                .iter()
+                .map(|d| format!("-L{}", d.display()).into()),
+        );
+        args.extend(self.target.ldflags.iter().map(Into::into));
+        args.extend(self.scripts.args.iter().map(Into::into));
+        let own = self.own(&[
+            format!("--entry={}", self.entry()),
+            "--emit-relocs".to_owned(),
+        ]);
+        args.extend(own.into_iter().map(Into::into));
+        args.extend(self.roots_args().into_iter().map(Into::into));
+        if let Some(s) = script {
+            args.push("-T".into());
+            args.push(s.into());
+        }
+        args.extend(self.platform.iter().map(Into::into));
+        args.push(self.staticlib.into());
+        args.extend(self.scripts.libs.iter().map(|l| format!("-l{l}").into()));
+        if self.target.native_libs {
+            args.extend(self.native.iter().map(Into::into));
+        }
+        args
+    }
+
+    /// The permissive link's own options (the output kept, unresolved
+    /// symbols allowed).
+    fn permissive(&self) -> Vec<String> {
+        self.own(&["--noinhibit-exec", "--unresolved-symbols=ignore-all"])
+    }
+
     /// Image mode: the real link, and, if it failed, a permissive one to
     /// inspect. Returns (real, inspectable image).
     pub(crate) fn image(
@@ -235,38 +276,9 @@ impl LinkInputs<'_> {
     ) -> Result<(LinkResult, Option<PathBuf>), LinkToolError> {
         let script = self.script()?;
         let out = self.dir.join("image.elf");
-        let search: Vec<String> = self
-            .scripts
-            .search
-            .iter()
-            .map(|d| format!("-L{}", d.display()))
-            .collect();
         let flavor = self.target.flavor;
-        let mut cmd = tombstones(self.linker, flavor, base(self.linker))
-            .arg("-o")
-            .arg(&out)
-            .args(&search)
-            .args(&self.target.ldflags)
-            .args(&self.scripts.args)
-            .args(self.own(&[
-                format!("--entry={}", self.entry()),
-                "--emit-relocs".to_owned(),
-            ]))
-            .args(self.roots_args());
-        if let Some(s) = &script {
-            cmd = cmd.arg("-T").arg(s);
-        }
-        let libs: Vec<String> = self.scripts.libs.iter().map(|l| format!("-l{l}")).collect();
-        let native = if self.target.native_libs {
-            self.native
-        } else {
-            &[]
-        };
-        let cmd = cmd
-            .args(self.platform)
-            .arg(self.staticlib)
-            .args(&libs)
-            .args(native)
+        let cmd = tombstones(self.linker, flavor, base(self.linker))
+            .args(self.image_args(&out, script.as_deref()))
             .timeout(self.timeout);
         let real = run(&cmd, &out, log)?;
         if real.success && real.output.is_some() {
@@ -274,10 +286,45 @@ impl LinkInputs<'_> {
             return Ok((real, img));
         }
         let insp = self.dir.join("image-inspect.elf");
-        let mut cmd2 = cmd.args(self.own(&["--noinhibit-exec", "--unresolved-symbols=ignore-all"]));
-        cmd2.replace_arg(out.as_os_str(), insp.as_os_str());
+        let cmd2 = tombstones(self.linker, flavor, base(self.linker))
+            .args(self.image_args(&insp, script.as_deref()))
+            .args(self.permissive())
+            .timeout(self.timeout);
         let r2 = run(&cmd2, &insp, log)?;
         Ok((real, r2.output))
+    }
+
+    /// The image linked permissively once more with memory region
+    /// `region` made large enough (`extra`: the bytes it overflowed by),
+    /// the enlarged script and the image written into `dir` (see
+    /// [`crate::relink`]). The image, when it linked; `None` when no
+    /// script of the link defines the region on one line.
+    pub(crate) fn relink_enlarged(
+        &self,
+        region: &str,
+        extra: u64,
+        dir: &Path,
+        log: &dyn Fn(&Cmd),
+    ) -> Result<Option<PathBuf>, LinkToolError> {
+        let script = self.script()?;
+        let img = dir.join("image.elf");
+        let mut args: Vec<String> = self
+            .image_args(&img, script.as_deref())
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        args.extend(self.permissive());
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let Some(e) = crate::relink::enlarge(&args, &cwd, region, extra, dir) else {
+            return Ok(None);
+        };
+        let mut cmd = tombstones(self.linker, self.target.flavor, base(self.linker))
+            .args(&e.args)
+            .timeout(self.timeout);
+        if let Some(d) = &e.cwd {
+            cmd = cmd.current_dir(d);
+        }
+        Ok(run(&cmd, &img, log)?.output)
     }
 
     /// Module mode: the platform image, the module (`-r`), and the module
@@ -337,5 +384,28 @@ impl LinkInputs<'_> {
             .timeout(self.timeout);
         let r = run(&cmd, &insp, log)?;
         Ok((platform, mlink, r.output))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The C driver refusing `--emit-relocs` is linkmatrix's failure; a
+    /// linker warning that it ignores one of linkmatrix's options is not,
+    /// nor is a crate's own unknown option.
+    #[test]
+    fn a_refused_option_of_linkmatrixs_is_told_from_warnings_and_the_crates() {
+        let gcc = "cc: error: unrecognized command-line option '--emit-relocs'\ncollect2: error: ld returned 1 exit status";
+        assert_eq!(
+            refused_own_option(gcc),
+            Some("cc: error: unrecognized command-line option '--emit-relocs'")
+        );
+        let lld = "ld.lld: error: unknown argument '--emit-relocs'";
+        assert!(refused_own_option(lld).is_some());
+        let gold = "ld.gold: warning: ignoring unknown -z option dead-reloc-in-nonalloc=.debug_*=0xffffffffffffffff\nld.gold: error: undefined reference to 'f'";
+        assert_eq!(refused_own_option(gold), None);
+        let crates = "ld.lld: error: unknown argument '--frobnicate'";
+        assert_eq!(refused_own_option(crates), None);
     }
 }

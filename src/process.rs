@@ -262,15 +262,6 @@ impl Cmd {
         self
     }
 
-    /// Replace every argument equal to `from` by `to`.
-    pub(crate) fn replace_arg(&mut self, from: &OsStr, to: &OsStr) {
-        for a in &mut self.args {
-            if a == from {
-                to.clone_into(a);
-            }
-        }
-    }
-
     /// The command another library built (program, arguments, environment,
     /// directory), to be run here instead.
     pub(crate) fn from_std(c: &Command) -> Self {

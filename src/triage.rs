@@ -17,6 +17,7 @@ use crate::workdir::WorkDir;
 
 mod appears;
 mod condition;
+mod grew;
 mod minimize;
 
 use appears::{Appears, appearances};
@@ -231,6 +232,9 @@ pub(crate) fn diff(
         if !only.is_empty() {
             writeln!(out, "findings only in {who}: {}", only.join(", "))?;
         }
+    }
+    if let (Some(x), Some(y)) = (by_id.get(a), by_id.get(b)) {
+        grew::region_growth(x, y, out)?;
     }
     // Demangled without the hash: a crate's symbol hashes change with its
     // features, so mangled names would all differ between the cells.

@@ -50,6 +50,8 @@ const FLAGS: &str = "LINKMATRIX_WRAP_FLAGS";
 /// `cc` when rustc's default linker for the target is a C compiler
 /// driver (its target spec's flavour), `ld` when it is the linker.
 const FLAVOR: &str = "LINKMATRIX_WRAP_FLAVOR";
+/// The linker rustc runs for the target when none is named (its spec's).
+const DEFAULT_LINKER: &str = "LINKMATRIX_WRAP_DEFAULT_LINKER";
 /// The user's own rustc wrapper, run with rustc and its arguments.
 const CHAIN: &str = "LINKMATRIX_WRAP_CHAIN";
 
@@ -82,6 +84,8 @@ pub(crate) struct Injection {
     pub(crate) linker: Option<std::path::PathBuf>,
     /// The flavour of rustc's default linker for the target.
     pub(crate) flavor: Option<LinkerFlavor>,
+    /// rustc's default linker for the target (its spec's `linker`).
+    pub(crate) default_linker: Option<String>,
     /// rustc flags.
     pub(crate) flags: Vec<String>,
     /// The user's rustc wrapper ([`user_wrapper`]), run with rustc.
@@ -104,6 +108,9 @@ impl Injection {
         }
         if let Some(f) = self.flavor {
             cmd = cmd.env(FLAVOR, flavor_word(f));
+        }
+        if let Some(l) = &self.default_linker {
+            cmd = cmd.env(DEFAULT_LINKER, l);
         }
         if let Some(w) = &self.chain {
             cmd = cmd.env(CHAIN, w);
@@ -435,7 +442,10 @@ pub(crate) fn run(args: &[OsString]) -> ExitCode {
         flavor,
         flags: &flags,
     };
-    let rest = wrapped(&args[2..], &given);
+    let mut rest = wrapped(&args[2..], &given);
+    // A region-overflow relink: linkmatrix stands in for the linker.
+    let default = std::env::var_os(DEFAULT_LINKER);
+    let real = crate::relink::stand_in(&mut rest, default.as_ref());
     // The user's wrapper (sccache) runs rustc, as cargo would have run it.
     let chain = std::env::var_os(CHAIN).filter(|c| !c.is_empty());
     let mut cmd = match &chain {
@@ -446,6 +456,9 @@ pub(crate) fn run(args: &[OsString]) -> ExitCode {
         }
         None => std::process::Command::new(&args[1]),
     };
+    if let Some(r) = real {
+        cmd.env(crate::relink::REAL, r);
+    }
     let err = cmd.args(rest).env_remove(MARK).env_remove(CHAIN).exec();
     // exec returns only when it failed.
     let _ = writeln!(

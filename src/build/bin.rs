@@ -83,74 +83,115 @@ fn linker_messages(rendered: &str) -> String {
     out.join("\n")
 }
 
-/// Build and link the binary; on a failed link, link it again
-/// permissively for inspection.
-pub(crate) fn build_bin(
-    setup: &RustSetup,
-    manifest: &Path,
-    cell: &Cell,
-    bin: Option<&str>,
-    target_dir: &Path,
-    timeout: Option<Duration>,
-    log: &dyn Fn(&Cmd),
-) -> Result<Linked, BuildFailure> {
-    // `cargo rustc --bin NAME -- <link args>`: the normal link, or the
-    // permissive one.
-    let command = |permissive: bool| {
-        let head: Vec<&str> = match bin {
+/// One cell's binary: what `cargo rustc --bin` needs.
+pub(crate) struct BinJob<'a> {
+    /// The toolchain.
+    pub(crate) setup: &'a RustSetup,
+    /// The crate's manifest.
+    pub(crate) manifest: &'a Path,
+    /// The cell.
+    pub(crate) cell: &'a Cell,
+    /// The binary (`None`: the package's only one).
+    pub(crate) bin: Option<&'a str>,
+    /// The cargo target directory.
+    pub(crate) target_dir: &'a Path,
+    /// Per-command timeout.
+    pub(crate) timeout: Option<Duration>,
+    /// Where each command is shown.
+    pub(crate) log: &'a dyn Fn(&Cmd),
+}
+
+impl BinJob<'_> {
+    /// `cargo rustc --bin NAME -- <link args> <extra>`: the normal link,
+    /// or the permissive one.
+    fn command(&self, permissive: bool, extra: &[&str]) -> Cmd {
+        let head: Vec<&str> = match self.bin {
             Some(b) => vec!["rustc", "--bin", b],
             // The package's only binary (cargo says so when there are more).
             None => vec!["rustc", "--bins"],
         };
         let n = if permissive { LINK_ARGS.len() } else { NORMAL };
-        cargo(setup, manifest, cell, target_dir, timeout, &head)
-            .arg("--")
-            .args(LINK_ARGS[..n].iter().map(|a| format!("-Clink-arg={a}")))
-    };
-    let cmd = command(false);
-    log(&cmd);
-    let err = match cmd.run() {
-        Ok(out) => {
-            return executable(&out.stdout)
-                .map(|elf| Linked::Ok { elf })
-                .ok_or_else(|| {
-                    BuildFailure::tool(format!("cargo reported no executable ({cmd})"))
-                });
-        }
-        Err(e) => e,
-    };
-    let mut f = BuildFailure::from_process("cargo build failed", &err);
-    if f.message
-        .contains("extra arguments to `rustc` can only be passed to one target")
-    {
-        f.message = format!(
-            "the package has more than one binary: say which with `bin: NAME` in the matrix\n{}",
-            f.message
-        );
-        f.cause = super::Cause::Tool;
+        cargo(
+            self.setup,
+            self.manifest,
+            self.cell,
+            self.target_dir,
+            self.timeout,
+            &head,
+        )
+        .arg("--")
+        .args(LINK_ARGS[..n].iter().map(|a| format!("-Clink-arg={a}")))
+        .args(extra)
     }
-    let Some(link) = f
-        .errors
-        .iter()
-        .find(|e| e.rendered.starts_with("error: linking with `"))
-    else {
-        return Err(f);
-    };
-    let linker = link
-        .rendered
-        .split('`')
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned();
-    let diagnostics = linker_messages(&link.rendered);
-    let again = command(true);
-    log(&again);
-    let image = again.run().ok().and_then(|o| executable(&o.stdout));
-    Ok(Linked::Failed {
-        linker,
-        diagnostics,
-        image,
-    })
+
+    /// Build and link the binary; on a failed link, link it again
+    /// permissively for inspection.
+    pub(crate) fn build(&self) -> Result<Linked, BuildFailure> {
+        let cmd = self.command(false, &[]);
+        (self.log)(&cmd);
+        let err = match cmd.run() {
+            Ok(out) => {
+                return executable(&out.stdout)
+                    .map(|elf| Linked::Ok { elf })
+                    .ok_or_else(|| {
+                        BuildFailure::tool(format!("cargo reported no executable ({cmd})"))
+                    });
+            }
+            Err(e) => e,
+        };
+        let mut f = BuildFailure::from_process("cargo build failed", &err);
+        if f.message
+            .contains("extra arguments to `rustc` can only be passed to one target")
+        {
+            f.message = format!(
+                "the package has more than one binary: say which with `bin: NAME` in the matrix\n{}",
+                f.message
+            );
+            f.cause = super::Cause::Tool;
+        }
+        let Some(link) = f
+            .errors
+            .iter()
+            .find(|e| e.rendered.starts_with("error: linking with `"))
+        else {
+            return Err(f);
+        };
+        let linker = link
+            .rendered
+            .split('`')
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        let diagnostics = linker_messages(&link.rendered);
+        let again = self.command(true, &[]);
+        (self.log)(&again);
+        let image = again.run().ok().and_then(|o| executable(&o.stdout));
+        Ok(Linked::Failed {
+            linker,
+            diagnostics,
+            image,
+        })
+    }
+
+    /// The binary linked permissively once more with memory region
+    /// `region` made large enough (`extra`: the bytes it overflowed by):
+    /// linkmatrix stands in for the linker (see [`crate::relink`]),
+    /// writing the enlarged script into `dir`. The image, when it linked.
+    pub(crate) fn relink_enlarged(&self, region: &str, extra: u64, dir: &Path) -> Option<PathBuf> {
+        use crate::relink;
+        // The mark names the relink, so cargo links again for another
+        // (its arguments are in the fingerprint) and keeps this one's
+        // output fresh (the enlarged script it measured stays beside it).
+        let mark = format!("{}=\"{region}-{extra}\"", relink::MARK_CFG);
+        let cmd = self
+            .command(true, &["--cfg", &mark])
+            .env(relink::REGION, region)
+            .env(relink::EXTRA, extra.to_string())
+            .env(relink::DIR, dir);
+        (self.log)(&cmd);
+        let out = cmd.run().ok()?;
+        executable(&out.stdout)
+    }
 }
 
 #[cfg(test)]

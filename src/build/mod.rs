@@ -16,7 +16,7 @@ use cargo_metadata::Message;
 use crate::model::{Cell, Target, Value};
 use crate::process::{Cmd, ProcessError};
 use crate::toolchain::{Rust, Tool};
-pub(crate) use bin::{Linked, build_bin};
+pub(crate) use bin::{BinJob, Linked};
 
 /// How the crate is compiled for a cell.
 #[derive(Clone, Debug)]
@@ -32,6 +32,9 @@ pub(crate) struct RustSetup {
     /// (its target spec's flavour; `None`: not known): where linkmatrix's
     /// own link arguments in `bin` mode become `-Wl,…`.
     pub(crate) flavor: Option<crate::model::LinkerFlavor>,
+    /// The linker rustc runs for the target when the crate names none
+    /// (its target spec's: `rust-lld`, `cc`).
+    pub(crate) default_linker: Option<String>,
     /// Ask rustc for the staticlib's native libraries
     /// (`--print=native-static-libs`): the target links them.
     pub(crate) native_libs: bool,
@@ -45,6 +48,7 @@ impl RustSetup {
             sysroot: self.sysroot.clone(),
             linker: self.linker.clone(),
             flavor: self.flavor,
+            default_linker: self.default_linker.clone(),
             flags,
             // Checked before any cell runs (`wrapper::check_environment`).
             chain: crate::wrapper::user_wrapper(dir)

@@ -5,46 +5,31 @@
 //!
 //! It must not decide findings itself.
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::context::{CellCtx, Found, build_failed, global_symbols, policy_roots};
 use super::error::CellError;
 use super::findings::{self, Evidence, LinkFailure, UndefinedRule};
+use super::places;
 use super::prepare::Prepared;
 use crate::build::{self, BuildFailure, Linked};
 use crate::inspect::{self, Unit};
 use crate::model::{Analysis, Finding, FindingKind, Matrix};
 
+/// A region that overflowed, relinked with it made large enough.
+struct Relinked {
+    /// The region's name.
+    region: String,
+    /// The relink's directory (the enlarged script's record).
+    dir: PathBuf,
+    /// The relinked image, copied into that directory.
+    image: PathBuf,
+}
+
 /// Run a `bin` cell.
 pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
-    let m = ctx.m;
     let dir = ctx.cell_dir()?;
-    let linked = ctx.in_turn(|shared| -> Result<Linked, BuildFailure> {
-        let linked = build::build_bin(
-            &p.setup,
-            &m.manifest,
-            ctx.cell,
-            m.bin.as_deref(),
-            shared,
-            Some(ctx.remaining()),
-            ctx.log,
-        )?;
-        Ok(match linked {
-            Linked::Ok { elf } => Linked::Ok {
-                elf: build::copy_into(&elf, &dir)?,
-            },
-            Linked::Failed {
-                linker,
-                diagnostics,
-                image,
-            } => Linked::Failed {
-                linker,
-                diagnostics,
-                image: image.map(|i| build::copy_into(&i, &dir)).transpose()?,
-            },
-        })
-    });
-    let linked = match linked {
+    let (linked, relinked) = match link(ctx, p, &dir) {
         Ok(l) => l,
         Err(f) => return build_failed(ctx, f),
     };
@@ -81,22 +66,104 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
             }),
         ),
     };
+    // A region's relink is the image when the failed link left none: the
+    // undefined symbols, chains, `why` and `diff` read it.
+    let image = image.or_else(|| relinked.first().map(|r| &r.image));
+    decide(ctx, image, failure, &relinked)
+}
+
+/// Build and link the binary in the cell's shared build directory (its
+/// turn held) and copy what linked into `dir`; on a failed link, each
+/// region that overflowed relinked large enough, best effort (measured
+/// or not, the finding stands).
+fn link(
+    ctx: &CellCtx<'_>,
+    p: &Prepared,
+    dir: &Path,
+) -> Result<(Linked, Vec<Relinked>), BuildFailure> {
+    let m = ctx.m;
+    ctx.in_turn(|shared| {
+        let job = build::BinJob {
+            setup: &p.setup,
+            manifest: &m.manifest,
+            cell: ctx.cell,
+            bin: m.bin.as_deref(),
+            target_dir: shared,
+            timeout: Some(ctx.remaining()),
+            log: ctx.log,
+        };
+        Ok(match job.build()? {
+            Linked::Ok { elf } => (
+                Linked::Ok {
+                    elf: build::copy_into(&elf, dir)?,
+                },
+                Vec::new(),
+            ),
+            Linked::Failed {
+                linker,
+                diagnostics,
+                image,
+            } => {
+                let image = image.map(|i| build::copy_into(&i, dir)).transpose()?;
+                let mut relinked = Vec::new();
+                for (region, over) in places::overflowed(&diagnostics) {
+                    let rdir = places::relink_dir(dir, &region);
+                    if let Some(img) = job.relink_enlarged(&region, over, &rdir)
+                        && std::fs::create_dir_all(&rdir).is_ok()
+                        && let Ok(image) = build::copy_into(&img, &rdir)
+                    {
+                        relinked.push(Relinked {
+                            region,
+                            dir: rdir,
+                            image,
+                        });
+                    }
+                }
+                let failed = Linked::Failed {
+                    linker,
+                    diagnostics,
+                    image,
+                };
+                (failed, relinked)
+            }
+        })
+    })
+}
+
+/// The cell's findings and size from what linked: `image` (the binary,
+/// the permissive link's or a region's relink) read once, the failed
+/// link's words, and what each relink measured.
+fn decide(
+    ctx: &CellCtx<'_>,
+    image: Option<&PathBuf>,
+    failure: Option<LinkFailure<'_>>,
+    relinked: &[Relinked],
+) -> Result<Found, CellError> {
     let mut found = Found::default();
     let mut analysis = None;
     let mut imports = None;
+    let mut data = None;
     if let Some(img) = image {
         // Read once: the findings and the size come from the same bytes.
-        let data = inspect::read_file(img).map_err(|e| CellError::inspection(&e))?;
-        let (a, roots) = image_analysis(m, img, &data)?;
+        let bytes = inspect::read_file(img).map_err(|e| CellError::inspection(&e))?;
+        let (a, roots) = image_analysis(ctx.m, img, &bytes)?;
         analysis = Some(a);
-        imports = inspect::dynamic_imports(&data);
+        imports = inspect::dynamic_imports(&bytes);
         found.image = Some(img.clone());
         found.roots = roots;
         if failure.is_none() {
-            found.size = inspect::image_size(&data).ok();
+            found.size = inspect::image_size(&bytes).ok();
         }
+        data = Some(bytes);
     }
     let diagnostics = failure.as_ref().map(|f| f.diagnostics);
+    let places = diagnostics.map(|d| {
+        let mut found = places::duplicates(d, data.as_deref());
+        for r in relinked {
+            places::fill(&mut found, &r.region, &r.dir, &r.image);
+        }
+        found
+    });
     found.findings = findings::decide(
         &ctx.rules(),
         Evidence {
@@ -105,6 +172,7 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
             diagnostics,
             link_failure: failure,
             imports: imports.as_ref(),
+            places: places.as_ref(),
         },
     );
     Ok(found)

@@ -157,6 +157,7 @@ pub(super) fn run(ctx: &CellCtx<'_>, b: &CommandBuild) -> Result<Found, CellErro
             diagnostics: None,
             link_failure: None,
             imports: None,
+            places: None,
         },
     );
     Ok(Found {

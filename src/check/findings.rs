@@ -91,6 +91,9 @@ pub(crate) struct Evidence<'a> {
     /// A dynamically linked image's imports from its shared libraries
     /// (`inspect::dynamic_imports`); `None` for a static image.
     pub(crate) imports: Option<&'a BTreeSet<String>>,
+    /// What the runner read for the kinds the failed link named beyond
+    /// undefined symbols (definitions' lines, a region's fill).
+    pub(crate) places: Option<&'a Places>,
 }
 
 /// A cell's findings from its evidence: undefined (or unexported)
@@ -98,21 +101,37 @@ pub(crate) struct Evidence<'a> {
 /// explain. A new finding kind is one more rule here.
 pub(crate) fn decide(r: &Rules<'_>, ev: Evidence<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
+    // The failed link's words, read once by `explain`'s recognizers.
+    let parsed: Option<Vec<Finding>> = ev.link_failure.as_ref().map(|f| {
+        crate::explain::explain(&mut f.diagnostics.as_bytes())
+            .map(|e| e.findings)
+            .unwrap_or_default()
+    });
     if let Some(a) = ev.analysis {
-        let named = ev
-            .link_failure
-            .as_ref()
-            .map(|f| named_undefined(f.diagnostics));
+        let named = parsed.as_deref().map(named_undefined);
         let imported = |symbol: &str| imported(ev.imports, named.as_ref(), symbol);
-        undefined_findings(r, a, &ev.undefined, ev.diagnostics, &imported, &mut out);
+        out.extend(undefined_findings(r, a, &ev, &imported));
         policy_findings(r, a, &mut out);
     }
-    if let Some(failure) = ev.link_failure {
+    if let (Some(failure), Some(parsed)) = (ev.link_failure, parsed) {
+        out.extend(linker::typed(r, &parsed, ev.places));
+        if ev.analysis.is_none() {
+            // No image to read: the symbols as the linker named them.
+            out.extend(
+                parsed
+                    .iter()
+                    .filter(|f| f.kind == FindingKind::UndefinedSymbol)
+                    .filter(|f| f.symbol.as_deref().is_none_or(|s| !r.allowed(s)))
+                    .map(|f| {
+                        let mut f = f.clone();
+                        f.referenced_by =
+                            f.referenced_by.iter().map(|x| relativize(r, x)).collect();
+                        f
+                    }),
+            );
+        }
         let failing = Status::of(&out) == Status::Fail;
-        if ev.analysis.is_none()
-            || (failure.despite_policy && !failing)
-            || !explained(r, failure.diagnostics, &out)
-        {
+        if (failure.despite_policy && !failing) || !linker::explained(r, &parsed, &out) {
             out.push(failure.finding);
         }
     }
@@ -126,17 +145,15 @@ fn loose(name: &str) -> &str {
     name.trim_matches(|c: char| c.is_whitespace() || c.is_control())
 }
 
-/// The undefined symbols a linker's output names, each as written and
+/// The undefined symbols a linker's words name, each as written and
 /// demangled ([`loose`]).
-fn named_undefined(diagnostics: &str) -> BTreeSet<String> {
-    crate::explain::explain(&mut diagnostics.as_bytes())
-        .map(|e| e.findings)
-        .unwrap_or_default()
-        .into_iter()
+fn named_undefined(parsed: &[Finding]) -> BTreeSet<String> {
+    parsed
+        .iter()
         .filter(|f| f.kind == FindingKind::UndefinedSymbol)
-        .filter_map(|f| f.symbol)
+        .filter_map(|f| f.symbol.as_deref())
         .flat_map(|n| {
-            let n = loose(&n).to_owned();
+            let n = loose(n).to_owned();
             [crate::explain::demangle_any(&n), n]
         })
         .collect()
@@ -159,26 +176,28 @@ fn imported(
         })
 }
 
+/// The image's undefined symbols that are findings under `ev`'s
+/// [`UndefinedRule`] (neither weak, allowed nor `imported`), each quoting
+/// its block of `ev`'s diagnostics.
 fn undefined_findings(
     r: &Rules<'_>,
     a: &Analysis,
-    rule: &UndefinedRule<'_>,
-    diagnostics: Option<&str>,
+    ev: &Evidence<'_>,
     imported: &dyn Fn(&str) -> bool,
-    out: &mut Vec<Finding>,
-) {
+) -> Vec<Finding> {
+    let mut out = Vec::new();
     for u in &a.undefined {
         if u.weak || r.allowed(&u.symbol) || imported(&u.symbol) {
             continue;
         }
-        match rule {
-            UndefinedRule::Ignored => return,
+        match &ev.undefined {
+            UndefinedRule::Ignored => break,
             UndefinedRule::All => {
                 out.push(symbol_finding(
                     r,
                     FindingKind::UndefinedSymbol,
                     u,
-                    diagnostics,
+                    ev.diagnostics,
                 ));
             }
             UndefinedRule::Module { exported, defined } => {
@@ -205,6 +224,7 @@ fn undefined_findings(
             }
         }
     }
+    out
 }
 
 /// Forbidden symbols the image reaches from its roots, or leaves
@@ -299,52 +319,6 @@ fn in_project(r: &Rules<'_>, sites: &[(String, u32)]) -> Option<Location> {
             line: *line,
         })
     })
-}
-
-/// A failed link is explained when the linker's diagnostics name at least
-/// one undefined symbol, every symbol they name is a finding of this cell
-/// or allowed by the policy, and they report no other error.
-fn explained(r: &Rules<'_>, diagnostics: &str, findings: &[Finding]) -> bool {
-    let other_errors = diagnostics.lines().any(|l| {
-        l.contains("error:")
-            && !l.contains("undefined symbol")
-            && !l.contains("undefined reference")
-            // A C compiler driver's summary of its linker's failure
-            // (clang: "ld.lld command failed with exit code 1"; gcc's
-            // collect2: "ld returned 1 exit status") is no error of its own.
-            && !l.contains("command failed with exit code")
-            && !l.contains("ld returned")
-    });
-    if other_errors {
-        return false;
-    }
-    let Ok(parsed) = crate::explain::explain(&mut diagnostics.as_bytes()) else {
-        return false;
-    };
-    let named: Vec<&str> = parsed
-        .findings
-        .iter()
-        .filter(|f| f.kind == FindingKind::UndefinedSymbol)
-        .filter_map(|f| f.symbol.as_deref())
-        .collect();
-    // The linker may print a symbol demangled (lld does) or mangled, and
-    // a name's leading or trailing newlines as lines of their own.
-    let spellings = |raw: &str| {
-        let raw = loose(raw);
-        let d = crate::explain::demangle_any(raw);
-        [raw.to_owned(), d]
-    };
-    let found: BTreeSet<String> = findings
-        .iter()
-        .filter_map(|f| f.symbol.as_deref())
-        .flat_map(spellings)
-        .collect();
-    !named.is_empty()
-        && named.iter().all(|n| {
-            spellings(n)
-                .iter()
-                .any(|x| found.contains(x) || r.allowed(x))
-        })
 }
 
 /// The `link-error` finding of a linker run: its command line and the
@@ -482,6 +456,9 @@ pub(crate) fn add_latent(o: &mut CellOutcome, twin: &CellOutcome, deny: bool) {
     }
     o.findings.extend(latent);
 }
+
+mod linker;
+pub(crate) use linker::Places;
 
 #[cfg(test)]
 mod tests;

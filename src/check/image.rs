@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use super::context::{CellCtx, Found, build_failed, global_symbols, policy_roots};
 use super::error::CellError;
 use super::findings::{self, Evidence, LinkFailure, UndefinedRule};
+use super::places;
 use super::prepare::Prepared;
 use crate::build;
 use crate::inspect::{self, Unit};
@@ -91,20 +92,38 @@ fn image(
     origins: &HashMap<String, String>,
 ) -> Result<Found, CellError> {
     let (real, image) = inputs.image(ctx.log)?;
+    // Each region that overflowed, relinked large enough (best effort).
+    let mut relinked: Vec<(String, PathBuf, PathBuf)> = Vec::new();
+    if !real.success {
+        for (region, over) in places::overflowed(&real.diagnostics) {
+            let rdir = places::relink_dir(inputs.dir, &region);
+            if let Some(img) = inputs.relink_enlarged(&region, over, &rdir, ctx.log)? {
+                relinked.push((region, rdir, img));
+            }
+        }
+    }
+    // A region's relink is the image when the failed link left none.
+    let image = image.or_else(|| relinked.first().map(|(_, _, img)| img.clone()));
     let entry = &inputs.target.entry;
     let mut all_roots = vec![entry.clone()];
     all_roots.extend(inputs.roots.iter().cloned());
-    let inspected = image
+    let data = image
         .as_deref()
-        .map(|img| {
-            let data = inspect::read_file(img).map_err(|e| CellError::inspection(&e))?;
-            let a = analyze_data(img, &data, &all_roots, origins)?;
-            Ok::<_, CellError>((a, inspect::dynamic_imports(&data)))
-        })
+        .map(|img| inspect::read_file(img).map_err(|e| CellError::inspection(&e)))
         .transpose()?;
-    let (analysis, imports) = match inspected {
-        Some((a, i)) => (Some(a), i),
-        None => (None, None),
+    let analysis = match (&image, &data) {
+        (Some(img), Some(bytes)) => Some(analyze_data(img, bytes, &all_roots, origins)?),
+        _ => None,
+    };
+    let imports = data.as_deref().and_then(inspect::dynamic_imports);
+    let places = if real.success {
+        None
+    } else {
+        let mut found = places::duplicates(&real.diagnostics, data.as_deref());
+        for (region, rdir, img) in &relinked {
+            places::fill(&mut found, region, rdir, img);
+        }
+        Some(found)
     };
     let failure = (!real.success).then(|| LinkFailure {
         finding: findings::link_error(&real.command, &real.diagnostics),
@@ -119,6 +138,7 @@ fn image(
             diagnostics: Some(&real.diagnostics),
             link_failure: failure,
             imports: imports.as_ref(),
+            places: places.as_ref(),
         },
     );
     // What `why` and `diff` follow later: the entry point too.
@@ -158,6 +178,7 @@ fn module(
                     despite_policy: false,
                 }),
                 imports: None,
+                places: None,
             },
         )))
     };
@@ -185,6 +206,7 @@ fn module(
             diagnostics: None,
             link_failure: None,
             imports: None,
+            places: None,
         },
     );
     Ok(Found {

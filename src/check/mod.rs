@@ -17,6 +17,7 @@ mod context;
 mod error;
 mod findings;
 mod image;
+mod places;
 mod prepare;
 mod progress;
 mod schedule;

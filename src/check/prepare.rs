@@ -93,6 +93,7 @@ pub(super) fn prepare(
             rust,
             sysroot: None,
             flavor: None,
+            default_linker: None,
             native_libs: t.native_libs,
         },
         StdProvider::BuildStd { rust, src } => {
@@ -105,6 +106,7 @@ pub(super) fn prepare(
                 // linkmatrix found (hosted targets keep their C driver).
                 linker: t.triple.contains("-none").then(|| linker.path.clone()),
                 flavor: None,
+                default_linker: None,
                 native_libs: t.native_libs,
             }
         }
@@ -115,13 +117,16 @@ pub(super) fn prepare(
             });
         }
     };
-    // How rustc's default linker takes linkmatrix's link arguments.
-    setup.flavor = toolchain::hosted::spec_flavor(
+    // rustc's default linker, and how it takes linkmatrix's link arguments.
+    if let Some((flavor, linker)) = toolchain::hosted::spec_linker(
         &setup.rust,
         &t.triple,
         setup.sysroot.as_deref(),
         Some(SPEC_LIMIT),
-    );
+    ) {
+        setup.flavor = Some(flavor);
+        setup.default_linker = Some(linker);
+    }
     let cc = cc
         .filter(|_| !t.sources.is_empty())
         .map(|cc| (cc, OnceLock::new()));

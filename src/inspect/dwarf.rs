@@ -275,3 +275,37 @@ fn same_function(dwarf_name: &str, symbol: &str) -> bool {
     };
     !dwarf_name.contains("::") && plain(symbol) == dwarf_name
 }
+
+/// The source lines of the code between `start` and `end` of `section`
+/// (a relocatable object's: offsets in it), in address order, each once.
+pub(super) fn lines_in(
+    d: &Dwarf<'_>,
+    section: object::SectionIndex,
+    start: u64,
+    end: u64,
+) -> Vec<(String, u32)> {
+    match d {
+        Dwarf::InPlace(ctx) => rows(ctx, start, end),
+        Dwarf::Decompressed(ctx) => rows(ctx, start, end),
+        Dwarf::Relocated(ctx, layout) => {
+            let base = layout.base(Some(section));
+            rows(ctx, base.wrapping_add(start), base.wrapping_add(end))
+        }
+    }
+}
+
+fn rows<R: gimli::Reader>(ctx: &addr2line::Context<R>, lo: u64, hi: u64) -> Vec<(String, u32)> {
+    let Ok(iter) = ctx.find_location_range(lo, hi) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, u32)> = Vec::new();
+    for (_, _, loc) in iter {
+        if let (Some(file), Some(line)) = (loc.file, loc.line.filter(|n| *n > 0)) {
+            let site = (file.to_owned(), line);
+            if !out.contains(&site) {
+                out.push(site);
+            }
+        }
+    }
+    out
+}

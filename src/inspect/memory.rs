@@ -65,9 +65,14 @@ fn without_comments(s: &str) -> String {
 
 /// The byte offset of `word` standing alone (not inside an identifier).
 fn find_word(s: &str, word: &str) -> Option<usize> {
+    word_at(s, word, 0)
+}
+
+/// The byte offset of `word` standing alone (not inside an identifier)
+/// in `s`, from byte `from` on.
+pub(crate) fn word_at(s: &str, word: &str, mut from: usize) -> Option<usize> {
     let ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
-    let mut from = 0;
-    while let Some(i) = s[from..].find(word) {
+    while let Some(i) = s.get(from..)?.find(word) {
         let at = from + i;
         let before = s[..at].chars().next_back().is_some_and(ident);
         let after = s[at + word.len()..].chars().next().is_some_and(ident);

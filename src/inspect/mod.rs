@@ -23,10 +23,12 @@ mod crates;
 mod dwarf;
 mod graph;
 pub(crate) mod memory;
+mod sites;
 mod size;
 mod units;
 
 pub(crate) use graph::{analyze, analyze_with_origins, undefined_only};
+pub(crate) use sites::definition_sites;
 pub(crate) use size::{DEFAULT_TOP, footprint};
 
 /// Refuse inputs larger than this (an archive member claiming more is bad).

@@ -78,6 +78,58 @@ pub(crate) struct RegionOverflow {
     /// The image being linked, when the linker names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) output: Option<String>,
+    /// What fills the region, measured by `check` in the cell's image
+    /// relinked with the region made large enough.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) fill: Option<RegionFill>,
+}
+
+/// What fills an overflowing region: the cell's image relinked with the
+/// region made large enough, measured as `footprint` measures an image.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RegionFill {
+    /// Bytes the relinked image places in the region.
+    pub(crate) used: u64,
+    /// Bytes per crate (or bucket: `[C]`, `[linker]` …) of the region's
+    /// kind (flash for a flash region, RAM for a RAM one), largest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) crates: Vec<super::CrateSize>,
+    /// The largest symbols in the region's sections, largest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) symbols: Vec<super::SymbolSize>,
+}
+
+impl RegionFill {
+    /// `fills FLASH: 62,456 B; by crate: fw 30,000 B, core 20,000 B, …`
+    /// and the largest symbols, for people (the first few of each).
+    pub(crate) fn describe(&self, region: &str) -> Vec<String> {
+        let g = super::grouped;
+        let mut out = vec![format!(
+            "what fills {}: {} B in the image relinked with {} large enough",
+            escape_controls(region),
+            g(self.used),
+            escape_controls(region)
+        )];
+        let crates: Vec<String> = self
+            .crates
+            .iter()
+            .take(6)
+            .map(|c| format!("{} {} B", escape_controls(&c.name), g(c.flash.max(c.ram))))
+            .collect();
+        if !crates.is_empty() {
+            out.push(format!("by crate: {}", crates.join(", ")));
+        }
+        let symbols: Vec<String> = self
+            .symbols
+            .iter()
+            .take(5)
+            .map(|x| format!("{} {} B", escape_controls(&x.name), g(x.bytes)))
+            .collect();
+        if !symbols.is_empty() {
+            out.push(format!("largest: {}", symbols.join(", ")));
+        }
+        out
+    }
 }
 
 /// One output section that did not fit in its region.
@@ -249,6 +301,11 @@ impl super::Finding {
             .collect();
         if let Some(o) = self.region.as_ref().and_then(|r| r.output.as_deref()) {
             out.push(format!("linking {}", escape_controls(o)));
+        }
+        if let Some(r) = &self.region
+            && let Some(fill) = &r.fill
+        {
+            out.extend(fill.describe(&r.name));
         }
         if let Some(r) = &self.relocation {
             out.push(format!("relocation {}", r.describe()));

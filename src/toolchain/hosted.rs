@@ -120,17 +120,18 @@ pub(crate) fn target_text(template: &str, triple: &str, sysroot: &Path) -> Strin
         .replace("{{apt}}", &apt)
 }
 
-/// The flavour rustc links `triple` with when the crate names no linker:
-/// its target spec's `linker-flavor` (`gnu-cc`, `gnu-lld-cc`: a C driver;
-/// `gnu-lld`: the linker), read with `--print target-spec-json` (unstable:
+/// The linker rustc links `triple` with when the crate names none, and
+/// its flavour: the target spec's `linker` (`cc` when it names none) and
+/// `linker-flavor` (`gnu-cc`, `gnu-lld-cc`: a C driver; `gnu-lld`: the
+/// linker), read with `--print target-spec-json` (unstable:
 /// `RUSTC_BOOTSTRAP=1` for this one query, as cargo-miri does). `None`
 /// when rustc would not say.
-pub(crate) fn spec_flavor(
+pub(crate) fn spec_linker(
     rust: &Rust,
     triple: &str,
     sysroot: Option<&Path>,
     timeout: Option<Duration>,
-) -> Option<LinkerFlavor> {
+) -> Option<(LinkerFlavor, String)> {
     let mut cmd = Cmd::new(&rust.rustc)
         .env("RUSTC_BOOTSTRAP", "1")
         .args(["-Z", "unstable-options", "--print", "target-spec-json"])
@@ -141,9 +142,15 @@ pub(crate) fn spec_flavor(
     }
     let out = cmd.run().ok()?;
     let spec: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    spec.get("linker-flavor")
+    let flavor = spec
+        .get("linker-flavor")
         .and_then(serde_json::Value::as_str)
-        .map(LinkerFlavor::of_rustc)
+        .map(LinkerFlavor::of_rustc)?;
+    let linker = spec
+        .get("linker")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("cc");
+    Some((flavor, linker.to_owned()))
 }
 
 #[cfg(test)]

@@ -111,6 +111,7 @@ fn image(a: &Analysis) -> Evidence<'_> {
         diagnostics: None,
         link_failure: None,
         imports: None,
+        places: None,
     }
 }
 
@@ -165,6 +166,7 @@ fn a_module_reports_what_the_platform_does_not_export() {
             diagnostics: None,
             link_failure: None,
             imports: None,
+            places: None,
         },
     );
     assert_eq!(
@@ -209,6 +211,7 @@ fn failed<'a>(
             despite_policy,
         }),
         imports: None,
+        places: None,
     }
 }
 
@@ -226,12 +229,17 @@ fn a_failed_link_its_undefined_symbols_explain_is_no_link_error() {
     assert_eq!(found[0].message.as_deref(), Some(LLD));
 }
 
+/// An error of a form no recognizer names is a `link-error` with the
+/// linker's words; without an image, the symbols the linker named are the
+/// findings (attributed as the linker says), and a failure it names
+/// nothing of is a `link-error`.
 #[test]
 fn a_failed_link_with_another_error_or_no_image_is_a_link_error() {
     let data = object(&[("entry", &["helper"])]);
     let a = analysis(&data, &["entry"]);
     let p = policy(&[], &[]);
-    let other = "ld.lld: error: undefined symbol: helper\nld.lld: error: section .text will not fit in region FLASH";
+    let other =
+        "ld.lld: error: undefined symbol: helper\nld.lld: error: the moon is in the wrong phase";
     let found = decide(&rules(&p), failed(Some(&a), other, false));
     assert_eq!(
         kinds(&found),
@@ -241,6 +249,13 @@ fn a_failed_link_with_another_error_or_no_image_is_a_link_error() {
         ]
     );
     let found = decide(&rules(&p), failed(None, LLD, false));
+    assert_eq!(
+        kinds(&found),
+        [(FindingKind::UndefinedSymbol, Some("helper"))]
+    );
+    assert_eq!(found[0].referenced_by[0].function, "entry");
+    let nothing = "ld.lld: error: the moon is in the wrong phase";
+    let found = decide(&rules(&p), failed(None, nothing, false));
     assert_eq!(kinds(&found), [(FindingKind::LinkError, None)]);
     assert!(
         found[0]
@@ -249,6 +264,63 @@ fn a_failed_link_with_another_error_or_no_image_is_a_link_error() {
             .unwrap()
             .starts_with("ld.lld -o img\n")
     );
+}
+
+/// Each kind the linker names beyond undefined symbols is one finding of
+/// that kind, no `link-error` beside it: a duplicate symbol with both
+/// definitions (objects by file name, files relative to the project,
+/// `at` the one inside it), a region overflow with its length and fill
+/// from what the runner read, a missing linker script with who asked.
+#[test]
+fn the_linkers_other_kinds_are_findings_of_their_own() {
+    let data = object(&[("entry", &[])]);
+    let a = analysis(&data, &[]);
+    let p = policy(&[], &[]);
+    let dup = "ld.lld: error: duplicate symbol: _cs_acquire\n>>> defined at lib.rs:300 (/reg/critical-section-1.2.0/src/lib.rs:300)\n>>>            /project/target/deps/fw-0123456789abcdef.fw.0a1b2c-cgu.0.rcgu.o:(_cs_acquire)\n>>> defined at cs.rs:9 (/project/src/cs.rs:9)\n>>>            cortex_m-0123456789abcdef.cortex_m.5ba7-cgu.0.rcgu.o:(.text._cs_acquire+0x1) in archive /project/target/deps/libcortex_m-0123456789abcdef.rlib";
+    let found = decide(&rules(&p), failed(Some(&a), dup, true));
+    assert_eq!(
+        kinds(&found),
+        [(FindingKind::DuplicateSymbol, Some("_cs_acquire"))]
+    );
+    let d = &found[0].definitions;
+    assert_eq!(d.len(), 2, "{found:#?}");
+    assert_eq!(
+        d[1].object.as_deref(),
+        Some(
+            "libcortex_m-0123456789abcdef.rlib(cortex_m-0123456789abcdef.cortex_m.5ba7-cgu.0.rcgu.o)"
+        )
+    );
+    assert_eq!(d[1].krate.as_deref(), Some("cortex_m"));
+    assert_eq!(d[1].file.as_deref(), Some("src/cs.rs"));
+    let at = found[0].at.as_ref().unwrap();
+    assert_eq!((at.file.as_str(), at.line), ("src/cs.rs", 9));
+
+    let region = "rust-lld: error: section '.text' will not fit in region 'FLASH': overflowed by 904 bytes\nrust-lld: error: section '.rodata' will not fit in region 'FLASH': overflowed by 1288 bytes";
+    let mut places = Places::default();
+    places.lengths.insert("FLASH".to_owned(), 48 * 1024);
+    places.fills.insert(
+        "FLASH".to_owned(),
+        crate::model::RegionFill {
+            used: 50_440,
+            ..Default::default()
+        },
+    );
+    let mut ev = failed(None, region, true);
+    ev.places = Some(&places);
+    let found = decide(&rules(&p), ev);
+    assert_eq!(kinds(&found), [(FindingKind::RegionOverflow, None)]);
+    let r = found[0].region.as_ref().unwrap();
+    assert_eq!(
+        (r.name.as_str(), r.overflow_bytes, r.size),
+        ("FLASH", Some(1288), Some(48 * 1024))
+    );
+    assert_eq!(r.fill.as_ref().map(|f| f.used), Some(50_440));
+
+    let script = "rust-lld: error: /project/target/build/cortex-m-rt-1/out/link.x:261: cannot find linker script device.x\n>>> INCLUDE device.x\n>>>         ^";
+    let found = decide(&rules(&p), failed(None, script, true));
+    assert_eq!(kinds(&found), [(FindingKind::MissingInput, None)]);
+    assert_eq!(found[0].input.as_ref().unwrap().name, "device.x");
+    assert_eq!(found[0].script.as_ref().unwrap().line, Some(261));
 }
 
 #[test]
