@@ -51,7 +51,7 @@ for c in $crates; do
   families=$("$bin" init --target "$target" 2>&1 >/dev/null | grep -c 'features of which at most one' || true)
   json=$("$bin" plan --cover 2 --format json)
   axes=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["coverage"]["axes"])' "$json")
-  full=$(python3 -c 'import json,sys; print(f"{int(json.loads(sys.argv[1])[\"coverage\"][\"full_product\"]):,}")' "$json")
+  full=$(python3 -c 'import json,sys; print("{:,}".format(int(json.loads(sys.argv[1])["coverage"]["full_product"])))' "$json")
   t1=$(cells 1) t2=$(cells 2) each=$(cells each)
   s=$(date +%s.%N)
   t3=$(cells 3)
@@ -67,3 +67,44 @@ for c in $crates; do
   echo "| $name $version | $features | $families | $axes | $full | $t1 | $t2 | $t3 | $each | $hack | $secs |"
   cd - >/dev/null
 done
+
+# CHECK=1: the time `check` takes on the plan `init` writes for a firmware
+# crate that uses embassy-time and forwards every one of its features (a
+# library without a `#[no_mangle]` root or a panic handler cannot be
+# linked alone), cold (no cell cache, no cargo target directory; the
+# target's core sysroot already built).
+if [ "${CHECK:-0}" = 1 ]; then
+  et=$(dirname "$(manifest embassy-time 0.4.0)")
+  fw=$work/et-firmware
+  mkdir -p "$fw/src" "$fw/.git"
+  {
+    printf '[package]\nname = "et-firmware"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nembassy-time = { path = "%s" }\n\n[features]\n' "$et"
+    (cd "$et" && cargo metadata --no-deps --format-version 1 -q) | python3 -c '
+import json, sys
+for f in sorted(json.load(sys.stdin)["packages"][0]["features"]):
+    if f != "default":
+        print(f"{f} = [\"embassy-time/{f}\"]")'
+  } > "$fw/Cargo.toml"
+  printf '#![no_std]\n\n#[no_mangle]\npub extern "C" fn now_ticks() -> u64 {\n    embassy_time::Instant::now().as_ticks()\n}\n\n#[panic_handler]\nfn panic(_: &core::panic::PanicInfo<'"'"'_>) -> ! {\n    loop {}\n}\n' > "$fw/src/lib.rs"
+  cd "$fw"
+  "$bin" init --target "$target" 2>&1 | tail -1
+  s=$(date +%s.%N)
+  "$bin" check --no-cache --format json > report.json || true
+  secs=$(python3 -c "print(f'{$(date +%s.%N) - $s:.0f}')")
+  python3 - "$secs" <<'PY'
+import json, sys
+from collections import Counter
+r = json.load(open("report.json"))
+cells = Counter()
+for c in r["cells"]:
+    what = set()
+    for f in c["findings"]:
+        detail = f.get("symbol") or f.get("message", "").splitlines()[0][:70]
+        what.add(f"{f['kind']} {detail}")
+    cells[(c["status"], " + ".join(sorted(what)))] += 1
+print(f"check: {len(r['cells'])} cells in {sys.argv[1]} s: {r['summary']}")
+for (status, what), n in sorted(cells.items()):
+    print(f"  {n} {status}: {what}")
+PY
+  cd - >/dev/null
+fi

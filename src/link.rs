@@ -156,11 +156,17 @@ fn run(cmd: &Cmd, output: &Path, log: &dyn Fn(&Cmd)) -> Result<LinkResult, LinkT
         )));
     }
     let diagnostics = String::from_utf8_lossy(&out.stderr).into_owned();
-    // A failure linkmatrix caused is no finding of the crate's.
-    if !out.status.success()
-        && let Some(line) = refused_own_option(&diagnostics)
-    {
-        return Err(LinkToolError::new(refusal(&cmd.to_string(), line)));
+    // A failure linkmatrix caused, or the machine, is no finding of the
+    // crate's.
+    if !out.status.success() {
+        if let Some(line) = refused_own_option(&diagnostics) {
+            return Err(LinkToolError::new(refusal(&cmd.to_string(), line)));
+        }
+        if let Some(line) = crate::process::resource_fault(&diagnostics) {
+            return Err(LinkToolError::new(format!(
+                "the machine, not the code, stopped the link: {line}\n{cmd}"
+            )));
+        }
     }
     Ok(LinkResult {
         success: out.status.success(),

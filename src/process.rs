@@ -427,6 +427,29 @@ fn drain<R: Read + Send + 'static>(src: Option<R>) -> std::thread::JoinHandle<Ve
     })
 }
 
+/// The line of a failed child's output saying the machine, not the code,
+/// stopped it: a full disk or quota, a read-only file system, no file
+/// descriptors or memory left. These are the C library's `strerror` texts
+/// of ENOSPC, EDQUOT, EROFS, EMFILE, ENFILE and ENOMEM (glibc), which
+/// rustc and cargo (through `std::io::Error`, "… (os error 28)"), GNU ld,
+/// gold, lld, mold and the C compilers print when a write or open fails.
+/// A build or link that failed with one is an error of the cell, never a
+/// finding: the same code builds on a machine with room.
+pub(crate) fn resource_fault(output: &str) -> Option<&str> {
+    const FAULTS: [&str; 6] = [
+        "No space left on device",
+        "Disk quota exceeded",
+        "Read-only file system",
+        "Too many open files",
+        "Too many open files in system",
+        "Cannot allocate memory",
+    ];
+    output
+        .lines()
+        .find(|l| FAULTS.iter().any(|f| l.contains(f)))
+        .map(str::trim)
+}
+
 /// "exit status 2", or "killed by signal: 11 (SIGSEGV)".
 pub(crate) fn describe_status(status: ExitStatus) -> String {
     match status.code() {
@@ -525,6 +548,23 @@ fn is_executable(p: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_disk_in_a_childs_output_is_the_machines_fault() {
+        let rustc = "error: failed to build archive at `libcore.rlib`: No space left on device (os error 28)\n";
+        assert_eq!(
+            resource_fault(&format!("   Compiling core\n{rustc}")),
+            Some(rustc.trim())
+        );
+        assert_eq!(
+            resource_fault("ld: final link failed: Disk quota exceeded"),
+            Some("ld: final link failed: Disk quota exceeded")
+        );
+        assert_eq!(
+            resource_fault("undefined reference to `no_space_left'"),
+            None
+        );
+    }
 
     #[test]
     fn a_directory_put_before_path_is_shown_as_such() {

@@ -175,11 +175,24 @@ impl BuildFailure {
                 stderr,
                 stdout,
                 ..
-            } if status.starts_with("exit status") => Self {
-                message: format!("{what}:\n{}", trim_diagnostics(stderr)),
-                cause: Cause::Code,
-                errors: compiler_errors(stdout),
-            },
+            } if status.starts_with("exit status") => {
+                // rustc's errors are in cargo's JSON on stdout, cargo's and
+                // build scripts' on stderr: a resource fault in either is
+                // the machine's.
+                let fault = crate::process::resource_fault(stderr)
+                    .or_else(|| crate::process::resource_fault(stdout));
+                match fault {
+                    Some(line) => Self::tool(format!(
+                        "{what}: the machine, not the code, stopped it: {line}\n{}",
+                        trim_diagnostics(stderr)
+                    )),
+                    None => Self {
+                        message: format!("{what}:\n{}", trim_diagnostics(stderr)),
+                        cause: Cause::Code,
+                        errors: compiler_errors(stdout),
+                    },
+                }
+            }
             ProcessError::Interrupted { .. } => Self {
                 message: "interrupted".to_owned(),
                 cause: Cause::Stopped(crate::process::Stop::Interrupted),
@@ -554,4 +567,39 @@ pub(crate) fn build_platform(
         objs.push(obj);
     }
     Ok(objs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(stderr: &str, stdout: &str) -> ProcessError {
+        ProcessError::Failed {
+            command: "cargo build".to_owned(),
+            status: "exit status 101".to_owned(),
+            stderr: stderr.to_owned(),
+            stdout: stdout.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_compile_stopped_by_a_full_disk_is_the_tools_failure_not_the_codes() {
+        // rustc's error in cargo's JSON (stdout), as a full /tmp gave it.
+        let json = r#"{"reason":"compiler-message","message":{"rendered":"error: failed to build archive at `libr.rlib`: No space left on device (os error 28)\n"}}"#;
+        let f = BuildFailure::from_process(
+            "cargo build",
+            &failed("error: could not compile `r`", json),
+        );
+        assert!(!f.is_code(), "{}", f.message);
+        assert!(
+            f.message.contains("No space left on device"),
+            "{}",
+            f.message
+        );
+        let code = BuildFailure::from_process(
+            "cargo build",
+            &failed("error[E0425]: cannot find value `x`", ""),
+        );
+        assert!(code.is_code());
+    }
 }

@@ -64,18 +64,44 @@ pub(super) fn init(cli: &Cli, args: &InitArgs, out: &mut dyn Write) -> Result<u8
         }
     }
     let model = writer::analyze(&pkg);
-    let text = writer::render(&pkg, &model, &krate, &targets, &mode, why.as_deref())?;
+    let written: Vec<writer::Target> = targets
+        .iter()
+        .map(|t| writer::Target {
+            name: t.clone(),
+            has_std: has_std(&dir, t),
+        })
+        .collect();
+    let text = writer::render(&pkg, &model, &krate, &written, &mode, why.as_deref())?;
     cache::write_atomic(&dest, text.as_bytes())?;
     writeln!(out, "wrote {}", display_path(&dest))?;
-    say_plan(&dest, &model, &mut anstream::stderr())?;
+    say_plan(&dest, &model, &written, &mut anstream::stderr())?;
     Ok(0)
 }
 
-/// What the written matrix holds, on stderr: its families and implied
-/// features, and for a covering plan how many cells it chose and what they
+/// Whether target `name`, as the matrix in `dir` finds it, has a standard
+/// library: not when its triple is bare metal (`*-none*`: `thumbv7em-none-eabihf`,
+/// `x86_64-unknown-none`), judged by the name when the file does not load.
+fn has_std(dir: &Path, name: &str) -> bool {
+    crate::config::target_in(name, Some(dir))
+        .map_or_else(|_| !name.contains("-none"), |t| !t.triple.contains("-none"))
+}
+
+/// What the written matrix holds, on stderr: its families, implied
+/// features and the features left off targets without `std`, and for a covering plan how many cells it chose and what they
 /// cover. The file is loaded and planned as `plan` would: a matrix `init`
 /// writes that does not run as written is an error here, not later.
-fn say_plan(dest: &Path, model: &writer::Model, err: &mut dyn Write) -> Result<()> {
+fn say_plan(
+    dest: &Path,
+    model: &writer::Model,
+    targets: &[writer::Target],
+    err: &mut dyn Write,
+) -> Result<()> {
+    for n in &model.notes {
+        writeln!(err, "init: {n}")?;
+    }
+    if let Some(line) = writer::std_excluded(model, targets) {
+        writeln!(err, "init: {line}")?;
+    }
     for f in &model.families {
         writeln!(
             err,

@@ -31,7 +31,7 @@ pub(crate) use package::{Package, member, package_at};
 use parse::parse_file;
 pub(crate) use parse::parse_text_only;
 use raw::RawConfig;
-pub(crate) use target::bundled_target;
+pub(crate) use target::{bundled_target, target_in};
 
 /// Options for loading a matrix.
 #[derive(Clone, Debug, Default)]

@@ -16,13 +16,25 @@ use crate::toolchain::hosted;
 /// A bundled target by name alone (for `doctor` and `setup` outside a
 /// matrix), validated like any other.
 pub(crate) fn bundled_target(name: &str) -> Result<Target, ConfigError> {
+    target_in(name, None)
+}
+
+/// Target `name` as a matrix in directory `dir` would find it (its
+/// `targets/<name>.yaml` first, then the bundled ones), or as bundled when
+/// `dir` is `None`; validated like any other. Errors: the file's problems.
+pub(crate) fn target_in(name: &str, dir: Option<&Path>) -> Result<Target, ConfigError> {
     let fail = |message: String| ConfigError {
         problems: vec![whole(Path::new(&format!("target `{name}`")), message)],
     };
-    let root = bundle::root().map_err(|e| fail(format!("{e:#}")))?;
+    let (dir, root) = if let Some(d) = dir {
+        (d.to_path_buf(), project_root(d))
+    } else {
+        let b = bundle::root().map_err(|e| fail(format!("{e:#}")))?;
+        (b.clone(), b)
+    };
     let mut v = Validator {
         file: PathBuf::from(format!("target `{name}`")),
-        dir: root.clone(),
+        dir,
         root,
         problems: Vec::new(),
     };

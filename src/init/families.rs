@@ -58,6 +58,12 @@ pub(crate) struct Model {
     /// Sets that may not be on together, as (option, value) lists, with
     /// where it is said.
     pub(crate) excludes: Vec<(Vec<(String, String)>, String)>,
+    /// What `init` should say about how it found these (stderr).
+    pub(crate) notes: Vec<String>,
+    /// Features that turn on a `std` feature (their crate's or a
+    /// dependency's), each with the packages whose `std` it is: they cannot
+    /// build for a target without the standard library.
+    pub(crate) needs_std: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Model {
@@ -300,8 +306,14 @@ fn name_groups(pkg: &Package, features: &BTreeSet<String>) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// The feature model of `pkg` with the guards found in its sources.
-pub(crate) fn model(pkg: &Package, guards: &Guards) -> Model {
+/// The feature model of `pkg` with the guards found in its sources (and
+/// its dependencies'), and the family members other features have the
+/// effect of through dependencies (`forwarded`, from [`super::deps`]).
+pub(crate) fn model(
+    pkg: &Package,
+    guards: &Guards,
+    forwarded: &BTreeMap<String, BTreeSet<String>>,
+) -> Model {
     let all: BTreeSet<String> = pkg.features.iter().cloned().collect();
     let pairs = conflict_pairs(guards, &all);
     let mut model = Model::default();
@@ -328,10 +340,30 @@ pub(crate) fn model(pkg: &Package, guards: &Guards) -> Model {
         model.families.push(f);
     }
     let rest: BTreeSet<String> = all.difference(&in_family).cloned().collect();
-    for group in name_groups(pkg, &rest) {
+    for mut group in name_groups(pkg, &rest) {
         let prefix = common_prefix(&group);
+        // The prefix's own feature, when it neither turns a member on nor
+        // is turned on by one, is the family's plain value
+        // (`defmt-timestamp-uptime` beside `defmt-timestamp-uptime-ms`).
+        let base = prefix.trim_end_matches('-').to_owned();
+        let linked = |a: &str, b: &str| {
+            pkg.feature_map
+                .get(a)
+                .is_some_and(|v| v.iter().any(|x| x == b))
+        };
+        if rest.contains(&base)
+            && !pkg.defaults.contains(&base)
+            && !group.iter().any(|m| linked(m, &base) || linked(&base, m))
+        {
+            group.push(base.clone());
+        }
+        let pattern = if group.contains(&base) {
+            format!("`{base}`, `{prefix}*`")
+        } else {
+            format!("`{prefix}*`")
+        };
         let why = format!(
-            "a name family ({} features `{prefix}*`): assumed at most one on; if several may be, make them bool options",
+            "a name family ({} features {pattern}): assumed at most one on; if several may be, make them bool options",
             group.len()
         );
         let f = family(pkg, &taken, group.clone(), why, false);
@@ -344,8 +376,48 @@ pub(crate) fn model(pkg: &Package, guards: &Guards) -> Model {
     }
     model.bools = all.difference(&in_family).cloned().collect();
     implications(pkg, guards, &mut model);
+    forwarded_members(forwarded, &mut model);
     excludes(guards, &all, &mut model);
     model
+}
+
+/// A bool feature with the effect of a family member on the dependencies
+/// (`mock-driver` turns on the dependency's `tick-hz-1_000_000`, as the
+/// family's `tick-hz-1_000_000` does) builds only with that member or none
+/// of the family: with another, the dependency gets two.
+fn forwarded_members(forwarded: &BTreeMap<String, BTreeSet<String>>, model: &mut Model) {
+    for b in model.bools.clone() {
+        let Some(reached) = forwarded.get(&b) else {
+            continue;
+        };
+        for fam in &model.families {
+            let hits: Vec<&(String, String)> = fam
+                .members
+                .iter()
+                .filter(|(_, f)| reached.contains(f))
+                .collect();
+            let [(value, feature)] = hits[..] else {
+                continue; // none, or two members at once: nothing to choose
+            };
+            let already = model.depends.get(&b).is_some_and(|d| {
+                d.iter()
+                    .any(|(c, _)| c.starts_with(&format!("{} ==", fam.name)))
+            });
+            if already {
+                continue;
+            }
+            let v = value;
+            let cond = if fam.none {
+                format!("({n} == none || {n} == {v})", n = fam.name)
+            } else {
+                format!("{} == {v}", fam.name)
+            };
+            model.depends.entry(b.clone()).or_default().push((
+                cond,
+                format!("through its dependencies it turns on what `{feature}` does"),
+            ));
+        }
+    }
 }
 
 /// `depends-on` of bool options: the features they turn on
@@ -454,157 +526,4 @@ fn excludes(guards: &Guards, all: &BTreeSet<String>, model: &mut Model) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pkg(features: &[(&str, &[&str])], defaults: &[&str]) -> Package {
-        let feature_map: BTreeMap<String, Vec<String>> = features
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.iter().map(|s| (*s).to_owned()).collect()))
-            .collect();
-        Package {
-            features: feature_map.keys().cloned().collect(),
-            feature_map,
-            defaults: defaults.iter().map(|s| (*s).to_owned()).collect(),
-            ..Package::default()
-        }
-    }
-
-    fn conflict(a: &str, b: &str) -> (BTreeSet<String>, String) {
-        (
-            BTreeSet::from([a.to_owned(), b.to_owned()]),
-            "src/lib.rs:1".to_owned(),
-        )
-    }
-
-    #[test]
-    fn guarded_cliques_become_choices_and_odd_edges_excludes() {
-        let p = pkg(
-            &[
-                ("rtc-a", &[]),
-                ("rtc-b", &[]),
-                ("rtc-c", &[]),
-                ("x", &[]),
-                ("y", &["x"]),
-            ],
-            &[],
-        );
-        let g = Guards {
-            conflicts: vec![
-                conflict("rtc-a", "rtc-b"),
-                conflict("rtc-a", "rtc-c"),
-                conflict("rtc-b", "rtc-c"),
-                conflict("rtc-c", "y"),
-            ],
-            required: vec![(
-                BTreeSet::from(["rtc-a".to_owned(), "rtc-b".to_owned(), "rtc-c".to_owned()]),
-                "src/lib.rs:9".to_owned(),
-            )],
-            needs: Vec::new(),
-        };
-        let m = model(&p, &g);
-        assert_eq!(m.families.len(), 1);
-        let f = &m.families[0];
-        assert_eq!(f.name, "rtc");
-        assert_eq!(f.axis, ["a", "b", "c"], "one is required: no `none`");
-        assert_eq!(f.default, "a");
-        assert_eq!(m.bools, ["x", "y"]);
-        assert_eq!(m.depends["y"][0].0, "x");
-        assert_eq!(
-            m.excludes[0].0,
-            [
-                ("rtc".to_owned(), "c".to_owned()),
-                ("y".to_owned(), "true".to_owned())
-            ]
-        );
-    }
-
-    #[test]
-    fn a_large_name_family_samples_its_axis() {
-        let mut feats: Vec<(String, Vec<&str>)> = (1..=40)
-            .map(|i| (format!("tick-hz-{i}_000"), Vec::new()))
-            .collect();
-        feats.push(("mock".to_owned(), vec!["tick-hz-7_000"]));
-        feats.push(("std".to_owned(), Vec::new()));
-        let owned: Vec<(&str, &[&str])> = feats
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_slice()))
-            .collect();
-        let m = model(&pkg(&owned, &[]), &Guards::default());
-        let f = &m.families[0];
-        assert_eq!(f.name, "tick-hz");
-        assert_eq!(f.members.len(), 40);
-        assert_eq!(f.members[0].0, "1_000");
-        assert_eq!(f.axis, ["none", "1_000", "7_000", "40_000"]);
-        assert_eq!(m.depends["mock"][0].0, "tick-hz == 7_000");
-        assert_eq!(m.bools, ["mock", "std"]);
-    }
-
-    #[test]
-    fn one_required_of_bools_excludes_the_cell_with_none_on() {
-        let p = pkg(&[("ipv4", &[]), ("ipv6", &[]), ("dns", &["ipv4"])], &[]);
-        let g = Guards {
-            required: vec![(
-                BTreeSet::from(["ipv4".to_owned(), "ipv6".to_owned()]),
-                "src/lib.rs:3".to_owned(),
-            )],
-            ..Guards::default()
-        };
-        let m = model(&p, &g);
-        assert!(m.families.is_empty());
-        assert_eq!(
-            m.excludes,
-            [(
-                vec![
-                    ("ipv4".to_owned(), "false".to_owned()),
-                    ("ipv6".to_owned(), "false".to_owned())
-                ],
-                "src/lib.rs:3".to_owned()
-            )]
-        );
-    }
-
-    #[test]
-    fn name_families_take_the_longest_shared_prefix() {
-        let p = pkg(
-            &[
-                ("arch-avr", &[]),
-                ("arch-cortex-m", &[]),
-                ("arch-riscv32", &[]),
-                ("iface-max-addr-count-1", &[]),
-                ("iface-max-addr-count-2", &[]),
-                ("iface-max-addr-count-4", &[]),
-                ("iface-max-route-count-1", &[]),
-                ("iface-max-route-count-2", &[]),
-                ("iface-max-route-count-4", &[]),
-                ("proto-ipv4", &[]),
-                ("proto-ipv6", &[]),
-                ("proto-dns", &[]),
-            ],
-            &["proto-ipv4", "proto-ipv6"],
-        );
-        let m = model(&p, &Guards::default());
-        let names: Vec<&str> = m.families.iter().map(|f| f.name.as_str()).collect();
-        // `arch` is the matrix's own axis.
-        assert_eq!(
-            names,
-            [
-                "arch-family",
-                "iface-max-addr-count",
-                "iface-max-route-count"
-            ]
-        );
-        assert_eq!(m.families[0].axis, ["none", "avr", "cortex-m", "riscv32"]);
-        // Two default features of one prefix may be on together: bools.
-        assert_eq!(m.bools, ["proto-dns", "proto-ipv4", "proto-ipv6"]);
-    }
-
-    #[test]
-    fn implication_cycles_are_left_out() {
-        let m = model(
-            &pkg(&[("a", &["b"]), ("b", &["a"])], &[]),
-            &Guards::default(),
-        );
-        assert_eq!(m.depends.len(), 1, "{:?}", m.depends);
-    }
-}
+mod tests;

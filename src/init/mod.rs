@@ -5,29 +5,104 @@
 //! features that turn others on, `exclude` for guarded sets, both
 //! profiles, and `cover: 2` when the full product is large. It reads the
 //! crate's sources and writes text; it builds nothing.
+mod deps;
 mod families;
 mod guards;
 
 use anyhow::{Result, bail};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use crate::config::Package;
 pub(crate) use families::Model;
 use families::option_name;
 
+/// A target `init` writes, and whether it has a `std` (a bare-metal
+/// triple, `*-none*`, has not).
+#[derive(Clone, Debug)]
+pub(crate) struct Target {
+    /// Its name in `targets:`.
+    pub(crate) name: String,
+    /// Whether the standard library exists for it.
+    pub(crate) has_std: bool,
+}
+
 /// Past this many cells in the full product, `init` writes `cover: 2`.
 pub(crate) const COVER_PAST: u128 = 256;
 
 /// The feature model of `pkg`: families, implications and guarded sets,
-/// from its `[features]` and the `compile_error!` guards in its sources.
+/// from its `[features]`, the `compile_error!` guards in its sources and
+/// in the dependencies its features reach, and what its features forward
+/// to them.
 pub(crate) fn analyze(pkg: &Package) -> Model {
     let base = pkg
         .manifest
         .parent()
         .unwrap_or(std::path::Path::new("."))
         .to_path_buf();
-    let g = guards::scan(&pkg.sources, &base);
-    families::model(pkg, &g)
+    let mut g = guards::scan(&pkg.sources, &base);
+    let (forwarded, needs_std, note) = match deps::deep(&pkg.manifest) {
+        Some(d) => {
+            g.conflicts.extend(d.guards.conflicts);
+            (d.forwarded, d.needs_std, None)
+        }
+        None => (
+            BTreeMap::new(),
+            own_std(pkg),
+            Some("cargo could not resolve the dependencies: features they forward, their compile_error! guards and their `std` features are not seen".to_owned()),
+        ),
+    };
+    let mut model = families::model(pkg, &g, &forwarded);
+    model.needs_std = needs_std;
+    model.notes.extend(note);
+    model
+}
+
+/// Without the dependencies: the crate's own features that turn on its
+/// `std` (itself included), with the crate's name.
+fn own_std(pkg: &Package) -> BTreeMap<String, BTreeSet<String>> {
+    if !pkg.feature_map.contains_key("std") {
+        return BTreeMap::new();
+    }
+    let reaches = |f: &str| {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![f.to_owned()];
+        while let Some(g) = todo.pop() {
+            if seen.insert(g.clone()) {
+                todo.extend(pkg.feature_map.get(&g).into_iter().flatten().cloned());
+            }
+        }
+        seen.contains("std")
+    };
+    pkg.feature_map
+        .keys()
+        .filter(|f| *f != "default" && reaches(f))
+        .map(|f| (f.clone(), BTreeSet::from([pkg.name.clone()])))
+        .collect()
+}
+
+/// What `init` says of the features it keeps off targets without a
+/// standard library (`None` when there are none to keep off).
+pub(crate) fn std_excluded(model: &Model, targets: &[Target]) -> Option<String> {
+    let bare: Vec<&str> = targets
+        .iter()
+        .filter(|t| !t.has_std)
+        .map(|t| t.name.as_str())
+        .collect();
+    let features: Vec<&str> = model
+        .needs_std
+        .keys()
+        .filter(|f| model.setting(f).is_some())
+        .map(String::as_str)
+        .collect();
+    if bare.is_empty() || features.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "`exclude`: not on {} (no standard library): {} (they turn on a `std` feature)",
+        bare.join(", "),
+        features.join(", ")
+    ))
 }
 
 /// A YAML scalar for a value or feature name: quoted where YAML could
@@ -67,10 +142,18 @@ pub(crate) fn render(
     pkg: &Package,
     model: &Model,
     krate: &str,
-    targets: &[String],
+    targets: &[Target],
     mode: &str,
     why: Option<&str>,
 ) -> Result<String> {
+    let bare: Vec<&str> = targets
+        .iter()
+        .filter(|t| !t.has_std)
+        .map(|t| t.name.as_str())
+        .collect();
+    let all_bare = bare.len() == targets.len();
+    let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+    let targets = names.as_slice();
     if !matches!(mode, "image" | "module" | "bin") {
         bail!("--mode {mode}: expected image, module or bin");
     }
@@ -132,7 +215,7 @@ pub(crate) fn render(
         let _ = writeln!(y, "cover: 2");
     }
     let _ = writeln!(y);
-    excludes(&mut y, model);
+    excludes(&mut y, model, &bare, all_bare);
     policy(&mut y, mode);
     Ok(y)
 }
@@ -245,13 +328,51 @@ fn options(y: &mut String, pkg: &Package, model: &Model) {
     }
 }
 
-fn excludes(y: &mut String, model: &Model) {
-    if model.excludes.is_empty() {
+fn excludes(y: &mut String, model: &Model, bare: &[&str], all_bare: bool) {
+    let no_std: Vec<(String, String, String)> = if bare.is_empty() {
+        Vec::new()
+    } else {
+        model
+            .needs_std
+            .iter()
+            .filter_map(|(f, whose)| {
+                let (o, v) = model.setting(f)?;
+                let whose: Vec<&str> = whose.iter().map(String::as_str).collect();
+                Some((o, v, whose.join(", ")))
+            })
+            .collect()
+    };
+    if model.excludes.is_empty() && no_std.is_empty() {
         let _ = writeln!(y, "exclude: []");
         return;
     }
-    let _ = writeln!(y, "# Cells a compile_error! guard forbids.");
     let _ = writeln!(y, "exclude:");
+    if !no_std.is_empty() {
+        let _ = writeln!(
+            y,
+            "  # These turn on a `std` feature: {} no standard library.",
+            if all_bare {
+                "the targets have"
+            } else {
+                "bare-metal targets have"
+            }
+        );
+    }
+    for (o, v, whose) in &no_std {
+        let value = if v == "true" { v.clone() } else { scalar(v) };
+        let arches: Vec<Option<&str>> = if all_bare {
+            vec![None]
+        } else {
+            bare.iter().copied().map(Some).collect()
+        };
+        for arch in arches {
+            let arch = arch.map(|a| format!("arch: {a}, ")).unwrap_or_default();
+            let _ = writeln!(y, "  - {{{arch}{o}: {value}}}   # std of {whose}");
+        }
+    }
+    if !model.excludes.is_empty() {
+        let _ = writeln!(y, "  # Cells a compile_error! guard forbids.");
+    }
     for (entry, place) in &model.excludes {
         let kv: Vec<String> = entry
             .iter()
@@ -286,4 +407,81 @@ fn policy(y: &mut String, mode: &str) {
         }
     );
     let _ = writeln!(y, "  roots: []");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg() -> Package {
+        let feature_map: BTreeMap<String, Vec<String>> = [
+            ("std", vec!["alloc"]),
+            ("alloc", vec![]),
+            ("net", vec!["std"]),
+            ("fast", vec![]),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.into_iter().map(str::to_owned).collect()))
+        .collect();
+        Package {
+            name: "drv".to_owned(),
+            features: feature_map.keys().cloned().collect(),
+            feature_map,
+            ..Package::default()
+        }
+    }
+
+    fn target(name: &str, has_std: bool) -> Target {
+        Target {
+            name: name.to_owned(),
+            has_std,
+        }
+    }
+
+    fn model(p: &Package) -> Model {
+        let mut m = families::model(p, &guards::Guards::default(), &BTreeMap::new());
+        m.needs_std = own_std(p);
+        m
+    }
+
+    #[test]
+    fn features_that_turn_on_std_are_excluded_on_every_bare_metal_target() {
+        let p = pkg();
+        let m = model(&p);
+        assert_eq!(
+            m.needs_std.keys().collect::<Vec<_>>(),
+            ["net", "std"],
+            "{m:?}"
+        );
+        let bare = [target("arm", false), target("x86", false)];
+        let y = render(&p, &m, ".", &bare, "image", None).unwrap();
+        assert!(
+            y.contains("  - {net: true}   # std of drv\n  - {std: true}   # std of drv\n"),
+            "{y}"
+        );
+        assert_eq!(
+            std_excluded(&m, &bare).unwrap(),
+            "`exclude`: not on arm, x86 (no standard library): net, std (they turn on a `std` feature)"
+        );
+    }
+
+    #[test]
+    fn features_that_turn_on_std_stay_on_hosted_targets() {
+        let p = pkg();
+        let m = model(&p);
+        let mixed = [
+            target("thumbv7em-none-eabihf", false),
+            target("x86_64-unknown-linux-gnu", true),
+        ];
+        let y = render(&p, &m, ".", &mixed, "image", None).unwrap();
+        assert!(
+            y.contains("  - {arch: thumbv7em-none-eabihf, std: true}   # std of drv\n"),
+            "{y}"
+        );
+        assert!(!y.contains("arch: x86_64-unknown-linux-gnu,"), "{y}");
+        let hosted = [target("x86_64-unknown-linux-gnu", true)];
+        let y = render(&p, &m, ".", &hosted, "image", None).unwrap();
+        assert!(y.contains("exclude: []"), "{y}");
+        assert_eq!(std_excluded(&m, &hosted), None);
+    }
 }

@@ -288,6 +288,11 @@ pub(crate) struct SizeExcess {
 
 /// `1234567` as `1,234,567`.
 pub(crate) fn grouped(n: u64) -> String {
+    grouped_wide(u128::from(n))
+}
+
+/// [`grouped`] for counts past u64 (a matrix's full product).
+pub(crate) fn grouped_wide(n: u128) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {

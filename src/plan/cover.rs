@@ -22,6 +22,9 @@ use std::collections::HashSet;
 use super::space::{Axis, Prefer, Solved, Space};
 use crate::model::Value;
 
+/// Combinations a plan may have to cover, at most (one byte of state
+/// each): past it the matrix asks for a lower strength.
+pub(super) const MAX_TUPLES: u128 = 50_000_000;
 /// Candidate cells built per cell kept, at most.
 const CANDIDATES: usize = 8;
 /// Tuple look-ups one cell's candidates may take together, roughly: past
@@ -243,11 +246,28 @@ fn indices(axes: &[&Axis], found: &[Value]) -> Vec<Option<usize>> {
 /// Configurations (as [`Space::solve`] gives them) that, with `seeded`
 /// (cells the plan already has), hold every combination of `t` axis
 /// values the rules allow; and what they cover.
+/// How many combinations of `t` values of different axes with these
+/// numbers of values there are (the elementary symmetric polynomial).
+fn count_tuples(t: usize, sizes: &[usize]) -> u128 {
+    let mut e = vec![0u128; t + 1];
+    e[0] = 1;
+    for &n in sizes {
+        for j in (1..=t).rev() {
+            e[j] = e[j].saturating_add(e[j - 1].saturating_mul(n as u128));
+        }
+    }
+    e[t]
+}
+
+/// Too many combinations to cover: how many.
+#[derive(Debug)]
+pub(super) struct TooMany(pub(super) u128);
+
 pub(super) fn covering(
     space: &Space<'_>,
     t: usize,
     seeded: &[Vec<Value>],
-) -> (Vec<Vec<Value>>, Coverage) {
+) -> Result<(Vec<Vec<Value>>, Coverage), TooMany> {
     let axes = varying(space);
     let t = t.min(axes.len());
     let mut rows: Vec<Vec<Value>> = Vec::new();
@@ -257,9 +277,14 @@ pub(super) fn covering(
         {
             rows.push(row);
         }
-        return (rows, Coverage::default());
+        return Ok((rows, Coverage::default()));
     }
-    let mut tuples = Tuples::new(t, axes.iter().map(|a| a.values.len()).collect());
+    let sizes: Vec<usize> = axes.iter().map(|a| a.values.len()).collect();
+    let total = count_tuples(t, &sizes);
+    if total > MAX_TUPLES {
+        return Err(TooMany(total));
+    }
+    let mut tuples = Tuples::new(t, sizes);
     for r in seeded {
         tuples.cover(&indices(&axes, r));
     }
@@ -314,7 +339,7 @@ pub(super) fn covering(
         impossible: tuples.count(State::Impossible),
         undecided: tuples.count(State::Undecided),
     };
-    (rows, coverage)
+    Ok((rows, coverage))
 }
 
 impl Tuples {
@@ -453,6 +478,16 @@ pub(super) fn each(space: &Space<'_>) -> Vec<Vec<Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tuple_counts_match_the_index_space() {
+        for t in 1..=3 {
+            let sizes = vec![2, 3, 2, 4, 2];
+            let n = count_tuples(t, &sizes);
+            assert_eq!(n, Tuples::new(t, sizes).state.len() as u128, "t={t}");
+        }
+        assert_eq!(count_tuples(3, &[2; 200]), 1_313_400 * 8);
+    }
 
     #[test]
     fn tuple_indices_round_trip() {

@@ -74,8 +74,11 @@ pub(crate) struct Summary {
     pub(crate) cover: Cover,
     /// What a strength-T plan covers.
     pub(crate) coverage: Option<Coverage>,
-    /// Cells the full product of the axes would have.
+    /// Cells the full product of the axes would have (`u128::MAX` past
+    /// it).
     pub(crate) full_product: u128,
+    /// Its base-2 logarithm (what `plan` says past `u128::MAX`).
+    pub(crate) full_product_bits: f64,
     /// Kept cell id → the ids of the cells merged into it (equal builds).
     pub(crate) aliases: BTreeMap<String, Vec<String>>,
 }
@@ -192,6 +195,7 @@ fn expand_cells(spec: &Matrix, limits: Limits) -> Result<(Vec<Cell>, Summary), E
         .collect();
     let mut summary = Summary {
         full_product,
+        full_product_bits: spec.axes.iter().map(|(_, v)| (v.len() as f64).log2()).sum(),
         ..Summary::default()
     };
     if let Some((n, seed)) = limits.random {
@@ -208,7 +212,7 @@ fn expand_cells(spec: &Matrix, limits: Limits) -> Result<(Vec<Cell>, Summary), E
     } else {
         let made: Vec<Cell> = includes.iter().map(|(c, _)| c.clone()).collect();
         summary.cover = cover;
-        summary.coverage = covering(&mut col, &order, cover, &made);
+        summary.coverage = covering(&mut col, &order, cover, &made)?;
         if col.cells.len() > limits.max_cells {
             return Err(ExpandError::TooManyCells {
                 file: spec.path.display().to_string(),
@@ -283,7 +287,7 @@ fn covering(
     order: &[usize],
     cover: Cover,
     made: &[Cell],
-) -> Option<Coverage> {
+) -> Result<Option<Coverage>, ExpandError> {
     let spec = col.spec;
     let space = Space::new(spec, order);
     let as_row = |c: &Cell| -> Vec<Value> {
@@ -305,7 +309,19 @@ fn covering(
             .cloned()
             .chain(made.iter().map(as_row))
             .collect();
-        let (more, c) = cover::covering(&space, usize::from(t), &seeded);
+        let (more, c) = cover::covering(&space, usize::from(t), &seeded).map_err(|n| {
+            ConfigError {
+                problems: vec![col.problem(
+                    0,
+                    0,
+                    format!(
+                        "cover: {t} asks for {} combinations of {t} axis values, more than a plan can track ({}): use a lower strength or fewer axes",
+                        render::grouped(n.0),
+                        render::grouped(cover::MAX_TUPLES)
+                    ),
+                )],
+            }
+        })?;
         rows.extend(more);
         coverage = Some(c);
     }
@@ -315,7 +331,7 @@ fn covering(
             col.add(cell, None, false);
         }
     }
-    coverage
+    Ok(coverage)
 }
 
 /// The cell the rules make from `pick` (values for `arch`, `profile` and

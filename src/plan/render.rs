@@ -9,6 +9,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::{Planned, Summary};
+pub(super) use crate::model::grouped_wide as grouped;
 use crate::model::{Plan, Settings, Shard, ShardBasis, Value, display_path, expected_text};
 
 /// `plan` output formats.
@@ -41,19 +42,6 @@ struct GithubEntry<'a> {
     target: &'a str,
 }
 
-/// `1,234,567`.
-fn thousands(n: u128) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// What a covering plan's cells cover, after "N cells from FILE": e.g.
 /// "cover all 412 value pairs of 17 axes (full product: 2,097,152 cells)".
 /// `None` for the full product.
@@ -61,7 +49,11 @@ pub(crate) fn describe(s: &Summary) -> Option<String> {
     if s.cover.is_full() {
         return None;
     }
-    let full = format!("full product: {} cells", thousands(s.full_product));
+    let full = if s.full_product == u128::MAX {
+        format!("full product: about 2^{:.0} cells", s.full_product_bits)
+    } else {
+        format!("full product: {} cells", grouped(s.full_product))
+    };
     let each = "each option value alone on every arch and profile";
     let Some(c) = s.coverage.filter(|_| s.cover.strength.is_some()) else {
         return Some(format!("hold {each} ({full})"));
@@ -76,7 +68,7 @@ pub(crate) fn describe(s: &Summary) -> Option<String> {
     };
     let mut text = format!(
         "cover all {} {} of {} axes{} ({full})",
-        thousands(c.covered as u128),
+        grouped(c.covered as u128),
         what(c.covered),
         c.axes,
         if s.cover.each {
@@ -89,7 +81,7 @@ pub(crate) fn describe(s: &Summary) -> Option<String> {
         let _ = write!(
             text,
             "; the rules rule out {} more {}",
-            thousands(c.impossible as u128),
+            grouped(c.impossible as u128),
             what(c.impossible)
         );
     }
@@ -97,7 +89,7 @@ pub(crate) fn describe(s: &Summary) -> Option<String> {
         let _ = write!(
             text,
             "; {} {} NOT covered: the search for a configuration with them ran out of budget",
-            thousands(c.undecided as u128),
+            grouped(c.undecided as u128),
             what(c.undecided)
         );
     }
@@ -149,7 +141,9 @@ pub(crate) fn render(
                     "covered": c.covered,
                     "impossible": c.impossible,
                     "undecided": c.undecided,
-                    "full_product": planned.summary.full_product.to_string(),
+                    "full_product": (planned.summary.full_product < u128::MAX)
+                        .then(|| planned.summary.full_product.to_string()),
+                    "full_product_log2": planned.summary.full_product_bits,
                 });
             }
             if let Some((shards, _)) = shards {
@@ -269,16 +263,4 @@ fn github_shards(shards: &[Shard], out: &mut dyn Write) -> std::io::Result<()> {
         .collect();
     serde_json::to_writer(&mut *out, &serde_json::json!({ "include": include }))?;
     writeln!(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::thousands;
-
-    #[test]
-    fn thousands_groups_digits() {
-        assert_eq!(thousands(7), "7");
-        assert_eq!(thousands(1_000), "1,000");
-        assert_eq!(thousands(2_097_152), "2,097,152");
-    }
 }

@@ -295,3 +295,54 @@ fn each_turns_one_option_on_with_the_rest_at_their_defaults() {
         .collect();
     assert_eq!(on, [vec![], vec!["o0"], vec!["o1"], vec!["o2"], vec!["o3"]]);
 }
+
+#[test]
+fn include_cells_count_toward_what_a_covering_plan_holds() {
+    let rules: Vec<OptionRule> = (0..3).map(|i| rule(&format!("o{i}"), None)).collect();
+    let mut axes = vec![("arch".to_owned(), vec![word("a1")])];
+    axes.extend((0..3).map(|i| (format!("o{i}"), vec![word("false"), word("true")])));
+    axes.push(("profile".to_owned(), vec![word("release")]));
+    let mut m = matrix(rules, axes, Vec::new());
+    let plain = planned_cells(
+        &m,
+        Cover {
+            strength: Some(2),
+            each: false,
+        },
+    );
+    m.include.push(Assignment {
+        values: BTreeMap::from([
+            ("arch".to_owned(), word("a1")),
+            ("o0".to_owned(), word("true")),
+            ("o1".to_owned(), word("true")),
+            ("o2".to_owned(), word("true")),
+        ]),
+        id: None,
+        line: 1,
+        col: 1,
+    });
+    let with = planned_cells(
+        &m,
+        Cover {
+            strength: Some(2),
+            each: false,
+        },
+    );
+    let last = with.last().expect("cells");
+    assert!(
+        last.options
+            .values()
+            .filter(|v| **v == Value::Bool(true))
+            .count()
+            == 3
+    );
+    let ok = allowed(&m);
+    let got: BTreeSet<Vec<Value>> = with.iter().map(|c| axis_values(&m, c)).collect();
+    assert!(combinations(&ok, 2).is_subset(&combinations(&got, 2)));
+    assert!(
+        with.len() <= plain.len() + 1,
+        "{} vs {}",
+        with.len(),
+        plain.len()
+    );
+}

@@ -403,6 +403,14 @@ fn init_on_a_forwarded_tick_rate_family_plans_few_cells_with_short_ids() {
             "[package]\nname = \"tdriver\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[features]\n{driver_features}"
         ),
     );
+    let any: Vec<String> = rates
+        .iter()
+        .map(|r| format!("feature = \"{}\"", name(*r)))
+        .collect();
+    driver_lib.push_str(&format!(
+        "#[cfg(not(any({})))]\npub const TICK_HZ: u64 = 1_000_000;\n",
+        any.join(", ")
+    ));
     write(root, "tdriver/src/lib.rs", &driver_lib);
     write(
         root,
@@ -415,7 +423,7 @@ fn init_on_a_forwarded_tick_rate_family_plans_few_cells_with_short_ids() {
         root,
         "src/lib.rs",
         &format!(
-            "#![no_std]\n#[no_mangle]\npub extern \"C\" fn now_ticks(x: u64) -> u64 {{\n    x\n}}\n{PANIC}"
+            "#![no_std]\n#[cfg(feature = \"std\")]\nextern crate std;\n#[cfg(all(feature = \"defmt\", feature = \"log\"))]\ncompile_error!(\"defmt or log\");\n\n#[no_mangle]\npub extern \"C\" fn now_ticks(x: u64) -> u64 {{\n    x * tdriver::TICK_HZ\n}}\n{PANIC}"
         ),
     );
     let o = linkmatrix(root)
@@ -431,6 +439,9 @@ fn init_on_a_forwarded_tick_rate_family_plans_few_cells_with_short_ids() {
         "{cfg}"
     );
     assert!(err.contains("`tick-hz`: 151 features"), "{err}");
+    // `std` links the standard library (`extern crate std`), which a
+    // bare-metal target has not: its cells would not compile.
+    assert!(cfg.contains("  - {std: true}   # std of ttime\n"), "{cfg}");
     let o = run(root, &["plan", "--format", "json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let p: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -449,6 +460,29 @@ fn init_on_a_forwarded_tick_rate_family_plans_few_cells_with_short_ids() {
     }
     let table = stdout(&run(root, &["plan"]));
     assert!(table.contains("cover all"), "{table}");
+    // A random sample draws from the same valid configurations.
+    let o = run(
+        root,
+        &["plan", "--random", "20", "--seed", "3", "--format", "json"],
+    );
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    for c in s["cells"].as_array().unwrap() {
+        assert!(c["id"].as_str().unwrap().len() <= 80, "{c:#}");
+        let f: Vec<&str> = c["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap())
+            .collect();
+        assert!(
+            f.iter().filter(|x| x.starts_with("tick-hz-")).count() <= 1,
+            "{c:#}"
+        );
+        assert!(
+            !f.contains(&"mock-driver") || f.contains(&"tick-hz-1_000_000"),
+            "{c:#}"
+        );
+    }
     // A shard of it builds: no cell turns two rates on.
     let (code, r, err) = check_json(root, &["--shard", "1/16"]);
     assert_eq!(code, 0, "{err}\n{r:#}");
@@ -459,4 +493,64 @@ fn init_on_a_forwarded_tick_rate_family_plans_few_cells_with_short_ids() {
         .filter(|c| c["status"] == "pass")
         .count();
     assert!(built >= 1, "{r:#}");
+    firmware_on_top(root, &features);
+}
+
+/// A firmware crate that uses `ttime` and forwards every one of its
+/// features (`mock-driver = ["ttime/mock-driver"]`): its own `[features]`
+/// say nothing of families or implications, and its sources hold no
+/// guard. `init` follows the features into the dependencies — the tick
+/// rates collide two crates down, `mock-driver` turns one on there, and
+/// `ttime`'s guard forbids `defmt` with `log` — and the plan it writes
+/// builds in every cell.
+fn firmware_on_top(root: &Path, ttime_features: &str) {
+    let fw = root.join("fw");
+    let forwarded: String = ttime_features
+        .lines()
+        .filter_map(|l| l.split_once(" = "))
+        .fold(String::new(), |mut s, (f, _)| {
+            s.push_str(&format!("{f} = [\"ttime/{f}\"]\n"));
+            s
+        });
+    write(
+        &fw,
+        "Cargo.toml",
+        &format!(
+            "[package]\nname = \"fw\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nttime = {{ path = \"..\" }}\n\n[features]\n{forwarded}"
+        ),
+    );
+    write(
+        &fw,
+        "src/lib.rs",
+        "#![no_std]\n#[no_mangle]\npub extern \"C\" fn fw_tick(x: u64) -> u64 {\n    ttime::now_ticks(x)\n}\n",
+    );
+    let o = linkmatrix(&fw)
+        .args(["init", "--target", "x86_64-unknown-none"])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    let cfg = std::fs::read_to_string(fw.join("linkmatrix.yaml")).unwrap();
+    assert!(
+        err.contains("`defmt-or-log`: 2 features") && err.contains("ttime 0.1.0: src/lib.rs:4"),
+        "{err}"
+    );
+    assert!(
+        cfg.contains("depends-on: \"(tick-hz == none || tick-hz == 1_000_000)\""),
+        "{cfg}"
+    );
+    // `std` turns on the dependency's `std`: not on a bare-metal target,
+    // said in the file and on stderr (the cells below would not compile).
+    assert!(cfg.contains("  - {std: true}   # std of ttime\n"), "{cfg}");
+    assert!(
+        err.contains("init: `exclude`: not on x86_64-unknown-none (no standard library): std (they turn on a `std` feature)"),
+        "{err}"
+    );
+    let (code, r, err) = check_json(&fw, &[]);
+    assert_eq!(code, 0, "{err}\n{r:#}");
+    let cells = r["cells"].as_array().unwrap();
+    assert!(
+        cells.len() <= 64 && cells.iter().all(|c| c["status"] == "pass"),
+        "{r:#}"
+    );
 }
