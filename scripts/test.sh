@@ -36,6 +36,11 @@ export LINKMATRIX_REQUIRE_LINTERS=1
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The layout README "Development" states: no import cycle between the
+# modules, no function over 120 lines, no file over 700 lines, no
+# function in check/ with more than 5 parameters.
+python3 scripts/modcycles.py
+python3 scripts/fnlen.py --top 3 --check src
 cargo test --workspace --locked
 
 # The crate as a registry would get it: `cargo package` packs the .crate and

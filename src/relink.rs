@@ -344,7 +344,7 @@ pub(crate) fn run_as_linker(args: &[OsString]) -> ExitCode {
         "error: linkmatrix (relinking as {}) could not run it: {err}",
         real.to_string_lossy()
     );
-    ExitCode::from(crate::commands::EXIT_TOOL)
+    ExitCode::from(crate::model::EXIT_TOOL)
 }
 
 /// The rustc argument that marks a `bin` relink's final compilation.

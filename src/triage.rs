@@ -3,25 +3,26 @@
 //! matrix the smallest condition, an or of ands of option values, under
 //! which each of their findings appears: `appears`, `condition`) and
 //! `minimize` (delta-debug a failing cell's option values toward a passing
-//! cell). They reuse `check` to have the cells built (from the cache when
-//! nothing changed) and `inspect` to read them.
+//! cell; its own file). They reuse `check` to have the cells built (from
+//! the cache when nothing changed) and `inspect` to read them.
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
 use crate::check::{self, CheckOptions};
 use crate::inspect::{self, Unit};
-use crate::model::{Analysis, Cell, CellOutcome, Matrix, Plan, Report, Status, Value, closest};
+use crate::model::{Analysis, Cell, CellOutcome, Matrix, Plan, Report, Value, closest};
 use crate::workdir::WorkDir;
 
 mod appears;
 mod condition;
 pub(crate) mod footprint;
 mod grew;
+mod minimize;
 
 use appears::{Appears, appearances};
+pub(crate) use minimize::minimize;
 
 /// Run `cells` (not necessarily the matrix's own) through `check`, quietly.
 pub(crate) fn run_cells(m: &Matrix, cells: Vec<Cell>, base: &CheckOptions) -> Result<Report> {
@@ -290,177 +291,4 @@ pub(crate) fn diff(
         .collect();
     appears::conditions(plan, &report, &wanted, out)?;
     Ok(0)
-}
-
-fn signatures(c: &CellOutcome) -> BTreeSet<(String, String)> {
-    c.findings
-        .iter()
-        .filter(|f| !f.is_warning())
-        .map(|f| (f.kind.to_string(), f.key()))
-        .collect()
-}
-
-/// `from` with `changes` applied, completed by the matrix's rules (so a
-/// probe is a configuration the matrix could have); a cell of the plan
-/// when it is one.
-fn probe_cell(p: &Plan, from: &Cell, changes: &BTreeMap<String, Value>) -> Cell {
-    let m = &p.matrix;
-    let mut pick = from.options.clone();
-    pick.extend(changes.iter().map(|(k, v)| (k.clone(), v.clone())));
-    pick.insert("profile".to_owned(), Value::Str(from.profile.clone()));
-    let key = crate::cache::Key::new()
-        .str("probe", &format!("{pick:?}"))
-        .finish();
-    let id = format!("probe-{}-{}", from.arch, &key[..10]);
-    let probe = crate::plan::configure(m, &pick, Some(id)).unwrap_or_else(|| from.clone());
-    p.cells
-        .iter()
-        .find(|c| c.options == probe.options && c.profile == probe.profile)
-        .cloned()
-        .unwrap_or(probe)
-}
-
-/// `minimize ID`: the smallest set of option changes from a passing cell
-/// (same arch and profile) that still fails like `ID`. The cells tried
-/// are the nearest passing ones; the answer prefers options the rules
-/// decide over options on an axis.
-pub(crate) fn minimize(p: &Plan, id: &str, base: &CheckOptions, out: &mut dyn Write) -> Result<u8> {
-    let m = &p.matrix;
-    let p_all = p;
-    let failing = find_cell(p, id)?.clone();
-    let report = run_cells(m, p.cells.clone(), base)?;
-    let by_id: BTreeMap<&str, &CellOutcome> =
-        report.cells.iter().map(|c| (c.id.as_str(), c)).collect();
-    let f_out = by_id.get(id).context("the cell did not run")?;
-    if f_out.status != Status::Fail {
-        bail!(
-            "cell `{id}` does not fail ({}): nothing to minimize",
-            f_out.status
-        );
-    }
-    let want = signatures(f_out);
-    let distance = |c: &Cell| {
-        c.options
-            .iter()
-            .filter(|(k, v)| failing.options.get(*k) != Some(*v))
-            .count()
-    };
-    let mut passing: Vec<&Cell> = p
-        .cells
-        .iter()
-        .filter(|c| c.arch == failing.arch && c.profile == failing.profile)
-        .filter(|c| {
-            by_id
-                .get(c.id.as_str())
-                .is_some_and(|o| o.status == Status::Pass)
-        })
-        .collect();
-    if passing.is_empty() {
-        bail!(
-            "no passing cell with arch {} and profile {} to minimize toward",
-            failing.arch,
-            failing.profile
-        );
-    }
-    passing.sort_by_key(|c| distance(c));
-    let best = distance(passing[0]);
-    let mut results: Vec<(&Cell, BTreeMap<String, Value>)> = Vec::new();
-    for p in passing.iter().take_while(|c| distance(c) == best).take(3) {
-        // The differences, applied from the passing cell, fail like the cell.
-        let mut delta: BTreeMap<String, Value> = failing
-            .options
-            .iter()
-            .filter(|(k, v)| p.options.get(*k) != Some(*v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let fails = |d: &BTreeMap<String, Value>| -> Result<bool> {
-            let probe = probe_cell(p_all, p, d);
-            // A cell of the plan already ran.
-            if let Some(o) = by_id.get(probe.id.as_str()) {
-                return Ok(!signatures(o).is_disjoint(&want));
-            }
-            let r = run_cells(m, vec![probe], base)?;
-            Ok(r.cells
-                .first()
-                .is_some_and(|c| !signatures(c).is_disjoint(&want)))
-        };
-        // One change at a time: drop every change the failure does not need.
-        for k in delta.keys().cloned().collect::<Vec<_>>() {
-            let mut without = delta.clone();
-            without.remove(&k);
-            if fails(&without)? {
-                delta = without;
-            }
-        }
-        results.push((p, delta));
-    }
-    // Fewest changes first; among those, changes to options the rules decide
-    // (not on an axis) first: a fix changes a rule, not the configuration.
-    results.sort_by_key(|(_, d)| {
-        (
-            d.len(),
-            d.keys()
-                .filter(|k| m.axes.iter().any(|(a, _)| a == *k))
-                .count(),
-        )
-    });
-    let (from, delta) = &results[0];
-    let probe = probe_cell(p, from, delta);
-    writeln!(
-        out,
-        "{id} fails with: {}",
-        want.iter()
-            .map(|(k, s)| format!("{k} {s}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )?;
-    writeln!(
-        out,
-        "passing cell: {} (same arch and profile, fewest differences)",
-        from.id
-    )?;
-    if delta.is_empty() {
-        writeln!(
-            out,
-            "the failure does not depend on the options that differ"
-        )?;
-    } else {
-        writeln!(
-            out,
-            "smallest set of option changes from it that still fails:"
-        )?;
-        for (k, v) in delta {
-            let was = from
-                .options
-                .get(k)
-                .map_or_else(|| "-".to_owned(), ToString::to_string);
-            writeln!(out, "  {k}: {was} -> {v}")?;
-        }
-    }
-    let config = plan_path(&m.path);
-    if p.cells.iter().any(|c| c.id == probe.id) {
-        // The smallest failing change is a cell the matrix already has.
-        writeln!(out, "that is cell {} of the matrix", probe.id)?;
-        writeln!(out, "reproduce: {}", check::reproduce(base, &probe.id))?;
-        return Ok(0);
-    }
-    let inc: Vec<String> = probe
-        .options
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}"))
-        .collect();
-    writeln!(out, "reproduce: add to `include:` in {config}")?;
-    writeln!(
-        out,
-        "  - {{{}, profile: {}, id: {}}}",
-        inc.join(", "),
-        probe.profile,
-        probe.id
-    )?;
-    writeln!(out, "then: {}", check::reproduce(base, &probe.id))?;
-    Ok(0)
-}
-
-fn plan_path(p: &Path) -> String {
-    crate::model::display_path(p)
 }

@@ -63,6 +63,18 @@ pub(crate) const ENV_RUSTFLAGS: &[&str] = &[
     "CARGO_BUILD_RUSTFLAGS",
 ];
 
+/// What every bin-mode link gets (`build`'s bin mode passes them as `-C
+/// link-arg=`); the wrapper puts `-Wl,` before them for a C compiler
+/// driver.
+pub(crate) const LINK_ARGS: &[&str] = &[
+    "--emit-relocs",
+    "-zdead-reloc-in-nonalloc=.debug_*=0xffffffffffffffff",
+    "-zdead-reloc-in-nonalloc=.debug_ranges=1",
+    "-zdead-reloc-in-nonalloc=.debug_loc=1",
+    "--noinhibit-exec",
+    "--unresolved-symbols=ignore-all",
+];
+
 /// What the wrapper adds to target compilations.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Injection {
@@ -345,7 +357,7 @@ fn wrapped(args: &[OsString], given: &Given<'_>) -> Vec<OsString> {
         for a in &mut out {
             let s = a.to_string_lossy();
             if let Some(x) = s.strip_prefix("-Clink-arg=")
-                && crate::build::LINK_ARGS.contains(&x)
+                && LINK_ARGS.contains(&x)
             {
                 *a = format!("-Clink-arg=-Wl,{x}").into();
             }
@@ -454,7 +466,7 @@ pub(crate) fn run(args: &[OsString]) -> ExitCode {
         "error: linkmatrix (as rustc wrapper) could not run {}: {err}",
         chain.as_deref().unwrap_or(&args[1]).to_string_lossy()
     );
-    ExitCode::from(crate::commands::EXIT_TOOL)
+    ExitCode::from(crate::model::EXIT_TOOL)
 }
 
 #[cfg(test)]

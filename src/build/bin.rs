@@ -18,17 +18,7 @@ use cargo_metadata::Message;
 use super::{BuildFailure, RustSetup, cargo};
 use crate::model::Cell;
 use crate::process::Cmd;
-
-/// What every bin-mode link gets (as `-C link-arg=`; the rustc wrapper
-/// puts `-Wl,` before them for a C compiler driver).
-pub(crate) const LINK_ARGS: &[&str] = &[
-    "--emit-relocs",
-    "-zdead-reloc-in-nonalloc=.debug_*=0xffffffffffffffff",
-    "-zdead-reloc-in-nonalloc=.debug_ranges=1",
-    "-zdead-reloc-in-nonalloc=.debug_loc=1",
-    "--noinhibit-exec",
-    "--unresolved-symbols=ignore-all",
-];
+use crate::wrapper::LINK_ARGS;
 
 /// How many of [`LINK_ARGS`] the normal link takes; the rest make the
 /// permissive one.

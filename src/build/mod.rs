@@ -16,7 +16,7 @@ use cargo_metadata::Message;
 use crate::model::{Cell, Target, Value};
 use crate::process::{Cmd, ProcessError};
 use crate::toolchain::{Rust, Tool};
-pub(crate) use bin::{BinJob, LINK_ARGS, Linked};
+pub(crate) use bin::{BinJob, Linked};
 
 /// How the crate is compiled for a cell.
 #[derive(Clone, Debug)]

@@ -232,9 +232,26 @@ pub(crate) fn file_identity(path: &Path) -> String {
     format!("{}:{len}:{mtime}", path.display())
 }
 
-/// What every cell's key shares: linkmatrix itself, the matrix settings
-/// and the crate's inputs (digested once per run, not once per cell).
-fn shared_key(m: &Matrix, inputs: &[PathBuf]) -> String {
+/// What runs a matrix's builds besides the toolchains, as identities the
+/// caller reads (`wrapper` and `source` know those programs and files; the
+/// cache only digests what it is given).
+#[derive(Debug, Default)]
+pub(crate) struct BuildTools {
+    /// The user's rustc wrapper, as `wrapper::chain_identity` gives it
+    /// (cargo builds only): another one, or an upgrade, is another build.
+    pub(crate) rustc_wrapper: Option<String>,
+    /// The patches a command build's tree is unpacked with
+    /// (`source::stamp`): an edited patch is a miss, and the cell then
+    /// finds the tree out of date.
+    pub(crate) unpack: Option<String>,
+    /// The programs a command build runs (`source::tools_identity`).
+    pub(crate) command_tools: Option<String>,
+}
+
+/// What every cell's key shares: linkmatrix itself, the matrix settings,
+/// what runs the builds and the crate's inputs (digested once per run,
+/// not once per cell).
+fn shared_key(m: &Matrix, inputs: &[PathBuf], build: &BuildTools) -> String {
     let mut k = Key::new();
     let exe = std::env::current_exe()
         .map(|p| file_identity(&p))
@@ -283,19 +300,14 @@ fn shared_key(m: &Matrix, inputs: &[PathBuf]) -> String {
             ),
         );
     k.str("env", &build_env());
-    // The user's rustc wrapper runs every compilation: another one (or an
-    // upgrade) is another build, like another compiler.
-    if m.build.is_none() {
-        let dir = m.manifest.parent().unwrap_or(Path::new("."));
-        k.str("rustc-wrapper", &crate::wrapper::chain_identity(dir));
-    }
-    // The patches a command build's tree is to be unpacked with: an edited
-    // patch is a miss, and the cell then finds the tree out of date.
-    if let Some(b) = &m.build {
-        if let Some(u) = &b.unpack {
-            k.str("unpack", &crate::source::stamp(u));
+    for (name, identity) in [
+        ("rustc-wrapper", &build.rustc_wrapper),
+        ("unpack", &build.unpack),
+        ("command-tools", &build.command_tools),
+    ] {
+        if let Some(identity) = identity {
+            k.str(name, identity);
         }
-        k.str("command-tools", &crate::source::tools_identity(b));
     }
     for f in config_files(&m.manifest) {
         k.file(&f);
@@ -331,15 +343,17 @@ fn target_key(t: &Target, tools: &dyn Fn(&Target) -> String) -> String {
     k.finish()
 }
 
-/// Every cell's key: the shared part, its target's part (with `tools`,
-/// the identity of the toolchain that builds for it), and the cell.
+/// Every cell's key: the shared part (with `build`, what runs the
+/// matrix's builds), its target's part (with `tools`, the identity of the
+/// toolchain that builds for it), and the cell.
 pub(crate) fn cell_keys(
     m: &Matrix,
     cells: &[&Cell],
     inputs: &[PathBuf],
+    build: &BuildTools,
     tools: &dyn Fn(&Target) -> String,
 ) -> BTreeMap<String, String> {
-    let shared = shared_key(m, inputs);
+    let shared = shared_key(m, inputs, build);
     let arches: BTreeSet<&str> = cells.iter().map(|c| c.arch.as_str()).collect();
     let target_keys: BTreeMap<&str, String> = arches
         .into_iter()

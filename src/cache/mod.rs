@@ -16,7 +16,8 @@ use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 
 pub(crate) use keys::{
-    CacheEntry, CrateFacts, cargo_config_files, cell_keys, crate_facts, declared_env, file_identity,
+    BuildTools, CacheEntry, CrateFacts, cargo_config_files, cell_keys, crate_facts, declared_env,
+    file_identity,
 };
 
 /// The user-wide cache: `$LINKMATRIX_CACHE_DIR`, else

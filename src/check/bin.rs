@@ -13,14 +13,23 @@ use super::findings::{self, Evidence, LinkFailure, UndefinedRule};
 use super::places;
 use super::prepare::Prepared;
 use crate::build::{self, BuildFailure, Linked};
-use crate::inspect::{self, ObjectCrates, Unit};
-use crate::model::{Analysis, Finding, FindingKind, Matrix};
+use crate::inspect::{self, Unit};
+use crate::model::{Analysis, Finding, FindingKind, Matrix, ObjectCrates};
+
+/// A region that overflowed, relinked with it made large enough.
+struct Relinked {
+    /// The region's name.
+    region: String,
+    /// The relink's directory (the enlarged script's record).
+    dir: PathBuf,
+    /// The relinked image, copied into that directory.
+    image: PathBuf,
+}
 
 /// Run a `bin` cell.
 pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
-    let m = ctx.m;
     let dir = ctx.cell_dir()?;
-    let (linked, relinked, mut objects) = match link(ctx, p, &dir) {
+    let (linked, relinked, objects) = match link(ctx, p, &dir) {
         Ok(l) => l,
         Err(f) => return build_failed(ctx, f),
     };
@@ -59,7 +68,110 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
     };
     // A region's relink is the image when the failed link left none: the
     // undefined symbols, chains, `why` and `diff` read it.
-    let image = image.or_else(|| relinked.first().map(|(_, _, img)| img));
+    let image = image.or_else(|| relinked.first().map(|r| &r.image));
+    decide(ctx, image, failure, &relinked, objects)
+}
+
+/// Build and link the binary in the cell's shared build directory (its
+/// turn held) and copy what linked into `dir` (with the `memory.x` the
+/// link used), reading what the rlibs say of crates while they are this
+/// cell's; on a failed link, each region that overflowed relinked large
+/// enough, best effort (measured or not, the finding stands).
+fn link(
+    ctx: &CellCtx<'_>,
+    p: &Prepared,
+    dir: &Path,
+) -> Result<(Linked, Vec<Relinked>, ObjectCrates), BuildFailure> {
+    let m = ctx.m;
+    ctx.in_turn(|shared| {
+        let job = build::BinJob {
+            setup: &p.setup,
+            manifest: &m.manifest,
+            cell: ctx.cell,
+            bin: m.bin.as_deref(),
+            target_dir: shared,
+            timeout: Some(ctx.remaining()),
+            log: ctx.log,
+        };
+        Ok(match job.build()? {
+            Linked::Ok {
+                elf,
+                link_search,
+                rlibs,
+                krate,
+            } => {
+                // The memory map the link used, copied out with the ELF
+                // while the build directory is this cell's (never the last
+                // run's).
+                let _ = std::fs::remove_file(dir.join("memory.x"));
+                if let Some(x) = memory_x(&m.manifest, &link_search) {
+                    build::copy_into(&x, dir)?;
+                }
+                let objects = rlib_crates(&rlibs, &krate);
+                let linked = Linked::Ok {
+                    elf: build::copy_into(&elf, dir)?,
+                    link_search,
+                    rlibs,
+                    krate,
+                };
+                (linked, Vec::new(), objects)
+            }
+            Linked::Failed {
+                linker,
+                diagnostics,
+                image,
+            } => {
+                let image = image.map(|i| build::copy_into(&i, dir)).transpose()?;
+                let mut relinked = Vec::new();
+                for (region, over) in places::overflowed(&diagnostics) {
+                    let rdir = places::relink_dir(dir, &region);
+                    if let Some(img) = job.relink_enlarged(&region, over, &rdir)
+                        && std::fs::create_dir_all(&rdir).is_ok()
+                        && let Ok(image) = build::copy_into(&img, &rdir)
+                    {
+                        relinked.push(Relinked {
+                            region,
+                            dir: rdir,
+                            image,
+                        });
+                    }
+                }
+                let failed = Linked::Failed {
+                    linker,
+                    diagnostics,
+                    image,
+                };
+                (failed, relinked, ObjectCrates::default())
+            }
+        })
+    })
+}
+
+/// What the rlibs of a link say of crates (`krate`: the binary's, for
+/// the hashed codegen units no rlib holds), timed as footprint's.
+fn rlib_crates(rlibs: &[PathBuf], krate: &str) -> ObjectCrates {
+    super::context::measuring(|| {
+        let read: Vec<Vec<u8>> = rlibs
+            .iter()
+            .filter_map(|r| inspect::read_file(r).ok())
+            .collect();
+        let mut objects = ObjectCrates::of_archives(read.iter().map(Vec::as_slice));
+        objects.own = (!krate.is_empty()).then(|| krate.to_owned());
+        objects
+    })
+}
+
+/// The cell's findings and size from what linked: `image` (the binary,
+/// the permissive link's or a region's relink) read once, the failed
+/// link's words, what each relink measured, and what the link's inputs
+/// say of crates (`objects`).
+fn decide(
+    ctx: &CellCtx<'_>,
+    image: Option<&PathBuf>,
+    failure: Option<LinkFailure<'_>>,
+    relinked: &[Relinked],
+    mut objects: ObjectCrates,
+) -> Result<Found, CellError> {
     let mut found = Found::default();
     let mut analysis = None;
     let mut imports = None;
@@ -67,19 +179,15 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
     if let Some(img) = image {
         // Read once: the findings and the size come from the same bytes.
         let bytes = inspect::read_file(img).map_err(|e| CellError::inspection(&e))?;
-        let (a, roots) = image_analysis(m, img, &bytes)?;
+        let (a, roots) = image_analysis(ctx.m, img, &bytes)?;
         analysis = Some(a);
         imports = inspect::dynamic_imports(&bytes);
         found.image = Some(img.clone());
         found.roots = roots;
-        if let Linked::Ok { krate, .. } = &linked {
-            // The binary's own objects are in no rlib: a hashed codegen
-            // unit no rlib has is the binary crate's.
-            objects.own_units(&bytes, krate);
-        }
         if failure.is_none() {
-            let memory = dir.join("memory.x");
-            found.size = measure(m, &bytes, memory.is_file().then_some(&*memory), &objects);
+            let memory = ctx.cell_dir()?.join("memory.x");
+            let memory = memory.is_file().then_some(&*memory);
+            found.size = measure(ctx.m, &bytes, memory, &objects);
         }
         objects.keep_for(&bytes);
         data = Some(bytes);
@@ -87,8 +195,8 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
     let diagnostics = failure.as_ref().map(|f| f.diagnostics);
     let places = diagnostics.map(|d| {
         let mut found = places::duplicates(d, data.as_deref());
-        for (region, rdir, img) in &relinked {
-            places::fill(&mut found, region, rdir, img, &objects);
+        for r in relinked {
+            places::fill(&mut found, &r.region, &r.dir, &r.image, &objects);
         }
         found
     });
@@ -107,99 +215,16 @@ pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {
     Ok(found)
 }
 
-/// Regions that overflowed, each relinked large enough: (name, the
-/// relink's directory, its image).
-type Relinked = Vec<(String, PathBuf, PathBuf)>;
-
-/// Build and link the cell's binary in its turn, copying out what later
-/// steps read (the ELF, the `memory.x` the link used, each overflowing
-/// region's relink) and reading what the rlibs say of crates while they
-/// are this cell's.
-fn link(
-    ctx: &CellCtx<'_>,
-    p: &Prepared,
-    dir: &Path,
-) -> Result<(Linked, Relinked, ObjectCrates), BuildFailure> {
-    let m = ctx.m;
-    let mut relinked: Relinked = Vec::new();
-    // What the rlibs say of crates, read while they are this cell's.
-    let mut objects = ObjectCrates::default();
-    let linked = ctx.in_turn(|shared| -> Result<Linked, BuildFailure> {
-        let job = build::BinJob {
-            setup: &p.setup,
-            manifest: &m.manifest,
-            cell: ctx.cell,
-            bin: m.bin.as_deref(),
-            target_dir: shared,
-            timeout: Some(ctx.remaining()),
-            log: ctx.log,
-        };
-        let linked = job.build()?;
-        Ok(match linked {
-            Linked::Ok {
-                elf,
-                link_search,
-                rlibs,
-                krate,
-            } => {
-                // The memory map the link used, copied out with the ELF
-                // while the build directory is this cell's (never the last
-                // run's).
-                let _ = std::fs::remove_file(dir.join("memory.x"));
-                if let Some(x) = memory_x(&m.manifest, &link_search) {
-                    build::copy_into(&x, dir)?;
-                }
-                objects = super::context::measuring(|| {
-                    let read: Vec<Vec<u8>> = rlibs
-                        .iter()
-                        .filter_map(|r| inspect::read_file(r).ok())
-                        .collect();
-                    ObjectCrates::of_archives(read.iter().map(Vec::as_slice))
-                });
-                Linked::Ok {
-                    elf: build::copy_into(&elf, dir)?,
-                    link_search,
-                    rlibs,
-                    krate,
-                }
-            }
-            Linked::Failed {
-                linker,
-                diagnostics,
-                image,
-            } => {
-                let image = image.map(|i| build::copy_into(&i, dir)).transpose()?;
-                // Best effort: a region measured or not, the finding stands.
-                for (region, over) in places::overflowed(&diagnostics) {
-                    let rdir = places::relink_dir(dir, &region);
-                    if let Some(img) = job.relink_enlarged(&region, over, &rdir)
-                        && std::fs::create_dir_all(&rdir).is_ok()
-                        && let Ok(img) = build::copy_into(&img, &rdir)
-                    {
-                        relinked.push((region, rdir, img));
-                    }
-                }
-                Linked::Failed {
-                    linker,
-                    diagnostics,
-                    image,
-                }
-            }
-        })
-    });
-    Ok((linked?, relinked, objects))
-}
-
 /// The `memory.x` a firmware link includes (cortex-m-rt's, riscv-rt's
 /// `link.x` say `INCLUDE memory.x`): the package's own, else the first in
 /// the directories the build scripts added to the link search (a device
 /// crate may write one). A guess where several differ: the linker's
 /// order of search is its own.
-fn memory_x(manifest: &Path, search: &[std::path::PathBuf]) -> Option<std::path::PathBuf> {
+fn memory_x(manifest: &Path, search: &[PathBuf]) -> Option<PathBuf> {
     manifest
         .parent()
         .into_iter()
-        .chain(search.iter().map(std::path::PathBuf::as_path))
+        .chain(search.iter().map(PathBuf::as_path))
         .map(|d| d.join("memory.x"))
         .find(|p| p.is_file())
 }

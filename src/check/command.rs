@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use super::context::{CellCtx, Found};
 use super::error::CellError;
 use super::findings::{self, Evidence, UndefinedRule};
-use crate::inspect::ObjectCrates;
+use crate::model::ObjectCrates;
 use crate::model::{Cell, CommandBuild, Finding, Matrix, Value};
 use crate::process::Cmd;
 use crate::workdir::WorkDir;

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use super::error::CellError;
 use super::findings::{self, Rules};
 use crate::build::BuildFailure;
-use crate::inspect::ObjectCrates;
-use crate::model::{Cell, CellOutcome, Finding, ImageSize, Inspected, Matrix, Status, Target};
+use crate::model::{
+    Cell, CellOutcome, Finding, ImageSize, Inspected, Matrix, ObjectCrates, Status, Target,
+};
 use crate::process::Cmd;
 use crate::workdir::WorkDir;
 

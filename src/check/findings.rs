@@ -110,7 +110,7 @@ pub(crate) fn decide(r: &Rules<'_>, ev: Evidence<'_>) -> Vec<Finding> {
     if let Some(a) = ev.analysis {
         let named = parsed.as_deref().map(named_undefined);
         let imported = |symbol: &str| imported(ev.imports, named.as_ref(), symbol);
-        undefined_findings(r, a, &ev.undefined, ev.diagnostics, &imported, &mut out);
+        out.extend(undefined_findings(r, a, &ev, &imported));
         policy_findings(r, a, &mut out);
     }
     if let (Some(failure), Some(parsed)) = (ev.link_failure, parsed) {
@@ -176,26 +176,28 @@ fn imported(
         })
 }
 
+/// The image's undefined symbols that are findings under `ev`'s
+/// [`UndefinedRule`] (neither weak, allowed nor `imported`), each quoting
+/// its block of `ev`'s diagnostics.
 fn undefined_findings(
     r: &Rules<'_>,
     a: &Analysis,
-    rule: &UndefinedRule<'_>,
-    diagnostics: Option<&str>,
+    ev: &Evidence<'_>,
     imported: &dyn Fn(&str) -> bool,
-    out: &mut Vec<Finding>,
-) {
+) -> Vec<Finding> {
+    let mut out = Vec::new();
     for u in &a.undefined {
         if u.weak || r.allowed(&u.symbol) || imported(&u.symbol) {
             continue;
         }
-        match rule {
-            UndefinedRule::Ignored => return,
+        match &ev.undefined {
+            UndefinedRule::Ignored => break,
             UndefinedRule::All => {
                 out.push(symbol_finding(
                     r,
                     FindingKind::UndefinedSymbol,
                     u,
-                    diagnostics,
+                    ev.diagnostics,
                 ));
             }
             UndefinedRule::Module { exported, defined } => {
@@ -222,6 +224,7 @@ fn undefined_findings(
             }
         }
     }
+    out
 }
 
 /// Forbidden symbols the image reaches from its roots, or leaves

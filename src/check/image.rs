@@ -15,9 +15,9 @@ use super::findings::{self, Evidence, LinkFailure, UndefinedRule};
 use super::places;
 use super::prepare::Prepared;
 use crate::build;
-use crate::inspect::{self, ObjectCrates, Unit};
+use crate::inspect::{self, Unit};
 use crate::link::LinkInputs;
-use crate::model::{Analysis, Exports, Mode, Target};
+use crate::model::{Analysis, Exports, Mode, ObjectCrates, Target};
 
 /// Run an `image` or `module` cell (the matrix's mode says which).
 pub(super) fn run(ctx: &CellCtx<'_>, p: &Prepared) -> Result<Found, CellError> {

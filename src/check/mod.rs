@@ -111,7 +111,10 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
     };
     let cells: Vec<&Cell> = kept.into_iter().chain(twins.iter()).collect();
     // Cache keys need only file contents and toolchain identities.
-    let keys = cache::cell_keys(m, &cells, &facts.facts.inputs, &|t| chains.identity(t));
+    let build = build_tools(m);
+    let keys = cache::cell_keys(m, &cells, &facts.facts.inputs, &build, &|t| {
+        chains.identity(t)
+    });
     let cached = if opts.no_cache || facts.unknown {
         BTreeMap::new()
     } else {
@@ -219,6 +222,25 @@ fn provision(
         }
     }
     Ok((chains, facts))
+}
+
+/// What runs `m`'s builds besides the toolchains, for the cache keys: the
+/// user's rustc wrapper (cargo builds), or a command build's patches and
+/// programs.
+fn build_tools(m: &Matrix) -> cache::BuildTools {
+    let dir = m.manifest.parent().unwrap_or(std::path::Path::new("."));
+    cache::BuildTools {
+        rustc_wrapper: m
+            .build
+            .is_none()
+            .then(|| crate::wrapper::chain_identity(dir)),
+        unpack: m
+            .build
+            .as_ref()
+            .and_then(|b| b.unpack.as_ref())
+            .map(crate::source::stamp),
+        command_tools: m.build.as_ref().map(crate::source::tools_identity),
+    }
 }
 
 /// The cells the cache serves: an entry whose key holds, marked cached.

@@ -119,7 +119,7 @@ pub(super) fn fill(
     name: &str,
     dir: &Path,
     image: &Path,
-    objects: &crate::inspect::ObjectCrates,
+    objects: &crate::model::ObjectCrates,
 ) {
     let Some((length, regions)) = crate::relink::enlarged_in(dir) else {
         return;

@@ -236,7 +236,7 @@ fn panicked(ctx: &CellCtx<'_>, payload: &(dyn std::any::Any + Send)) -> CellOutc
         &Inspected {
             image: None,
             roots: Vec::new(),
-            objects: crate::inspect::ObjectCrates::default(),
+            objects: crate::model::ObjectCrates::default(),
         },
     );
     errored(ctx.cell, &e)

@@ -247,7 +247,7 @@ fn sizes(args: &InspectArgs, out: &mut dyn Write) -> Result<u8> {
     for p in &args.inputs {
         archives.push(reader::read_file(p)?);
     }
-    let objects = reader::ObjectCrates::of_archives(archives.iter().map(Vec::as_slice));
+    let objects = crate::model::ObjectCrates::of_archives(archives.iter().map(Vec::as_slice));
     let reports = reader::size_files(&args.files, &regions, args.top, &objects);
     match args.format {
         CheckFormat::Json => {

@@ -13,10 +13,7 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, Command};
 
-/// Exit code: the tool could not do its job.
-pub(crate) const EXIT_TOOL: u8 = 2;
-/// Exit code: interrupted.
-pub(crate) const EXIT_INTERRUPTED: u8 = 130;
+pub(crate) use crate::model::{EXIT_INTERRUPTED, EXIT_TOOL};
 
 /// Run a parsed command line; the exit code.
 pub(crate) fn run(cli: &Cli) -> Result<u8> {

@@ -1,5 +1,6 @@
-//! What a name, feature, triple, symbol or path in a matrix may be, and
-//! the project boundary paths may not leave.
+//! What a name, feature, triple, symbol or path in a matrix may be, the
+//! project boundary paths may not leave, and the hint for a misspelled
+//! name.
 use std::path::{Component, Path, PathBuf};
 
 /// The boundary paths in a matrix may not leave, and the directory report
@@ -87,4 +88,12 @@ pub(super) fn contained(base: &Path, rel: &str, root: &Path) -> Result<PathBuf, 
         ));
     }
     Ok(out)
+}
+
+/// `; did you mean `{c}`?` for the candidate closest to `word`, if one is
+/// close enough to be a typo; else nothing.
+pub(super) fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+    crate::model::closest(word, candidates)
+        .map(|c| format!("; did you mean `{c}`?"))
+        .unwrap_or_default()
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_saphyr::Spanned;
 
-use super::diag::{Pos, Validator, at, pos};
+use super::diag::Validator;
 use super::raw::{RawConfig, RawSettings};
 use crate::model::{Settings, Value};
 
@@ -71,7 +71,7 @@ fn valid_cfg(s: &str) -> bool {
 }
 
 impl Validator {
-    /// The settings of each of an option's values.
+    /// The settings of each of an option's values (`when:`).
     pub(super) fn settings(
         &mut self,
         option: &str,
@@ -84,99 +84,10 @@ impl Validator {
                 Value::Bool(b) => b.to_string(),
                 Value::Str(s) => s,
             };
-            let s = self.one(option, &key, &raw.value);
+            let s = raw.value.validate(self, option, &key);
             out.insert(key, s);
         }
         out
-    }
-
-    fn one(&mut self, option: &str, value: &str, raw: &RawSettings) -> Settings {
-        let file = self.file.clone();
-        let problem = |v: &mut Self, p: Pos, msg: String| {
-            v.push(at(
-                &file,
-                p,
-                format!("option `{option}`, when {value}: {msg}"),
-            ));
-        };
-        let mut s = Settings::default();
-        for (k, v) in &raw.env {
-            let name = k.value.as_str();
-            if !valid_env_name(name) {
-                problem(
-                    self,
-                    pos(&k.referenced),
-                    format!("env `{name}` is not a variable name (letters, digits, `_`)"),
-                );
-            } else if let Some((_, why)) = RESERVED_ENV.iter().find(|(r, _)| *r == name) {
-                problem(
-                    self,
-                    pos(&k.referenced),
-                    format!("env `{name}` is set by linkmatrix ({why})"),
-                );
-            } else if v.value.contains('\0') {
-                problem(
-                    self,
-                    pos(&v.referenced),
-                    format!("env `{name}`: a NUL byte"),
-                );
-            }
-            s.env.insert(name.to_owned(), v.value.clone());
-        }
-        for f in &raw.rustflags {
-            if f.value.is_empty() || f.value.contains(['\x1f', '\0']) {
-                problem(
-                    self,
-                    pos(&f.referenced),
-                    format!("rustflags: `{}` is not a flag", f.value.escape_debug()),
-                );
-            } else if f.value == "--sysroot" || f.value.starts_with("--sysroot=") {
-                problem(
-                    self,
-                    pos(&f.referenced),
-                    "rustflags: linkmatrix sets `--sysroot` per target".to_owned(),
-                );
-            }
-            s.rustflags.push(f.value.clone());
-        }
-        for c in &raw.cfg {
-            if !valid_cfg(&c.value) {
-                problem(
-                    self,
-                    pos(&c.referenced),
-                    format!("cfg `{}`: expected `name` or `name=\"value\"`", c.value),
-                );
-            }
-            s.rustflags.push("--cfg".to_owned());
-            s.rustflags.push(c.value.clone());
-        }
-        for (i, a) in raw.cargo_args.iter().enumerate() {
-            let flag = a.value.split_once('=').map_or(a.value.as_str(), |(f, _)| f);
-            if i == 0 && !a.value.starts_with('-') {
-                problem(
-                    self,
-                    pos(&a.referenced),
-                    format!(
-                        "cargo-args: `{}` is not a flag (the first argument starts with `-`)",
-                        a.value
-                    ),
-                );
-            } else if a.value.contains('\0') {
-                problem(
-                    self,
-                    pos(&a.referenced),
-                    "cargo-args: a NUL byte".to_owned(),
-                );
-            } else if RESERVED_ARGS.contains(&flag) {
-                problem(
-                    self,
-                    pos(&a.referenced),
-                    format!("cargo-args: `{flag}` is set by linkmatrix for every cell"),
-                );
-            }
-            s.cargo_args.push(a.value.clone());
-        }
-        s
     }
 
     /// Two options that set the same environment variable would make the
@@ -199,7 +110,7 @@ impl Validator {
                             "option `{}`: env `{}` is also set by option `{other}`; one option owns a variable",
                             name.value, k.value
                         );
-                        self.push(at(&self.file.clone(), pos(&k.referenced), msg));
+                        self.error(k, msg);
                     }
                     None => {
                         first.insert(&k.value, &name.value);
@@ -207,6 +118,75 @@ impl Validator {
                 }
             }
         }
+    }
+}
+
+impl RawSettings {
+    /// What `option` set to `value` sets; nothing linkmatrix sets itself.
+    fn validate(&self, v: &mut Validator, option: &str, value: &str) -> Settings {
+        let mut problem = |at: &Spanned<String>, msg: String| {
+            v.error(at, format!("option `{option}`, when {value}: {msg}"));
+        };
+        let mut s = Settings::default();
+        for (k, val) in &self.env {
+            let name = k.value.as_str();
+            if !valid_env_name(name) {
+                problem(
+                    k,
+                    format!("env `{name}` is not a variable name (letters, digits, `_`)"),
+                );
+            } else if let Some((_, why)) = RESERVED_ENV.iter().find(|(r, _)| *r == name) {
+                problem(k, format!("env `{name}` is set by linkmatrix ({why})"));
+            } else if val.value.contains('\0') {
+                problem(val, format!("env `{name}`: a NUL byte"));
+            }
+            s.env.insert(name.to_owned(), val.value.clone());
+        }
+        for f in &self.rustflags {
+            if f.value.is_empty() || f.value.contains(['\x1f', '\0']) {
+                problem(
+                    f,
+                    format!("rustflags: `{}` is not a flag", f.value.escape_debug()),
+                );
+            } else if f.value == "--sysroot" || f.value.starts_with("--sysroot=") {
+                problem(
+                    f,
+                    "rustflags: linkmatrix sets `--sysroot` per target".to_owned(),
+                );
+            }
+            s.rustflags.push(f.value.clone());
+        }
+        for c in &self.cfg {
+            if !valid_cfg(&c.value) {
+                problem(
+                    c,
+                    format!("cfg `{}`: expected `name` or `name=\"value\"`", c.value),
+                );
+            }
+            s.rustflags.push("--cfg".to_owned());
+            s.rustflags.push(c.value.clone());
+        }
+        for (i, a) in self.cargo_args.iter().enumerate() {
+            let flag = a.value.split_once('=').map_or(a.value.as_str(), |(f, _)| f);
+            if i == 0 && !a.value.starts_with('-') {
+                problem(
+                    a,
+                    format!(
+                        "cargo-args: `{}` is not a flag (the first argument starts with `-`)",
+                        a.value
+                    ),
+                );
+            } else if a.value.contains('\0') {
+                problem(a, "cargo-args: a NUL byte".to_owned());
+            } else if RESERVED_ARGS.contains(&flag) {
+                problem(
+                    a,
+                    format!("cargo-args: `{flag}` is set by linkmatrix for every cell"),
+                );
+            }
+            s.cargo_args.push(a.value.clone());
+        }
+        s
     }
 }
 

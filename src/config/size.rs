@@ -6,7 +6,7 @@
 //! `symbols: N` is how many of the largest symbols each cell's size lists.
 use serde_saphyr::Spanned;
 
-use super::diag::{Validator, at, pos};
+use super::diag::Validator;
 use super::raw::RawSize;
 use crate::model::{Growth, Limit, SizePolicy};
 
@@ -59,33 +59,28 @@ fn percent(s: &str) -> Option<u32> {
         .checked_add(frac.parse::<u32>().ok()?)
 }
 
-impl Validator {
-    /// `parse(value)`, or a problem at the value saying what `key` expects.
-    fn sized<T>(
-        &mut self,
-        v: Option<&Spanned<String>>,
-        key: &str,
-        expected: &str,
-        parse: impl FnOnce(&str) -> Option<T>,
-    ) -> Option<T> {
-        let v = v?;
-        let parsed = parse(&v.value);
-        if parsed.is_none() {
-            let file = self.file.clone();
-            self.push(at(
-                &file,
-                pos(&v.referenced),
-                format!("policy.size.{key} `{}`: expected {expected}", v.value),
-            ));
-        }
-        parsed
+/// `parse(value)`, or a problem at the value saying what `key` expects.
+fn sized<T>(
+    v: &mut Validator,
+    val: Option<&Spanned<String>>,
+    key: &str,
+    expected: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Option<T> {
+    let val = val?;
+    let parsed = parse(&val.value);
+    if parsed.is_none() {
+        v.error(
+            val,
+            format!("policy.size.{key} `{}`: expected {expected}", val.value),
+        );
     }
+    parsed
+}
 
+impl RawSize {
     /// The size policy, every bad value reported where it is written.
-    pub(super) fn size_policy(&mut self, raw: Option<&RawSize>) -> SizePolicy {
-        let Some(raw) = raw else {
-            return SizePolicy::default();
-        };
+    pub(super) fn validate(&self, v: &mut Validator) -> SizePolicy {
         let limit = |s: &str| match percent(s) {
             Some(h) if h > 0 && h <= 10_000 => Some(Limit::Share(h)),
             Some(_) => None,
@@ -96,10 +91,17 @@ impl Validator {
                 "bytes (65536, 64K, 1M) or a share of the {what} regions (90%, above 0 and at most 100%)"
             )
         };
-        let max_flash = self.sized(raw.max.flash.as_ref(), "max.flash", &max("flash"), limit);
-        let max_ram = self.sized(raw.max.ram.as_ref(), "max.ram", &max("ram"), limit);
-        let growth = self.sized(
-            raw.max_growth.as_ref(),
+        let max_flash = sized(
+            v,
+            self.max.flash.as_ref(),
+            "max.flash",
+            &max("flash"),
+            limit,
+        );
+        let max_ram = sized(v, self.max.ram.as_ref(), "max.ram", &max("ram"), limit);
+        let growth = sized(
+            v,
+            self.max_growth.as_ref(),
             "max-growth",
             "a share of the baseline's size (2%, 0.5%) or bytes (512, 1K)",
             |s| {
@@ -108,8 +110,9 @@ impl Validator {
                     .or_else(|| bytes(s).map(Growth::Bytes))
             },
         );
-        let symbols = self.sized(
-            raw.symbols.as_ref(),
+        let symbols = sized(
+            v,
+            self.symbols.as_ref(),
             "symbols",
             &format!("how many symbols to list, 0 to {MAX_SYMBOLS}"),
             |s| s.trim().parse::<usize>().ok().filter(|n| *n <= MAX_SYMBOLS),

@@ -5,12 +5,11 @@ use std::path::{Path, PathBuf};
 
 use serde_saphyr::Spanned;
 
-use super::diag::{Pos, Validator, at, pos, whole};
-use super::names::{contained, project_root, valid_name, valid_symbol, valid_triple};
+use super::diag::{Pos, Span, Validator, pos, whole};
+use super::names::{contained, did_you_mean, project_root, valid_name, valid_symbol, valid_triple};
 use super::parse::{parse_file, parse_str};
-use super::raw::RawTarget;
+use super::raw::{RawCc, RawLinker, RawPlatform, RawTarget};
 use crate::bundle;
-use crate::model::closest;
 use crate::model::{ConfigError, Exports, LinkerFlavor, Target};
 use crate::toolchain::hosted;
 
@@ -35,9 +34,11 @@ pub(crate) fn target_in(name: &str, dir: Option<&Path>) -> Result<Target, Config
     };
     let mut v = Validator {
         file: PathBuf::from(format!("target `{name}`")),
+        dir,
+        root,
         problems: Vec::new(),
     };
-    match v.target(name, Pos::default(), &dir, &root) {
+    match v.target(name, Pos::FILE) {
         Some(t) => Ok(t),
         None => Err(ConfigError {
             problems: v.problems,
@@ -58,11 +59,10 @@ impl Validator {
         for (k, val) in memory {
             let known = ["origin", "size"];
             if !known.contains(&k.value.as_str()) {
-                self.push(at(
-                    &self.file.clone(),
-                    pos(&k.referenced),
+                self.error(
+                    k,
                     format!("memory: `{}` is not one of origin, size", k.value),
-                ));
+                );
                 continue;
             }
             let x = val.value.trim();
@@ -74,14 +74,13 @@ impl Validator {
                     || (!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()))
             };
             if !ok {
-                self.push(at(
-                    &self.file.clone(),
-                    pos(&val.referenced),
+                self.error(
+                    val,
                     format!(
                         "memory.{}: `{}` is not an address or size (0x08000000, 512K, 1M)",
                         k.value, val.value
                     ),
-                ));
+                );
                 continue;
             }
             for t in targets.values_mut() {
@@ -93,16 +92,11 @@ impl Validator {
         }
     }
 
-    /// The target `name` (written at `loc`) means, validated.
-    pub(super) fn target(
-        &mut self,
-        name: &str,
-        loc: Pos,
-        dir: &Path,
-        root: &Path,
-    ) -> Option<Target> {
-        let file = self.file.clone();
-        let (path, parsed, default_name) = match find_target(name, dir, root) {
+    /// The target `name` (written at `at`) means, validated: found from
+    /// this file's directory, parsed, and checked in a validator of its
+    /// own file, whose problems join these.
+    pub(super) fn target(&mut self, name: &str, at: Pos) -> Option<Target> {
+        let (path, parsed, default_name) = match find_target(name, &self.dir, &self.root) {
             Ok(Located::File(p)) => {
                 let parsed = parse_file::<RawTarget>(&p);
                 (p, parsed, None)
@@ -112,7 +106,7 @@ impl Validator {
                 (template, parsed, Some(name.to_owned()))
             }
             Err(e) => {
-                self.push(at(&file, loc, e));
+                self.error(at, e);
                 return None;
             }
         };
@@ -123,17 +117,17 @@ impl Validator {
                 return None;
             }
         };
-        let tdir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         // Paths in a target file stay inside its own project: the matrix's,
         // the bundle's, or the repository that holds it.
-        let troot = match bundle::root() {
-            _ if path.starts_with(root) => root.to_path_buf(),
+        let mut tv = Validator::new(&path, &self.root);
+        tv.root = match bundle::root() {
+            _ if path.starts_with(&self.root) => self.root.clone(),
             Ok(b) if path.starts_with(&b) => b,
-            _ => project_root(&tdir),
+            _ => project_root(&tv.dir),
         };
         let name = raw.name.as_ref().map_or_else(
             || {
-                default_name.clone().unwrap_or_else(|| {
+                default_name.unwrap_or_else(|| {
                     path.file_stem()
                         .map(|s| s.to_string_lossy().into_owned())
                         .unwrap_or_default()
@@ -141,201 +135,214 @@ impl Validator {
             },
             |n| n.value.clone(),
         );
-        let mut tv = Validator {
-            file: path.clone(),
-            problems: Vec::new(),
-        };
+        let target = raw.validate(&mut tv, name, text);
+        self.problems.append(&mut tv.problems);
+        target
+    }
+
+    /// Program names (`flags`: false) or flags, each one checked.
+    fn words(&mut self, list: &[Spanned<String>], what: &str, flags: bool) -> Vec<String> {
+        list.iter()
+            .filter_map(|w| {
+                let ok = if flags {
+                    !w.value.is_empty() && !w.value.contains('\0')
+                } else {
+                    valid_program(&w.value)
+                };
+                if ok {
+                    Some(w.value.clone())
+                } else {
+                    self.error(w, format!("{what} `{}` is not valid", w.value));
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// Paths written in the file, each inside the project and existing.
+    fn paths(&mut self, list: &[Spanned<String>]) -> Vec<PathBuf> {
+        list.iter()
+            .filter_map(|s| match contained(&self.dir, &s.value, &self.root) {
+                Ok(p) if p.exists() => Some(p),
+                Ok(p) => {
+                    self.error(s, format!("`{}` does not exist ({})", s.value, p.display()));
+                    None
+                }
+                Err(e) => {
+                    self.error(s, e);
+                    None
+                }
+            })
+            .collect()
+    }
+}
+
+impl RawTarget {
+    /// The target `name` of this file (its `text` is the target's digest
+    /// input), its problems recorded in `v` (the target file's); `None`
+    /// when it has any.
+    fn validate(&self, v: &mut Validator, name: String, text: String) -> Option<Target> {
         if !valid_name(&name) {
-            let loc = raw
-                .name
-                .as_ref()
-                .map(|n| pos(&n.referenced))
-                .unwrap_or_default();
-            tv.push(at(&path, loc, format!("target name `{name}` is not valid")));
+            let at = self.name.as_ref().map_or(Pos::FILE, Span::pos);
+            v.error(at, format!("target name `{name}` is not valid"));
         }
-        if !valid_triple(&raw.triple.value) {
-            tv.push(at(
-                &path,
-                pos(&raw.triple.referenced),
+        if !valid_triple(&self.triple.value) {
+            v.error(
+                &self.triple,
                 format!(
                     "`{}` is not a target triple (letters, digits, `-`, `_`, `.`)",
-                    raw.triple.value
+                    self.triple.value
                 ),
-            ));
+            );
         }
-        let words = |tv: &mut Validator,
-                     list: &[Spanned<String>],
-                     what: &str,
-                     flags: bool|
-         -> Vec<String> {
-            list.iter()
-                .filter_map(|w| {
-                    let ok = if flags {
-                        !w.value.is_empty() && !w.value.contains('\0')
-                    } else {
-                        valid_program(&w.value)
-                    };
-                    if ok {
-                        Some(w.value.clone())
-                    } else {
-                        tv.push(at(
-                            &path,
-                            pos(&w.referenced),
-                            format!("{what} `{}` is not valid", w.value),
-                        ));
-                        None
-                    }
-                })
-                .collect()
-        };
-        let cc = words(&mut tv, &raw.cc.compiler, "C compiler", false);
-        let cflags = anchor_paths(
-            words(&mut tv, &raw.cc.flags, "C flag", true),
-            &tdir,
-            &["-I", "-isystem", "-include", "-iquote"],
-            &[],
-        );
-        let linker = words(&mut tv, &raw.linker.program, "linker", false);
-        let ldflags = anchor_paths(
-            words(&mut tv, &raw.linker.flags, "linker flag", true),
-            &tdir,
-            &["-L", "-T", "--library-path", "--script"],
-            &["--library-path=", "--script="],
-        );
-        let paths = |tv: &mut Validator, list: &[Spanned<String>]| -> Vec<PathBuf> {
-            list.iter()
-                .filter_map(|s| match contained(&tdir, &s.value, &troot) {
-                    Ok(p) if p.exists() => Some(p),
-                    Ok(p) => {
-                        tv.push(at(
-                            &path,
-                            pos(&s.referenced),
-                            format!("`{}` does not exist ({})", s.value, p.display()),
-                        ));
-                        None
-                    }
-                    Err(e) => {
-                        tv.push(at(&path, pos(&s.referenced), e));
-                        None
-                    }
-                })
-                .collect()
-        };
-        let sources = paths(&mut tv, &raw.platform.sources);
-        let include = paths(&mut tv, &raw.platform.include);
-        let script = raw
+        let (cc, cflags) = self.cc.programs(v);
+        let (linker, ldflags) = self.linker.programs(v);
+        let sources = v.paths(&self.platform.sources);
+        let include = v.paths(&self.platform.include);
+        let script = self
             .linker
             .script
             .as_ref()
-            .and_then(|s| paths(&mut tv, std::slice::from_ref(s)).pop());
-        // cc knows the C compiler's target for the Rust triple; a target
-        // file may still name another.
-        let cc_triple = raw.cc.target.as_ref().map(|t| t.value.clone());
-        if let Some(cc_triple) = &cc_triple
-            && !valid_triple(cc_triple)
-        {
-            let loc = raw
-                .cc
-                .target
-                .as_ref()
-                .map(|t| pos(&t.referenced))
-                .unwrap_or_default();
-            tv.push(at(
-                &path,
-                loc,
-                format!("`{cc_triple}` is not a target triple"),
-            ));
-        }
-        let exports = match raw
-            .platform
-            .exports
-            .as_ref()
-            .map(|e| (e.value.as_str(), e.referenced))
-        {
-            None | Some(("all", _)) => Exports::All,
-            Some((s, loc)) => match s.strip_prefix("section:") {
-                Some(sec) if !sec.is_empty() => Exports::Section(sec.to_owned()),
-                _ => {
-                    tv.push(at(
-                        &path,
-                        pos(&loc),
-                        format!("exports `{s}`: expected `all` or `section:<name>`"),
-                    ));
-                    Exports::All
-                }
-            },
-        };
+            .and_then(|s| v.paths(std::slice::from_ref(s)).pop());
+        let cc_triple = self.cc.triple(v);
+        let exports = self.platform.exports(v);
         // Without startup code there is no entry symbol: the image's entry
         // is then a root of the crate (and every root is kept).
-        let entry = match &raw.linker.entry {
-            Some(e) => e.value.clone(),
-            None if raw.platform.sources.is_empty() => String::new(),
-            None => "_start".to_owned(),
-        };
-        if !entry.is_empty() && !valid_symbol(&entry) {
-            let loc = raw
-                .linker
-                .entry
-                .as_ref()
-                .map(|e| pos(&e.referenced))
-                .unwrap_or_default();
-            tv.push(at(
-                &path,
-                loc,
-                format!("entry `{entry}` is not a symbol name"),
-            ));
+        let entry = self.linker.entry(v, !self.platform.sources.is_empty());
+        let flavor = self.linker.flavor(v, &linker);
+        if cc.is_empty() && v.problems.is_empty() {
+            v.error(Pos::FILE, "cc.compiler lists no compiler");
         }
-        let flavor = match raw.linker.flavor.as_ref() {
-            Some(f) if f.value == "ld" => LinkerFlavor::Ld,
-            Some(f) if f.value == "cc" => LinkerFlavor::Cc,
-            Some(f) => {
-                tv.push(at(
-                    &path,
-                    pos(&f.referenced),
-                    format!(
-                        "linker.flavor `{}`: expected `ld` (the linker itself) or `cc` (a C compiler driver, `-Wl,…`)",
-                        f.value
-                    ),
-                ));
-                LinkerFlavor::Ld
-            }
-            None => linker
-                .first()
-                .and_then(|l| LinkerFlavor::of_program(l))
-                .unwrap_or(LinkerFlavor::Ld),
-        };
-        if cc.is_empty() && tv.problems.is_empty() {
-            tv.push(whole(&path, "cc.compiler lists no compiler"));
+        if linker.is_empty() && v.problems.is_empty() {
+            v.error(Pos::FILE, "linker.program lists no linker");
         }
-        if linker.is_empty() && tv.problems.is_empty() {
-            tv.push(whole(&path, "linker.program lists no linker"));
-        }
-        if !tv.problems.is_empty() {
-            self.problems.append(&mut tv.problems);
+        if !v.problems.is_empty() {
             return None;
         }
         Some(Target {
             name,
-            source: path.display().to_string(),
+            source: v.file.display().to_string(),
             digest_input: text,
-            triple: raw.triple.value.clone(),
+            triple: self.triple.value.clone(),
             cc,
             cc_triple,
             cflags,
             linker,
             ldflags,
             flavor,
-            native_libs: raw.linker.native_libs,
+            native_libs: self.linker.native_libs,
             script,
-            script_vars: raw.linker.vars.clone(),
+            script_vars: self.linker.vars.clone(),
             entry,
             sources,
             include,
             exports,
-            apt: raw.toolchain.apt.clone(),
-            cc_at: place(&path, raw.cc.compiler.first()),
-            linker_at: place(&path, raw.linker.program.first()),
+            apt: self.toolchain.apt.clone(),
+            cc_at: place(&v.file, self.cc.compiler.first()),
+            linker_at: place(&v.file, self.linker.program.first()),
         })
+    }
+}
+
+impl RawCc {
+    /// The C compiler (program and arguments) and its flags, paths in
+    /// them anchored at the target file.
+    fn programs(&self, v: &mut Validator) -> (Vec<String>, Vec<String>) {
+        let cc = v.words(&self.compiler, "C compiler", false);
+        let flags = v.words(&self.flags, "C flag", true);
+        let cflags = anchor_paths(
+            flags,
+            &v.dir,
+            &["-I", "-isystem", "-include", "-iquote"],
+            &[],
+        );
+        (cc, cflags)
+    }
+
+    /// `cc.target`: cc knows the C compiler's target for the Rust triple;
+    /// a target file may still name another.
+    fn triple(&self, v: &mut Validator) -> Option<String> {
+        let t = self.target.as_ref()?;
+        if !valid_triple(&t.value) {
+            v.error(t, format!("`{}` is not a target triple", t.value));
+        }
+        Some(t.value.clone())
+    }
+}
+
+impl RawLinker {
+    /// The linker (program and arguments) and its flags, paths in them
+    /// anchored at the target file.
+    fn programs(&self, v: &mut Validator) -> (Vec<String>, Vec<String>) {
+        let linker = v.words(&self.program, "linker", false);
+        let flags = v.words(&self.flags, "linker flag", true);
+        let ldflags = anchor_paths(
+            flags,
+            &v.dir,
+            &["-L", "-T", "--library-path", "--script"],
+            &["--library-path=", "--script="],
+        );
+        (linker, ldflags)
+    }
+
+    /// `entry:`, by default `_start` when the target has startup code
+    /// and none (empty) without.
+    fn entry(&self, v: &mut Validator, startup: bool) -> String {
+        let entry = match &self.entry {
+            Some(e) => e.value.clone(),
+            None if !startup => String::new(),
+            None => "_start".to_owned(),
+        };
+        if !entry.is_empty() && !valid_symbol(&entry) {
+            let at = self.entry.as_ref().map_or(Pos::FILE, Span::pos);
+            v.error(at, format!("entry `{entry}` is not a symbol name"));
+        }
+        entry
+    }
+
+    /// `flavor:` `ld` or `cc`; by default what the first program's name
+    /// (in `linker`) says, else `ld`.
+    fn flavor(&self, v: &mut Validator, linker: &[String]) -> LinkerFlavor {
+        match self.flavor.as_ref() {
+            Some(f) if f.value == "ld" => LinkerFlavor::Ld,
+            Some(f) if f.value == "cc" => LinkerFlavor::Cc,
+            Some(f) => {
+                v.error(
+                    f,
+                    format!(
+                        "linker.flavor `{}`: expected `ld` (the linker itself) or `cc` (a C compiler driver, `-Wl,…`)",
+                        f.value
+                    ),
+                );
+                LinkerFlavor::Ld
+            }
+            None => linker
+                .first()
+                .and_then(|l| LinkerFlavor::of_program(l))
+                .unwrap_or(LinkerFlavor::Ld),
+        }
+    }
+}
+
+impl RawPlatform {
+    /// `exports:` `all` (the default) or `section:<name>`.
+    fn exports(&self, v: &mut Validator) -> Exports {
+        let Some(e) = &self.exports else {
+            return Exports::All;
+        };
+        match e.value.as_str() {
+            "all" => Exports::All,
+            s => match s.strip_prefix("section:") {
+                Some(sec) if !sec.is_empty() => Exports::Section(sec.to_owned()),
+                _ => {
+                    v.error(
+                        e,
+                        format!("exports `{s}`: expected `all` or `section:<name>`"),
+                    );
+                    Exports::All
+                }
+            },
+        }
     }
 }
 
@@ -411,9 +418,7 @@ fn find_target(value: &str, dir: &Path, root: &Path) -> Result<Located, String> 
     }
     let known = bundle::target_names(&bundled);
     let cands: Vec<&str> = known.iter().map(String::as_str).collect();
-    let hint = closest(value, &cands)
-        .map(|c| format!("; did you mean `{c}`?"))
-        .unwrap_or_default();
+    let hint = did_you_mean(value, &cands);
     let places: Vec<String> = searched.iter().map(|d| d.display().to_string()).collect();
     let places = if places.is_empty() {
         " among".to_owned()

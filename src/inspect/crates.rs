@@ -42,8 +42,8 @@
 //! assembles (unwind index and tables, GOT, PLT, dynamic linking) as
 //! `[linker]`; else as `[section NAME]` (constants and string literals
 //! that carry no symbol, padding).
-use super::objects::{ObjectCrates, named_unit_crate};
 use super::units::{CompileUnit, Lang, Place};
+use crate::model::{ObjectCrates, named_unit_crate};
 
 /// The bucket of bytes the linker made.
 pub(super) const LINKER: &str = "[linker]";

@@ -1,8 +1,9 @@
 //! The reference graph of a set of objects: functions and data objects as
-//! nodes, relocations as edges, undefined symbols as leaves; chains from
-//! the roots by breadth-first search, and every chain to a symbol for
-//! `why`.
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+//! nodes, relocations as edges, undefined symbols as leaves; each
+//! undefined symbol's chain from the roots by breadth-first search. The
+//! questions asked of a built graph (every chain to a symbol, reachable
+//! functions) are `chains`'.
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use anyhow::{Context, Result};
 use object::{
@@ -10,9 +11,9 @@ use object::{
     SymbolIndex, SymbolKind,
 };
 
-use super::dwarf::{Located, dwarf, locate};
+use super::dwarf::{Dwarf, Located, dwarf, locate};
 use super::{Unit, demangle, parse, pretty};
-use crate::model::{Analysis, Edge, Func, Reached, Reference, Undefined};
+use crate::model::{Analysis, Edge, Func, Reference, Undefined};
 
 /// An undefined symbol while references are collected: name, weak only,
 /// (reference, referencing function, inlined frames).
@@ -20,6 +21,9 @@ type PendingUndef = (String, bool, Vec<(Reference, usize, Located)>);
 
 /// Per section: (address, size, function id), sorted by address.
 type SectionFuncs = HashMap<SectionIndex, Vec<(u64, u64, usize)>>;
+
+/// Where a relocation is: (unit, section, offset in the section).
+type Site = (usize, SectionIndex, u64);
 
 /// Analyse `units` together. `roots` are the symbols references are
 /// followed from (entry point, exported functions); with none, every
@@ -31,6 +35,11 @@ pub(crate) fn analyze(units: &[Unit<'_>], roots: &[String]) -> Result<Analysis> 
 /// Like [`analyze`]; `origins` names, per raw function symbol, the object
 /// it came from before linking (an archive member), for reports on linked
 /// images.
+///
+/// In passes: the nodes (functions and data objects) of every unit; the
+/// relocations as edges, unresolved targets as undefined symbols with
+/// their references; undefined symbols no relocation mentions; then the
+/// chains from the roots by breadth-first search.
 pub(crate) fn analyze_with_origins(
     units: &[Unit<'_>],
     roots: &[String],
@@ -42,69 +51,85 @@ pub(crate) fn analyze_with_origins(
     {
         return dynamic_imports(f, units[0].name);
     }
-
-    // Pass 1: functions and globally defined names.
     let mut a = Analysis::default();
-    let mut sym_func: Vec<HashMap<SymbolIndex, usize>> = Vec::with_capacity(files.len());
-    // Per unit, per section: (address, size, func) sorted by address.
-    let mut sec_funcs: Vec<SectionFuncs> = Vec::new();
-    for (ui, f) in files.iter().enumerate() {
-        let mut sf = HashMap::new();
-        let mut by_sec: SectionFuncs = HashMap::new();
-        for s in f.symbols() {
-            let name = sym_name(&s, units[ui].name, "symbol")?;
-            let name = &*name;
-            if s.is_undefined() {
-                continue;
-            }
-            if s.is_global() && !name.is_empty() {
-                a.defined.insert(name.to_owned());
-            }
-            // Functions, and data objects (tables of function pointers
-            // reference code too): both are nodes of the reference graph.
-            if !matches!(s.kind(), SymbolKind::Text | SymbolKind::Data) || name.is_empty() {
-                continue;
-            }
-            let Some(sec) = s.section_index() else {
-                continue;
-            };
-            let id = a.funcs.len();
-            a.funcs.push(Func {
-                name: name.to_owned(),
-            });
-            a.edges.push(Vec::new());
-            if s.is_global() {
-                a.by_name.entry(name.to_owned()).or_insert(id);
-            }
-            sf.insert(s.index(), id);
-            by_sec
-                .entry(sec)
-                .or_default()
-                .push((s.address(), s.size(), id));
+    let g = Parsed::new(units, files, origins, &mut a)?;
+    let mut pending = Pending::default();
+    for ui in 0..g.files.len() {
+        g.references(ui, &mut a, &mut pending);
+    }
+    g.unreferenced_undefined(&a, &mut pending)?;
+    a.undef_names.clone_from(&pending.undef_ids);
+    a.roots = root_nodes(&a, roots);
+    let parent = bfs(&a.roots, &a.edges, a.funcs.len());
+    for u in std::mem::take(&mut pending.undefs) {
+        let found = g.undefined(&a, &pending.edge_sites, &parent, u);
+        a.undefined.push(found);
+    }
+    a.undefined.sort_by(|x, y| x.symbol.cmp(&y.symbol));
+    Ok(a)
+}
+
+/// The units being analysed, parsed, with what the first pass found in
+/// each.
+struct Parsed<'d, 'u> {
+    units: &'u [Unit<'d>],
+    files: Vec<object::File<'d>>,
+    /// Per unit: the symbols that are nodes, by symbol index.
+    sym_func: Vec<HashMap<SymbolIndex, usize>>,
+    /// Per unit, per section: (address, size, node) sorted by address.
+    sec_funcs: Vec<SectionFuncs>,
+    /// Per unit: its DWARF, if it has some.
+    dws: Vec<Option<Dwarf<'d>>>,
+    /// Per raw function symbol, the object it came from before linking.
+    origins: &'u HashMap<String, String>,
+}
+
+/// What the references pass collects besides the edges.
+#[derive(Default)]
+struct Pending {
+    /// Undefined symbol name to its index in `undefs`.
+    undef_ids: HashMap<String, usize>,
+    undefs: Vec<PendingUndef>,
+    /// Where each call edge is first made, to find the call site in the
+    /// caller's code later.
+    edge_sites: HashMap<(usize, usize), Site>,
+    /// What is already recorded, so that 80,000 callers of one symbol (or
+    /// one function calling 80,000) cost a lookup each, not a scan.
+    seen_refs: HashSet<(usize, usize)>,
+    seen_edges: HashSet<(usize, bool, usize)>,
+}
+
+impl<'d, 'u> Parsed<'d, 'u> {
+    /// The first pass over `files` (parsed from `units`): every unit's
+    /// nodes and global definitions go into `a`.
+    fn new(
+        units: &'u [Unit<'d>],
+        files: Vec<object::File<'d>>,
+        origins: &'u HashMap<String, String>,
+        a: &mut Analysis,
+    ) -> Result<Self> {
+        let mut sym_func = Vec::with_capacity(files.len());
+        let mut sec_funcs = Vec::with_capacity(files.len());
+        for (u, f) in units.iter().zip(&files) {
+            let (sf, by_sec) = nodes(f, u.name, a)?;
+            sym_func.push(sf);
+            sec_funcs.push(by_sec);
         }
-        for v in by_sec.values_mut() {
-            v.sort_unstable_by_key(|&(addr, size, _)| (addr, std::cmp::Reverse(size)));
-        }
-        sym_func.push(sf);
-        sec_funcs.push(by_sec);
+        let dws = files.iter().map(dwarf).collect();
+        Ok(Self {
+            units,
+            files,
+            sym_func,
+            sec_funcs,
+            dws,
+            origins,
+        })
     }
 
-    // Pass 2: relocations become edges; unresolved targets are undefined.
-    let mut undef_ids: HashMap<String, usize> = HashMap::new();
-    let mut undefs: Vec<PendingUndef> = Vec::new();
-    // Where each call edge is first made: (unit, address), to find the
-    // call site in the caller's code later.
-    let mut edge_sites: HashMap<(usize, usize), (usize, object::SectionIndex, u64)> =
-        HashMap::new();
-    // What is already recorded, so that 80,000 callers of one symbol (or
-    // one function calling 80,000) cost a lookup each, not a scan.
-    let mut seen_refs: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
-    let mut seen_edges: std::collections::HashSet<(usize, bool, usize)> =
-        std::collections::HashSet::new();
-    let dws: Vec<_> = files.iter().map(dwarf).collect();
-    for (ui, f) in files.iter().enumerate() {
-        let dw = &dws[ui];
-        let object_name = units[ui].name;
+    /// The second pass over unit `ui`: its relocations become edges in
+    /// `a`; unresolved targets are undefined symbols.
+    fn references(&self, ui: usize, a: &mut Analysis, pending: &mut Pending) {
+        let f = &self.files[ui];
         for sec in f.sections() {
             if !matches!(
                 sec.kind(),
@@ -116,7 +141,7 @@ pub(crate) fn analyze_with_origins(
             ) {
                 continue;
             }
-            let funcs = sec_funcs[ui].get(&sec.index());
+            let funcs = self.sec_funcs[ui].get(&sec.index());
             for (off, rel) in sec.relocations() {
                 let RelocationTarget::Symbol(si) = rel.target() else {
                     continue;
@@ -127,144 +152,146 @@ pub(crate) fn analyze_with_origins(
                 let Some(from) = funcs.and_then(|v| containing(v, off)) else {
                     continue;
                 };
-                let name = sym_name(&sym, units[ui].name, "symbol").unwrap_or_default();
-                let name = &*name;
-                let edge = if sym.is_undefined() {
-                    if name.is_empty() {
-                        continue;
-                    }
-                    if let Some(&id) = a.by_name.get(name) {
-                        Edge::Func(id)
-                    } else if a.defined.contains(name) {
-                        continue; // defined as data elsewhere
-                    } else {
-                        let id = *undef_ids.entry(name.to_owned()).or_insert_with(|| {
-                            undefs.push((name.to_owned(), true, Vec::new()));
-                            undefs.len() - 1
-                        });
-                        if !sym.is_weak() {
-                            undefs[id].1 = false;
-                        }
-                        let refs = &mut undefs[id].2;
-                        if seen_refs.insert((id, from)) {
-                            let located = dw
-                                .as_ref()
-                                .map(|d| locate(d, sec.index(), off, &a.funcs[from].name))
-                                .unwrap_or_default();
-                            let (file, line) = (located.file.clone(), located.line);
-                            refs.push((
-                                Reference {
-                                    function: pretty(&a.funcs[from].name),
-                                    object: Some(
-                                        origins
-                                            .get(&a.funcs[from].name)
-                                            .cloned()
-                                            .unwrap_or_else(|| object_name.to_owned()),
-                                    ),
-                                    file,
-                                    line,
-                                },
-                                from,
-                                located,
-                            ));
-                        }
-                        Edge::Undef(id)
-                    }
-                } else if let Some(&id) = sym_func[ui].get(&si) {
-                    Edge::Func(id)
-                } else if sym.kind() == SymbolKind::Section {
-                    match sym.section_index().and_then(|s| sec_funcs[ui].get(&s)) {
-                        Some(v) if v.len() == 1 => Edge::Func(v[0].2),
-                        // A section holding several functions (a linked
-                        // image's `.text`): the addend says which. A
-                        // PC-relative one is biased by the field's size.
-                        Some(v) if !rel.has_implicit_addend() => {
-                            let at = sym.address().wrapping_add_signed(rel.addend());
-                            let hit = containing(v, at).or_else(|| {
-                                (rel.kind() == object::RelocationKind::Relative)
-                                    .then(|| {
-                                        containing(v, at.wrapping_add(u64::from(rel.size() / 8)))
-                                    })
-                                    .flatten()
-                            });
-                            match hit {
-                                Some(id) => Edge::Func(id),
-                                None => continue,
-                            }
-                        }
-                        _ => continue,
-                    }
-                } else {
+                let site = (ui, sec.index(), off);
+                let Some(edge) = self.edge(site, from, &sym, &rel, a, pending) else {
                     continue;
                 };
                 if let Edge::Func(to) = edge {
-                    edge_sites
-                        .entry((from, to))
-                        .or_insert((ui, sec.index(), off));
+                    pending.edge_sites.entry((from, to)).or_insert(site);
                 }
                 let key = match edge {
                     Edge::Func(x) => (from, true, x),
                     Edge::Undef(x) => (from, false, x),
                 };
-                if seen_edges.insert(key) {
+                if pending.seen_edges.insert(key) {
                     a.edges[from].push(edge);
                 }
             }
         }
     }
 
-    // Undefined symbols that no relocation we follow mentions (e.g. from
-    // debug sections) are still undefined.
-    for (ui, f) in files.iter().enumerate() {
-        for sym in f.symbols() {
-            if !sym.is_undefined() {
-                continue;
-            }
-            let name = sym_name(&sym, units[ui].name, "symbol")?;
+    /// The edge a relocation `rel` at `site`, in node `from`, against
+    /// `sym` makes: to a node, or to an undefined symbol (its reference
+    /// recorded); none for a target that is neither.
+    fn edge(
+        &self,
+        site: Site,
+        from: usize,
+        sym: &object::Symbol<'d, '_>,
+        rel: &object::Relocation,
+        a: &Analysis,
+        pending: &mut Pending,
+    ) -> Option<Edge> {
+        let ui = site.0;
+        if sym.is_undefined() {
+            let name = sym_name(sym, self.units[ui].name, "symbol").unwrap_or_default();
             let name = &*name;
-            if name.is_empty() || a.defined.contains(name) {
-                continue;
+            if name.is_empty() {
+                return None;
             }
-            if let Some(&id) = undef_ids.get(name) {
-                if !sym.is_weak() {
-                    undefs[id].1 = false;
-                }
-            } else {
-                undef_ids.insert(name.to_owned(), undefs.len());
-                undefs.push((name.to_owned(), sym.is_weak(), Vec::new()));
+            if let Some(&id) = a.by_name.get(name) {
+                return Some(Edge::Func(id));
             }
+            if a.defined.contains(name) {
+                return None; // defined as data elsewhere
+            }
+            let id = self.undefined_ref(site, from, (name, sym.is_weak()), a, pending);
+            return Some(Edge::Undef(id));
         }
+        if let Some(&id) = self.sym_func[ui].get(&sym.index()) {
+            return Some(Edge::Func(id));
+        }
+        if sym.kind() != SymbolKind::Section {
+            return None;
+        }
+        let funcs = sym
+            .section_index()
+            .and_then(|s| self.sec_funcs[ui].get(&s))?;
+        section_target(funcs, sym.address(), rel).map(Edge::Func)
     }
 
-    a.undef_names.clone_from(&undef_ids);
-
-    // Roots, then chains by breadth-first search.
-    a.roots = if roots.is_empty() {
-        let mut r: Vec<usize> = a.by_name.values().copied().collect();
-        r.sort_unstable();
-        r
-    } else {
-        roots
-            .iter()
-            .filter_map(|r| a.by_name.get(r).copied())
-            .collect()
-    };
-    let parent = bfs(&a.roots, &a.edges, a.funcs.len());
-    // The call sites along a path, from its end back to its root: where
-    // each caller calls the next function (with that call's inlined frames).
-    let path_sites = |path: &[usize]| -> Vec<(String, u32)> {
-        let mut out = Vec::new();
-        for w in path.windows(2).rev() {
-            let Some(&(ui, sec, off)) = edge_sites.get(&(w[0], w[1])) else {
-                continue;
+    /// Record that node `from` references the undefined symbol `name`
+    /// (`weak`: by a weak symbol) at `site`, with what DWARF says there;
+    /// the symbol's index.
+    fn undefined_ref(
+        &self,
+        site: Site,
+        from: usize,
+        (name, weak): (&str, bool),
+        a: &Analysis,
+        pending: &mut Pending,
+    ) -> usize {
+        let (ui, sec, off) = site;
+        let id = *pending.undef_ids.entry(name.to_owned()).or_insert_with(|| {
+            pending.undefs.push((name.to_owned(), true, Vec::new()));
+            pending.undefs.len() - 1
+        });
+        if !weak {
+            pending.undefs[id].1 = false;
+        }
+        if pending.seen_refs.insert((id, from)) {
+            let func = &a.funcs[from].name;
+            let located = self.dws[ui]
+                .as_ref()
+                .map(|d| locate(d, sec, off, func))
+                .unwrap_or_default();
+            let object = self
+                .origins
+                .get(func)
+                .cloned()
+                .unwrap_or_else(|| self.units[ui].name.to_owned());
+            let reference = Reference {
+                function: pretty(func),
+                object: Some(object),
+                file: located.file.clone(),
+                line: located.line,
             };
-            if let Some(d) = &dws[ui] {
-                out.extend(locate(d, sec, off, &a.funcs[w[0]].name).sites);
+            pending.undefs[id].2.push((reference, from, located));
+        }
+        id
+    }
+
+    /// Undefined symbols that no relocation we follow mentions (e.g. from
+    /// debug sections) are still undefined.
+    fn unreferenced_undefined(&self, a: &Analysis, pending: &mut Pending) -> Result<()> {
+        for (u, f) in self.units.iter().zip(&self.files) {
+            for sym in f.symbols() {
+                if !sym.is_undefined() {
+                    continue;
+                }
+                let name = sym_name(&sym, u.name, "symbol")?;
+                let name = &*name;
+                if name.is_empty() || a.defined.contains(name) {
+                    continue;
+                }
+                if let Some(&id) = pending.undef_ids.get(name) {
+                    if !sym.is_weak() {
+                        pending.undefs[id].1 = false;
+                    }
+                } else {
+                    pending
+                        .undef_ids
+                        .insert(name.to_owned(), pending.undefs.len());
+                    pending
+                        .undefs
+                        .push((name.to_owned(), sym.is_weak(), Vec::new()));
+                }
             }
         }
-        out
-    };
-    for (name, weak, refs) in undefs {
+        Ok(())
+    }
+
+    /// An undefined symbol with what references it: every reference, the
+    /// chain from a root to the first reached referrer (else just the
+    /// first referrer) with its call sites, and each referrer's inlined
+    /// callees between it and the reference.
+    fn undefined(
+        &self,
+        a: &Analysis,
+        edge_sites: &HashMap<(usize, usize), Site>,
+        parent: &[Option<usize>],
+        (name, weak, refs): PendingUndef,
+    ) -> Undefined {
         let mut referenced_by: Vec<Reference> = Vec::new();
         let mut chain = Vec::new();
         let mut sites = Vec::new();
@@ -281,9 +308,9 @@ pub(crate) fn analyze_with_origins(
                 inlined_by.insert(a.funcs[*from].name.clone(), frames);
             }
             if chain.is_empty() && parent[*from].is_some() {
-                let path = path_to(&parent, *from);
+                let path = path_to(parent, *from);
                 sites.clone_from(&located.sites);
-                sites.extend(path_sites(&path));
+                sites.extend(self.path_sites(a, edge_sites, &path));
                 chain = path.iter().map(|&i| pretty(&a.funcs[i].name)).collect();
                 // Inlined callees between the function and the reference.
                 if let Some(frames) = inlined_by.get(&a.funcs[*from].name) {
@@ -300,7 +327,7 @@ pub(crate) fn analyze_with_origins(
             sites.clone_from(&located.sites);
         }
         referenced_by.sort();
-        a.undefined.push(Undefined {
+        Undefined {
             demangled: demangle(&name),
             symbol: name,
             weak,
@@ -309,10 +336,113 @@ pub(crate) fn analyze_with_origins(
             chain,
             sites,
             inlined: inlined_by,
-        });
+        }
     }
-    a.undefined.sort_by(|x, y| x.symbol.cmp(&y.symbol));
-    Ok(a)
+
+    /// The call sites along a path, from its end back to its root: where
+    /// each caller calls the next function (with that call's inlined
+    /// frames).
+    fn path_sites(
+        &self,
+        a: &Analysis,
+        edge_sites: &HashMap<(usize, usize), Site>,
+        path: &[usize],
+    ) -> Vec<(String, u32)> {
+        let mut out = Vec::new();
+        for w in path.windows(2).rev() {
+            let Some(&(ui, sec, off)) = edge_sites.get(&(w[0], w[1])) else {
+                continue;
+            };
+            if let Some(d) = &self.dws[ui] {
+                out.extend(locate(d, sec, off, &a.funcs[w[0]].name).sites);
+            }
+        }
+        out
+    }
+}
+
+/// The first pass over one unit (`file` in messages): its functions and
+/// data objects become nodes of `a` (tables of function pointers
+/// reference code too), its global definitions `a.defined`. Its nodes by
+/// symbol index, and by section sorted by address.
+fn nodes(
+    f: &object::File<'_>,
+    file: &str,
+    a: &mut Analysis,
+) -> Result<(HashMap<SymbolIndex, usize>, SectionFuncs)> {
+    let mut sf = HashMap::new();
+    let mut by_sec: SectionFuncs = HashMap::new();
+    for s in f.symbols() {
+        let name = sym_name(&s, file, "symbol")?;
+        let name = &*name;
+        if s.is_undefined() {
+            continue;
+        }
+        if s.is_global() && !name.is_empty() {
+            a.defined.insert(name.to_owned());
+        }
+        if !matches!(s.kind(), SymbolKind::Text | SymbolKind::Data) || name.is_empty() {
+            continue;
+        }
+        let Some(sec) = s.section_index() else {
+            continue;
+        };
+        let id = a.funcs.len();
+        a.funcs.push(Func {
+            name: name.to_owned(),
+        });
+        a.edges.push(Vec::new());
+        if s.is_global() {
+            a.by_name.entry(name.to_owned()).or_insert(id);
+        }
+        sf.insert(s.index(), id);
+        by_sec
+            .entry(sec)
+            .or_default()
+            .push((s.address(), s.size(), id));
+    }
+    for v in by_sec.values_mut() {
+        v.sort_unstable_by_key(|&(addr, size, _)| (addr, std::cmp::Reverse(size)));
+    }
+    Ok((sf, by_sec))
+}
+
+/// The node a relocation `rel` against a section symbol (the section at
+/// `base`, holding `funcs`) points into: the section's only node, or in a
+/// section holding several (a linked image's `.text`) the one the addend
+/// says. A PC-relative one is biased by the field's size.
+fn section_target(
+    funcs: &[(u64, u64, usize)],
+    base: u64,
+    rel: &object::Relocation,
+) -> Option<usize> {
+    if let [only] = funcs {
+        return Some(only.2);
+    }
+    if rel.has_implicit_addend() {
+        return None;
+    }
+    let at = base.wrapping_add_signed(rel.addend());
+    containing(funcs, at).or_else(|| {
+        (rel.kind() == object::RelocationKind::Relative)
+            .then(|| containing(funcs, at.wrapping_add(u64::from(rel.size() / 8))))
+            .flatten()
+    })
+}
+
+/// The nodes chains start from: `roots` by name (those defined), or with
+/// none every global defined node.
+fn root_nodes(a: &Analysis, roots: &[String]) -> Vec<usize> {
+    if roots.is_empty() {
+        let mut r: Vec<usize> = a.by_name.values().copied().collect();
+        r.sort_unstable();
+        r
+    } else {
+        roots
+            .iter()
+            .filter_map(|r| a.by_name.get(r).copied())
+            .collect()
+    }
 }
 
 /// Undefined symbols from the symbol tables alone (what `nm -u` lists,
@@ -457,7 +587,7 @@ fn containing(funcs: &[(u64, u64, usize)], off: u64) -> Option<usize> {
         .map(|&(_, _, id)| id)
 }
 
-fn bfs(roots: &[usize], edges: &[Vec<Edge>], n: usize) -> Vec<Option<usize>> {
+pub(super) fn bfs(roots: &[usize], edges: &[Vec<Edge>], n: usize) -> Vec<Option<usize>> {
     let mut parent: Vec<Option<usize>> = vec![None; n];
     let mut q = VecDeque::new();
     for &r in roots {
@@ -479,7 +609,7 @@ fn bfs(roots: &[usize], edges: &[Vec<Edge>], n: usize) -> Vec<Option<usize>> {
     parent
 }
 
-fn path_to(parent: &[Option<usize>], mut x: usize) -> Vec<usize> {
+pub(super) fn path_to(parent: &[Option<usize>], mut x: usize) -> Vec<usize> {
     let mut out = vec![x];
     while let Some(p) = parent[x] {
         if p == x || out.len() > parent.len() {
@@ -490,139 +620,4 @@ fn path_to(parent: &[Option<usize>], mut x: usize) -> Vec<usize> {
     }
     out.reverse();
     out
-}
-
-impl Analysis {
-    /// Every chain (up to `limit`) from a root to `symbol`: an undefined
-    /// symbol, or a defined function (raw or demangled name). Chains are
-    /// simple paths, shortest first.
-    pub(crate) fn chains_to(&self, symbol: &str, limit: usize) -> Vec<Vec<String>> {
-        let undef = self
-            .undefined
-            .iter()
-            .position(|u| u.symbol == symbol || u.demangled.as_deref() == Some(symbol));
-        let target_fn: BTreeSet<usize> = self
-            .funcs
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.name == symbol || pretty(&f.name) == symbol)
-            .map(|(i, _)| i)
-            .collect();
-        let hits = |x: usize| {
-            self.edges[x].iter().any(|e| match *e {
-                Edge::Undef(u) => {
-                    Some(u) == undef.and_then(|i| self.undef_index(&self.undefined[i].symbol))
-                }
-                Edge::Func(_) => false,
-            })
-        };
-        let mut out: Vec<Vec<usize>> = Vec::new();
-        let mut budget: usize = 2_000_000;
-        for &r in &self.roots {
-            let mut path = vec![r];
-            let mut on = vec![false; self.funcs.len()];
-            on[r] = true;
-            self.dfs(
-                &mut path,
-                &mut on,
-                &target_fn,
-                &hits,
-                &mut out,
-                limit,
-                &mut budget,
-            );
-            if out.len() >= limit || budget == 0 {
-                break;
-            }
-        }
-        out.sort_by_key(Vec::len);
-        out.into_iter()
-            .map(|p| {
-                let mut names: Vec<String> =
-                    p.iter().map(|&i| pretty(&self.funcs[i].name)).collect();
-                if let Some(u) = undef.map(|i| &self.undefined[i])
-                    && let Some(&last) = p.last()
-                    && !target_fn.contains(&last)
-                {
-                    // As `check` shows it: the inlined callees between the
-                    // function and the reference, then the symbol.
-                    if let Some(frames) = u.inlined.get(&self.funcs[last].name) {
-                        names.extend(frames.iter().cloned());
-                    }
-                    names.push(symbol.to_owned());
-                }
-                names
-            })
-            .collect()
-    }
-
-    fn undef_index(&self, name: &str) -> Option<usize> {
-        self.undef_names.get(name).copied()
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn dfs(
-        &self,
-        path: &mut Vec<usize>,
-        on: &mut [bool],
-        target_fn: &BTreeSet<usize>,
-        hits: &dyn Fn(usize) -> bool,
-        out: &mut Vec<Vec<usize>>,
-        limit: usize,
-        budget: &mut usize,
-    ) {
-        let Some(&x) = path.last() else { return };
-        if *budget == 0 || out.len() >= limit || path.len() > 64 {
-            return;
-        }
-        *budget -= 1;
-        if target_fn.contains(&x) || hits(x) {
-            out.push(path.clone());
-            if target_fn.contains(&x) {
-                return;
-            }
-        }
-        for e in &self.edges[x] {
-            if let Edge::Func(y) = *e
-                && !on[y]
-            {
-                on[y] = true;
-                path.push(y);
-                self.dfs(path, on, target_fn, hits, out, limit, budget);
-                path.pop();
-                on[y] = false;
-            }
-        }
-    }
-
-    /// Reachable defined functions whose name (raw or demangled) matches
-    /// one of `patterns`, each with a chain from a root.
-    pub(crate) fn reached(&self, patterns: &[glob::Pattern]) -> Vec<Reached> {
-        if patterns.is_empty() {
-            return Vec::new();
-        }
-        let parent = bfs(&self.roots, &self.edges, self.funcs.len());
-        let mut out = Vec::new();
-        let mut seen = BTreeSet::new();
-        for (i, f) in self.funcs.iter().enumerate() {
-            let pretty_name = pretty(&f.name);
-            if parent[i].is_none()
-                || !patterns
-                    .iter()
-                    .any(|p| p.matches(&f.name) || p.matches(&pretty_name))
-            {
-                continue;
-            }
-            if seen.insert(f.name.clone()) {
-                out.push(Reached {
-                    symbol: f.name.clone(),
-                    chain: path_to(&parent, i)
-                        .into_iter()
-                        .map(|j| pretty(&self.funcs[j].name))
-                        .collect(),
-                });
-            }
-        }
-        out
-    }
 }

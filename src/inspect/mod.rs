@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::model::Undefined;
 
+mod chains;
 mod crates;
 mod dwarf;
 mod graph;
@@ -28,7 +29,6 @@ mod size;
 mod units;
 
 pub(crate) use graph::{analyze, analyze_with_origins, undefined_only};
-pub(crate) use objects::ObjectCrates;
 pub(crate) use sites::definition_sites;
 pub(crate) use size::{DEFAULT_TOP, footprint};
 
@@ -398,7 +398,7 @@ pub(crate) fn size_files(
     paths: &[std::path::PathBuf],
     regions: &[crate::model::Region],
     top: usize,
-    objects: &ObjectCrates,
+    objects: &crate::model::ObjectCrates,
 ) -> Vec<SizeReport> {
     paths
         .iter()

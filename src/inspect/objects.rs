@@ -14,29 +14,17 @@
 //!   after every file's locals, so only the input object that defined it
 //!   says whose it is.
 //!
+//! The record is [`ObjectCrates`] (in `model`: a cell keeps it); this
+//! module reads it from archives and trims it to what an image asks.
+//!
 //! Members not made by rustc (a `cc` build's `foo.o`, compiler-builtins'
 //! C objects) say nothing here. Reads bytes only; no process, no file
 //! system, no output.
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
+use crate::model::{ObjectCrates, hashed_unit};
 use object::read::archive::ArchiveFile;
 use object::{Object, ObjectSymbol};
-use serde::{Deserialize, Serialize};
-
-/// Crates of codegen units and of unmangled global symbols, read from a
-/// link's input archives. Empty when the inputs are not known (`inspect
-/// --size` of a lone image): attribution then goes by the image alone.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct ObjectCrates {
-    /// Codegen unit name (`ewnxypx64zgwdvvxv2cqak6xr`, `kalloc.1a2b-cgu.0`)
-    /// → crate.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub(crate) units: BTreeMap<String, String>,
-    /// An unmangled global symbol (`img_get`) → the crate whose object
-    /// defines it (a name two crates define is left out).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub(crate) symbols: BTreeMap<String, String>,
-}
 
 impl ObjectCrates {
     /// Read the members of every archive in `archives` (a staticlib, the
@@ -107,54 +95,35 @@ impl ObjectCrates {
         out
     }
 
-    /// Keep what the ELF image `image` can ask about: the units its
-    /// symbol table and DWARF name, the globals it defines (a cell's
-    /// record stays small). Unchanged when `image` is not an object file.
+    /// Keep what the ELF image `image` can ask about: the globals it
+    /// defines, the hashed units (a cell's record stays small), those its
+    /// symbol table names that are the binary's own written out.
+    /// Unchanged when `image` is not an object file.
     pub(crate) fn keep_for(&mut self, image: &[u8]) {
         let Ok(f) = object::File::parse(image) else {
             return;
         };
-        let mut names: BTreeSet<&str> = BTreeSet::new();
+        let (mut names, mut files): (BTreeSet<&str>, BTreeSet<&str>) = Default::default();
         for s in f.symbols() {
             if let Ok(n) = s.name() {
-                names.insert(n);
+                if s.kind() == object::SymbolKind::File {
+                    files.insert(n);
+                } else {
+                    names.insert(n);
+                }
             }
         }
         self.symbols.retain(|s, _| names.contains(s.as_str()));
-        // A unit whose name says its crate needs no entry.
+        // A unit whose name says its crate needs no entry; the binary's
+        // own units are written out (`own` is not kept).
         self.units.retain(|u, _| !u.contains("-cgu."));
-    }
-
-    /// Name `krate` the crate of every hashed codegen unit the ELF
-    /// `image`'s symbol table names (`STT_FILE`) that no input archive
-    /// holds: a binary's own objects are in no rlib, every dependency's
-    /// are.
-    pub(crate) fn own_units(&mut self, image: &[u8], krate: &str) {
-        let Ok(f) = object::File::parse(image) else {
-            return;
-        };
-        if krate.is_empty() {
-            return;
-        }
-        for s in f.symbols() {
-            if s.kind() == object::SymbolKind::File
-                && let Ok(n) = s.name()
-                && hashed_unit(n)
-                && !self.units.contains_key(n)
-            {
-                self.units.insert(n.to_owned(), krate.to_owned());
+        if let Some(own) = self.own.take() {
+            for n in files.iter().filter(|n| hashed_unit(n)) {
+                self.units
+                    .entry((*n).to_owned())
+                    .or_insert_with(|| own.clone());
             }
         }
-    }
-
-    /// The crate of the codegen unit named `unit`.
-    pub(crate) fn unit(&self, unit: &str) -> Option<&str> {
-        self.units.get(unit).map(String::as_str)
-    }
-
-    /// The crate whose object defines the global `symbol`.
-    pub(crate) fn symbol(&self, symbol: &str) -> Option<&str> {
-        self.symbols.get(symbol).map(String::as_str)
     }
 }
 
@@ -191,32 +160,10 @@ pub(crate) fn member_crate(name: &str) -> Option<(&str, &str)> {
     (!unit.is_empty()).then_some((krate, unit))
 }
 
-/// A codegen unit name that is a hash: what rustc names units with
-/// incremental compilation (base 36 of a 128-bit hash: 20 to 25 digits
-/// and lowercase letters).
-fn hashed_unit(name: &str) -> bool {
-    (20..=26).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
-}
-
-/// The crate a codegen unit's own name says (`kalloc.1a2b3c-cgu.0` →
-/// `kalloc`, as rustc names units without incremental compilation);
-/// `None` for a hashed unit name (`ewnxypx64zgwdvvxv2cqak6xr`), which
-/// says nothing of its crate.
-pub(crate) fn named_unit_crate(unit: &str) -> Option<&str> {
-    let (krate, rest) = unit.split_once('.')?;
-    let ident = !krate.is_empty()
-        && krate.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !krate.starts_with(|c: char| c.is_ascii_digit());
-    let (_, n) = rest.rsplit_once("-cgu.")?;
-    (ident && !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())).then_some(krate)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::named_unit_crate;
 
     #[test]
     fn rustcs_member_names_give_the_crate_and_the_unit() {

@@ -23,8 +23,8 @@ use object::{
 };
 
 use super::crates;
-use super::objects::ObjectCrates;
 use super::units::Units;
+use crate::model::ObjectCrates;
 use crate::model::{CrateSize, Region, RegionKind, SectionSize, Size, SymbolSize};
 
 /// How many symbols a footprint lists unless told otherwise.

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use object::{Object, ObjectKind, SectionIndex};
 
 use super::dwarf::{self, Layout, Loaded};
-use super::objects::{ObjectCrates, named_unit_crate};
+use crate::model::{ObjectCrates, named_unit_crate};
 
 /// A compile unit's source language, as far as sizes care.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

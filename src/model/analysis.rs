@@ -94,5 +94,5 @@ pub(crate) struct Inspected {
     /// What the link's inputs said of crates when the cell was measured
     /// (an entry written before it existed has none).
     #[serde(default)]
-    pub(crate) objects: crate::inspect::ObjectCrates,
+    pub(crate) objects: super::ObjectCrates,
 }

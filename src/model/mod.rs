@@ -2,8 +2,9 @@
 //! validated [`Matrix`] and its [`Plan`] of [`Cell`]s, what running a cell
 //! produced ([`CellOutcome`], [`Finding`] and the details of each kind of
 //! link failure) and the [`Report`], the inspection of an image
-//! ([`Analysis`]), [`Problem`]s in the user's files, and how a plan is
-//! split over CI jobs ([`Shard`]).
+//! ([`Analysis`]), [`Problem`]s in the user's files, how a plan is split
+//! over CI jobs ([`Shard`]), and the exit codes every part of the program
+//! returns.
 //!
 //! This module holds data and small pure helpers only: no I/O, no process,
 //! no terminal.
@@ -24,3 +25,8 @@ pub(crate) use matrix::*;
 pub(crate) use outcome::*;
 pub(crate) use shard::*;
 pub(crate) use size::*;
+
+/// Exit code: the tool could not do its job (ripgrep's 2).
+pub(crate) const EXIT_TOOL: u8 = 2;
+/// Exit code: interrupted (128 + SIGINT, as a shell reports it).
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;

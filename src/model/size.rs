@@ -1,8 +1,12 @@
 //! What a linked image takes ([`Size`]: flash and RAM by region, section,
 //! crate and symbol), the memory regions of a linker script's `MEMORY`
 //! ([`Region`]), and the size policy a matrix sets ([`SizePolicy`]:
-//! budgets and growth). Data and small pure helpers only; reading ELF
-//! files is `inspect::size`, deciding findings is `footprint`.
+//! budgets and growth), and what a link's inputs say of crates
+//! ([`ObjectCrates`], read by `inspect::objects`). Data and small pure
+//! helpers only; reading ELF files is `inspect::size`, deciding findings
+//! is `footprint`.
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// A linked image's (or a module's own) footprint, in bytes.
@@ -326,6 +330,63 @@ pub(crate) fn signed(n: i64) -> String {
         std::cmp::Ordering::Less => format!("-{}", grouped(n.unsigned_abs())),
         std::cmp::Ordering::Equal => "0".to_owned(),
     }
+}
+
+/// Crates of codegen units and of unmangled global symbols, read from a
+/// link's input archives. Empty when the inputs are not known (`inspect
+/// --size` of a lone image): attribution then goes by the image alone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ObjectCrates {
+    /// Codegen unit name (`ewnxypx64zgwdvvxv2cqak6xr`, `kalloc.1a2b-cgu.0`)
+    /// → crate.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) units: BTreeMap<String, String>,
+    /// An unmangled global symbol (`img_get`) → the crate whose object
+    /// defines it (a name two crates define is left out).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) symbols: BTreeMap<String, String>,
+    /// The crate of every hashed codegen unit no input archive holds: a
+    /// binary's (its own objects are in no rlib; every dependency's are).
+    #[serde(skip)]
+    pub(crate) own: Option<String>,
+}
+
+impl ObjectCrates {
+    /// The crate of the codegen unit named `unit`.
+    pub(crate) fn unit(&self, unit: &str) -> Option<&str> {
+        self.units
+            .get(unit)
+            .map(String::as_str)
+            .or_else(|| self.own.as_deref().filter(|_| hashed_unit(unit)))
+    }
+
+    /// The crate whose object defines the global `symbol`.
+    pub(crate) fn symbol(&self, symbol: &str) -> Option<&str> {
+        self.symbols.get(symbol).map(String::as_str)
+    }
+}
+
+/// A codegen unit name that is a hash: what rustc names units with
+/// incremental compilation (base 36 of a 128-bit hash: 20 to 25 digits
+/// and lowercase letters).
+pub(crate) fn hashed_unit(name: &str) -> bool {
+    (20..=26).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
+}
+
+/// The crate a codegen unit's own name says (`kalloc.1a2b3c-cgu.0` →
+/// `kalloc`, as rustc names units without incremental compilation);
+/// `None` for a hashed unit name (`ewnxypx64zgwdvvxv2cqak6xr`), which
+/// says nothing of its crate.
+pub(crate) fn named_unit_crate(unit: &str) -> Option<&str> {
+    let (krate, rest) = unit.split_once('.')?;
+    let ident = !krate.is_empty()
+        && krate.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !krate.starts_with(|c: char| c.is_ascii_digit());
+    let (_, n) = rest.rsplit_once("-cgu.")?;
+    (ident && !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())).then_some(krate)
 }
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ pub(crate) fn footprint(
             anstream::stderr(),
             "error: no cell has a size (none linked far enough to be measured)"
         );
-        return Ok(crate::commands::EXIT_TOOL);
+        return Ok(crate::model::EXIT_TOOL);
     }
     Ok(0)
 }

@@ -21,6 +21,7 @@ mod firmware;
 mod footprint;
 mod hosted;
 mod inspect;
+mod layout;
 mod linkfail;
 #[path = "../oracle/goblin.rs"]
 mod oracle;
