@@ -151,11 +151,13 @@ fn link(
 /// the hashed codegen units no rlib holds), timed as footprint's.
 fn rlib_crates(rlibs: &[PathBuf], krate: &str) -> ObjectCrates {
     super::context::measuring(|| {
-        let read: Vec<Vec<u8>> = rlibs
+        // Mapped: the rlibs are megabytes, and no other build writes them
+        // while the turn is this cell's.
+        let read: Vec<inspect::Input> = rlibs
             .iter()
-            .filter_map(|r| inspect::read_file(r).ok())
+            .filter_map(|r| inspect::map_file(r).ok())
             .collect();
-        let mut objects = ObjectCrates::of_archives(read.iter().map(Vec::as_slice));
+        let mut objects = ObjectCrates::of_archives(read.iter().map(|d| &**d));
         objects.own = (!krate.is_empty()).then(|| krate.to_owned());
         objects
     })

@@ -127,11 +127,20 @@ impl ObjectCrates {
     }
 }
 
-/// A Rust symbol name (legacy `_ZN…E` or v0 `_R…`) that demangles: its
-/// path says its crate without help.
+/// A mangled name, by its shape alone (an rlib's index holds thousands:
+/// demangling each would cost more than the rest): legacy `_ZN…E`, v0
+/// `_R` and a path tag or version digit. Its path says its crate without
+/// help; a C name of that shape (`_RTC_init`) is left to the other rules.
 fn mangled(sym: &str) -> bool {
-    (sym.starts_with("_ZN") || sym.starts_with("_R") || sym.starts_with("__ZN"))
-        && rustc_demangle::try_demangle(sym).is_ok()
+    let sym = sym
+        .strip_prefix('_')
+        .filter(|_| sym.starts_with("__"))
+        .unwrap_or(sym);
+    (sym.starts_with("_ZN") && sym.ends_with('E'))
+        || sym
+            .strip_prefix("_R")
+            .and_then(|r| r.chars().next())
+            .is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
 /// `(crate, codegen unit)` of an archive member rustc wrote:
@@ -178,6 +187,16 @@ mod tests {
         assert_eq!(member_crate("45c91108d938afe8-absvdi2.o"), None);
         assert_eq!(member_crate("lib.rmeta"), None);
         assert_eq!(member_crate("platform.o"), None);
+    }
+
+    #[test]
+    fn mangled_names_are_told_by_their_shape() {
+        assert!(mangled("_ZN6kalloc2zs4Pool6malloc17h0123456789abcdefE"));
+        assert!(mangled("_RNvNtCs1234_6kalloc2zs6malloc"));
+        assert!(mangled("__ZN6kalloc1f17h0123456789abcdefE"));
+        assert!(!mangled("img_get"));
+        assert!(!mangled("_Reset"));
+        assert!(!mangled("__aeabi_memcpy"));
     }
 
     #[test]
