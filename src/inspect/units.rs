@@ -118,6 +118,14 @@ impl Units {
             None => value,
         };
         if let Some(claims) = self.exact.get(&addr) {
+            let place = |c: &Claim| Place {
+                unit: &self.all[c.unit],
+                item_crate: c.namespace.map(|i| self.namespaces[i].as_str()),
+            };
+            // One entry there (most symbols): no name to compare.
+            if let [only] = claims.as_slice() {
+                return Some(place(only));
+            }
             let wanted = name.map(|name| {
                 let plain = crate::inspect::demangle(name)
                     .and_then(|d| d.rsplit("::").next().map(str::to_owned));
@@ -140,10 +148,7 @@ impl Units {
                 }
                 c
             };
-            return Some(Place {
-                unit: &self.all[claim.unit],
-                item_crate: claim.namespace.map(|i| self.namespaces[i].as_str()),
-            });
+            return Some(place(claim));
         }
         // The last range starting at or before `addr`, then back while
         // ranges could still reach it (ranges of units may nest).
