@@ -61,6 +61,10 @@ impl Units {
                 out.walk(&d, linked);
                 out.layout = Some(layout);
             }
+            Some(Loaded::RelocatedDecompressed(d, layout)) => {
+                out.walk(&d, linked);
+                out.layout = Some(layout);
+            }
         }
         out.ranges.sort_unstable();
         out
