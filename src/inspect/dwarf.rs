@@ -7,17 +7,21 @@ use object::{Object, ObjectKind, ObjectSection};
 type Borrowed<'a> = gimli::EndianSlice<'a, gimli::RunTimeEndian>;
 type Owned = gimli::EndianRcSlice<gimli::RunTimeEndian>;
 
-/// A file's DWARF: read in place, or, when its debug sections are
-/// compressed (`--compress-debug-sections=zlib|zstd`, `SHF_COMPRESSED`),
-/// from their decompressed copies; a relocatable object's with its
-/// relocations applied, its sections laid out one after another.
-pub(super) enum Dwarf<'a> {
-    InPlace(addr2line::Context<Borrowed<'a>>),
-    Decompressed(addr2line::Context<Owned>),
-    Relocated(addr2line::Context<Relocated>, Layout),
+/// A file's DWARF: its line and function tables (`addr2line`), and for a
+/// relocatable object where its sections are laid out.
+pub(super) struct Dwarf<'a> {
+    ctx: Ctx<'a>,
+    /// Empty for a linked file: its addresses are addresses.
+    layout: Layout,
 }
 
-type Relocated = gimli::RelocateReader<Owned, Relocs>;
+/// The tables, over the sections as [`Loaded`] has them.
+enum Ctx<'a> {
+    InPlace(addr2line::Context<Borrowed<'a>>),
+    Decompressed(addr2line::Context<Owned>),
+    Relocated(addr2line::Context<gimli::RelocateReader<Borrowed<'a>, Relocs>>),
+    RelocatedDecompressed(addr2line::Context<gimli::RelocateReader<Owned, Relocs>>),
+}
 
 /// Where a relocatable object's sections are placed for DWARF lookups:
 /// every allocated section starts at 0 in the file, so a function in
@@ -57,56 +61,101 @@ impl Layout {
     }
 }
 
-/// A debug section's relocations: at each offset, what to add (and
-/// whether the value read there is the addend, as in ARM's `REL`).
+/// A debug section's relocations, sorted by offset: at each offset, what
+/// to add (and whether the value read there is the addend, as in ARM's
+/// `REL`). Looked up by binary search: an object's debug sections carry
+/// tens of thousands of relocations each, and a hash map of them cost
+/// more than the DWARF lookups themselves.
 #[derive(Clone, Debug, Default)]
-pub(super) struct Relocs(std::rc::Rc<std::collections::HashMap<u64, (bool, u64)>>);
+pub(super) struct Relocs(std::rc::Rc<Vec<(u64, bool, u64)>>);
+
+/// Per symbol index, the value a relocation against the symbol starts
+/// from (`None`: not yet asked; `Some(None)`: no value), shared by the
+/// debug sections of one file.
+type SymbolBases = Vec<Option<Option<u64>>>;
 
 impl Relocs {
-    fn of(f: &object::File<'_>, s: &object::Section<'_, '_>, layout: &Layout) -> Self {
-        use object::{ObjectSymbol, RelocationKind, RelocationTarget};
-        let mut map = std::collections::HashMap::new();
+    fn of(
+        f: &object::File<'_>,
+        s: &object::Section<'_, '_>,
+        layout: &Layout,
+        bases: &mut SymbolBases,
+    ) -> Self {
+        use object::{RelocationKind, RelocationTarget};
+        let mut all = Vec::with_capacity(count_hint(f, s));
         for (off, r) in s.relocations() {
             if r.kind() != RelocationKind::Absolute {
                 continue;
             }
-            // A debug section's offsets stay offsets; code and data get
-            // their section's place in the layout.
             let base = match r.target() {
-                RelocationTarget::Symbol(i) => f.symbol_by_index(i).ok().map(|sym| {
-                    let sec = sym.section_index();
-                    let debug = sec
-                        .and_then(|i| f.section_by_index(i).ok())
-                        .is_some_and(|s| s.kind() == object::SectionKind::Debug);
-                    if debug {
-                        sym.address()
-                    } else {
-                        layout.base(sec).wrapping_add(sym.address())
+                RelocationTarget::Symbol(i) => {
+                    if bases.len() <= i.0 {
+                        bases.resize(i.0 + 1, None);
                     }
-                }),
+                    *bases[i.0].get_or_insert_with(|| symbol_base(f, i, layout))
+                }
                 RelocationTarget::Section(i) => Some(layout.base(Some(i))),
                 _ => None,
             };
             if let Some(base) = base {
-                map.insert(
+                all.push((
                     off,
-                    (
-                        r.has_implicit_addend(),
-                        base.wrapping_add(r.addend().cast_unsigned()),
-                    ),
-                );
+                    r.has_implicit_addend(),
+                    base.wrapping_add(r.addend().cast_unsigned()),
+                ));
             }
         }
-        Self(std::rc::Rc::new(map))
+        // Stable: of two relocations at one offset the last one counts.
+        if !all.is_sorted_by_key(|e| e.0) {
+            all.sort_by_key(|e| e.0);
+        }
+        Self(std::rc::Rc::new(all))
     }
 
     fn apply(&self, offset: usize, value: u64) -> u64 {
-        match self.0.get(&(offset as u64)) {
-            Some((true, add)) => value.wrapping_add(*add),
-            Some((false, add)) => *add,
-            None => value,
+        let offset = offset as u64;
+        let at = self.0.partition_point(|e| e.0 <= offset);
+        match at.checked_sub(1).map(|i| self.0[i]) {
+            Some((o, true, add)) if o == offset => value.wrapping_add(add),
+            Some((o, false, add)) if o == offset => add,
+            _ => value,
         }
     }
+}
+
+/// About how many relocations ELF has for section `s` (its `.rela`/`.rel`
+/// section's size over the entry size), never more than could fit in it:
+/// a capacity, so that tens of thousands are not copied while growing.
+fn count_hint(f: &object::File<'_>, s: &object::Section<'_, '_>) -> usize {
+    let Ok(name) = s.name() else { return 0 };
+    let (rela, rel) = if f.is_64() { (24, 16) } else { (12, 8) };
+    let n = f
+        .section_by_name(&format!(".rela{name}"))
+        .map(|r| r.size() / rela)
+        .or_else(|| {
+            f.section_by_name(&format!(".rel{name}"))
+                .map(|r| r.size() / rel)
+        })
+        .unwrap_or(0);
+    usize::try_from(n.min(s.size() / 4)).unwrap_or(0)
+}
+
+/// The value a relocation against symbol `i` starts from: a debug
+/// section's offsets stay offsets; code and data get their section's
+/// place in the layout.
+fn symbol_base(f: &object::File<'_>, i: object::SymbolIndex, layout: &Layout) -> Option<u64> {
+    use object::ObjectSymbol;
+    f.symbol_by_index(i).ok().map(|sym| {
+        let sec = sym.section_index();
+        let debug = sec
+            .and_then(|i| f.section_by_index(i).ok())
+            .is_some_and(|s| s.kind() == object::SectionKind::Debug);
+        if debug {
+            sym.address()
+        } else {
+            layout.base(sec).wrapping_add(sym.address())
+        }
+    })
 }
 
 impl gimli::read::Relocate for Relocs {
@@ -124,75 +173,152 @@ fn compressed(s: &object::Section<'_, '_>) -> bool {
         .is_ok_and(|r| r.format != object::CompressionFormat::None)
 }
 
-/// A file's DWARF sections, loaded as [`Dwarf`] describes (before the
-/// line and function tables are built).
+/// A file's DWARF sections (before the line and function tables are
+/// built): read in place, or, when its debug sections are compressed
+/// (`--compress-debug-sections=zlib|zstd`, `SHF_COMPRESSED`), from their
+/// decompressed copies; a relocatable object's with its relocations
+/// applied, its sections laid out one after another.
 pub(super) enum Loaded<'a> {
     InPlace(Box<gimli::Dwarf<Borrowed<'a>>>),
     Decompressed(Box<gimli::Dwarf<Owned>>),
-    Relocated(Box<gimli::Dwarf<Relocated>>, Layout),
+    Relocated(
+        Box<gimli::Dwarf<gimli::RelocateReader<Borrowed<'a>, Relocs>>>,
+        Layout,
+    ),
+    RelocatedDecompressed(
+        Box<gimli::Dwarf<gimli::RelocateReader<Owned, Relocs>>>,
+        Layout,
+    ),
+}
+
+/// The sections `addr2line` reads (those its `Context::from_sections`
+/// takes); the others (location lists, macros, type units, name index)
+/// are left empty for file:line, which saves reading and relocating them.
+fn for_lines(id: gimli::SectionId) -> bool {
+    use gimli::SectionId as S;
+    matches!(
+        id,
+        S::DebugAbbrev
+            | S::DebugAddr
+            | S::DebugAranges
+            | S::DebugInfo
+            | S::DebugLine
+            | S::DebugLineStr
+            | S::DebugRanges
+            | S::DebugRngLists
+            | S::DebugStr
+            | S::DebugStrOffsets
+    )
 }
 
 /// The DWARF sections of `f`, or `None` when it has none (or they do not
 /// parse).
 pub(super) fn load<'a>(f: &object::File<'a>) -> Option<Loaded<'a>> {
+    load_some(f, |_| true)
+}
+
+/// Like [`load`], with the sections `wanted` does not take left empty.
+fn load_some<'a>(f: &object::File<'a>, wanted: fn(gimli::SectionId) -> bool) -> Option<Loaded<'a>> {
     f.section_by_name(".debug_info")?;
     let endian = if f.is_little_endian() {
         gimli::RunTimeEndian::Little
     } else {
         gimli::RunTimeEndian::Big
     };
-    let owned = |s: Option<object::Section<'_, '_>>| {
+    let section = |id: gimli::SectionId| {
+        if wanted(id) {
+            f.section_by_name(id.name())
+        } else {
+            None
+        }
+    };
+    let owned = |s: Option<&object::Section<'_, '_>>| {
         let data: std::rc::Rc<[u8]> = s
             .and_then(|s| s.uncompressed_data().ok())
             .map_or_else(|| std::rc::Rc::from(&[][..]), |d| std::rc::Rc::from(&*d));
         gimli::EndianRcSlice::new(data, endian)
     };
-    if f.kind() == ObjectKind::Relocatable {
-        let layout = Layout::of(f);
-        let load = |id: gimli::SectionId| -> Result<Relocated, gimli::Error> {
-            let s = f.section_by_name(id.name());
-            let relocs = s
-                .as_ref()
-                .map(|s| Relocs::of(f, s, &layout))
-                .unwrap_or_default();
-            Ok(gimli::RelocateReader::new(owned(s), relocs))
-        };
-        let d = gimli::Dwarf::load(load).ok()?;
-        return Some(Loaded::Relocated(Box::new(d), layout));
-    }
+    let borrowed = |s: Option<&object::Section<'a, '_>>| {
+        gimli::EndianSlice::new(s.and_then(|s| s.data().ok()).unwrap_or(&[]), endian)
+    };
     let any_compressed = f
         .sections()
         .any(|s| s.name().is_ok_and(|n| n.starts_with(".debug_")) && compressed(&s));
-    if any_compressed {
-        let load = |id: gimli::SectionId| -> Result<Owned, gimli::Error> {
-            Ok(owned(f.section_by_name(id.name())))
+    if f.kind() == ObjectKind::Relocatable {
+        let layout = Layout::of(f);
+        let mut bases = SymbolBases::new();
+        let mut relocs = |s: Option<&object::Section<'_, '_>>| {
+            s.map(|s| Relocs::of(f, s, &layout, &mut bases))
+                .unwrap_or_default()
         };
-        return gimli::Dwarf::load(load)
-            .ok()
-            .map(|d| Loaded::Decompressed(Box::new(d)));
+        if any_compressed {
+            let d = gimli::Dwarf::load(|id| -> Result<_, gimli::Error> {
+                let s = section(id);
+                Ok(gimli::RelocateReader::new(
+                    owned(s.as_ref()),
+                    relocs(s.as_ref()),
+                ))
+            })
+            .ok()?;
+            return Some(Loaded::RelocatedDecompressed(Box::new(d), layout));
+        }
+        let d = gimli::Dwarf::load(|id| -> Result<_, gimli::Error> {
+            let s = section(id);
+            Ok(gimli::RelocateReader::new(
+                borrowed(s.as_ref()),
+                relocs(s.as_ref()),
+            ))
+        })
+        .ok()?;
+        return Some(Loaded::Relocated(Box::new(d), layout));
     }
-    let load = |id: gimli::SectionId| -> Result<Borrowed<'a>, gimli::Error> {
-        let data = f
-            .section_by_name(id.name())
-            .and_then(|s| s.data().ok())
-            .unwrap_or(&[]);
-        Ok(gimli::EndianSlice::new(data, endian))
-    };
-    gimli::Dwarf::load(load)
+    if any_compressed {
+        return gimli::Dwarf::load(|id| -> Result<_, gimli::Error> {
+            Ok(owned(section(id).as_ref()))
+        })
+        .ok()
+        .map(|d| Loaded::Decompressed(Box::new(d)));
+    }
+    gimli::Dwarf::load(|id| -> Result<_, gimli::Error> { Ok(borrowed(section(id).as_ref())) })
         .ok()
         .map(|d| Loaded::InPlace(Box::new(d)))
 }
 
+/// `f`'s line and function tables, or `None` when it has no DWARF (or it
+/// does not parse).
 pub(super) fn dwarf<'a>(f: &object::File<'a>) -> Option<Dwarf<'a>> {
-    match load(f)? {
-        Loaded::InPlace(d) => addr2line::Context::from_dwarf(*d).ok().map(Dwarf::InPlace),
-        Loaded::Decompressed(d) => addr2line::Context::from_dwarf(*d)
-            .ok()
-            .map(Dwarf::Decompressed),
-        Loaded::Relocated(d, layout) => addr2line::Context::from_dwarf(*d)
-            .ok()
-            .map(|c| Dwarf::Relocated(c, layout)),
-    }
+    let (ctx, layout) = match load_some(f, for_lines)? {
+        Loaded::InPlace(d) => (
+            Ctx::InPlace(addr2line::Context::from_dwarf(*d).ok()?),
+            Layout::default(),
+        ),
+        Loaded::Decompressed(d) => (
+            Ctx::Decompressed(addr2line::Context::from_dwarf(*d).ok()?),
+            Layout::default(),
+        ),
+        Loaded::Relocated(d, layout) => (
+            Ctx::Relocated(addr2line::Context::from_dwarf(*d).ok()?),
+            layout,
+        ),
+        Loaded::RelocatedDecompressed(d, layout) => (
+            Ctx::RelocatedDecompressed(addr2line::Context::from_dwarf(*d).ok()?),
+            layout,
+        ),
+    };
+    Some(Dwarf { ctx, layout })
+}
+
+/// Runs `$body` with `$c` bound to the tables of `$d`, whatever reader
+/// they read with.
+macro_rules! with_ctx {
+    ($d:expr, $c:ident => $body:expr) => {
+        match &$d.ctx {
+            Ctx::InPlace($c) => $body,
+            Ctx::Decompressed($c) => $body,
+            Ctx::Relocated($c) => $body,
+            Ctx::RelocatedDecompressed($c) => $body,
+        }
+    };
 }
 
 /// What DWARF says about one address.
@@ -220,13 +346,8 @@ pub(super) fn locate(
     addr: u64,
     symbol: &str,
 ) -> Located {
-    match d {
-        Dwarf::InPlace(ctx) => locate_in(ctx, addr, symbol),
-        Dwarf::Decompressed(ctx) => locate_in(ctx, addr, symbol),
-        Dwarf::Relocated(ctx, layout) => {
-            locate_in(ctx, layout.base(Some(section)).wrapping_add(addr), symbol)
-        }
-    }
+    let addr = d.layout.base(Some(section)).wrapping_add(addr);
+    with_ctx!(d, ctx => locate_in(ctx, addr, symbol))
 }
 
 fn locate_in<R: gimli::Reader>(ctx: &addr2line::Context<R>, addr: u64, symbol: &str) -> Located {
@@ -284,14 +405,8 @@ pub(super) fn lines_in(
     start: u64,
     end: u64,
 ) -> Vec<(String, u32)> {
-    match d {
-        Dwarf::InPlace(ctx) => rows(ctx, start, end),
-        Dwarf::Decompressed(ctx) => rows(ctx, start, end),
-        Dwarf::Relocated(ctx, layout) => {
-            let base = layout.base(Some(section));
-            rows(ctx, base.wrapping_add(start), base.wrapping_add(end))
-        }
-    }
+    let base = d.layout.base(Some(section));
+    with_ctx!(d, ctx => rows(ctx, base.wrapping_add(start), base.wrapping_add(end)))
 }
 
 fn rows<R: gimli::Reader>(ctx: &addr2line::Context<R>, lo: u64, hi: u64) -> Vec<(String, u32)> {

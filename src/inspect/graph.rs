@@ -3,6 +3,7 @@
 //! undefined symbol's chain from the roots by breadth-first search. The
 //! questions asked of a built graph (every chain to a symbol, reachable
 //! functions) are `chains`'.
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use anyhow::{Context, Result};
@@ -78,8 +79,10 @@ struct Parsed<'d, 'u> {
     sym_func: Vec<HashMap<SymbolIndex, usize>>,
     /// Per unit, per section: (address, size, node) sorted by address.
     sec_funcs: Vec<SectionFuncs>,
-    /// Per unit: its DWARF, if it has some.
-    dws: Vec<Option<Dwarf<'d>>>,
+    /// Per unit: its DWARF, if it has some, read when a reference in the
+    /// unit is first located (an archive's members without one are never
+    /// read).
+    dws: Vec<OnceCell<Option<Dwarf<'d>>>>,
     /// Per raw function symbol, the object it came from before linking.
     origins: &'u HashMap<String, String>,
 }
@@ -115,7 +118,7 @@ impl<'d, 'u> Parsed<'d, 'u> {
             sym_func.push(sf);
             sec_funcs.push(by_sec);
         }
-        let dws = files.iter().map(dwarf).collect();
+        let dws = files.iter().map(|_| OnceCell::new()).collect();
         Ok(Self {
             units,
             files,
@@ -124,6 +127,11 @@ impl<'d, 'u> Parsed<'d, 'u> {
             dws,
             origins,
         })
+    }
+
+    /// Unit `ui`'s DWARF, read on first use.
+    fn dwarf_of(&self, ui: usize) -> Option<&Dwarf<'d>> {
+        self.dws[ui].get_or_init(|| dwarf(&self.files[ui])).as_ref()
     }
 
     /// The second pass over unit `ui`: its relocations become edges in
@@ -231,8 +239,8 @@ impl<'d, 'u> Parsed<'d, 'u> {
         }
         if pending.seen_refs.insert((id, from)) {
             let func = &a.funcs[from].name;
-            let located = self.dws[ui]
-                .as_ref()
+            let located = self
+                .dwarf_of(ui)
                 .map(|d| locate(d, sec, off, func))
                 .unwrap_or_default();
             let object = self
@@ -353,7 +361,7 @@ impl<'d, 'u> Parsed<'d, 'u> {
             let Some(&(ui, sec, off)) = edge_sites.get(&(w[0], w[1])) else {
                 continue;
             };
-            if let Some(d) = &self.dws[ui] {
+            if let Some(d) = self.dwarf_of(ui) {
                 out.extend(locate(d, sec, off, &a.funcs[w[0]].name).sites);
             }
         }

@@ -99,6 +99,10 @@ impl Units {
                 out.walk(&d, linked);
                 out.layout = Some(layout);
             }
+            Some(Loaded::RelocatedDecompressed(d, layout)) => {
+                out.walk(&d, linked);
+                out.layout = Some(layout);
+            }
         }
         out.ranges.sort_unstable();
         out
