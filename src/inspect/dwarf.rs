@@ -88,12 +88,12 @@ impl Relocs {
                 continue;
             }
             let base = match r.target() {
-                RelocationTarget::Symbol(i) => {
-                    if bases.len() <= i.0 {
-                        bases.resize(i.0 + 1, None);
-                    }
-                    *bases[i.0].get_or_insert_with(|| symbol_base(f, i, layout))
-                }
+                // An index past the symbol table (a damaged file) has no
+                // value, and never sizes the cache.
+                RelocationTarget::Symbol(i) => match bases.get_mut(i.0) {
+                    Some(b) => *b.get_or_insert_with(|| symbol_base(f, i, layout)),
+                    None => None,
+                },
                 RelocationTarget::Section(i) => Some(layout.base(Some(i))),
                 _ => None,
             };
@@ -129,15 +129,18 @@ impl Relocs {
 fn count_hint(f: &object::File<'_>, s: &object::Section<'_, '_>) -> usize {
     let Ok(name) = s.name() else { return 0 };
     let (rela, rel) = if f.is_64() { (24, 16) } else { (12, 8) };
+    // The bytes the file holds, never a header's claimed size: a damaged
+    // header must not size an allocation.
+    let held = |r: object::Section<'_, '_>| r.data().map_or(0, <[u8]>::len);
     let n = f
         .section_by_name(&format!(".rela{name}"))
-        .map(|r| r.size() / rela)
+        .map(|r| held(r) / rela)
         .or_else(|| {
             f.section_by_name(&format!(".rel{name}"))
-                .map(|r| r.size() / rel)
+                .map(|r| held(r) / rel)
         })
         .unwrap_or(0);
-    usize::try_from(n.min(s.size() / 4)).unwrap_or(0)
+    n.min(s.data().map_or(0, <[u8]>::len) / 4)
 }
 
 /// The value a relocation against symbol `i` starts from: a debug
@@ -246,7 +249,9 @@ fn load_some<'a>(f: &object::File<'a>, wanted: fn(gimli::SectionId) -> bool) -> 
         .any(|s| s.name().is_ok_and(|n| n.starts_with(".debug_")) && compressed(&s));
     if f.kind() == ObjectKind::Relocatable {
         let layout = Layout::of(f);
-        let mut bases = SymbolBases::new();
+        // One slot per entry of the symbol table (the file's own count,
+        // never a relocation's say).
+        let mut bases: SymbolBases = vec![None; f.symbols().count() + 1];
         let mut relocs = |s: Option<&object::Section<'_, '_>>| {
             s.map(|s| Relocs::of(f, s, &layout, &mut bases))
                 .unwrap_or_default()
