@@ -186,6 +186,10 @@ impl BuildFailure {
                         "{what}: the machine, not the code, stopped it: {line}\n{}",
                         trim_diagnostics(stderr)
                     )),
+                    None if asks_for_a_missing_feature(stderr) => Self::tool(format!(
+                        "{what}: the matrix asks for a feature the package does not have (check the option's `feature:` in the matrix file):\n{}",
+                        trim_diagnostics(stderr)
+                    )),
                     None => Self {
                         message: format!("{what}:\n{}", trim_diagnostics(stderr)),
                         cause: Cause::Code,
@@ -205,6 +209,19 @@ impl BuildFailure {
             },
         }
     }
+}
+
+/// Whether cargo refused the build because a requested feature does not
+/// exist: cargo's "the package 'p' does not contain this feature: f"
+/// (or "these features") and "none of the selected packages contains
+/// this feature". That is the matrix's mistake, never the code's.
+fn asks_for_a_missing_feature(stderr: &str) -> bool {
+    stderr.lines().any(|l| {
+        l.starts_with("error: ")
+            && (l.contains("does not contain this feature")
+                || l.contains("does not contain these features")
+                || l.contains("none of the selected packages contains"))
+    })
 }
 
 /// Keep the error lines of compiler output (and what follows each), capped.
@@ -583,7 +600,7 @@ mod tests {
     }
 
     #[test]
-    fn a_compile_stopped_by_a_full_disk_is_the_tools_failure_not_the_codes() {
+    fn a_full_disk_or_a_missing_feature_is_not_the_codes_failure() {
         // rustc's error in cargo's JSON (stdout), as a full /tmp gave it.
         let json = r#"{"reason":"compiler-message","message":{"rendered":"error: failed to build archive at `libr.rlib`: No space left on device (os error 28)\n"}}"#;
         let f = BuildFailure::from_process(
@@ -596,6 +613,15 @@ mod tests {
             "{}",
             f.message
         );
+        let typo = BuildFailure::from_process(
+            "cargo build",
+            &failed(
+                "error: the package 'demo' does not contain this feature: fsat\nhelp: package with the missing feature: demo",
+                "",
+            ),
+        );
+        assert!(!typo.is_code(), "{}", typo.message);
+        assert!(typo.message.contains("fsat"), "{}", typo.message);
         let code = BuildFailure::from_process(
             "cargo build",
             &failed("error[E0425]: cannot find value `x`", ""),

@@ -96,7 +96,7 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
             work.lock_file().display()
         );
     })?;
-    let all = select(plan, opts);
+    let all = select(plan, opts)?;
     let (chains, facts) = provision(m, &all, opts, err)?;
     let (skipped, this_shard) = shard::select(&all, opts, &work, err)?;
     let kept: Vec<&Cell> = all
@@ -137,11 +137,33 @@ pub(crate) fn run(plan: &Plan, opts: &CheckOptions, err: &mut dyn Write) -> Resu
 }
 
 /// The cells `--cell` selects, in plan order.
-fn select<'p>(plan: &'p Plan, opts: &CheckOptions) -> Vec<&'p Cell> {
-    plan.cells
+///
+/// # Errors
+/// A `--cell` id or pattern that selects no cell of the plan, naming it
+/// and the closest id: a mistyped id must never make a run of zero cells
+/// that passes (a CI gate would go green on it).
+fn select<'p>(plan: &'p Plan, opts: &CheckOptions) -> Result<Vec<&'p Cell>> {
+    if let Some(p) = opts
+        .cells
+        .iter()
+        .find(|p| !plan.cells.iter().any(|c| p.matches(&c.id)))
+    {
+        let ids: Vec<&str> = plan.cells.iter().map(|c| c.id.as_str()).collect();
+        let hint = crate::model::closest(p.as_str(), &ids)
+            .map(|c| format!("; did you mean `{c}`?"))
+            .unwrap_or_default();
+        anyhow::bail!(
+            "--cell `{}` selects no cell of {} ({} cells; `linkmatrix plan` lists them){hint}",
+            p.as_str(),
+            plan.matrix.path.display(),
+            ids.len()
+        );
+    }
+    Ok(plan
+        .cells
         .iter()
         .filter(|c| opts.cells.is_empty() || opts.cells.iter().any(|p| p.matches(&c.id)))
-        .collect()
+        .collect())
 }
 
 /// Each optimized cell's debug twin, run beside it for latent references.

@@ -1425,3 +1425,60 @@ fn a_cell_that_panics_is_an_error_cell_naming_the_panic() {
         "the other cell still runs: {r:#}"
     );
 }
+
+/// A `--cell` that selects no cell (a typo in a CI job's id) is exit 2
+/// naming it and the closest id, never a run of zero cells that passes.
+#[test]
+fn a_cell_id_that_selects_nothing_is_an_error_not_a_green_run() {
+    let d = crate::util::project();
+    write(
+        d.path(),
+        "linkmatrix.yaml",
+        "crate: .\ntargets: [x86_64-unknown-none]\noptions:\n  fast: {feature: fast}\naxes:\n  fast: [false, true]\n",
+    );
+    for id in ["x86_64-fsat-release", "arm-*"] {
+        let o = linkmatrix(d.path())
+            .args(["check", "--no-provision", "--cell", id])
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{id}: {err}");
+        assert!(
+            err.contains(&format!("--cell `{id}` selects no cell")),
+            "{err}"
+        );
+    }
+    let o = linkmatrix(d.path())
+        .args(["check", "--no-provision", "--cell", "x86_64-fsat-release"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&o).contains("did you mean `x86_64-fast-release`?"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// An option whose `feature:` the package lacks (a typo) makes its cells
+/// `error` cells saying so, exit 2: the matrix's mistake, never the
+/// crate's `fail`.
+#[test]
+fn a_feature_the_package_lacks_is_an_error_not_a_fail() {
+    let d = crate::util::project();
+    write(
+        d.path(),
+        "linkmatrix.yaml",
+        "crate: .\ntargets: [x86_64-unknown-none]\noptions:\n  fast: {feature: fsat}\naxes:\n  fast: [true]\n",
+    );
+    let (code, r, err) = check_json(d.path(), &[]);
+    assert_eq!(code, 2, "{err}\n{r:#}");
+    let c = &r["cells"][0];
+    assert_eq!(c["status"], "error", "{c:#}");
+    assert!(
+        c["error"]
+            .as_str()
+            .unwrap()
+            .contains("asks for a feature the package does not have"),
+        "{c:#}"
+    );
+}
