@@ -343,7 +343,8 @@ pub(crate) fn build_findings(r: &Rules<'_>, f: BuildFailure) -> Vec<Finding> {
         .into_iter()
         .take(build::MAX_COMPILER_ERRORS)
         .map(|e| {
-            let mut finding = Finding::message(FindingKind::BuildError, e.rendered);
+            let rendered = with_hint(e.rendered);
+            let mut finding = Finding::message(FindingKind::BuildError, rendered);
             if let (Some(file), Some(line)) = (&e.file, e.line) {
                 finding.at = in_project(r, &[(file.clone(), line)]);
             }
@@ -369,6 +370,21 @@ pub(crate) fn build_findings(r: &Rules<'_>, f: BuildFailure) -> Vec<Finding> {
         );
     }
     out
+}
+
+/// rustc's error with linkmatrix's hint where the cause is the matrix's
+/// way of building, not the code: a `no_std` library is built as a
+/// staticlib and linked into an image, which needs a panic handler that
+/// a library alone usually leaves to the final binary (rustc's E0152
+/// family: "`#[panic_handler]` function required, but not found").
+fn with_hint(rendered: String) -> String {
+    if rendered.contains("`#[panic_handler]` function required, but not found") {
+        format!(
+            "{rendered}\nhelp (linkmatrix): each cell links the library into an image, which needs one panic handler: add `#[cfg(target_os = \"none\")] #[panic_handler] fn panic(_: &core::panic::PanicInfo<'_>) -> ! {{ loop {{}} }}` to the crate, or depend on a panic crate (panic-halt) in the bare targets (README \"A crate of your own\")"
+        )
+    } else {
+        rendered
+    }
 }
 
 /// The undefined symbols a failed command build's linker named in its

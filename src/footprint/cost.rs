@@ -110,6 +110,10 @@ pub(crate) struct Costs {
     /// `option@arch`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) unpaired: Vec<String>,
+    /// The cells without a size (a failed link, an `error` cell), left
+    /// out of every figure, in report order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) unsized_cells: Vec<String>,
 }
 
 /// How many crates an option's cost lists.
@@ -290,6 +294,11 @@ pub(crate) fn costs(
         cells: figures,
         options,
         unpaired,
+        unsized_cells: cells
+            .iter()
+            .filter(|c| c.size.is_none())
+            .map(|c| c.id.clone())
+            .collect(),
     }
 }
 
@@ -375,8 +384,22 @@ pub(crate) fn print(c: &Costs, out: &mut dyn Write) -> std::io::Result<()> {
     if !c.unpaired.is_empty() {
         writeln!(
             out,
-            "no pair of cells differs in these alone: {}",
+            "no pair of cells with a size differs in these alone: {}",
             c.unpaired.join(", ")
+        )?;
+    }
+    if let Some(first) = c.unsized_cells.first() {
+        let more = c.unsized_cells.len() - 1;
+        writeln!(
+            out,
+            "{} cell{} without a size (a failed link or an error) left out of these figures: {first}{}",
+            c.unsized_cells.len(),
+            if more == 0 { "" } else { "s" },
+            if more == 0 {
+                String::new()
+            } else {
+                format!(" and {more} more")
+            }
         )?;
     }
     Ok(())

@@ -200,3 +200,25 @@ fn medians_of_even_counts_are_the_mean_of_the_middle_two() {
     assert_eq!(show_median(-0.5), "-0.5");
     assert_eq!(show_median(-1500.0), "-1,500");
 }
+
+#[test]
+fn a_cell_without_a_size_is_named_as_left_out_not_as_an_unpaired_option() {
+    let mut cells = vec![
+        cell("a-off", "a", &[("x", b(false))], &[("k", 100, 10)]),
+        cell("a-on", "a", &[("x", b(true))], &[("k", 150, 10)]),
+    ];
+    // The link of the "on" cell failed: no size, so no pair.
+    cells[1].size = None;
+    let c = costs(&cells, &[bool_subject("x")], &differs_alone);
+    assert_eq!(c.unsized_cells, ["a-on"]);
+    assert_eq!(c.unpaired, ["x@a"]);
+    let mut out = Vec::new();
+    print(&c, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains(
+            "1 cell without a size (a failed link or an error) left out of these figures: a-on"
+        ),
+        "{text}"
+    );
+}

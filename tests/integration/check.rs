@@ -1482,3 +1482,23 @@ fn a_feature_the_package_lacks_is_an_error_not_a_fail() {
         "{c:#}"
     );
 }
+
+/// A `no_std` library without a panic handler (most libraries: the final
+/// binary brings one) fails every cell with rustc's error, and the
+/// finding says what to add.
+#[test]
+fn a_library_without_a_panic_handler_is_told_what_to_add() {
+    let d = crate::util::project();
+    write(
+        d.path(),
+        "linkmatrix.yaml",
+        "crate: .\ntargets: [x86_64-unknown-none]\n",
+    );
+    let (code, r, err) = check_json(d.path(), &[]);
+    assert_eq!(code, 1, "{err}\n{r:#}");
+    let f = &r["cells"][0]["findings"][0];
+    assert_eq!(f["kind"], "build-error", "{f:#}");
+    let msg = f["message"].as_str().unwrap();
+    assert!(msg.contains("#[panic_handler]` function required"), "{msg}");
+    assert!(msg.contains("help (linkmatrix)"), "{msg}");
+}
