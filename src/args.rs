@@ -155,15 +155,26 @@ pub(crate) fn load_planned(
 
 /// `--cell` patterns with the ids of merged cells (aliases) also selecting
 /// the cell they were merged into: a baseline's or reproduce command's id
-/// keeps working when its cell builds the same as another.
+/// keeps working when its cell builds the same as another. A pattern that
+/// selects only aliases is replaced by the cells they were merged into; one
+/// that selects nothing at all is kept, for `check` to refuse by name.
 pub(crate) fn with_aliases(patterns: &[glob::Pattern], planned: &Planned) -> Vec<glob::Pattern> {
-    let mut out = patterns.to_vec();
-    for (kept, aliases) in &planned.summary.aliases {
-        let hit = aliases
+    let mut out: Vec<glob::Pattern> = Vec::new();
+    for p in patterns {
+        let kept: Vec<&String> = planned
+            .summary
+            .aliases
             .iter()
-            .any(|a| patterns.iter().any(|p| p.matches(a)));
-        if hit && !patterns.iter().any(|p| p.matches(kept)) {
-            out.push(glob::Pattern::new(&glob::Pattern::escape(kept)).unwrap_or_default());
+            .filter(|(_, aliases)| aliases.iter().any(|a| p.matches(a)))
+            .map(|(kept, _)| kept)
+            .collect();
+        if kept.is_empty() || planned.plan.cells.iter().any(|c| p.matches(&c.id)) {
+            out.push(p.clone());
+        }
+        for k in kept {
+            if !out.iter().chain(patterns).any(|q| q.matches(k)) {
+                out.push(glob::Pattern::new(&glob::Pattern::escape(k)).unwrap_or_default());
+            }
         }
     }
     out
