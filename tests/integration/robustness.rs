@@ -608,12 +608,7 @@ fn robustness_22_five_hundred_cells_one_broken_inspection() {
             "build:\n  source: .\n  command: [sh, build.sh, \"{{{{out}}}}\", \"{{{{n}}}}\"]\n  elf: \"{{{{out}}}}/image.elf\"\ntargets: [x86_64-unknown-none]\noptions:\n  n: {{type: choice, values: [{vals}]}}\naxes:\n  n: [{vals}]\n"
         ),
     );
-    let o = linkmatrix(p)
-        .args(["check", "--no-provision", "-q", "--format", "json"])
-        .output()
-        .unwrap();
-    let r: Value =
-        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
+    let (code, r, _) = crate::check::check_json(p, &["-q"]);
     let bad: Vec<&Value> = r["cells"]
         .as_array()
         .unwrap()
@@ -639,7 +634,7 @@ fn robustness_22_five_hundred_cells_one_broken_inspection() {
         r["summary"],
         why.join("\n")
     );
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(code, 2);
     assert_eq!(bad.len(), 1);
     assert_eq!(bad[0]["id"], "x86_64-v123-release");
     assert_eq!(bad[0]["status"], "error");
@@ -681,13 +676,8 @@ fn a_link_stopped_by_a_full_disk_is_an_error_not_a_finding() {
         "triple: x86_64-unknown-none\ncc: {compiler: [clang]}\nlinker: {program: [./full-ld]}\n",
     );
     crate::util::write(p, "linkmatrix.yaml", "crate: .\ntargets: [fake]\n");
-    let o = linkmatrix(p)
-        .args(["check", "--no-provision", "-q", "--format", "json"])
-        .output()
-        .unwrap();
-    let r: Value =
-        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
-    assert_eq!(o.status.code(), Some(2), "{r:#}");
+    let (code, r, _) = crate::check::check_json(p, &["-q"]);
+    assert_eq!(code, 2, "{r:#}");
     let c = &r["cells"][0];
     assert_eq!(c["status"], "error", "{c:#}");
     assert_eq!(c["findings"].as_array().map_or(0, Vec::len), 0, "{c:#}");
