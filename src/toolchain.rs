@@ -45,16 +45,7 @@ impl Rust {
 
     /// True if the prebuilt std for `triple` is installed.
     pub(crate) fn has_prebuilt(&self, triple: &str) -> bool {
-        let dir = self.sysroot.join("lib/rustlib").join(triple).join("lib");
-        std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|e| {
-                let n = e.file_name();
-                let n = n.to_string_lossy();
-                n.starts_with("libcore-") && n.ends_with(".rlib")
-            })
+        has_prebuilt_rlib(&self.sysroot, triple, "core")
     }
 
     /// `rust-lld` shipped with this toolchain.
@@ -525,6 +516,22 @@ pub(crate) fn setup(cmds: &[Cmd], log: &mut dyn Write) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether `sysroot` holds a prebuilt `lib<krate>-*.rlib` for `triple`
+/// (`lib/rustlib/<triple>/lib`, rustup's and Debian's layout).
+pub(crate) fn has_prebuilt_rlib(sysroot: &Path, triple: &str, krate: &str) -> bool {
+    let dir = sysroot.join("lib/rustlib").join(triple).join("lib");
+    let prefix = format!("lib{krate}-");
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n.starts_with(&prefix) && n.ends_with(".rlib")
+        })
 }
 
 /// Build (once) the sysroot for `triple` from `src` with `rust`, in a child

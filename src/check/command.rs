@@ -133,14 +133,12 @@ pub(super) fn run(ctx: &CellCtx<'_>, b: &CommandBuild) -> Result<Found, CellErro
         String::from_utf8_lossy(&res.stdout),
         String::from_utf8_lossy(&res.stderr)
     );
-    if !res.status.success()
-        && let Some(line) = crate::process::resource_fault(&text)
-    {
-        return Err(CellError::Build(format!(
-            "{build}: the machine, not the code, stopped it: {line}"
-        )));
-    }
     if !res.status.success() {
+        if let Some(line) = crate::process::resource_fault(&text) {
+            return Err(CellError::Build(format!(
+                "{build}: the machine, not the code, stopped it: {line}"
+            )));
+        }
         let mut found = findings::linker_log_findings(&ctx.rules(), &text);
         let mut objects = BTreeMap::new();
         for f in &mut found {

@@ -50,20 +50,6 @@ pub(super) fn rustup_toolchains() -> Vec<PathBuf> {
     dirs
 }
 
-/// Whether `sysroot` holds a prebuilt `std` (not only `core`) for `triple`.
-fn has_std(sysroot: &Path, triple: &str) -> bool {
-    let dir = sysroot.join("lib/rustlib").join(triple).join("lib");
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|e| {
-            let n = e.file_name();
-            let n = n.to_string_lossy();
-            n.starts_with("libstd-") && n.ends_with(".rlib")
-        })
-}
-
 /// A hosted triple linkmatrix knows how to link: Linux with the GNU C
 /// library (`x86_64-unknown-linux-gnu`, `armv7-unknown-linux-gnueabihf`).
 pub(crate) fn is_linux_gnu(triple: &str) -> bool {
@@ -75,7 +61,9 @@ pub(crate) fn is_linux_gnu(triple: &str) -> bool {
 
 /// The sysroot holding a prebuilt std for `triple`, if one is installed.
 pub(crate) fn prebuilt_std(triple: &str) -> Option<PathBuf> {
-    sysroots().into_iter().find(|s| has_std(s, triple))
+    sysroots()
+        .into_iter()
+        .find(|s| super::has_prebuilt_rlib(s, triple, "std"))
 }
 
 /// The GNU triple a Debian cross compiler for `triple` is named by
